@@ -87,6 +87,11 @@ function patchCharColumns(adapter) {
 }
 
 async function makeAdapter() {
+  if (globalThis.__qcPglite) {
+    // In-process PGlite handed over by scripts/demo.mjs.
+    const { PrismaPGlite } = await import("pglite-prisma-adapter");
+    return new PrismaPGlite(globalThis.__qcPglite);
+  }
   if (process.env.PGLITE_DIR) {
     const { PGlite } = await import("@electric-sql/pglite");
     const { PrismaPGlite } = await import("pglite-prisma-adapter");
@@ -105,7 +110,7 @@ async function makeAdapter() {
     password: url.password ? decodeURIComponent(url.password) : undefined,
     database: decodeURIComponent(url.pathname.slice(1) || "postgres"),
   };
-  const pool = (database) => new pg.Pool({ ...config, database, max: 2 });
+  const pool = (database) => new pg.Pool({ ...config, database, max: 1 });
   const factory = new PrismaPg(pool(config.database));
   const connect = factory.connect.bind(factory);
   factory.connect = async () => patchCharColumns(await connect());

@@ -1,0 +1,46 @@
+import type { Metadata } from "next";
+import { getTranslations, setRequestLocale } from "next-intl/server";
+import { Card, Field, PageHeader } from "@/components/ui/card";
+import { requireAdmin } from "@/lib/auth/guards";
+import { PLATFORMS } from "@/lib/billing/platforms";
+import { env } from "@/lib/config/env";
+import { getHealth } from "@/lib/health";
+
+export async function generateMetadata({ params }: PageProps<"/[locale]/admin/settings">): Promise<Metadata> {
+  const t = await getTranslations({ locale: (await params).locale, namespace: "AdminSettings" });
+  return { title: t("title") };
+}
+
+export default async function AdminSettingsPage({ params }: PageProps<"/[locale]/admin/settings">) {
+  setRequestLocale((await params).locale);
+  await requireAdmin();
+  const [health, t, tp] = await Promise.all([getHealth(), getTranslations("AdminSettings"), getTranslations("Platforms")]);
+  const cache = { up: t("cacheUp"), down: t("cacheDown"), disabled: t("cacheDisabled") }[health.redis.status];
+  return (
+    <>
+      <PageHeader title={t("title")} description={t("description")} />
+      <div className="grid gap-4 md:grid-cols-2">
+        <Card>
+          <dl className="text-sm">
+            <Field label={t("timezone")}>
+              <span className="font-mono">{env().QUOTA_TIMEZONE}</span>
+            </Field>
+            <Field label={t("cache")}>{cache}</Field>
+          </dl>
+          <p className="mt-3 text-sm text-slate-600">{t("timezoneHint")}</p>
+          <p className="mt-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">{t("monthlyNotice")}</p>
+        </Card>
+        <Card title={t("platforms")}>
+          <ul className="grid grid-cols-2 gap-2 text-sm">
+            {PLATFORMS.map((p) => (
+              <li key={p} className="flex items-baseline justify-between rounded-md bg-slate-50 px-3 py-1.5">
+                <span>{tp(p)}</span>
+                <span className="font-mono text-xs text-slate-500">{p}</span>
+              </li>
+            ))}
+          </ul>
+        </Card>
+      </div>
+    </>
+  );
+}

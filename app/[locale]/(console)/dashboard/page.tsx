@@ -1,0 +1,38 @@
+import type { Metadata } from "next";
+import { getFormatter, getTranslations, setRequestLocale } from "next-intl/server";
+import { Card, Field, PageHeader } from "@/components/ui/card";
+import { isAuthSource } from "@/lib/auth-sources";
+import { requireUser } from "@/lib/auth/guards";
+import { getUser } from "@/lib/users/users";
+
+export async function generateMetadata({ params }: PageProps<"/[locale]/dashboard">): Promise<Metadata> {
+  const t = await getTranslations({ locale: (await params).locale, namespace: "Dashboard" });
+  return { title: t("title") };
+}
+
+export default async function DashboardPage({ params }: PageProps<"/[locale]/dashboard">) {
+  setRequestLocale((await params).locale);
+  const session = await requireUser();
+  const [me, t, tn, ts, format] = await Promise.all([
+    getUser(session.id),
+    getTranslations("Dashboard"),
+    getTranslations("Nav"),
+    getTranslations("Sources"),
+    getFormatter(),
+  ]);
+  if (!me) return null;
+  return (
+    <>
+      <PageHeader title={t("welcome", { name: me.username ?? me.email })} />
+      <Card title={t("account")} className="max-w-xl">
+        <dl className="text-sm">
+          <Field label={t("email")}>{me.email}</Field>
+          <Field label={t("role")}>{me.role === "admin" ? tn("roleAdmin") : tn("roleUser")}</Field>
+          <Field label={t("signupSource")}>{isAuthSource(me.signupSource) ? ts(me.signupSource) : me.signupSource}</Field>
+          <Field label={t("balance")}>{format.number(Number(me.balance), { style: "currency", currency: "USD" })}</Field>
+          <Field label={t("memberSince")}>{format.dateTime(new Date(me.createdAt), { dateStyle: "medium" })}</Field>
+        </dl>
+      </Card>
+    </>
+  );
+}

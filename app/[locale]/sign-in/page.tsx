@@ -1,0 +1,30 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { getTranslations, setRequestLocale } from "next-intl/server";
+import { SignInForm } from "@/components/auth/sign-in-form";
+import { LocaleSwitcher } from "@/components/shell/locale-switcher";
+import { getSessionUser } from "@/lib/auth/session";
+
+export async function generateMetadata({ params }: PageProps<"/[locale]/sign-in">): Promise<Metadata> {
+  const t = await getTranslations({ locale: (await params).locale, namespace: "SignIn" });
+  return { title: t("title") };
+}
+
+export default async function SignInPage({ params, searchParams }: PageProps<"/[locale]/sign-in">) {
+  const { locale } = await params;
+  setRequestLocale(locale);
+  if (await getSessionUser()) redirect(`/${locale}/dashboard`);
+  const next = (await searchParams).next;
+  const t = await getTranslations("Common");
+  return (
+    <main className="grid min-h-screen place-items-center px-4">
+      <div className="w-full max-w-sm">
+        <div className="mb-6 flex items-center justify-between">
+          <span className="text-lg font-semibold">{t("appName")}</span>
+          <LocaleSwitcher />
+        </div>
+        <SignInForm locale={locale} next={typeof next === "string" ? next : undefined} />
+      </div>
+    </main>
+  );
+}

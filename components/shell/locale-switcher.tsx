@@ -1,0 +1,41 @@
+"use client";
+
+import { useLocale, useTranslations } from "next-intl";
+import { useParams } from "next/navigation";
+import { useTransition } from "react";
+import { usePathname, useRouter } from "@/i18n/navigation";
+import { routing, type Locale } from "@/i18n/routing";
+
+/** Switches zh ↔ en on the same page; next-intl remembers the choice in the NEXT_LOCALE cookie. */
+export function LocaleSwitcher() {
+  const t = useTranslations("LocaleSwitcher");
+  const locale = useLocale();
+  const router = useRouter();
+  const pathname = usePathname();
+  const params = useParams();
+  const [pending, startTransition] = useTransition();
+  return (
+    <label className="inline-flex items-center gap-2 text-sm text-slate-600">
+      <span className="sr-only">{t("label")}</span>
+      <select
+        aria-label={t("label")}
+        className="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm"
+        value={locale}
+        disabled={pending}
+        onChange={(e) => {
+          const next = e.target.value as Locale;
+          startTransition(() => {
+            // @ts-expect-error -- params of the current route are passed through unchanged
+            router.replace({ pathname, params }, { locale: next });
+          });
+        }}
+      >
+        {routing.locales.map((l) => (
+          <option key={l} value={l}>
+            {t(l)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

@@ -1,0 +1,34 @@
+import "server-only";
+import { forbidden, redirect } from "next/navigation";
+import { NextResponse } from "next/server";
+import { getLocale } from "next-intl/server";
+import { getSessionUser, type SessionUser } from "./session";
+
+/**
+ * Page guards. Each page and layout calls one of these itself: a layout's check does not protect
+ * a page that is rendered or navigated to on its own, nor a server action.
+ */
+export async function requireUser(): Promise<SessionUser> {
+  const user = await getSessionUser();
+  if (!user) redirect(`/${await getLocale()}/sign-in`);
+  return user;
+}
+
+/** Signed-in admins only; others get the 403 page (`forbidden.tsx`). */
+export async function requireAdmin(): Promise<SessionUser> {
+  const user = await requireUser();
+  if (user.role !== "admin") forbidden();
+  return user;
+}
+
+/** Route-handler guard: the user, or a 401/403 JSON response to return as is. */
+export async function requireApiUser(
+  role: "user" | "admin" = "user",
+): Promise<{ user: SessionUser; denied?: undefined } | { user?: undefined; denied: NextResponse }> {
+  const user = await getSessionUser();
+  if (!user) return { denied: NextResponse.json({ code: 401, message: "UNAUTHENTICATED" }, { status: 401 }) };
+  if (role === "admin" && user.role !== "admin") {
+    return { denied: NextResponse.json({ code: 403, message: "FORBIDDEN" }, { status: 403 }) };
+  }
+  return { user };
+}

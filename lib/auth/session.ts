@@ -1,0 +1,73 @@
+import "server-only";
+import { cache } from "react";
+import { cookies } from "next/headers";
+import { db } from "@/lib/db/client";
+import { env } from "@/lib/config/env";
+import { hashSessionToken, newSessionToken, signSessionToken, verifySessionCookie } from "./token";
+
+export type Role = "admin" | "user";
+
+/** What a page or action knows about the signed-in user. Never contains secrets. */
+export type SessionUser = {
+  id: number;
+  email: string;
+  username: string | null;
+  role: Role;
+};
+
+/** `__Host-` binds the cookie to this origin and path (only allowed with Secure). */
+export function sessionCookieName(): string {
+  return env().cookieSecure ? "__Host-qc_session" : "qc_session";
+}
+
+/** Create a session row and set the cookie (httpOnly, SameSite=Lax, Secure in production). */
+export async function createSession(userId: bigint, meta: { ip: string | null; userAgent: string | null }) {
+  const { SESSION_TTL_HOURS, sessionSecret, cookieSecure } = env();
+  const token = newSessionToken();
+  const expiresAt = new Date(Date.now() + SESSION_TTL_HOURS * 3600_000);
+  await db().session.create({
+    data: {
+      tokenHash: hashSessionToken(token),
+      userId,
+      expiresAt,
+      ip: meta.ip?.slice(0, 64) ?? null,
+      userAgent: meta.userAgent?.slice(0, 255) ?? null,
+    },
+  });
+  (await cookies()).set(sessionCookieName(), signSessionToken(token, sessionSecret), {
+    httpOnly: true,
+    sameSite: "lax",
+    secure: cookieSecure,
+    path: "/",
+    expires: expiresAt,
+  });
+}
+
+/**
+ * The signed-in user of this request, or null. A cookie with a bad MAC, an expired or revoked
+ * session, and a disabled or deleted user all read as "not signed in". Cached per request.
+ */
+export const getSessionUser = cache(async (): Promise<SessionUser | null> => {
+  const raw = (await cookies()).get(sessionCookieName())?.value;
+  const token = verifySessionCookie(raw, env().sessionSecret);
+  if (!token) return null;
+  const session = await db().session.findUnique({
+    where: { tokenHash: hashSessionToken(token) },
+    select: {
+      expiresAt: true,
+      user: { select: { id: true, email: true, username: true, role: true, status: true, deletedAt: true } },
+    },
+  });
+  if (!session || session.expiresAt <= new Date()) return null;
+  const u = session.user;
+  if (u.status !== "active" || u.deletedAt) return null;
+  return { id: Number(u.id), email: u.email, username: u.username, role: u.role === "admin" ? "admin" : "user" };
+});
+
+/** Revoke this request's session (row and cookie). */
+export async function destroySession() {
+  const jar = await cookies();
+  const token = verifySessionCookie(jar.get(sessionCookieName())?.value, env().sessionSecret);
+  if (token) await db().session.deleteMany({ where: { tokenHash: hashSessionToken(token) } });
+  jar.delete(sessionCookieName());
+}

@@ -1,0 +1,38 @@
+import "server-only";
+import { db } from "@/lib/db/client";
+import { redis } from "@/lib/redis/client";
+
+export type ServiceHealth = { status: "up" | "down" | "disabled"; latencyMs: number | null; error?: string };
+export type Health = { status: "ok" | "degraded" | "down"; database: ServiceHealth; redis: ServiceHealth; time: string };
+
+async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<ServiceHealth> {
+  const start = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), timeoutMs))),
+    ]);
+    return { status: "up", latencyMs: Math.round((performance.now() - start) * 10) / 10 };
+  } catch (e) {
+    // Only a short reason: connection strings or hosts never leave the server.
+    const msg = e instanceof Error && e.message === "timeout" ? "timeout" : "unreachable";
+    return { status: "down", latencyMs: null, error: msg };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Database and Redis reachability. "down" when the database is unreachable (the console cannot
+ * work), "degraded" when Redis is configured but unreachable.
+ */
+export async function getHealth(): Promise<Health> {
+  const r = redis();
+  const [database, cache] = await Promise.all([
+    timed(() => db().$queryRaw`SELECT 1`, 2000),
+    r ? timed(() => r.ping(), 1000) : Promise.resolve<ServiceHealth>({ status: "disabled", latencyMs: null }),
+  ]);
+  const status = database.status !== "up" ? "down" : cache.status === "down" ? "degraded" : "ok";
+  return { status, database, redis: cache, time: new Date().toISOString() };
+}

@@ -1,0 +1,33 @@
+import "server-only";
+import Redis from "ioredis";
+import { env } from "@/lib/config/env";
+
+/**
+ * The process's Redis connection, or null when REDIS_URL is unset (the console then runs without
+ * the shared cache and says so in /api/health and the header banner).
+ *
+ * Commands fail fast while Redis is down (no offline queue, one retry) so that callers can apply
+ * their own fail-open or fail-closed policy instead of hanging a request.
+ */
+const globalForRedis = globalThis as unknown as { qcRedis?: Redis | null };
+
+export function redis(): Redis | null {
+  if (globalForRedis.qcRedis !== undefined) return globalForRedis.qcRedis;
+  const url = env().REDIS_URL;
+  if (!url) {
+    globalForRedis.qcRedis = null;
+    return null;
+  }
+  const client = new Redis(url, {
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 1000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  // Without a listener ioredis logs every reconnect error as unhandled.
+  client.on("error", () => {});
+  globalForRedis.qcRedis = client;
+  return client;
+}

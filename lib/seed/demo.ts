@@ -1,0 +1,53 @@
+import "server-only";
+import { db } from "@/lib/db/client";
+import type { AuthSource } from "@/lib/auth-sources";
+import { ensureBootstrapAdmin, ensureUser } from "@/lib/users/users";
+
+/** Credentials printed by `npm run demo` and used by the e2e tests. */
+export const DEMO_ADMIN = { email: "admin@example.com", password: "admin-demo-pass" } as const;
+export const DEMO_USER_PASSWORD = "user-demo-pass";
+
+/**
+ * Demo users from several sign-up sources. OAuth users without a real address get the gateway's
+ * synthetic `…@<source>-connect.invalid` e-mails (spec §2.5).
+ */
+export const DEMO_USERS: ReadonlyArray<{
+  email: string;
+  username: string;
+  source: AuthSource;
+  balance: string;
+  status?: "active" | "disabled";
+}> = [
+  { email: "alice@example.com", username: "alice", source: "email", balance: "25.00" },
+  { email: "linuxdo-10086@linuxdo-connect.invalid", username: "linuxdo_10086", source: "linuxdo", balance: "12.50" },
+  { email: "oidc-7f3a2c91@oidc-connect.invalid", username: "oidc_7f3a2c91", source: "oidc", balance: "100.00" },
+  { email: "wechat-o6zAJs5c@wechat-connect.invalid", username: "微信用户", source: "wechat", balance: "8.80" },
+  { email: "bob.dev@example.org", username: "bobdev", source: "github", balance: "42.00" },
+  { email: "carol.w@example.net", username: "carol", source: "google", balance: "3.14" },
+  { email: "dingtalk-88421@dingtalk-connect.invalid", username: "钉钉用户", source: "dingtalk", balance: "0.00" },
+  { email: "dave@example.com", username: "dave", source: "email", balance: "5.00", status: "disabled" },
+];
+
+/**
+ * Idempotent demo seed: creates what is missing and never changes what exists, so running it
+ * twice leaves the same rows. The admin comes from ADMIN_EMAIL / ADMIN_PASSWORD when set.
+ */
+export async function seedDemo(opts: { adminEmail?: string; adminPassword?: string } = {}) {
+  const adminEmail = opts.adminEmail ?? DEMO_ADMIN.email;
+  const admin = await ensureBootstrapAdmin(adminEmail, opts.adminPassword ?? DEMO_ADMIN.password);
+  let created = admin?.created ? 1 : 0;
+  for (const u of DEMO_USERS) {
+    const r = await ensureUser({
+      email: u.email,
+      password: DEMO_USER_PASSWORD,
+      username: u.username,
+      signupSource: u.source,
+      balance: u.balance,
+    });
+    if (r.created) {
+      created += 1;
+      if (u.status === "disabled") await db().user.update({ where: { id: BigInt(r.id) }, data: { status: "disabled" } });
+    }
+  }
+  return { adminEmail, created, total: DEMO_USERS.length + 1 };
+}
