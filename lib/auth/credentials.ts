@@ -19,7 +19,7 @@ export async function checkCredentials(email: string, password: string, ip: stri
   if (!gate.allowed) return { ok: false, code: "RATE_LIMITED", retryAfterSeconds: gate.retryAfterSeconds };
 
   const user = await db().user.findFirst({
-    where: { email: { equals: normalized, mode: "insensitive" }, deletedAt: null },
+    where: { email: { equals: email.trim(), mode: "insensitive" }, deletedAt: null },
     select: { id: true, status: true, passwordHash: true },
   });
   const valid = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);

@@ -6,8 +6,10 @@ import { env } from "@/lib/config/env";
  * The process's Redis connection, or null when REDIS_URL is unset (the console then runs without
  * the shared cache and says so in /api/health and the header banner).
  *
- * Commands fail fast while Redis is down (no offline queue, one retry) so that callers can apply
- * their own fail-open or fail-closed policy instead of hanging a request.
+ * Commands issued while connecting wait in ioredis' queue (so the first requests after a start
+ * are not failed spuriously), but never longer than `commandTimeout`, and a command is retried at
+ * most once: while Redis is down a caller gets an error within about a second and applies its own
+ * fail-open or fail-closed policy instead of hanging the request.
  */
 const globalForRedis = globalThis as unknown as { qcRedis?: Redis | null };
 
@@ -20,7 +22,7 @@ export function redis(): Redis | null {
   }
   const client = new Redis(url, {
     lazyConnect: false,
-    enableOfflineQueue: false,
+    enableOfflineQueue: true,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     commandTimeout: 1000,

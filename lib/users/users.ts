@@ -56,6 +56,16 @@ export async function getUser(id: number): Promise<UserDto | null> {
   return u ? toDto(u) : null;
 }
 
+/** One page of users, newest first, with the total count (two queries, no per-row work). */
+export async function listUsers(page: number, pageSize: number): Promise<{ items: UserDto[]; total: number }> {
+  const where = { deletedAt: null };
+  const [rows, total] = await Promise.all([
+    db().user.findMany({ where, select: userDtoSelect, orderBy: { id: "desc" }, skip: (page - 1) * pageSize, take: pageSize }),
+    db().user.count({ where }),
+  ]);
+  return { items: rows.map(toDto), total };
+}
+
 /** Counts for the admin overview, in one query. */
 export async function getUserStats(): Promise<{ total: number; admins: number; active: number; disabled: number }> {
   const [row] = await db().$queryRaw<{ total: bigint; admins: bigint; active: bigint; disabled: bigint }[]>`
@@ -81,16 +91,13 @@ export type NewUser = {
  * role are never overwritten), which makes seeding and bootstrapping idempotent.
  */
 export async function ensureUser(u: NewUser): Promise<{ id: number; created: boolean }> {
-  const email = u.email.trim().toLowerCase();
-  const existing = await db().user.findUnique({ where: { email }, select: { id: true } });
+  const email = u.email.trim();
+  const existing = await db().user.findFirst({ where: { email: { equals: email, mode: "insensitive" } }, select: { id: true } });
   if (existing) return { id: Number(existing.id), created: false };
-  const passwordHash = await hashPassword(u.password);
-  const created = await db().user.upsert({
-    where: { email },
-    update: {},
-    create: {
+  const created = await db().user.create({
+    data: {
       email,
-      passwordHash,
+      passwordHash: await hashPassword(u.password),
       username: u.username ?? null,
       role: u.role ?? "user",
       signupSource: u.signupSource ?? "email",

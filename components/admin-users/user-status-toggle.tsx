@@ -1,0 +1,41 @@
+"use client";
+
+import { useTranslations } from "next-intl";
+import { useRouter } from "next/navigation";
+import { useState, useTransition } from "react";
+import { setUserStatusAction } from "@/lib/actions/users";
+
+/** Enable / disable one user; the server answers with a code that is shown translated. */
+export function UserStatusToggle({ userId, status, email }: { userId: number; status: "active" | "disabled"; email: string }) {
+  const t = useTranslations("AdminUsers");
+  const te = useTranslations("Errors");
+  const router = useRouter();
+  const [pending, startTransition] = useTransition();
+  const [error, setError] = useState<string | null>(null);
+  const next = status === "active" ? "disabled" : "active";
+  return (
+    <span className="inline-flex flex-col items-end">
+      <button
+        type="button"
+        disabled={pending}
+        aria-label={t(next === "disabled" ? "disableUser" : "enableUser", { email })}
+        onClick={() =>
+          startTransition(async () => {
+            setError(null);
+            const r = await setUserStatusAction({ userId, status: next });
+            if (r.ok) router.refresh();
+            else setError(te(r.code as "FORBIDDEN"));
+          })
+        }
+        className="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-60"
+      >
+        {t(next === "disabled" ? "disable" : "enable")}
+      </button>
+      {error ? (
+        <span role="alert" className="mt-1 text-xs text-red-700">
+          {error}
+        </span>
+      ) : null}
+    </span>
+  );
+}

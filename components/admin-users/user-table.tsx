@@ -1,0 +1,58 @@
+import { getFormatter, getTranslations } from "next-intl/server";
+import { isAuthSource } from "@/lib/auth-sources";
+import type { UserDto } from "@/lib/users/users";
+import { UserStatusToggle } from "./user-status-toggle";
+
+/** The users list: one server-rendered table, status changes through the guarded action. */
+export async function UserTable({ users, currentUserId }: { users: UserDto[]; currentUserId: number }) {
+  const [t, tn, ts, format] = await Promise.all([
+    getTranslations("AdminUsers"),
+    getTranslations("Nav"),
+    getTranslations("Sources"),
+    getFormatter(),
+  ]);
+  if (users.length === 0) return <p className="rounded-xl border border-dashed border-slate-300 p-8 text-center text-slate-600">{t("empty")}</p>;
+  return (
+    <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
+      <table className="min-w-full text-sm">
+        <thead className="bg-slate-50 text-left text-slate-600">
+          <tr>
+            <th className="px-4 py-2 font-medium">{t("columns.email")}</th>
+            <th className="px-4 py-2 font-medium">{t("columns.source")}</th>
+            <th className="px-4 py-2 font-medium">{t("columns.role")}</th>
+            <th className="px-4 py-2 font-medium">{t("columns.status")}</th>
+            <th className="px-4 py-2 text-right font-medium">{t("columns.balance")}</th>
+            <th className="px-4 py-2 font-medium">{t("columns.createdAt")}</th>
+            <th className="px-4 py-2">
+              <span className="sr-only">{t("columns.actions")}</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody className="divide-y divide-slate-100">
+          {users.map((u) => (
+            <tr key={u.id} data-testid={`user-row-${u.id}`}>
+              <td className="px-4 py-2">
+                <div className="font-medium">{u.email}</div>
+                {u.username ? <div className="text-xs text-slate-500">{u.username}</div> : null}
+              </td>
+              <td className="px-4 py-2">{isAuthSource(u.signupSource) ? ts(u.signupSource) : u.signupSource}</td>
+              <td className="px-4 py-2">{u.role === "admin" ? tn("roleAdmin") : tn("roleUser")}</td>
+              <td className="px-4 py-2">
+                <span
+                  className={`rounded-full px-2 py-0.5 text-xs font-medium ${u.status === "active" ? "bg-green-50 text-green-800" : "bg-slate-200 text-slate-700"}`}
+                >
+                  {t(u.status)}
+                </span>
+              </td>
+              <td className="px-4 py-2 text-right tabular-nums">{format.number(Number(u.balance), { style: "currency", currency: "USD" })}</td>
+              <td className="px-4 py-2 text-slate-600">{format.dateTime(new Date(u.createdAt), { dateStyle: "medium" })}</td>
+              <td className="px-4 py-2 text-right">
+                {u.id === currentUserId ? null : <UserStatusToggle userId={u.id} status={u.status} email={u.email} />}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

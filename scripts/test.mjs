@@ -1,0 +1,152 @@
+// npm test — the whole suite on a fresh machine: static checks, unit, integration, build, e2e.
+//
+//   npm test                      every phase
+//   npm test -- unit integration  only the named phases (static unit integration build e2e)
+//
+// It uses DATABASE_URL / REDIS_URL when set, else the local servers (PostgreSQL 127.0.0.1:5432
+// as postgres, Redis 127.0.0.1:6379). Each run creates its own database (qc_test_…) and claims an
+// empty Redis database number (1–15), and drops / flushes them at the end, pass or fail.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import Redis from "ioredis";
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+process.chdir(root);
+const PHASES = ["static", "unit", "integration", "build", "e2e"];
+const wanted = process.argv.slice(2).filter((a) => PHASES.includes(a));
+const phases = wanted.length ? wanted : PHASES;
+const needsServices = phases.some((p) => p === "integration" || p === "e2e");
+const runId = `${Date.now().toString(36)}_${process.pid}`;
+const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "qc-test-"));
+const started = Date.now();
+const log = (m) => console.log(`\n[test] ${m}`);
+
+function run(cmd, args, env = process.env) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: "inherit", env });
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+function assertLocal(url, what) {
+  const host = new URL(url).hostname;
+  if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host) && process.env.ALLOW_REMOTE_TEST_DB !== "1") {
+    throw new Error(`refusing to run tests against non-local ${what} host ${host} (set ALLOW_REMOTE_TEST_DB=1 to allow)`);
+  }
+}
+
+const baseDbUrl = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+const baseRedisUrl = process.env.REDIS_URL || "redis://127.0.0.1:6379";
+const dbName = `qc_test_${runId}`;
+let redisDb = null;
+let dbCreated = false;
+
+async function setupServices() {
+  assertLocal(baseDbUrl, "PostgreSQL");
+  assertLocal(baseRedisUrl, "Redis");
+  const admin = new pg.Client({ connectionString: baseDbUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  await admin.end();
+  dbCreated = true;
+  const dbUrl = new URL(baseDbUrl);
+  dbUrl.pathname = `/${dbName}`;
+
+  const r = new Redis(baseRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await r.connect();
+  for (let n = 1; n <= 15 && redisDb === null; n++) {
+    await r.select(n);
+    if ((await r.dbsize()) !== 0) continue;
+    if ((await r.set("qc:test:claim", runId, "EX", 7200, "NX")) === "OK") redisDb = n;
+  }
+  await r.quit();
+  if (redisDb === null) throw new Error("no empty Redis database (1-15) to claim for this run");
+  const redisUrl = new URL(baseRedisUrl);
+  redisUrl.pathname = `/${redisDb}`;
+  return { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl.toString() };
+}
+
+async function cleanup() {
+  if (dbCreated) {
+    const admin = new pg.Client({ connectionString: baseDbUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    await admin.end();
+  }
+  if (redisDb !== null) {
+    const r = new Redis(baseRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, db: redisDb });
+    await r.connect();
+    if ((await r.get("qc:test:claim")) === runId) await r.flushdb();
+    await r.quit();
+  }
+}
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+function addReport(file) {
+  if (!fs.existsSync(file)) return;
+  const j = JSON.parse(fs.readFileSync(file, "utf8"));
+  totals.passed += j.numPassedTests ?? 0;
+  totals.failed += j.numFailedTests ?? 0;
+  totals.skipped += (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
+}
+
+async function vitest(project, env) {
+  const out = path.join(reportDir, `${project}.json`);
+  const code = await run(
+    process.execPath,
+    ["node_modules/vitest/vitest.mjs", "run", "--project", project, "--reporter=default", "--reporter=json", `--outputFile.json=${out}`],
+    env,
+  );
+  addReport(out);
+  return code;
+}
+
+let failed = false;
+try {
+  const env = {
+    ...process.env,
+    NEXT_TELEMETRY_DISABLED: "1",
+    QC_TEST_RUN: "1",
+    SESSION_SECRET: randomBytes(32).toString("hex"),
+    LOGIN_MAX_FAILURES: "5",
+    LOGIN_WINDOW_SECONDS: "900",
+  };
+  if (needsServices) {
+    Object.assign(env, await setupServices());
+    log(`database ${dbName}, Redis db ${redisDb}`);
+    const m = await run(process.execPath, ["scripts/migrate.mjs", "deploy"], env);
+    if (m !== 0) throw new Error("migrations failed");
+  }
+  for (const phase of phases) {
+    const t0 = Date.now();
+    log(`phase ${phase}`);
+    let code = 0;
+    if (phase === "static") {
+      code = (await run(process.execPath, ["node_modules/next/dist/bin/next", "typegen"], env)) ||
+        (await run(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit"], env)) ||
+        (await run(process.execPath, ["node_modules/eslint/bin/eslint.js", "--max-warnings", "0", "."], env));
+    } else if (phase === "build") {
+      code = await run(process.execPath, ["node_modules/next/dist/bin/next", "build"], { ...env, NODE_ENV: "production" });
+    } else {
+      code = await vitest(phase, env);
+    }
+    log(`phase ${phase} ${code === 0 ? "passed" : "FAILED"} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (code !== 0) {
+      failed = true;
+      break;
+    }
+  }
+} catch (e) {
+  console.error(`[test] ${e instanceof Error ? e.message : e}`);
+  failed = true;
+} finally {
+  await cleanup().catch((e) => console.error(`[test] cleanup failed: ${e.message}`));
+  fs.rmSync(reportDir, { recursive: true, force: true });
+}
+log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(failed || totals.failed > 0 ? 1 : 0);

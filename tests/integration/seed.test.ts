@@ -1,0 +1,40 @@
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_ADMIN, DEMO_USERS, seedDemo } from "@/lib/seed/demo";
+import { verifyPassword } from "@/lib/auth/password";
+import { rawDb } from "../support/db";
+
+let c: pg.Client;
+beforeAll(async () => {
+  c = await rawDb();
+});
+afterAll(async () => {
+  await c.end();
+});
+
+const snapshot = async () =>
+  (
+    await c.query(
+      `SELECT id, email, username, password_hash, role, status, balance::text, signup_source, created_at, updated_at
+       FROM users WHERE email = ANY($1) ORDER BY id`,
+      [[DEMO_ADMIN.email, ...DEMO_USERS.map((u) => u.email)]],
+    )
+  ).rows;
+
+describe("demo seed", () => {
+  it("creates the admin and users from several sign-up sources, and a second run changes nothing", async () => {
+    await seedDemo();
+    const first = await snapshot();
+    expect(first).toHaveLength(DEMO_USERS.length + 1);
+    await seedDemo();
+    expect(await snapshot()).toEqual(first);
+
+    const admin = first.find((u) => u.email === DEMO_ADMIN.email)!;
+    expect(admin.role).toBe("admin");
+    expect(await verifyPassword(DEMO_ADMIN.password, admin.password_hash)).toBe(true);
+    const sources = new Set(first.map((u) => u.signup_source));
+    expect(sources.size).toBeGreaterThanOrEqual(5);
+    expect(first.find((u) => u.signup_source === "linuxdo")!.email).toMatch(/@linuxdo-connect\.invalid$/);
+    expect(first.filter((u) => u.status === "disabled")).toHaveLength(1);
+  });
+});

@@ -1,0 +1,3 @@
+import { testEnv } from "./test-env";
+
+testEnv(); // fail fast when not started through `npm test`
