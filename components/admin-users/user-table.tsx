@@ -44,7 +44,7 @@ export async function UserTable({ users, currentUserId }: { users: UserDto[]; cu
                   {t(u.status)}
                 </span>
               </td>
-              <td className="px-4 py-2 text-right tabular-nums">{format.number(Number(u.balance), { style: "currency", currency: "USD" })}</td>
+              <td className="px-4 py-2 text-right tabular-nums">{format.number(Number(u.balance), { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" })}</td>
               <td className="px-4 py-2 text-slate-600">{format.dateTime(new Date(u.createdAt), { dateStyle: "medium" })}</td>
               <td className="px-4 py-2 text-right">
                 {u.id === currentUserId ? null : <UserStatusToggle userId={u.id} status={u.status} email={u.email} />}

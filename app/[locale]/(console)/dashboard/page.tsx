@@ -29,7 +29,7 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
           <Field label={t("email")}>{me.email}</Field>
           <Field label={t("role")}>{me.role === "admin" ? tn("roleAdmin") : tn("roleUser")}</Field>
           <Field label={t("signupSource")}>{isAuthSource(me.signupSource) ? ts(me.signupSource) : me.signupSource}</Field>
-          <Field label={t("balance")}>{format.number(Number(me.balance), { style: "currency", currency: "USD" })}</Field>
+          <Field label={t("balance")}>{format.number(Number(me.balance), { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" })}</Field>
           <Field label={t("memberSince")}>{format.dateTime(new Date(me.createdAt), { dateStyle: "medium" })}</Field>
         </dl>
       </Card>
