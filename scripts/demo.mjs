@@ -6,7 +6,8 @@
 //    console runs without the shared cache and says so.
 //  * builds the app when there is no build or the sources are newer, then `next start`.
 //
-// Environment: PORT (3000), HOST (127.0.0.1), DEMO_DATA_DIR (.data), plus everything in README.
+// Environment: PORT (3000), HOST (127.0.0.1), DEMO_DATA_DIR (.data), DEMO_BUILD (auto | always |
+// never), plus everything in README.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -146,7 +147,13 @@ env.COOKIE_SECURE ??= "false"; // the demo serves plain http
 const tsx = path.join(root, "node_modules", ".bin", "tsx");
 if ((await run(tsx, ["--conditions=react-server", "prisma/seed.ts"])) !== 0) await shutdown(1);
 
-if (needsBuild()) {
+// DEMO_BUILD: auto (default: build when missing or older than the sources) | always | never
+const buildMode = env.DEMO_BUILD ?? "auto";
+if (buildMode === "never" && !fs.existsSync(path.join(root, ".next", "BUILD_ID"))) {
+  log("no build found and DEMO_BUILD=never");
+  await shutdown(1);
+}
+if (buildMode === "always" || (buildMode === "auto" && needsBuild())) {
   log("building the app (next build)…");
   if ((await run(process.execPath, ["node_modules/next/dist/bin/next", "build"])) !== 0) await shutdown(1);
 }

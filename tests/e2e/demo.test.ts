@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_ADMIN, DEMO_USER_PASSWORD } from "@/lib/seed/demo";
+import { launchChromium, screenshot, signIn, tmpDir } from "../support/browser";
+import { freePort } from "../support/net";
+
+/**
+ * README command 1 (`npm run demo`) on a machine without PostgreSQL or Redis: no DATABASE_URL, no
+ * REDIS_URL, and a PATH on which no redis-server can be found. It must bring up a working console
+ * on embedded PGlite, say that it runs without the shared cache, and print the URL and
+ * credentials.
+ */
+let browser: Browser;
+let demo: ChildProcess;
+let output = "";
+let base = "";
+const dataDir = tmpDir("qc-demo-");
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  const binDir = tmpDir("qc-demo-bin-");
+  fs.symlinkSync(process.execPath, path.join(binDir, "node")); // node only: no redis-server, no psql
+  const port = await freePort();
+  const env = {
+    NODE_ENV: "production" as const,
+    PATH: binDir,
+    HOME: process.env.HOME,
+    PORT: String(port),
+    DEMO_DATA_DIR: dataDir,
+    NEXT_TELEMETRY_DISABLED: "1",
+    DEMO_BUILD: "never", // the suite built the app already; never rebuild under the running e2e server
+  };
+  demo = spawn(process.execPath, ["scripts/demo.mjs"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  demo.stdout!.on("data", (d) => (output += d));
+  demo.stderr!.on("data", (d) => (output += d));
+  const deadline = Date.now() + 150_000;
+  while (!output.includes("Quota console is running") && Date.now() < deadline && demo.exitCode === null) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  if (!output.includes("Quota console is running")) throw new Error(`demo did not start:\n${output}`);
+  base = output.match(/Quota console is running: (http:\/\/\S+)/)![1];
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (demo && demo.exitCode === null) {
+    demo.kill("SIGTERM");
+    await new Promise((r) => demo.once("exit", r));
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("npm run demo with no PostgreSQL and no Redis", () => {
+  it("prints the URL and demo credentials, and says it runs without the shared cache", () => {
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(output).toContain(`${DEMO_ADMIN.email} / ${DEMO_ADMIN.password}`);
+    expect(output).toContain(`alice@example.com / ${DEMO_USER_PASSWORD}`);
+    expect(output).toContain("running WITHOUT the shared Redis cache");
+    expect(fs.existsSync(path.join(dataDir, "pglite"))).toBe(true);
+  });
+
+  it("reports the embedded database up and Redis disabled", async () => {
+    const health = await (await fetch(`${base}/api/health`)).json();
+    expect(health).toMatchObject({ status: "ok", database: { status: "up" }, redis: { status: "disabled" } });
+  });
+
+  it("admin signs in, sees the admin menu and the no-cache notice, switches zh ↔ en", async () => {
+    const ctx = await browser.newContext({ locale: "en-US" });
+    const page = await ctx.newPage();
+    await page.goto(base);
+    await signIn(page, DEMO_ADMIN.email, DEMO_ADMIN.password);
+    await page.waitForURL(`${base}/en/dashboard`);
+    expect(await page.getByTestId("admin-menu").getByRole("link").allTextContents()).toEqual(["Users", "Settings"]);
+    expect(await page.getByRole("status").textContent()).toContain("Running without the shared Redis cache");
+    await page.getByLabel("Language").selectOption("zh");
+    await page.waitForURL(`${base}/zh/dashboard`);
+    await expect.poll(() => page.getByTestId("admin-menu").getByRole("link").allTextContents()).toEqual(["用户管理", "系统设置"]);
+    await page.getByRole("link", { name: "用户管理" }).click();
+    await page.waitForURL(`${base}/zh/admin/users`);
+    await expect.poll(() => page.getByTestId("stat-total").textContent()).toBe("9");
+    await page.getByLabel("语言").selectOption("en");
+    await page.waitForURL(`${base}/en/admin/users`);
+    expect(await page.locator("h1").textContent()).toBe("Users");
+    await screenshot(page, "demo-admin-users-en");
+    await ctx.close();
+  });
+
+  it("a seeded user sees no admin menu and gets 403 on admin URLs", async () => {
+    const ctx = await browser.newContext({ locale: "zh-CN" });
+    const page = await ctx.newPage();
+    await page.goto(base);
+    await signIn(page, "linuxdo-10086@linuxdo-connect.invalid", DEMO_USER_PASSWORD);
+    await page.waitForURL(`${base}/zh/dashboard`);
+    expect(await page.getByTestId("admin-menu").count()).toBe(0);
+    const res = await page.goto(`${base}/zh/admin/settings`);
+    expect(res?.status()).toBe(403);
+    expect(await page.locator("h1").textContent()).toBe("无权访问");
+    await ctx.close();
+  });
+
+  it("stops cleanly on SIGTERM and keeps its data for the next start", async () => {
+    demo.kill("SIGTERM");
+    const code = await new Promise((r) => demo.once("exit", r));
+    expect(code).toBe(0);
+    expect(fs.readdirSync(path.join(dataDir, "pglite")).length).toBeGreaterThan(0);
+  });
+});
