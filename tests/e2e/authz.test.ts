@@ -3,6 +3,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
 import { rawDb } from "../support/db";
+import { BOOTSTRAP_ADMIN } from "../support/e2e-global-setup";
 import { forgedCookieFor, sessionCookieFor } from "../support/session";
 
 /**
@@ -101,6 +102,26 @@ describe("pages", () => {
     expect(res.status).toBe(307);
     const api = await fetch(`${base}/api/v1/me`, { headers: { Cookie: forged } });
     expect(api.status).toBe(401);
+  });
+});
+
+describe("not found", () => {
+  it("unknown pages answer a localized 404", async () => {
+    for (const [p, text] of [
+      ["/en/no-such-page", "Page not found"],
+      ["/zh/no/such/page", "页面不存在"],
+    ]) {
+      const res = await fetch(`${base}${p}`);
+      expect(res.status, p).toBe(404);
+      expect(await res.text()).toContain(text);
+    }
+  });
+});
+
+describe("bootstrap admin", () => {
+  it("is created from ADMIN_EMAIL / ADMIN_PASSWORD when the server starts", async () => {
+    const { rows } = await c.query("SELECT role, status FROM users WHERE email = $1", [BOOTSTRAP_ADMIN.email]);
+    expect(rows).toEqual([{ role: "admin", status: "active" }]);
   });
 });
 

@@ -4,6 +4,9 @@ import type { TestProject } from "vitest/node";
 import { freePort, waitForHealth } from "./net";
 import { testEnv } from "./test-env";
 
+/** The server is started with these as ADMIN_EMAIL / ADMIN_PASSWORD (bootstrap admin). */
+export const BOOTSTRAP_ADMIN = { email: "e2e-root@example.com", password: "e2e-root-password" };
+
 declare module "vitest" {
   export interface ProvidedContext {
     baseURL: string;
@@ -28,7 +31,10 @@ export default async function setup(project: TestProject) {
   const server: ChildProcess = spawn(
     process.execPath,
     ["node_modules/next/dist/bin/next", "start", "-p", String(port), "-H", "127.0.0.1"],
-    { env: { ...process.env, NODE_ENV: "production" }, stdio: ["ignore", "inherit", "inherit"] },
+    {
+      env: { ...process.env, NODE_ENV: "production", ADMIN_EMAIL: BOOTSTRAP_ADMIN.email, ADMIN_PASSWORD: BOOTSTRAP_ADMIN.password },
+      stdio: ["ignore", "inherit", "inherit"],
+    },
   );
   const baseURL = `http://127.0.0.1:${port}`;
   await waitForHealth(baseURL, 60_000);
