@@ -1,24 +1,36 @@
 import "server-only";
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { PrismaClient } from "@/lib/generated/prisma/client";
 import { env } from "@/lib/config/env";
 
 /**
- * The one Prisma client of the process (driver adapter over node-postgres). `password_hash` is
- * omitted globally so no query can hand it to a page by accident; the password check asks for it
- * explicitly (lib/auth/credentials.ts).
+ * The process's one PostgreSQL pool, shared by Prisma (through its driver adapter) and by
+ * lib/billing's repository (plain SQL on the hot path), plus the one Prisma client.
+ * `password_hash` is omitted globally so no query can hand it to a page by accident; the password
+ * check asks for it explicitly (lib/auth/credentials.ts).
  */
-function createClient() {
+function createPool() {
   const { DATABASE_URL, DATABASE_POOL_MAX } = env();
-  const adapter = new PrismaPg({ connectionString: DATABASE_URL, max: DATABASE_POOL_MAX });
-  return new PrismaClient({ adapter, omit: { user: { passwordHash: true } } });
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: DATABASE_POOL_MAX });
+  pool.on("error", (e) => console.error("[db] idle client error", e.message));
+  return pool;
+}
+
+function createClient(pool: pg.Pool) {
+  return new PrismaClient({ adapter: new PrismaPg(pool), omit: { user: { passwordHash: true } } });
 }
 
 export type Db = ReturnType<typeof createClient>;
 
-const globalForDb = globalThis as unknown as { qcDb?: Db };
+const globalForDb = globalThis as unknown as { qcPool?: pg.Pool; qcDb?: Db };
+
+export function pgPool(): pg.Pool {
+  globalForDb.qcPool ??= createPool();
+  return globalForDb.qcPool;
+}
 
 export function db(): Db {
-  globalForDb.qcDb ??= createClient();
+  globalForDb.qcDb ??= createClient(pgPool());
   return globalForDb.qcDb;
 }
