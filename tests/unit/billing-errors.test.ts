@@ -7,7 +7,7 @@ describe("Retry-After (gateway extractQuotaResetSeconds)", () => {
   it("is ceil(seconds until the reset)", () => {
     expect(retryAfterSeconds("2026-11-25T10:00:10Z", now)).toBe(10);
     expect(retryAfterSeconds("2026-11-25T10:00:10Z", now - 1)).toBe(11);
-    expect(retryAfterSeconds("2026-11-26T00:00:00+08:00", now)).toBe(14 * 3600);
+    expect(retryAfterSeconds("2026-11-26T00:00:00+08:00", now)).toBe(6 * 3600); // 10:00Z is 18:00 in Beijing
   });
 
   it("falls back to 60 when missing, unparsable or already past", () => {
