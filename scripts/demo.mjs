@@ -144,6 +144,14 @@ if (!env.SESSION_SECRET) {
 }
 env.COOKIE_SECURE ??= "false"; // the demo serves plain http
 
+// The CLI tools (npm run simulate / flusher) find the demo's services through this file.
+const demoEnvFile = path.join(dataDir, "demo-env.json");
+fs.writeFileSync(
+  demoEnvFile,
+  JSON.stringify({ DATABASE_URL: env.DATABASE_URL, REDIS_URL: env.REDIS_URL ?? null, QUOTA_TIMEZONE: env.QUOTA_TIMEZONE ?? "Asia/Shanghai" }),
+);
+cleanups.push(async () => fs.rmSync(demoEnvFile, { force: true }));
+
 const tsx = path.join(root, "node_modules", ".bin", "tsx");
 if ((await run(tsx, ["--conditions=react-server", "prisma/seed.ts"])) !== 0) await shutdown(1);
 
@@ -183,5 +191,6 @@ console.log(`
   Quota console is running: ${url}
     admin:  ${adminEmail} / ${adminPassword}
     user:   alice@example.com / user-demo-pass   (and other demo users, same password)
+  Gateway traffic: npm run simulate -- --email alice@example.com   (in another terminal)
   Press Ctrl+C to stop.
 `);

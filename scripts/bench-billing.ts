@@ -1,0 +1,576 @@
+// npm run bench:billing — throughput and latency of the billing hot paths against the real services.
+//
+//   1. eligibility check on a cache hit vs a raw ioredis HGETALL of the same keys (c=1, c=64)
+//   2. QuotaCache.increment vs a raw EVALSHA of the same script with the same args (c=64)
+//   3. QuotaRepository.incrementUsageWithReset vs a plain UPDATE, 1 hot row and 1000 rows (c=16)
+//   4. process RSS before / after 1,000,000 cache-hit checks (c=64)
+//
+// DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres) names the server only: the
+// run creates its own database qc_bench_<pid>_<ts>, migrates it (scripts/migrate.mjs deploy) and
+// drops it WITH (FORCE) at the end, pass or fail. REDIS_URL (default redis://127.0.0.1:6379): the
+// run claims an empty database number 1–15 (DBSIZE 0, then SET qc:bench:claim <id> NX) and flushes
+// it at the end if the claim is still its own. Non-local hosts are refused unless
+// ALLOW_REMOTE_BENCH=1. Results: a table on stdout and bench-results/billing-<timestamp>.json.
+// Progress goes to stderr. Targets are printed, never asserted.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
+import Redis from "ioredis";
+import pg from "pg";
+import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
+import { DIRTY_SET_TTL_SECONDS, QUOTA_CACHE_TTL_SECONDS, QUOTA_SCHEMA_VERSION, type QuotaCache } from "@/lib/billing/quota-cache";
+import { formatGoFloat, formatGoInt } from "@/lib/billing/encoding";
+import { billingKeys } from "@/lib/redis/keys";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+process.chdir(root);
+
+// ---- parameters ----
+const USERS = 1000;
+const PLATFORM = "anthropic";
+const DAILY_LIMIT = 1e9;
+const CHECK_OPS_C1 = 20_000;
+const CHECK_OPS_C64 = 200_000;
+const INCR_OPS_C64 = 100_000;
+const DB_OPS = 5_000;
+const DB_CONCURRENCY = 16;
+const RSS_CHECKS = 1_000_000;
+const COST = 0.01;
+/** markDirty as the service passes it with the default config (flusherEnabled = false). */
+const MARK_DIRTY = false;
+
+// ---- targets (printed next to the figures, not asserted) ----
+const TARGET_CHECK_RATIO = 0.8;
+const TARGET_CHECK_P99_MS = 2;
+const TARGET_RSS_PCT = 10;
+
+/**
+ * Copy of the INCREMENT LuaScript source in lib/billing/quota-cache.ts. It MUST stay byte-identical
+ * to that string (the raw EVALSHA baseline runs the same script); main() compares it with the
+ * library's source text at start-up and refuses to run when they differ.
+ */
+const INCREMENT_LUA = `if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+local schema = redis.call('HGET', KEYS[1], 'schema_version')
+if not schema or tonumber(schema) ~= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('HINCRBYFLOAT', KEYS[1], 'daily_usage', ARGV[1])
+redis.call('HINCRBYFLOAT', KEYS[1], 'weekly_usage', ARGV[1])
+redis.call('HINCRBYFLOAT', KEYS[1], 'monthly_usage', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('SADD', KEYS[2], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
+return 1`;
+
+const started = performance.now();
+const runId = `${process.pid}_${Date.now()}`;
+const dbName = `qc_bench_${runId}`;
+const baseDbUrl = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+const baseRedisUrl = process.env.REDIS_URL || "redis://127.0.0.1:6379";
+const CLAIM_KEY = "qc:bench:claim";
+
+const progress = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+// ---- measurement ----
+
+type Measurement = {
+  name: string;
+  concurrency: number;
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  baseline?: string;
+  baselineOpsPerSec?: number;
+  ratio?: number;
+  target?: string;
+};
+
+type Run = { ops: number; seconds: number; latencies: Float64Array | null };
+
+/**
+ * `total` operations over `concurrency` async workers sharing one counter; op(i) gets the global
+ * op index. Each op's latency is taken individually with performance.now() unless record = false.
+ */
+async function runOps(
+  total: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+  opts: { record?: boolean; onEvery?: { n: number; fn: (done: number) => void } } = {},
+): Promise<Run> {
+  const record = opts.record ?? true;
+  const latencies = record ? new Float64Array(total) : null;
+  const every = opts.onEvery;
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= total) return;
+      if (latencies) {
+        const t0 = performance.now();
+        await op(i);
+        latencies[i] = performance.now() - t0;
+      } else {
+        await op(i);
+      }
+      if (every && (i + 1) % every.n === 0) every.fn(i + 1);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
+  return { ops: total, seconds: (performance.now() - t0) / 1000, latencies };
+}
+
+/** Nearest-rank percentile of an ascending array. */
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+function summarize(name: string, concurrency: number, runs: Run[]): Measurement {
+  const ops = runs.reduce((s, r) => s + r.ops, 0);
+  const seconds = runs.reduce((s, r) => s + r.seconds, 0);
+  let p50Ms: number | null = null;
+  let p99Ms: number | null = null;
+  if (runs.every((r) => r.latencies)) {
+    const all = new Float64Array(ops);
+    let o = 0;
+    for (const r of runs) {
+      all.set(r.latencies as Float64Array, o);
+      o += r.ops;
+    }
+    all.sort();
+    p50Ms = percentile(all, 0.5);
+    p99Ms = percentile(all, 0.99);
+  }
+  return { name, concurrency, ops, seconds, opsPerSec: ops / seconds, p50Ms, p99Ms };
+}
+
+/**
+ * Library op vs its raw baseline at one concurrency: warm both up, then measure in ABBA order
+ * (half the ops per leg) so drift — JIT, CPU clocks, table bloat — does not favour either side.
+ */
+async function measurePair(p: {
+  name: string;
+  baselineName: string;
+  concurrency: number;
+  ops: number;
+  lib: (i: number) => Promise<unknown>;
+  raw: (i: number) => Promise<unknown>;
+  warmupOps?: number;
+}): Promise<[Measurement, Measurement]> {
+  const warm = p.warmupOps ?? Math.min(Math.ceil(p.ops / 5), 20_000);
+  progress(`${p.name} vs ${p.baselineName}, c=${p.concurrency}: warm-up ${warm} ops each, then ${p.ops} ops each`);
+  await runOps(warm, p.concurrency, p.lib, { record: false });
+  await runOps(warm, p.concurrency, p.raw, { record: false });
+  const half = Math.floor(p.ops / 2);
+  const a1 = await runOps(half, p.concurrency, p.lib);
+  const b1 = await runOps(half, p.concurrency, p.raw);
+  const b2 = await runOps(p.ops - half, p.concurrency, p.raw);
+  const a2 = await runOps(p.ops - half, p.concurrency, p.lib);
+  const lib = summarize(p.name, p.concurrency, [a1, a2]);
+  const raw = summarize(p.baselineName, p.concurrency, [b1, b2]);
+  lib.baseline = raw.name;
+  lib.baselineOpsPerSec = raw.opsPerSec;
+  lib.ratio = lib.opsPerSec / raw.opsPerSec;
+  return [lib, raw];
+}
+
+// ---- services: own database, own Redis db ----
+
+function assertLocal(url: string, what: string) {
+  const host = new URL(url).hostname;
+  if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host) && process.env.ALLOW_REMOTE_BENCH !== "1") {
+    throw new Error(`refusing to benchmark against non-local ${what} host ${host} (set ALLOW_REMOTE_BENCH=1 to allow)`);
+  }
+}
+
+let dbCreated = false;
+let redisDb: number | null = null;
+
+async function createDatabase(): Promise<string> {
+  const admin = new pg.Client({ connectionString: baseDbUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${dbName}"`);
+    dbCreated = true;
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(baseDbUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+}
+
+async function migrate(databaseUrl: string): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl };
+  delete env.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
+  const output: Buffer[] = [];
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (d: Buffer) => output.push(d));
+    child.stderr.on("data", (d: Buffer) => output.push(d));
+    child.on("error", () => resolve(1));
+    child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+  if (code !== 0) {
+    process.stderr.write(Buffer.concat(output));
+    throw new Error(`migrations failed (exit ${code})`);
+  }
+}
+
+async function claimRedisDb(): Promise<string> {
+  const r = new Redis(baseRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  r.on("error", () => {});
+  await r.connect();
+  try {
+    for (let n = 1; n <= 15 && redisDb === null; n++) {
+      await r.select(n);
+      if ((await r.dbsize()) !== 0) continue;
+      if ((await r.set(CLAIM_KEY, runId, "EX", 3600, "NX")) === "OK") redisDb = n;
+    }
+  } finally {
+    await r.quit();
+  }
+  if (redisDb === null) throw new Error("no empty Redis database (1-15) to claim for this run");
+  const u = new URL(baseRedisUrl);
+  u.pathname = `/${redisDb}`;
+  return u.toString();
+}
+
+let cleaned: Promise<void> | null = null;
+function cleanup(): Promise<void> {
+  cleaned ??= (async () => {
+    if (dbCreated) {
+      const admin = new pg.Client({ connectionString: baseDbUrl });
+      try {
+        await admin.connect();
+        await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+        progress(`dropped database ${dbName}`);
+      } catch (e) {
+        console.error(`[bench] could not drop database ${dbName}: ${String(e)}`);
+      } finally {
+        await admin.end().catch(() => {});
+      }
+    }
+    if (redisDb !== null) {
+      const r = new Redis(baseRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, db: redisDb });
+      r.on("error", () => {});
+      try {
+        await r.connect();
+        if ((await r.get(CLAIM_KEY)) === runId) {
+          await r.flushdb();
+          progress(`flushed Redis db ${redisDb}`);
+        } else {
+          console.error(`[bench] Redis db ${redisDb}: claim no longer ours, left untouched`);
+        }
+      } catch (e) {
+        console.error(`[bench] could not flush Redis db ${redisDb}: ${String(e)}`);
+      } finally {
+        r.disconnect();
+      }
+    }
+  })();
+  return cleaned;
+}
+
+/** The open runtime, closed on failure or a signal. */
+const state: { runtime: BillingRuntime | null } = { runtime: null };
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    console.error(`\n[bench] ${sig}: cleaning up`);
+    void (async () => {
+      await state.runtime?.close().catch(() => {});
+      await cleanup();
+      process.exit(130);
+    })();
+  });
+}
+
+// ---- helpers ----
+
+function gcNow() {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+}
+
+/** Fails when the bench's Lua copy drifted from the library's INCREMENT script. */
+function assertLuaCopyMatchesLibrary() {
+  const src = fs.readFileSync(path.join(root, "lib/billing/quota-cache.ts"), "utf8");
+  const m = /new LuaScript\(\s*"quotaIncrement",\s*`([^`]*)`/.exec(src);
+  if (!m) throw new Error("could not find the quotaIncrement LuaScript in lib/billing/quota-cache.ts");
+  if (m[1] !== INCREMENT_LUA) throw new Error("INCREMENT_LUA in scripts/bench-billing.ts differs from lib/billing/quota-cache.ts — copy it again");
+}
+
+const fmtInt = (n: number | undefined) => (n === undefined ? "" : Math.round(n).toLocaleString("en-US"));
+const fmtMs = (n: number | null | undefined) => (n === null || n === undefined ? "-" : n.toFixed(3));
+const fmtRatio = (n: number | undefined) => (n === undefined ? "" : `${n.toFixed(2)}x`);
+
+function printTable(rows: Measurement[]) {
+  const header = ["name", "conc", "ops/s", "p50 ms", "p99 ms", "baseline ops/s", "ratio", "target"];
+  const cells = rows.map((r) => [
+    r.name,
+    String(r.concurrency),
+    fmtInt(r.opsPerSec),
+    fmtMs(r.p50Ms),
+    fmtMs(r.p99Ms),
+    fmtInt(r.baselineOpsPerSec),
+    fmtRatio(r.ratio),
+    r.target ?? "",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const left = new Set([0, 7]);
+  const line = (c: string[]) => c.map((s, i) => (left.has(i) ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join("  ").trimEnd();
+  console.log(line(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const c of cells) console.log(line(c));
+}
+
+// ---- main ----
+
+async function main() {
+  assertLuaCopyMatchesLibrary();
+  assertLocal(baseDbUrl, "PostgreSQL");
+  assertLocal(baseRedisUrl, "Redis");
+
+  const databaseUrl = await createDatabase();
+  progress(`database ${dbName}`);
+  await migrate(databaseUrl);
+  const redisUrl = await claimRedisDb();
+  progress(`Redis db ${redisDb}`);
+
+  const logged = { warn: 0, error: 0, last: "" };
+  const rt = createBillingRuntime({
+    databaseUrl,
+    redisUrl,
+    poolMax: DB_CONCURRENCY,
+    logger: {
+      warn: (m, meta) => {
+        logged.warn++;
+        logged.last = `${m} ${JSON.stringify(meta)}`;
+      },
+      error: (m, meta) => {
+        logged.error++;
+        logged.last = `${m} ${JSON.stringify(meta)}`;
+      },
+    },
+  });
+  state.runtime = rt;
+  const redis = rt.redis as Redis;
+  const cache = rt.cache as QuotaCache;
+  const { pool, repo, service } = rt;
+
+  // Machine facts.
+  const redisInfo = await redis.info("server");
+  const pgFacts = await pool.query<{ v: string; sc: string; fsync: string }>(
+    "SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync",
+  );
+  const machine = {
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+    exposeGc: typeof (globalThis as { gc?: unknown }).gc === "function",
+    redisVersion: /^redis_version:(.*)$/m.exec(redisInfo)?.[1]?.trim() ?? "unknown",
+    postgresVersion: pgFacts.rows[0].v,
+    postgresSynchronousCommit: pgFacts.rows[0].sc,
+    postgresFsync: pgFacts.rows[0].fsync,
+  };
+  progress(`node ${machine.node}, ${machine.cpus} cpus, Redis ${machine.redisVersion}, PostgreSQL ${machine.postgresVersion}`);
+  if (!machine.exposeGc) progress("global.gc is not available (run node with --expose-gc); RSS figures include garbage");
+
+  // Fixtures: users, a daily limit each, the cache built by one check per user.
+  const { rows: userRows } = await pool.query<{ id: string }>(
+    `INSERT INTO users (email, password_hash) SELECT 'bench-' || g || '@bench.invalid', 'x' FROM generate_series(1, $1::int) g RETURNING id`,
+    [USERS],
+  );
+  const userIds = userRows.map((r) => Number(r.id));
+  await runOps(USERS, 16, (i) => repo.upsertForUser(userIds[i], [{ platform: PLATFORM, limits: { daily: DAILY_LIMIT, weekly: null, monthly: null } }]), {
+    record: false,
+  });
+  for (const id of userIds) await service.checkUserPlatformQuotaEligibility(id, PLATFORM);
+  const keys = userIds.map((id) => billingKeys.userPlatformQuota(id, PLATFORM));
+  let hits = 0;
+  for (const id of userIds) {
+    const d = await service.checkUserPlatformQuotaEligibility(id, PLATFORM);
+    if (d.allowed && d.source === "cache") hits++;
+  }
+  if (hits !== USERS) throw new Error(`cache not built: ${hits}/${USERS} checks hit the cache`);
+  progress(`${USERS} users with a ${PLATFORM} daily limit, cache built`);
+
+  const results: Measurement[] = [];
+
+  // 1. Eligibility check on a cache hit vs raw HGETALL.
+  let notHit = 0;
+  const check = async (i: number) => {
+    const d = await service.checkUserPlatformQuotaEligibility(userIds[i % USERS], PLATFORM);
+    if (d.source !== "cache" || !d.allowed) notHit++;
+  };
+  const hgetall = (i: number) => redis.hgetall(keys[i % USERS]);
+  for (const [c, ops] of [
+    [1, CHECK_OPS_C1],
+    [64, CHECK_OPS_C64],
+  ] as const) {
+    const [lib, raw] = await measurePair({ name: "check (cache hit)", baselineName: "raw HGETALL", concurrency: c, ops, lib: check, raw: hgetall });
+    if (c === 64) {
+      const ok = (lib.ratio ?? 0) >= TARGET_CHECK_RATIO && (lib.p99Ms ?? Infinity) <= TARGET_CHECK_P99_MS;
+      lib.target = `>=${TARGET_CHECK_RATIO}x raw, p99<=${TARGET_CHECK_P99_MS}ms: ${ok ? "met" : "MISSED"}`;
+    }
+    results.push(lib, raw);
+  }
+  if (notHit > 0) throw new Error(`${notHit} checks did not decide from the cache`);
+
+  // 2. Redis increment: library vs raw EVALSHA of the same script with the same args.
+  const sha = (await redis.script("LOAD", INCREMENT_LUA)) as string;
+  if (sha !== createHash("sha1").update(INCREMENT_LUA).digest("hex")) throw new Error(`SCRIPT LOAD returned an unexpected sha ${sha}`);
+  const incrArgs = userIds.map((id) => [
+    formatGoFloat(COST),
+    formatGoInt(QUOTA_CACHE_TTL_SECONDS),
+    formatGoInt(QUOTA_SCHEMA_VERSION),
+    MARK_DIRTY ? billingKeys.dirtyMember(id, PLATFORM) : "",
+    formatGoInt(DIRTY_SET_TTL_SECONDS),
+  ]);
+  let notApplied = 0;
+  const libIncr = async (i: number) => {
+    if (!(await cache.increment(userIds[i % USERS], PLATFORM, COST, QUOTA_CACHE_TTL_SECONDS, MARK_DIRTY))) notApplied++;
+  };
+  const rawIncr = async (i: number) => {
+    const k = i % USERS;
+    if ((await redis.evalsha(sha, 2, keys[k], billingKeys.dirtySet, ...incrArgs[k])) !== 1) notApplied++;
+  };
+  if ((await redis.evalsha(sha, 2, keys[0], billingKeys.dirtySet, ...incrArgs[0])) !== 1) throw new Error("raw EVALSHA did not apply");
+  if (!(await cache.increment(userIds[0], PLATFORM, COST, QUOTA_CACHE_TTL_SECONDS, MARK_DIRTY))) throw new Error("cache.increment did not apply");
+  results.push(...(await measurePair({ name: "cache.increment", baselineName: "raw EVALSHA", concurrency: 64, ops: INCR_OPS_C64, lib: libIncr, raw: rawIncr })));
+  if (notApplied > 0) throw new Error(`${notApplied} increments returned 0`);
+
+  // 3. Database increment path: 1 hot row and 1000 rows, vs a plain UPDATE on the same rows.
+  const { rows: quotaRows } = await pool.query<{ id: string; user_id: string }>(
+    "SELECT id, user_id FROM user_platform_quotas WHERE platform = $1 AND deleted_at IS NULL",
+    [PLATFORM],
+  );
+  const rowIdByUser = new Map(quotaRows.map((r) => [Number(r.user_id), r.id]));
+  const rowIds = userIds.map((id) => {
+    const rowId = rowIdByUser.get(id);
+    if (rowId === undefined) throw new Error(`no quota row for user ${id}`);
+    return rowId;
+  });
+  const costText = formatGoFloat(COST);
+  const RAW_UPDATE = "UPDATE user_platform_quotas SET daily_usage_usd = daily_usage_usd + $1 WHERE id = $2";
+  for (const [label, pick] of [
+    ["1 hot row", () => 0],
+    [`${USERS} rows`, (i: number) => i % USERS],
+  ] as const) {
+    const [lib, raw] = await measurePair({
+      name: `repo.incrementUsageWithReset, ${label}`,
+      baselineName: `raw UPDATE, ${label}`,
+      concurrency: DB_CONCURRENCY,
+      ops: DB_OPS,
+      warmupOps: 500,
+      lib: (i) => repo.incrementUsageWithReset(userIds[pick(i)], PLATFORM, COST, Date.now()),
+      raw: (i) => pool.query(RAW_UPDATE, [costText, rowIds[pick(i)]]),
+    });
+    results.push(lib, raw);
+  }
+
+  // 4. RSS across 1M cache-hit checks at c=64 (the earlier phases warmed these paths up).
+  progress(`RSS: ${RSS_CHECKS.toLocaleString("en-US")} cache-hit checks at c=64 (one dot per 100k)`);
+  gcNow();
+  const before = process.memoryUsage();
+  const rssRun = await runOps(RSS_CHECKS, 64, check, {
+    record: false,
+    onEvery: { n: 100_000, fn: () => process.stderr.write(".") },
+  });
+  process.stderr.write("\n");
+  gcNow();
+  const after = process.memoryUsage();
+  if (notHit > 0) throw new Error(`${notHit} checks did not decide from the cache`);
+  const rssChangePct = ((after.rss - before.rss) / before.rss) * 100;
+  const rssOk = Math.abs(rssChangePct) <= TARGET_RSS_PCT;
+  const rssRow = summarize("check (cache hit), RSS run", 64, [rssRun]);
+  results.push(rssRow);
+
+  const logs = { warnings: logged.warn, errors: logged.error, last: logged.last || undefined };
+  await rt.close();
+  state.runtime = null;
+
+  // Output.
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  console.log("");
+  printTable(results);
+  console.log("");
+  console.log(`RSS before ${RSS_CHECKS.toLocaleString("en-US")} checks: ${mib(before.rss)} (heap used ${mib(before.heapUsed)})`);
+  console.log(`RSS after  ${RSS_CHECKS.toLocaleString("en-US")} checks: ${mib(after.rss)} (heap used ${mib(after.heapUsed)})`);
+  console.log(
+    `RSS change: ${rssChangePct >= 0 ? "+" : ""}${rssChangePct.toFixed(1)} %   target: flat (±${TARGET_RSS_PCT} %): ${rssOk ? "met" : "MISSED"}` +
+      (machine.exposeGc ? "" : "  (no --expose-gc)"),
+  );
+  if (logs.warnings || logs.errors) console.log(`billing logger: ${logs.warnings} warnings, ${logs.errors} errors; last: ${logs.last}`);
+
+  const finishedAt = new Date();
+  const totalSeconds = (performance.now() - started) / 1000;
+  const report = {
+    finishedAt: finishedAt.toISOString(),
+    totalSeconds,
+    machine,
+    params: {
+      users: USERS,
+      platform: PLATFORM,
+      dailyLimit: DAILY_LIMIT,
+      cost: COST,
+      markDirty: MARK_DIRTY,
+      checkOpsC1: CHECK_OPS_C1,
+      checkOpsC64: CHECK_OPS_C64,
+      incrementOpsC64: INCR_OPS_C64,
+      dbOps: DB_OPS,
+      dbConcurrency: DB_CONCURRENCY,
+      rssChecks: RSS_CHECKS,
+      order: "warm-up both, then library / baseline / baseline / library, half the ops per leg",
+    },
+    targets: {
+      checkRatioAtC64: TARGET_CHECK_RATIO,
+      checkP99MsAtC64: TARGET_CHECK_P99_MS,
+      rssFlatPct: TARGET_RSS_PCT,
+    },
+    results,
+    rss: {
+      checks: RSS_CHECKS,
+      concurrency: 64,
+      gcAvailable: machine.exposeGc,
+      before,
+      after,
+      changePct: rssChangePct,
+      targetMet: rssOk,
+    },
+    billingLogger: logs,
+  };
+  const dir = path.join(root, "bench-results");
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `billing-${finishedAt.toISOString().replace(/[:.]/g, "-")}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nresults: ${path.relative(root, file)}`);
+  console.log(`total runtime: ${totalSeconds.toFixed(1)} s`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (e) {
+  failed = true;
+  console.error(`[bench] ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+} finally {
+  await state.runtime?.close().catch(() => {});
+  await cleanup();
+}
+process.exit(failed ? 1 : 0);
