@@ -130,9 +130,10 @@ export class BillingService {
   async checkUserPlatformQuotaEligibility(
     userId: number,
     platform: string,
-    opts: { now?: number; signal?: AbortSignal } = {},
+    opts: { now?: number; signal?: AbortSignal; subscriptionMode?: boolean } = {},
   ): Promise<QuotaDecision> {
-    if (!platform || this.config.simpleMode) return ALLOW_SKIP;
+    // Subscription-mode requests are exempt from platform quotas, check and recording alike (spec §5.1).
+    if (!platform || this.config.simpleMode || opts.subscriptionMode) return ALLOW_SKIP;
     const now = opts.now ?? Date.now();
     const { cache } = this.deps;
     let cacheFailed = cache === null;
@@ -197,14 +198,14 @@ export class BillingService {
    * or legacy entry; marks the key dirty when the flusher is on) and, without the flusher, the
    * database increment with window reset. Errors are counted and logged, never thrown.
    */
-  async recordUsage(input: { userId: number; platform: string; cost: number; now?: number }): Promise<{
+  async recordUsage(input: { userId: number; platform: string; cost: number; now?: number; subscriptionMode?: boolean }): Promise<{
     recorded: boolean;
     cacheApplied: boolean;
     dbWritten: boolean;
   }> {
     const { userId, platform, cost } = input;
     const none = { recorded: false, cacheApplied: false, dbWritten: false };
-    if (!platform || !Number.isFinite(cost) || cost <= 0) return none;
+    if (!platform || input.subscriptionMode || !Number.isFinite(cost) || cost <= 0) return none;
     if (!(await this.hasUserPlatformQuotaLimit(userId, platform))) return none;
     const now = input.now ?? Date.now();
     let cacheApplied = false;

@@ -126,8 +126,16 @@ describe("cache hit (spec §5.2 step 2)", () => {
     expect((await b.service.checkUserPlatformQuotaEligibility(u, "deepseek", { now: NOW })).allowed).toBe(true);
   });
 
-  it("skips an empty platform", async () => {
+  it("skips an empty platform, and subscription-mode requests never touch the quota (check or record)", async () => {
     expect(await b.service.checkUserPlatformQuotaEligibility(1, "", { now: NOW })).toEqual({ allowed: true, source: "skip" });
+    const u = await user();
+    await b.cache!.set(u, "antigravity", entry({ dailyLimit: 0 }), 86400);
+    expect(await b.service.checkUserPlatformQuotaEligibility(u, "antigravity", { now: NOW, subscriptionMode: true })).toEqual({
+      allowed: true,
+      source: "skip",
+    });
+    expect(await b.service.recordUsage({ userId: u, platform: "antigravity", cost: 1, subscriptionMode: true })).toMatchObject({ recorded: false });
+    expect(await r.hget(billingKeys.userPlatformQuota(u, "antigravity"), "version")).toBe("0");
   });
 });
 
@@ -191,6 +199,26 @@ describe("cache miss / legacy entry (spec §5.2 step 3)", () => {
     expect(await r.hmget(key, "daily_usage", "weekly_usage")).toEqual(["5", "2"]);
   });
 
+  it("a failed sentinel write still allows, counts the failure once, and leaves no entry", async () => {
+    const pr = await PrivateRedis.start();
+    const s = makeBilling({ redisUrl: pr.url });
+    const admin = new Redis(pr.url);
+    try {
+      // A full Redis refuses writes but still answers reads: a real partial outage.
+      await admin.config("SET", "maxmemory-policy", "noeviction");
+      await admin.config("SET", "maxmemory", "1");
+      const u = await user();
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW })).toEqual({ allowed: true, source: "no-row" });
+      expect(s.service.metrics.sentinelWriteErrors).toBe(1);
+      await admin.config("SET", "maxmemory", "0");
+      expect(await admin.exists(billingKeys.userPlatformQuota(u, "openai"))).toBe(0);
+    } finally {
+      admin.disconnect();
+      await s.close();
+      await pr.down();
+    }
+  });
+
   it("merges concurrent loads of one key into one database query (single-flight)", async () => {
     const u = await user();
     await b.repo.upsertForUser(u, [{ platform: "kimi", limits: L(1) }]);
@@ -245,6 +273,22 @@ describe("recordUsage (spec §5.3)", () => {
     await b.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW }); // writes a sentinel
     expect(await b.service.recordUsage({ userId: u, platform: "openai", cost: 1, now: NOW })).toMatchObject({ recorded: false });
     expect(await rowText(c, u, "openai")).toBeNull();
+  });
+
+  it("resets the entry's TTL to the configured cache TTL on every increment", async () => {
+    const u = await user();
+    const s = makeBilling({ config: { cacheTtlSeconds: 777 } });
+    try {
+      await s.repo.upsertForUser(u, [{ platform: "zhipu", limits: L(10) }]);
+      await s.service.checkUserPlatformQuotaEligibility(u, "zhipu");
+      await r.expire(billingKeys.userPlatformQuota(u, "zhipu"), 5);
+      await s.service.recordUsage({ userId: u, platform: "zhipu", cost: 0.5 });
+      const ttl = await r.ttl(billingKeys.userPlatformQuota(u, "zhipu"));
+      expect(ttl).toBeGreaterThan(770);
+      expect(ttl).toBeLessThanOrEqual(777);
+    } finally {
+      await s.close();
+    }
   });
 
   it("with a limit: Redis and PostgreSQL both count it; the flusher mode only marks the key dirty", async () => {
