@@ -115,6 +115,26 @@ const WINDOW_COLUMNS: Record<Window, { usage: string; start: string }> = {
 
 type Queryable = Pick<pg.Pool, "query">;
 
+// $1 user, $2 platform, $3 cost, $4 start of day, $5 start of week, $6 now.
+const INCREMENT_SET = `
+  daily_usage_usd = CASE WHEN q.daily_window_start IS NOT DISTINCT FROM $4 THEN q.daily_usage_usd + $3::numeric ELSE $3::numeric END,
+  weekly_usage_usd = CASE WHEN q.weekly_window_start IS NOT DISTINCT FROM $5 THEN q.weekly_usage_usd + $3::numeric ELSE $3::numeric END,
+  monthly_usage_usd = CASE WHEN q.monthly_window_start IS NULL OR $6 - q.monthly_window_start >= interval '720 hours'
+                           THEN $3::numeric ELSE q.monthly_usage_usd + $3::numeric END,
+  monthly_window_start = CASE WHEN q.monthly_window_start IS NULL OR $6 - q.monthly_window_start >= interval '720 hours'
+                              THEN $6 ELSE q.monthly_window_start END,
+  daily_window_start = $4,
+  weekly_window_start = $5,
+  updated_at = $6`;
+
+const INCREMENT_UPDATE = `UPDATE user_platform_quotas AS q SET ${INCREMENT_SET}
+  WHERE q.user_id = $1 AND q.platform = $2 AND q.deleted_at IS NULL`;
+
+const INCREMENT_UPSERT = `INSERT INTO user_platform_quotas AS q (user_id, platform, daily_usage_usd, weekly_usage_usd, monthly_usage_usd,
+    daily_window_start, weekly_window_start, monthly_window_start, created_at, updated_at)
+  VALUES ($1, $2, $3::numeric, $3::numeric, $3::numeric, $4, $5, $6, $6, $6)
+  ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET ${INCREMENT_SET}`;
+
 export class QuotaRepository {
   constructor(
     private readonly pool: pg.Pool,
@@ -173,31 +193,16 @@ export class QuotaRepository {
   /**
    * Add `cost` to all three windows, resetting each expired one first (daily/weekly: stored start
    * not exactly the current calendar start; monthly: nil or ≥ 30 d → start := now). Creates the
-   * row (NULL limits) when missing. One statement: the upsert takes the row lock, and a concurrent
-   * insert resolves through ON CONFLICT with the same window rules (the gateway's fallback there
-   * skipped them).
+   * row (NULL limits) when missing.
+   *
+   * Each statement is atomic under the row lock; the common case is one prepared UPDATE. A
+   * missing row falls back to an upsert whose conflict branch applies the same window rules, so a
+   * concurrent first insert is handled correctly (the gateway's fallback there skipped them).
    */
   async incrementUsageWithReset(userId: number, platform: string, cost: number, now: number): Promise<void> {
-    const c = num(cost, "cost");
-    const sod = new Date(this.clock.startOfDay(now));
-    const sow = new Date(this.clock.startOfWeek(now));
-    const at = new Date(now);
-    await this.pool.query(
-      `INSERT INTO user_platform_quotas AS q (user_id, platform, daily_usage_usd, weekly_usage_usd, monthly_usage_usd,
-          daily_window_start, weekly_window_start, monthly_window_start, created_at, updated_at)
-       VALUES ($1, $2, $3::numeric, $3::numeric, $3::numeric, $4, $5, $6, $6, $6)
-       ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET
-         daily_usage_usd = CASE WHEN q.daily_window_start IS NOT DISTINCT FROM $4 THEN q.daily_usage_usd + $3::numeric ELSE $3::numeric END,
-         weekly_usage_usd = CASE WHEN q.weekly_window_start IS NOT DISTINCT FROM $5 THEN q.weekly_usage_usd + $3::numeric ELSE $3::numeric END,
-         monthly_usage_usd = CASE WHEN q.monthly_window_start IS NULL OR $6 - q.monthly_window_start >= interval '720 hours'
-                                  THEN $3::numeric ELSE q.monthly_usage_usd + $3::numeric END,
-         monthly_window_start = CASE WHEN q.monthly_window_start IS NULL OR $6 - q.monthly_window_start >= interval '720 hours'
-                                     THEN $6 ELSE q.monthly_window_start END,
-         daily_window_start = $4,
-         weekly_window_start = $5,
-         updated_at = $6`,
-      [userId, platform, c, sod, sow, at],
-    );
+    const values = [userId, platform, num(cost, "cost"), new Date(this.clock.startOfDay(now)), new Date(this.clock.startOfWeek(now)), new Date(now)];
+    const updated = await this.pool.query({ name: "qc_upq_increment", text: INCREMENT_UPDATE, values });
+    if (updated.rowCount === 0) await this.pool.query({ name: "qc_upq_increment_insert", text: INCREMENT_UPSERT, values });
   }
 
   /**
