@@ -246,6 +246,9 @@ export class BillingService {
         this.inflight.delete(key),
       );
       this.inflight.set(key, p);
+      // Every waiter handles the outcome; this keeps a load whose only caller gave up (aborted
+      // signal) from surfacing as an unhandled rejection, which would crash the process.
+      p.catch(() => {});
     }
     if (!signal) return p;
     if (signal.aborted) return Promise.reject(new Error("caller cancelled"));
