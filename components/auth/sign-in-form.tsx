@@ -3,6 +3,7 @@
 import { useActionState } from "react";
 import { useTranslations } from "next-intl";
 import { signInAction, type SignInState } from "@/lib/actions/auth";
+import { Link } from "@/i18n/navigation";
 
 const inputClass =
   "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm focus:border-blue-600 focus:outline-none focus:ring-2 focus:ring-blue-600/30 aria-[invalid=true]:border-red-600";
@@ -59,6 +60,12 @@ export function SignInForm({ locale, next }: { locale: string; next?: string }) 
       >
         {pending ? t("submitting") : t("submit")}
       </button>
+      <p className="mt-4 text-center text-sm text-slate-600">
+        {t("noAccount")}{" "}
+        <Link href="/register" className="font-medium text-blue-700 underline">
+          {t("register")}
+        </Link>
+      </p>
     </form>
   );
 }

@@ -16,7 +16,7 @@ export const setUserStatusAction = guardedAction({
   schema: SetUserStatusSchema,
   handler: async ({ userId, status }, { user }) => {
     if (userId === user.id && status === "disabled") return fail("CANNOT_DISABLE_SELF");
-    const r = await setUserStatus(userId, status);
+    const r = await setUserStatus(userId, status, { id: user.id, email: user.email });
     if (!r.ok) return fail(r.code);
     revalidatePath("/[locale]/admin/users", "page");
     return { ok: true, data: r.user };

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import { env } from "@/lib/config/env";
 import { redis } from "@/lib/redis/client";
-import { loginFailureKeys } from "@/lib/redis/keys";
+import { loginFailureKeys, registrationKey } from "@/lib/redis/keys";
 
 /**
  * Sign-in throttling: after LOGIN_MAX_FAILURES failed attempts for one account (or
@@ -122,4 +122,26 @@ export async function clearLoginFailures(email: string): Promise<void> {
   } catch {
     // The counter expires by itself.
   }
+}
+
+// Sign-ups per IP: at most REGISTER_MAX per hour (spam protection for the public register page).
+const REGISTER_MAX = 10;
+const REGISTER_WINDOW_SECONDS = 3600;
+
+/** Whether this IP may create another account now; counts the attempt when it may. */
+export async function takeRegistrationSlot(ip: string): Promise<LoginGate> {
+  const key = registrationKey(ip);
+  const r = redis();
+  if (r) {
+    try {
+      const [count, ttl] = (await r.multi().incr(key).expire(key, REGISTER_WINDOW_SECONDS, "NX").ttl(key).exec())!.map(([, v]) => Number(v));
+      return count > REGISTER_MAX ? { allowed: false, retryAfterSeconds: ttl > 0 ? ttl : REGISTER_WINDOW_SECONDS } : { allowed: true };
+    } catch {
+      // fall back to memory below
+    }
+  }
+  const now = Date.now();
+  memoryFail(key, now, REGISTER_WINDOW_SECONDS);
+  const e = memoryRead(key, now);
+  return e.count > REGISTER_MAX ? { allowed: false, retryAfterSeconds: e.ttl } : { allowed: true };
 }

@@ -11,6 +11,7 @@
  * | apikey:rate:{apiKeyID}                         | HASH   | 604800 s                         | gateway + lib/billing          |
  * | qc:login:fail:acct:{sha256(email)[0:32]}       | STRING | LOGIN_WINDOW_SECONDS             | console (sign-in)              |
  * | qc:login:fail:ip:{ip}                          | STRING | LOGIN_WINDOW_SECONDS             | console (sign-in)              |
+ * | qc:register:ip:{ip}                            | STRING | 3600 s                           | console (register)             |
  *
  * The `billing:` and `apikey:` layouts are fixed by the Go gateway (spec §6, §11) — never change
  * them. The console's own keys start with `qc:` so they cannot collide with the gateway's.
@@ -50,4 +51,8 @@ export function loginFailureKeys(accountId: string, ip: string) {
     account: `${CONSOLE_KEY_PREFIX}login:fail:acct:${accountId}`,
     ip: `${CONSOLE_KEY_PREFIX}login:fail:ip:${ip || "unknown"}`,
   };
+}
+
+export function registrationKey(ip: string) {
+  return `${CONSOLE_KEY_PREFIX}register:ip:${ip || "unknown"}`;
 }

@@ -1,7 +1,8 @@
 import "server-only";
 import { db } from "@/lib/db/client";
 import type { AuthSource } from "@/lib/auth-sources";
-import { ensureBootstrapAdmin, ensureUser } from "@/lib/users/users";
+import { signUpUser } from "@/lib/users/signup";
+import { ensureBootstrapAdmin } from "@/lib/users/users";
 
 /** Credentials printed by `npm run demo` and used by the e2e tests. */
 export const DEMO_ADMIN = { email: "admin@example.com", password: "admin-demo-pass" } as const;
@@ -30,23 +31,19 @@ export const DEMO_USERS: ReadonlyArray<{
 
 /**
  * Idempotent demo seed: creates what is missing and never changes what exists, so running it
- * twice leaves the same rows. The admin comes from ADMIN_EMAIL / ADMIN_PASSWORD when set.
+ * twice leaves the same rows. The admin comes from ADMIN_EMAIL / ADMIN_PASSWORD when set and,
+ * like an admin-created user in the gateway, has no quota rows.
  */
 export async function seedDemo(opts: { adminEmail?: string; adminPassword?: string } = {}) {
   const adminEmail = opts.adminEmail ?? DEMO_ADMIN.email;
   const admin = await ensureBootstrapAdmin(adminEmail, opts.adminPassword ?? DEMO_ADMIN.password);
   let created = admin?.created ? 1 : 0;
   for (const u of DEMO_USERS) {
-    const r = await ensureUser({
-      email: u.email,
-      password: DEMO_USER_PASSWORD,
-      username: u.username,
-      signupSource: u.source,
-      balance: u.balance,
-    });
-    if (r.created) {
+    // Demo users sign up like real ones: each gets the sign-up snapshot of the quota defaults.
+    const r = await signUpUser({ email: u.email, password: DEMO_USER_PASSWORD, username: u.username, source: u.source, balance: u.balance });
+    if (r.ok) {
       created += 1;
-      if (u.status === "disabled") await db().user.update({ where: { id: BigInt(r.id) }, data: { status: "disabled" } });
+      if (u.status === "disabled") await db().user.update({ where: { id: BigInt(r.userId) }, data: { status: "disabled" } });
     }
   }
   return { adminEmail, created, total: DEMO_USERS.length + 1 };

@@ -117,16 +117,29 @@ export async function ensureBootstrapAdmin(email: string | undefined, password: 
   return ensureUser({ email, password, role: "admin", username: "admin" });
 }
 
-/** Enable or disable a user; disabling also ends all of their console sessions. */
+/** Enable or disable a user (audited); disabling also ends all of their console sessions. */
 export async function setUserStatus(
   id: number,
   status: "active" | "disabled",
+  actor: { id: number; email: string },
 ): Promise<{ ok: true; user: UserDto } | { ok: false; code: "NOT_FOUND" }> {
   return db().$transaction(async (tx) => {
-    const found = await tx.user.findFirst({ where: { id: BigInt(id), deletedAt: null }, select: { id: true } });
+    const found = await tx.user.findFirst({ where: { id: BigInt(id), deletedAt: null }, select: { id: true, status: true } });
     if (!found) return { ok: false, code: "NOT_FOUND" } as const;
     const u = await tx.user.update({ where: { id: found.id }, data: { status }, select: userDtoSelect });
     if (status === "disabled") await tx.session.deleteMany({ where: { userId: found.id } });
+    if (found.status !== status) {
+      await tx.auditLog.create({
+        data: {
+          actorId: BigInt(actor.id),
+          actorEmail: actor.email,
+          action: "user.status.update",
+          targetType: "user",
+          targetId: String(id),
+          changes: [{ key: "status", before: found.status, after: status }],
+        },
+      });
+    }
     return { ok: true, user: toDto(u) } as const;
   });
 }

@@ -12,12 +12,12 @@ import { forgedCookieFor, sessionCookieFor } from "../support/session";
  * this file. Each negative case sits next to a positive control.
  */
 const base = inject("baseURL");
-const PUBLIC_ACTIONS = new Set(["signInAction"]); // creates the session; throttled instead
+const PUBLIC_ACTIONS = new Set(["signInAction", "registerAction"]); // create the session; throttled instead
 const PUBLIC_ROUTES = new Set(["/api/health"]); // load-balancer probe, reveals only up/down
 
 const appPaths = Object.keys(JSON.parse(fs.readFileSync(".next/server/app-paths-manifest.json", "utf8")) as Record<string, string>);
 const pages = appPaths
-  .filter((p) => p.endsWith("/page") && p.startsWith("/[locale]") && !p.includes("[...rest]") && !p.includes("sign-in"))
+  .filter((p) => p.endsWith("/page") && p.startsWith("/[locale]") && !p.includes("[...rest]") && !p.includes("sign-in") && !p.includes("register"))
   .map((p) => p.replace(/\/page$/, "").replace("[locale]", "en").replace(/\/\([^)]+\)/g, "") || "/en");
 const apiRoutes = appPaths.filter((p) => p.startsWith("/api/") && p.endsWith("/route")).map((p) => p.replace(/\/route$/, ""));
 type ActionEntry = { exportedName: string; filename: string; workers: Record<string, unknown> };

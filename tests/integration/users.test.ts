@@ -31,9 +31,13 @@ describe("users domain", () => {
       "a".repeat(64),
       u.id,
     ]);
-    const r = await setUserStatus(Number(u.id), "disabled");
+    const r = await setUserStatus(Number(u.id), "disabled", { id: 1, email: "root@example.com" });
     expect(r).toMatchObject({ ok: true, user: { status: "disabled" } });
+    const audit = await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1", [String(u.id)]);
+    expect(audit.rows).toEqual([
+      { actor_email: "root@example.com", action: "user.status.update", changes: [{ key: "status", before: "active", after: "disabled" }] },
+    ]);
     expect((await c.query("SELECT count(*)::int AS n FROM console_sessions WHERE user_id = $1", [u.id])).rows[0].n).toBe(0);
-    expect(await setUserStatus(987654321, "active")).toEqual({ ok: false, code: "NOT_FOUND" });
+    expect(await setUserStatus(987654321, "active", { id: 1, email: "root@example.com" })).toEqual({ ok: false, code: "NOT_FOUND" });
   });
 });

@@ -1,10 +1,13 @@
 import type { Metadata } from "next";
 import { getTranslations, setRequestLocale } from "next-intl/server";
+import { QuotaDefaultsForm } from "@/components/admin-settings/quota-defaults-form";
 import { Card, Field, PageHeader } from "@/components/ui/card";
+import { latestAudit } from "@/lib/audit/audit";
 import { requireAdmin } from "@/lib/auth/guards";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { env } from "@/lib/config/env";
 import { getHealth } from "@/lib/health";
+import { readQuotaDefaults } from "@/lib/settings/store";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/admin/settings">): Promise<Metadata> {
   const t = await getTranslations({ locale: (await params).locale, namespace: "AdminSettings" });
@@ -14,11 +17,19 @@ export async function generateMetadata({ params }: PageProps<"/[locale]/admin/se
 export default async function AdminSettingsPage({ params }: PageProps<"/[locale]/admin/settings">) {
   setRequestLocale((await params).locale);
   await requireAdmin();
-  const [health, t, tp] = await Promise.all([getHealth(), getTranslations("AdminSettings"), getTranslations("Platforms")]);
+  const [defaults, [last], health, t, tp] = await Promise.all([
+    readQuotaDefaults(),
+    latestAudit("settings", "quota_defaults"),
+    getHealth(),
+    getTranslations("AdminSettings"),
+    getTranslations("Platforms"),
+  ]);
   const cache = { up: t("cacheUp"), down: t("cacheDown"), disabled: t("cacheDisabled") }[health.redis.status];
   return (
     <>
       <PageHeader title={t("title")} description={t("description")} />
+      <QuotaDefaultsForm initial={defaults} lastChange={last ? { email: last.actorEmail, at: last.createdAt } : null} />
+      <h2 className="mb-3 mt-8 text-base font-semibold">{t("systemInfo")}</h2>
       <div className="grid gap-4 md:grid-cols-2">
         <Card>
           <dl className="text-sm">
@@ -28,7 +39,6 @@ export default async function AdminSettingsPage({ params }: PageProps<"/[locale]
             <Field label={t("cache")}>{cache}</Field>
           </dl>
           <p className="mt-3 text-sm text-slate-600">{t("timezoneHint")}</p>
-          <p className="mt-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">{t("monthlyNotice")}</p>
         </Card>
         <Card title={t("platforms")}>
           <ul className="grid grid-cols-2 gap-2 text-sm">

@@ -1,0 +1,29 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { getTranslations, setRequestLocale } from "next-intl/server";
+import { RegisterForm } from "@/components/auth/register-form";
+import { LocaleSwitcher } from "@/components/shell/locale-switcher";
+import { getSessionUser } from "@/lib/auth/session";
+
+export async function generateMetadata({ params }: PageProps<"/[locale]/register">): Promise<Metadata> {
+  const t = await getTranslations({ locale: (await params).locale, namespace: "Register" });
+  return { title: t("title") };
+}
+
+export default async function RegisterPage({ params }: PageProps<"/[locale]/register">) {
+  const { locale } = await params;
+  setRequestLocale(locale);
+  if (await getSessionUser()) redirect(`/${locale}/dashboard`);
+  const t = await getTranslations("Common");
+  return (
+    <main className="grid min-h-screen place-items-center px-4">
+      <div className="w-full max-w-sm">
+        <div className="mb-6 flex items-center justify-between">
+          <span className="text-lg font-semibold">{t("appName")}</span>
+          <LocaleSwitcher />
+        </div>
+        <RegisterForm locale={locale} />
+      </div>
+    </main>
+  );
+}

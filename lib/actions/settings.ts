@@ -1,0 +1,22 @@
+"use server";
+
+import { revalidatePath } from "next/cache";
+import { fail, guardedAction } from "@/lib/actions/safe-action";
+import { QuotaDefaultsFormSchema } from "@/lib/settings/quota-schema";
+import { saveQuotaDefaults } from "@/lib/settings/store";
+
+/**
+ * Admin: save the quota defaults — system map, the 7 sources' override maps and grant switches —
+ * as one whole replace. Any invalid cell fails the whole save (INVALID_INPUT with the cell's path);
+ * a save over a newer one is CONFLICT.
+ */
+export const saveQuotaDefaultsAction = guardedAction({
+  role: "admin",
+  schema: QuotaDefaultsFormSchema,
+  handler: async (form, { user }) => {
+    const r = await saveQuotaDefaults(form, { id: user.id, email: user.email });
+    if (!r.ok) return fail(r.code);
+    revalidatePath("/[locale]/admin/settings", "page");
+    return { ok: true, data: { defaults: r.data, changed: r.changed } };
+  },
+});

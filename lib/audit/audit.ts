@@ -1,0 +1,61 @@
+import "server-only";
+import type pg from "pg";
+import { pgPool } from "@/lib/db/client";
+
+/** One changed value: settings key or user platform, window where it applies, before → after. */
+export type AuditChange = {
+  key: string;
+  platform?: string;
+  window?: string;
+  before: unknown;
+  after: unknown;
+};
+
+export type AuditEntry = {
+  id: number;
+  actorEmail: string;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  changes: AuditChange[];
+  createdAt: string;
+};
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+/** Append an audit row; pass the transaction's client so it commits (or not) with the change. */
+export async function recordAudit(
+  client: Queryable,
+  entry: { actor: { id: number; email: string }; action: string; targetType: string; targetId?: string | null; changes: AuditChange[] },
+) {
+  await client.query(
+    `INSERT INTO console_audit_logs (actor_id, actor_email, action, target_type, target_id, changes) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [entry.actor.id, entry.actor.email, entry.action, entry.targetType, entry.targetId ?? null, JSON.stringify(entry.changes)],
+  );
+}
+
+/** The most recent audit rows for a target, newest first. */
+export async function latestAudit(targetType: string, targetId: string | null, limit = 1): Promise<AuditEntry[]> {
+  const { rows } = await pgPool().query<{
+    id: string;
+    actor_email: string;
+    action: string;
+    target_type: string;
+    target_id: string | null;
+    changes: AuditChange[];
+    created_at: Date;
+  }>(
+    `SELECT id, actor_email, action, target_type, target_id, changes, created_at FROM console_audit_logs
+     WHERE target_type = $1 AND target_id IS NOT DISTINCT FROM $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
+    [targetType, targetId, limit],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    actorEmail: r.actor_email,
+    action: r.action,
+    targetType: r.target_type,
+    targetId: r.target_id,
+    changes: r.changes,
+    createdAt: r.created_at.toISOString(),
+  }));
+}

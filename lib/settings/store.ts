@@ -1,0 +1,128 @@
+import "server-only";
+import { createHash } from "node:crypto";
+import type pg from "pg";
+import { recordAudit, type AuditChange } from "@/lib/audit/audit";
+import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
+import { PLATFORMS } from "@/lib/billing/platforms";
+import { pgPool } from "@/lib/db/client";
+import { decodeQuotaMap, encodeQuotaMap } from "./codec";
+import { QUOTA_DEFAULT_KEYS, SYSTEM_QUOTAS_KEY, sourceGrantKey, sourceQuotasKey } from "./keys";
+import { QUOTA_WINDOWS, type QuotaDefaultsForm, type QuotaMap } from "./quota-schema";
+
+/**
+ * Quota defaults in the `settings` table, shared with the gateway: read as the gateway reads them,
+ * written (whole replace, all 15 keys, one transaction with its audit row) as it writes them.
+ */
+export type SourceDefaults = {
+  grantOnSignup: boolean;
+  overrides: QuotaMap;
+  /** false when the key does not exist (the gateway reports null for it) */
+  configured: boolean;
+  /** the stored value could not be read; it is treated as unset until saved again */
+  unreadable: boolean;
+};
+
+export type QuotaDefaults = {
+  system: QuotaMap;
+  systemUnreadable: boolean;
+  sources: Record<AuthSource, SourceDefaults>;
+  /** hash of the stored values: a save must present the version it was made from */
+  version: string;
+};
+
+const SAVE_LOCK = 0x71635f71; // pg_advisory_xact_lock key of "quota defaults save"
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+async function readRaw(client: Queryable): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ key: string; value: string }>("SELECT key, value FROM settings WHERE key = ANY($1::text[])", [
+    QUOTA_DEFAULT_KEYS,
+  ]);
+  return new Map(rows.map((r) => [r.key, r.value]));
+}
+
+function versionOf(raw: Map<string, string>): string {
+  const h = createHash("sha256");
+  for (const k of QUOTA_DEFAULT_KEYS) h.update(`${k}\u0000${raw.has(k) ? raw.get(k) : "\u0001"}\u0000`);
+  return h.digest("hex").slice(0, 32);
+}
+
+function fromRaw(raw: Map<string, string>): QuotaDefaults {
+  const sys = decodeQuotaMap(raw.get(SYSTEM_QUOTAS_KEY));
+  const sources = {} as Record<AuthSource, SourceDefaults>;
+  for (const s of AUTH_SOURCES) {
+    const d = decodeQuotaMap(raw.get(sourceQuotasKey(s)));
+    sources[s] = {
+      grantOnSignup: raw.get(sourceGrantKey(s)) === "true",
+      overrides: d.map,
+      configured: d.present,
+      unreadable: !d.ok,
+    };
+  }
+  return { system: sys.map, systemUnreadable: !sys.ok, sources, version: versionOf(raw) };
+}
+
+/** The quota defaults as stored now. */
+export async function readQuotaDefaults(client: Queryable = pgPool()): Promise<QuotaDefaults> {
+  return fromRaw(await readRaw(client));
+}
+
+function diffMaps(key: string, before: QuotaMap, after: QuotaMap, out: AuditChange[]) {
+  for (const p of PLATFORMS) {
+    for (const w of QUOTA_WINDOWS) {
+      if (before[p][w] !== after[p][w]) out.push({ key, platform: p, window: w, before: before[p][w], after: after[p][w] });
+    }
+  }
+}
+
+export type SaveResult = { ok: true; data: QuotaDefaults; changed: number } | { ok: false; code: "CONFLICT" };
+
+/**
+ * Whole-replace save of the system default and all 7 sources (maps and grant flags). Refused with
+ * CONFLICT when the stored values changed since `form.version` was read (no lost update between
+ * two admins). Keys, audit row and version check run in one transaction under an advisory lock.
+ */
+export async function saveQuotaDefaults(form: QuotaDefaultsForm, actor: { id: number; email: string }): Promise<SaveResult> {
+  const client = await pgPool().connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [SAVE_LOCK]);
+    const raw = await readRaw(client);
+    if (versionOf(raw) !== form.version) {
+      await client.query("ROLLBACK");
+      return { ok: false, code: "CONFLICT" };
+    }
+    const before = fromRaw(raw);
+    const next = new Map<string, string>([[SYSTEM_QUOTAS_KEY, encodeQuotaMap(form.system)]]);
+    for (const s of AUTH_SOURCES) {
+      next.set(sourceQuotasKey(s), encodeQuotaMap(form.sources[s].overrides));
+      next.set(sourceGrantKey(s), form.sources[s].grantOnSignup ? "true" : "false");
+    }
+    const writes = [...next].filter(([k, v]) => raw.get(k) !== v);
+    if (writes.length) {
+      await client.query(
+        `INSERT INTO settings (key, value, updated_at) SELECT k, v, now() FROM unnest($1::text[], $2::text[]) AS t(k, v)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+        [writes.map(([k]) => k), writes.map(([, v]) => v)],
+      );
+    }
+    const changes: AuditChange[] = [];
+    diffMaps(SYSTEM_QUOTAS_KEY, before.system, form.system, changes);
+    for (const s of AUTH_SOURCES) {
+      diffMaps(sourceQuotasKey(s), before.sources[s].overrides, form.sources[s].overrides, changes);
+      if (before.sources[s].grantOnSignup !== form.sources[s].grantOnSignup) {
+        changes.push({ key: sourceGrantKey(s), before: before.sources[s].grantOnSignup, after: form.sources[s].grantOnSignup });
+      }
+    }
+    if (changes.length || writes.length) {
+      await recordAudit(client, { actor, action: "settings.quota_defaults.update", targetType: "settings", targetId: "quota_defaults", changes });
+    }
+    await client.query("COMMIT");
+    return { ok: true, data: fromRaw(await readRaw(client)), changed: changes.length };
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}
