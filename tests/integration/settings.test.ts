@@ -2,7 +2,6 @@ import type { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import { PLATFORMS } from "@/lib/billing/platforms";
-import { encodeQuotaMap } from "@/lib/settings/codec";
 import { emptyQuotaMap, QuotaDefaultsFormSchema, type QuotaDefaultsForm } from "@/lib/settings/quota-schema";
 import { readQuotaDefaults, saveQuotaDefaults } from "@/lib/settings/store";
 import { signUpUser } from "@/lib/users/signup";
