@@ -81,7 +81,7 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
   };
 
   const showValue = (v: number | null) =>
-    v === null ? t("unlimited") : v === 0 ? t("disabled") : format.number(v, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol", maximumFractionDigits: 10 });
+    v === null ? t("unlimited") : v === 0 ? t("disabled") : format.number(v, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol", minimumFractionDigits: 0, maximumFractionDigits: 10 });
 
   function submit(e: React.FormEvent) {
     e.preventDefault();

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
+import { builtActions, callAction as call, type BuiltAction } from "../support/actions";
 import { rawDb } from "../support/db";
 import { BOOTSTRAP_ADMIN } from "../support/e2e-global-setup";
 import { forgedCookieFor, sessionCookieFor } from "../support/session";
@@ -20,36 +21,8 @@ const pages = appPaths
   .filter((p) => p.endsWith("/page") && p.startsWith("/[locale]") && !p.includes("[...rest]") && !p.includes("sign-in") && !p.includes("register"))
   .map((p) => p.replace(/\/page$/, "").replace("[locale]", "en").replace(/\/\([^)]+\)/g, "") || "/en");
 const apiRoutes = appPaths.filter((p) => p.startsWith("/api/") && p.endsWith("/route")).map((p) => p.replace(/\/route$/, ""));
-type ActionEntry = { exportedName: string; filename: string; workers: Record<string, unknown> };
-const actions = Object.entries(
-  (JSON.parse(fs.readFileSync(".next/server/server-reference-manifest.json", "utf8")) as { node: Record<string, ActionEntry> }).node,
-).map(([id, a]) => ({
-  id,
-  name: a.exportedName,
-  // A page that loads the action: Next only runs an action posted to a page whose bundle has it.
-  page: Object.keys(a.workers)[0].replace(/^app/, "").replace(/\/page$/, "").replace("[locale]", "en").replace(/\/\([^)]+\)/g, ""),
-}));
-
-/** Call a server action the way the browser does (React's reply encoding of JSON arguments). */
-async function callAction(action: { id: string; page: string }, args: unknown[], cookie?: string) {
-  const { id, page } = action;
-  const res = await fetch(`${base}${page}`, {
-    method: "POST",
-    redirect: "manual",
-    headers: {
-      "Next-Action": id,
-      "Content-Type": "text/plain;charset=UTF-8",
-      Accept: "text/x-component",
-      Origin: base,
-      ...(cookie ? { Cookie: cookie } : {}),
-    },
-    body: JSON.stringify(args),
-  });
-  const body = await res.text();
-  // The action's own return value is row 1 of the RSC payload; the rest is the re-rendered page.
-  const result = body.split("\n").find((l) => l.startsWith("1:"))?.slice(2) ?? "";
-  return { status: res.status, body: result, contentType: res.headers.get("content-type") };
-}
+const actions = builtActions();
+const callAction = (action: BuiltAction, args: unknown[], cookie?: string) => call(base, action, args, cookie);
 
 let c: pg.Client;
 let adminCookie: string;

@@ -1,0 +1,44 @@
+import fs from "node:fs";
+
+/** Server actions of the production build, from Next's manifest (id, export name, a page that loads it). */
+type ActionEntry = { exportedName: string; filename: string; workers: Record<string, unknown> };
+
+export type BuiltAction = { id: string; name: string; page: string };
+
+export function builtActions(): BuiltAction[] {
+  const manifest = JSON.parse(fs.readFileSync(".next/server/server-reference-manifest.json", "utf8")) as { node: Record<string, ActionEntry> };
+  return Object.entries(manifest.node).map(([id, a]) => ({
+    id,
+    name: a.exportedName,
+    // Next only runs an action posted to a page whose bundle has it.
+    page: Object.keys(a.workers)[0].replace(/^app/, "").replace(/\/page$/, "").replace("[locale]", "en").replace(/\/\([^)]+\)/g, ""),
+  }));
+}
+
+export function builtAction(name: string): BuiltAction {
+  const a = builtActions().find((x) => x.name === name);
+  if (!a) throw new Error(`action ${name} is not in the build`);
+  return a;
+}
+
+/**
+ * Call a server action the way the browser does (React's reply encoding of JSON arguments).
+ * `body` is the action's own return value (row 1 of the RSC payload); `raw` the whole response.
+ */
+export async function callAction(base: string, action: BuiltAction, args: unknown[] | string, cookie?: string) {
+  const res = await fetch(`${base}${action.page}`, {
+    method: "POST",
+    redirect: "manual",
+    headers: {
+      "Next-Action": action.id,
+      "Content-Type": "text/plain;charset=UTF-8",
+      Accept: "text/x-component",
+      Origin: base,
+      ...(cookie ? { Cookie: cookie } : {}),
+    },
+    body: typeof args === "string" ? args : JSON.stringify(args),
+  });
+  const raw = await res.text();
+  const body = raw.split("\n").find((l) => l.startsWith("1:"))?.slice(2) ?? "";
+  return { status: res.status, body, raw, contentType: res.headers.get("content-type") };
+}
