@@ -1,9 +1,17 @@
 import "server-only";
-import { db } from "@/lib/db/client";
+import { db, pgPool } from "@/lib/db/client";
+import { pendingInvalidations } from "@/lib/quota/outbox";
 import { redis } from "@/lib/redis/client";
 
 export type ServiceHealth = { status: "up" | "down" | "disabled"; latencyMs: number | null; error?: string };
-export type Health = { status: "ok" | "degraded" | "down"; database: ServiceHealth; redis: ServiceHealth; time: string };
+export type Health = {
+  status: "ok" | "degraded" | "down";
+  database: ServiceHealth;
+  redis: ServiceHealth;
+  /** Redis keys whose deletion after an admin change is not confirmed yet (retried in the background). */
+  cacheInvalidations: { pending: number; oldestSeconds: number | null } | null;
+  time: string;
+};
 
 async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<ServiceHealth> {
   const start = performance.now();
@@ -25,7 +33,7 @@ async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<Ser
 
 /**
  * Database and Redis reachability. "down" when the database is unreachable (the console cannot
- * work), "degraded" when Redis is configured but unreachable.
+ * work), "degraded" when Redis is configured but unreachable or cache invalidations are pending.
  */
 export async function getHealth(): Promise<Health> {
   const r = redis();
@@ -33,6 +41,13 @@ export async function getHealth(): Promise<Health> {
     timed(() => db().$queryRaw`SELECT 1`, 2000),
     r ? timed(() => r.ping(), 1000) : Promise.resolve<ServiceHealth>({ status: "disabled", latencyMs: null }),
   ]);
-  const status = database.status !== "up" ? "down" : cache.status === "down" ? "degraded" : "ok";
-  return { status, database, redis: cache, time: new Date().toISOString() };
+  const pending = database.status === "up" && r ? await pendingInvalidations(pgPool()).catch(() => null) : null;
+  const status = database.status !== "up" ? "down" : cache.status === "down" || (pending?.count ?? 0) > 0 ? "degraded" : "ok";
+  return {
+    status,
+    database,
+    redis: cache,
+    cacheInvalidations: pending ? { pending: pending.count, oldestSeconds: pending.oldestSeconds } : null,
+    time: new Date().toISOString(),
+  };
 }

@@ -1,5 +1,6 @@
 "use client";
 
+import type { ReactNode } from "react";
 import { useTranslations } from "next-intl";
 
 /** One limit input of a quota matrix: free text (so "abc" can be reported), error on the cell. */
@@ -10,6 +11,7 @@ export function QuotaCell({
   placeholder,
   label,
   onChange,
+  children,
 }: {
   path: string;
   value: string;
@@ -17,6 +19,7 @@ export function QuotaCell({
   placeholder: string;
   label: string;
   onChange: (text: string) => void;
+  children?: ReactNode;
 }) {
   const te = useTranslations("QuotaErrors");
   const errorId = `${path}-error`;
@@ -42,6 +45,7 @@ export function QuotaCell({
           {te(error as "NOT_A_NUMBER")}
         </span>
       ) : null}
+      {children}
     </td>
   );
 }

@@ -1,18 +1,21 @@
 import { getFormatter, getTranslations } from "next-intl/server";
 import { isAuthSource } from "@/lib/auth-sources";
-import type { UserDto } from "@/lib/users/users";
+import type { UserListRow } from "@/lib/users/list";
+import { QuotaSummary } from "./quota-summary";
+import { QuotaModalTrigger, UserQuotaModalProvider } from "./use-user-quota-modal";
 import { UserStatusToggle } from "./user-status-toggle";
 
-/** The users list: one server-rendered table, status changes through the guarded action. */
-export async function UserTable({ users, currentUserId }: { users: UserDto[]; currentUserId: number }) {
+/** The users list: one server-rendered table; quotas open the per-user modal; status through its action. */
+export async function UserTable({ users, currentUserId }: { users: UserListRow[]; currentUserId: number }) {
   const [t, tn, ts, format] = await Promise.all([
     getTranslations("AdminUsers"),
     getTranslations("Nav"),
     getTranslations("Sources"),
     getFormatter(),
   ]);
-  if (users.length === 0) return <p className="rounded-xl border border-dashed border-slate-300 p-8 text-center text-slate-600">{t("empty")}</p>;
+  if (users.length === 0) return <p className="rounded-xl border border-dashed border-slate-300 p-8 text-center text-slate-600">{t("noResults")}</p>;
   return (
+    <UserQuotaModalProvider>
     <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
       <table className="min-w-full text-sm">
         <thead className="bg-slate-50 text-left text-slate-600">
@@ -22,6 +25,7 @@ export async function UserTable({ users, currentUserId }: { users: UserDto[]; cu
             <th className="px-4 py-2 font-medium">{t("columns.role")}</th>
             <th className="px-4 py-2 font-medium">{t("columns.status")}</th>
             <th className="px-4 py-2 text-right font-medium">{t("columns.balance")}</th>
+            <th className="px-4 py-2 font-medium">{t("columns.quotas")}</th>
             <th className="px-4 py-2 font-medium">{t("columns.createdAt")}</th>
             <th className="px-4 py-2">
               <span className="sr-only">{t("columns.actions")}</span>
@@ -45,14 +49,21 @@ export async function UserTable({ users, currentUserId }: { users: UserDto[]; cu
                 </span>
               </td>
               <td className="px-4 py-2 text-right tabular-nums">{format.number(Number(u.balance), { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" })}</td>
+              <td className="px-4 py-2" data-testid="quota-cell">
+                <QuotaSummary quotas={u.quotas} />
+              </td>
               <td className="px-4 py-2 text-slate-600">{format.dateTime(new Date(u.createdAt), { dateStyle: "medium" })}</td>
               <td className="px-4 py-2 text-right">
-                {u.id === currentUserId ? null : <UserStatusToggle userId={u.id} status={u.status} email={u.email} />}
+                <div className="flex items-start justify-end gap-2">
+                  <QuotaModalTrigger user={{ id: u.id, email: u.email }} />
+                  {u.id === currentUserId ? null : <UserStatusToggle userId={u.id} status={u.status} email={u.email} />}
+                </div>
               </td>
             </tr>
           ))}
         </tbody>
       </table>
     </div>
+    </UserQuotaModalProvider>
   );
 }

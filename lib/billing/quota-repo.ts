@@ -57,12 +57,12 @@ export class QuotaFkViolationError extends Error {
 /** Rows per BatchSnapshotUsage statement (the gateway's batchRows). */
 export const SNAPSHOT_CHUNK_ROWS = 6000;
 
-const COLUMNS = `id, user_id, platform,
+export const QUOTA_COLUMNS = `id, user_id, platform,
   daily_limit_usd::float8 AS daily_limit, weekly_limit_usd::float8 AS weekly_limit, monthly_limit_usd::float8 AS monthly_limit,
   daily_usage_usd::float8 AS daily_usage, weekly_usage_usd::float8 AS weekly_usage, monthly_usage_usd::float8 AS monthly_usage,
   daily_window_start, weekly_window_start, monthly_window_start, created_at, updated_at`;
 
-type RawRow = {
+export type RawRow = {
   id: string;
   user_id: string;
   platform: string;
@@ -81,7 +81,7 @@ type RawRow = {
 
 const ms = (d: Date | null) => (d === null ? null : d.getTime());
 
-function toRow(r: RawRow): QuotaRow {
+export function toRow(r: RawRow): QuotaRow {
   return {
     id: Number(r.id),
     userId: Number(r.user_id),
@@ -144,16 +144,16 @@ export class QuotaRepository {
   /** The active row, or null. */
   async getByUserPlatform(userId: number, platform: string): Promise<QuotaRow | null> {
     const { rows } = await this.pool.query<RawRow>(
-      `SELECT ${COLUMNS} FROM user_platform_quotas WHERE user_id = $1 AND platform = $2 AND deleted_at IS NULL`,
+      `SELECT ${QUOTA_COLUMNS} FROM user_platform_quotas WHERE user_id = $1 AND platform = $2 AND deleted_at IS NULL`,
       [userId, platform],
     );
     return rows[0] ? toRow(rows[0]) : null;
   }
 
   /** All active rows of a user, in registry order (the gateway leaves the order unspecified). */
-  async listByUser(userId: number): Promise<QuotaRow[]> {
-    const { rows } = await this.pool.query<RawRow>(
-      `SELECT ${COLUMNS} FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL
+  async listByUser(userId: number, client: Queryable = this.pool): Promise<QuotaRow[]> {
+    const { rows } = await client.query<RawRow>(
+      `SELECT ${QUOTA_COLUMNS} FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL
        ORDER BY array_position($2::text[], platform::text) NULLS LAST, platform`,
       [userId, PLATFORMS],
     );

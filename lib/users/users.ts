@@ -56,16 +56,6 @@ export async function getUser(id: number): Promise<UserDto | null> {
   return u ? toDto(u) : null;
 }
 
-/** One page of users, newest first, with the total count (two queries, no per-row work). */
-export async function listUsers(page: number, pageSize: number): Promise<{ items: UserDto[]; total: number }> {
-  const where = { deletedAt: null };
-  const [rows, total] = await Promise.all([
-    db().user.findMany({ where, select: userDtoSelect, orderBy: { id: "desc" }, skip: (page - 1) * pageSize, take: pageSize }),
-    db().user.count({ where }),
-  ]);
-  return { items: rows.map(toDto), total };
-}
-
 /** Counts for the admin overview, in one query. */
 export async function getUserStats(): Promise<{ total: number; admins: number; active: number; disabled: number }> {
   const [row] = await db().$queryRaw<{ total: bigint; admins: bigint; active: bigint; disabled: bigint }[]>`

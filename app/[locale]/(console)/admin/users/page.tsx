@@ -1,12 +1,12 @@
 import type { Metadata } from "next";
 import { getFormatter, getTranslations, setRequestLocale } from "next-intl/server";
+import { UserFilters } from "@/components/admin-users/user-filters";
 import { UserTable } from "@/components/admin-users/user-table";
 import { Card, PageHeader } from "@/components/ui/card";
 import { Pagination } from "@/components/ui/pagination";
 import { requireAdmin } from "@/lib/auth/guards";
-import { getUserStats, listUsers } from "@/lib/users/users";
-
-const PAGE_SIZE = 50;
+import { listUsersWithQuotas, UserListParamsSchema } from "@/lib/users/list";
+import { getUserStats } from "@/lib/users/users";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/admin/users">): Promise<Metadata> {
   const t = await getTranslations({ locale: (await params).locale, namespace: "AdminUsers" });
@@ -16,13 +16,10 @@ export async function generateMetadata({ params }: PageProps<"/[locale]/admin/us
 export default async function AdminUsersPage({ params, searchParams }: PageProps<"/[locale]/admin/users">) {
   setRequestLocale((await params).locale);
   const admin = await requireAdmin();
-  const page = Math.max(1, Math.min(1_000_000, Number.parseInt(String((await searchParams).page ?? "1"), 10) || 1));
-  const [stats, list, t, format] = await Promise.all([
-    getUserStats(),
-    listUsers(page, PAGE_SIZE),
-    getTranslations("AdminUsers"),
-    getFormatter(),
-  ]);
+  const raw = Object.fromEntries(Object.entries(await searchParams).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
+  const query = UserListParamsSchema.parse(raw);
+  const [stats, list, t, format] = await Promise.all([getUserStats(), listUsersWithQuotas(query), getTranslations("AdminUsers"), getFormatter()]);
+  const keep = Object.fromEntries(Object.entries(query).filter(([k, v]) => k !== "page" && v !== "" && v !== undefined).map(([k, v]) => [k, String(v)]));
   return (
     <>
       <PageHeader title={t("title")} description={t("description")} />
@@ -36,8 +33,9 @@ export default async function AdminUsersPage({ params, searchParams }: PageProps
           </Card>
         ))}
       </div>
-      <UserTable users={list.items} currentUserId={admin.id} />
-      <Pagination page={page} pageCount={Math.ceil(list.total / PAGE_SIZE)} pathname="/admin/users" />
+      <UserFilters params={query} total={list.total} />
+      <UserTable users={list.rows} currentUserId={admin.id} />
+      <Pagination page={query.page} pageCount={Math.ceil(list.total / list.pageSize)} pathname="/admin/users" query={keep} />
     </>
   );
 }

@@ -1,0 +1,19 @@
+import { NextResponse } from "next/server";
+import { requireApiUser } from "@/lib/auth/guards";
+import { getUserQuotasView } from "@/lib/quota/admin";
+
+export const dynamic = "force-dynamic";
+
+/**
+ * GET /api/v1/admin/users/:id/platform-quotas — the gateway's admin read (spec §7.3), same envelope
+ * and item shape (window starts included), plus `last_change` and `pending_invalidations`.
+ */
+export async function GET(_req: Request, ctx: RouteContext<"/api/v1/admin/users/[id]/platform-quotas">) {
+  const { denied } = await requireApiUser("admin");
+  if (denied) return denied;
+  const { id } = await ctx.params;
+  if (!/^\d{1,15}$/.test(id) || Number(id) <= 0) return NextResponse.json({ code: 400, message: "invalid user id" }, { status: 400 });
+  const view = await getUserQuotasView(Number(id));
+  if (!view) return NextResponse.json({ code: 404, message: "user not found", reason: "USER_NOT_FOUND" }, { status: 404 });
+  return NextResponse.json({ code: 0, message: "success", data: view }, { headers: { "Cache-Control": "no-store" } });
+}

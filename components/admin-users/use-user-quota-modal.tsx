@@ -1,0 +1,56 @@
+"use client";
+
+import { createContext, useCallback, useContext, useState, type ReactNode } from "react";
+import { useTranslations } from "next-intl";
+import { UserQuotaModal } from "./user-quota-modal";
+
+export type ModalUser = { id: number; email: string };
+
+type Ctx = { open: (user: ModalUser) => void; close: () => void; notify: (text: string) => void };
+const ModalContext = createContext<Ctx | null>(null);
+
+/** The per-user quota modal's state: which user it is open for, and the page's toast. */
+export function useUserQuotaModal(): Ctx {
+  const ctx = useContext(ModalContext);
+  if (!ctx) throw new Error("useUserQuotaModal outside UserQuotaModalProvider");
+  return ctx;
+}
+
+export function UserQuotaModalProvider({ children }: { children: ReactNode }) {
+  const [user, setUser] = useState<ModalUser | null>(null);
+  const [toast, setToast] = useState<string | null>(null);
+  const notify = useCallback((text: string) => {
+    setToast(text);
+    setTimeout(() => setToast((t) => (t === text ? null : t)), 5000);
+  }, []);
+  const value: Ctx = { open: setUser, close: () => setUser(null), notify };
+  return (
+    <ModalContext.Provider value={value}>
+      {children}
+      {user ? <UserQuotaModal key={user.id} user={user} /> : null}
+      <div aria-live="polite" className="pointer-events-none fixed inset-x-0 bottom-4 flex justify-center">
+        {toast ? (
+          <p role="status" data-testid="toast" className="pointer-events-auto rounded-md bg-slate-900 px-4 py-2 text-sm text-white shadow-lg">
+            {toast}
+          </p>
+        ) : null}
+      </div>
+    </ModalContext.Provider>
+  );
+}
+
+/** The row button that opens the modal for a user. */
+export function QuotaModalTrigger({ user }: { user: ModalUser }) {
+  const t = useTranslations("AdminUsers");
+  const { open } = useUserQuotaModal();
+  return (
+    <button
+      type="button"
+      onClick={() => open(user)}
+      aria-label={t("quotasButtonFor", { email: user.email })}
+      className="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
+    >
+      {t("quotasButton")}
+    </button>
+  );
+}

@@ -1,0 +1,60 @@
+import { getTranslations } from "next-intl/server";
+import { AUTH_SOURCES } from "@/lib/auth-sources";
+import type { UserListParams } from "@/lib/users/list";
+
+const select = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm";
+
+/** Search, filters and sort as a plain GET form: the list state lives in the URL (works without JS). */
+export async function UserFilters({ params, total }: { params: UserListParams; total: number }) {
+  const [t, tn, ts] = await Promise.all([getTranslations("AdminUsers"), getTranslations("Nav"), getTranslations("Sources")]);
+  return (
+    <form method="get" role="search" className="mb-4 flex flex-wrap items-end gap-2 rounded-xl border border-slate-200 bg-white p-3 shadow-sm">
+      <label className="flex min-w-56 flex-1 flex-col text-xs text-slate-600">
+        {t("search")}
+        <input name="q" type="search" defaultValue={params.q} placeholder={t("searchPlaceholder")} className="mt-1 rounded-md border border-slate-300 px-3 py-1.5 text-sm text-slate-900" />
+      </label>
+      <select name="role" defaultValue={params.role} aria-label={t("columns.role")} className={select}>
+        <option value="">{t("allRoles")}</option>
+        <option value="admin">{tn("roleAdmin")}</option>
+        <option value="user">{tn("roleUser")}</option>
+      </select>
+      <select name="status" defaultValue={params.status} aria-label={t("columns.status")} className={select}>
+        <option value="">{t("allStatuses")}</option>
+        <option value="active">{t("active")}</option>
+        <option value="disabled">{t("disabled")}</option>
+      </select>
+      <select name="source" defaultValue={params.source} aria-label={t("columns.source")} className={select}>
+        <option value="">{t("allSources")}</option>
+        {AUTH_SOURCES.map((s) => (
+          <option key={s} value={s}>
+            {ts(s)}
+          </option>
+        ))}
+      </select>
+      <label className="flex items-center gap-1.5 text-sm">
+        <input type="checkbox" name="limit" value="1" defaultChecked={params.limit === "1"} /> {t("hasLimit")}
+      </label>
+      <label className="flex items-center gap-1.5 text-sm">
+        <input type="checkbox" name="over80" value="1" defaultChecked={params.over80 === "1"} /> {t("over80")}
+      </label>
+      <select name="sort" defaultValue={params.sort} aria-label={t("sortBy")} className={select}>
+        <option value="created">{t("sortCreated")}</option>
+        <option value="email">{t("sortEmail")}</option>
+        <option value="balance">{t("sortBalance")}</option>
+      </select>
+      <select name="dir" defaultValue={params.dir} aria-label={t("sortBy")} className={select}>
+        <option value="desc">{t("dirDesc")}</option>
+        <option value="asc">{t("dirAsc")}</option>
+      </select>
+      <button type="submit" className="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white hover:bg-slate-700">
+        {t("apply")}
+      </button>
+      <a href="?" className="px-2 py-1.5 text-sm text-slate-600 underline">
+        {t("clear")}
+      </a>
+      <span className="ml-auto text-sm text-slate-600" data-testid="result-count">
+        {t("results", { total })}
+      </span>
+    </form>
+  );
+}

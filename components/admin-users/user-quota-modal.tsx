@@ -1,0 +1,228 @@
+"use client";
+
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useFormatter, useTranslations } from "next-intl";
+import { useRouter } from "next/navigation";
+import { useEffect, useRef, useState, useTransition } from "react";
+import { QuotaCell } from "@/components/admin-settings/quota-cell";
+import { limitText } from "@/components/admin-settings/format";
+import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from "@/lib/actions/user-quotas";
+import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import type { AdminQuotaItem } from "@/lib/billing/quota-view";
+import type { UserQuotasView } from "@/lib/quota/admin";
+import { parseLimitInput, QUOTA_WINDOWS, type QuotaWindow } from "@/lib/settings/quota-schema";
+import { useUserQuotaModal, type ModalUser } from "./use-user-quota-modal";
+
+export const userQuotaKeys = { detail: (id: number) => ["admin", "user-quotas", id] as const };
+
+type Texts = Record<Platform, Record<QuotaWindow, string>>;
+
+const textsFrom = (items: AdminQuotaItem[]): Texts =>
+  Object.fromEntries(
+    PLATFORMS.map((p) => {
+      const i = items.find((x) => x.platform === p);
+      return [p, { daily: limitText(i?.daily_limit_usd ?? null), weekly: limitText(i?.weekly_limit_usd ?? null), monthly: limitText(i?.monthly_limit_usd ?? null) }];
+    }),
+  ) as Texts;
+
+export function UserQuotaModal({ user }: { user: ModalUser }) {
+  const t = useTranslations("UserQuotaModal");
+  const te = useTranslations("Errors");
+  const tp = useTranslations("Platforms");
+  const format = useFormatter();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const { close, notify } = useUserQuotaModal();
+  const dialogRef = useRef<HTMLDivElement>(null);
+  const [pending, startTransition] = useTransition();
+  const [resetting, setResetting] = useState<string | null>(null);
+  const [texts, setTexts] = useState<Texts | null>(null);
+  const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
+  const { data, isError, isPending } = useQuery({
+    queryKey: userQuotaKeys.detail(user.id),
+    queryFn: async (): Promise<UserQuotasView> => {
+      const res = await fetch(`/api/v1/admin/users/${user.id}/platform-quotas`, { cache: "no-store" });
+      if (!res.ok) throw new Error(String(res.status));
+      return (await res.json()).data;
+    },
+  });
+  // The editable text is seeded once from the server; later refetches only refresh usage.
+  const form = texts ?? (data ? textsFrom(data.platform_quotas) : null);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && close();
+    document.addEventListener("keydown", onKey);
+    dialogRef.current?.querySelector<HTMLInputElement>("input")?.focus();
+    return () => document.removeEventListener("keydown", onKey);
+  }, [close, data]);
+
+  const windowName = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
+  const errors: Record<string, string> = { ...serverErrors };
+  if (form) for (const p of PLATFORMS) for (const w of QUOTA_WINDOWS) {
+    const r = parseLimitInput(form[p][w]);
+    if (!r.ok) errors[`${p}.${w}`] = r.code;
+  }
+  const money = (n: number) => format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" });
+  const when = (iso: string) => format.dateTime(new Date(iso), { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
+
+  function setCell(p: Platform, w: QuotaWindow, v: string) {
+    setServerErrors((e) => {
+      const next = { ...e };
+      delete next[`${p}.${w}`];
+      return next;
+    });
+    setTexts({ ...form!, [p]: { ...form![p], [w]: v } });
+  }
+
+  function save() {
+    if (!form) return;
+    const bad = Object.keys(errors);
+    if (bad.length) {
+      notify(t("invalidNumber", { fields: bad.join(", ") }));
+      return;
+    }
+    // Every registry platform is sent (DESIGN §3.3): saving never drops one the admin did not see.
+    const quotas = PLATFORMS.map((p) => {
+      const v = (w: QuotaWindow) => (parseLimitInput(form[p][w]) as { ok: true; value: number | null }).value;
+      return { platform: p, daily_limit_usd: v("daily"), weekly_limit_usd: v("weekly"), monthly_limit_usd: v("monthly") };
+    });
+    startTransition(async () => {
+      const r = await saveUserPlatformQuotasAction({ userId: user.id, quotas }).catch(() => null);
+      if (r?.ok) {
+        queryClient.setQueryData(userQuotaKeys.detail(user.id), r.data);
+        notify(t("updateSuccess"));
+        router.refresh();
+        close();
+        return;
+      }
+      if (r?.code === "INVALID_INPUT" && r.fieldErrors) {
+        const mapped: Record<string, string> = {};
+        for (const [path, codes] of Object.entries(r.fieldErrors)) {
+          const [, i, field] = path.split(".");
+          const w = field?.replace("_limit_usd", "");
+          if (quotas[Number(i)] && w) mapped[`${quotas[Number(i)].platform}.${w}`] = codes[0];
+        }
+        setServerErrors(mapped);
+      }
+      notify(r ? `${t("updateFailed")}: ${te(r.code as "INTERNAL_ERROR")}` : t("updateFailed"));
+    });
+  }
+
+  async function reset(p: Platform, w: QuotaWindow) {
+    if (!window.confirm(t("resetConfirm", { platform: tp(p), window: windowName[w] }))) return;
+    setResetting(`${p}.${w}`);
+    const r = await resetUserPlatformQuotaWindowAction({ userId: user.id, platform: p, window: w }).catch(() => null);
+    setResetting(null);
+    if (r?.ok) {
+      queryClient.setQueryData(userQuotaKeys.detail(user.id), r.data);
+      notify(t("resetSuccess", { platform: tp(p), window: windowName[w] }));
+      router.refresh();
+    } else notify(r ? `${t("resetFailed")}: ${te(r.code as "INTERNAL_ERROR")}` : t("resetFailed"));
+  }
+
+  return (
+    <div className="fixed inset-0 z-40 flex items-start justify-center overflow-y-auto bg-slate-900/40 p-4" onMouseDown={(e) => e.target === e.currentTarget && close()}>
+      <div ref={dialogRef} role="dialog" aria-modal="true" aria-labelledby="uqm-title" className="my-8 w-full max-w-5xl rounded-xl bg-white shadow-xl">
+        <div className="border-b border-slate-200 px-6 py-4">
+          <h2 id="uqm-title" className="text-lg font-semibold">{t("title")}</h2>
+          <p className="text-sm text-slate-600">{t("subtitle", { email: user.email })}</p>
+        </div>
+        <div className="px-6 py-4">
+          {isPending ? <p className="py-8 text-center text-slate-500">{t("loading")}</p> : null}
+          {isError ? <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{t("loadFailed")}</p> : null}
+          {data && data.pending_invalidations > 0 ? (
+            <p role="status" data-testid="pending-invalidations" className="mb-3 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">
+              {t("pending", { count: data.pending_invalidations })}
+            </p>
+          ) : null}
+          {data && form ? (
+            <div className="overflow-x-auto">
+              <table className="min-w-full text-sm">
+                <thead className="text-left text-slate-600">
+                  <tr>
+                    <th className="px-2 py-1.5 font-medium">{t("platform")}</th>
+                    <th className="px-2 py-1.5 font-medium">{t("daily")}</th>
+                    <th className="px-2 py-1.5 font-medium">{t("weekly")}</th>
+                    <th className="px-2 py-1.5 font-medium">{t("monthly")}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {PLATFORMS.map((p) => {
+                    const item = data.platform_quotas.find((x) => x.platform === p);
+                    return (
+                      <tr key={p} className="border-t border-slate-100" data-modal-platform={p}>
+                        <th scope="row" className="px-2 py-1.5 text-left align-top font-normal">
+                          <span className="font-mono text-xs text-slate-500">{p}</span> <span>{tp(p)}</span>
+                        </th>
+                        {QUOTA_WINDOWS.map((w) => {
+                          const used = item ? item[`${w}_usage_usd`] : 0;
+                          const resets = item ? item[`${w}_window_resets_at`] : null;
+                          return (
+                            <QuotaCell
+                              key={w}
+                              path={`${p}.${w}`}
+                              value={form[p][w]}
+                              error={errors[`${p}.${w}`]}
+                              placeholder={t("placeholder")}
+                              label={t("cellLabel", { platform: tp(p), window: windowName[w] })}
+                              onChange={(v) => setCell(p, w, v)}
+                            >
+                              <div className="mt-1 flex items-center justify-between gap-1 text-xs text-slate-500" data-usage={`${p}.${w}`}>
+                                <span>
+                                  {t("used", { amount: money(used) })}
+                                  {resets ? <> · {t("resetsAt", { time: when(resets) })}</> : null}
+                                </span>
+                                {item ? (
+                                  <button
+                                    type="button"
+                                    title={t("resetButton", { platform: tp(p), window: windowName[w] })}
+                                    aria-label={t("resetButton", { platform: tp(p), window: windowName[w] })}
+                                    disabled={resetting !== null}
+                                    onClick={() => void reset(p, w)}
+                                    className="rounded px-1 text-base leading-none hover:bg-slate-100 disabled:opacity-40"
+                                  >
+                                    ↻
+                                  </button>
+                                ) : null}
+                              </div>
+                            </QuotaCell>
+                          );
+                        })}
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
+          <p className="mt-3 text-xs text-slate-500">{t("hint")}</p>
+        </div>
+        <div className="flex flex-wrap items-center justify-between gap-3 border-t border-slate-200 px-6 py-3">
+          <div className="flex items-center gap-4">
+            <button
+              type="button"
+              disabled={!form}
+              onClick={() => {
+                if (form && window.confirm(t("clearAllConfirm"))) setTexts(textsFrom([]));
+              }}
+              className="text-sm text-red-700 underline disabled:opacity-40"
+            >
+              {t("clearAll")}
+            </button>
+            <span className="text-xs text-slate-500" data-testid="modal-last-change">
+              {data?.last_change ? t("lastChange", { email: data.last_change.actor_email, time: when(data.last_change.at) }) : data ? t("noChange") : null}
+            </span>
+          </div>
+          <div className="flex gap-2">
+            <button type="button" onClick={close} className="rounded-md border border-slate-300 px-4 py-2 text-sm hover:bg-slate-100">
+              {t("cancel")}
+            </button>
+            <button type="button" disabled={pending || !form} onClick={save} className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60">
+              {pending ? t("saving") : t("save")}
+            </button>
+          </div>
+        </div>
+      </div>
+    </div>
+  );
+}
