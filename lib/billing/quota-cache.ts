@@ -158,6 +158,22 @@ return changed`,
   1,
 );
 
+// Rebuild / sentinel write that never clobbers a current entry (better than upstream): the gateway
+// overwrites unconditionally, so when two checks rebuild the same key the second write wipes the
+// increments recorded after the first. A missing or legacy entry is written exactly as Set writes
+// it (11 fields in order, then EXPIRE). ARGV: ttl, schema, then the 22 field/value arguments.
+const SET_IF_ABSENT = new LuaScript(
+  "quotaSetIfAbsent",
+  `local schema = redis.call('HGET', KEYS[1], 'schema_version')
+if schema and tonumber(schema) == tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1`,
+  1,
+);
+
 export type WindowRefresh = { window: Window; seenStart: number | null; newStart: number };
 
 /** Redis access for quota hashes. Every method throws on a Redis error; callers pick the policy. */
@@ -175,6 +191,16 @@ export class QuotaCache {
     const res = await this.redis.multi().hset(key, ...encodeQuotaEntry(entry)).expire(key, ttlSeconds).exec();
     const failed = res?.find(([err]) => err);
     if (!res || failed) throw failed?.[0] ?? new Error("quota cache MULTI aborted");
+  }
+
+  /** Write the entry unless a current-schema entry is already there; true when written. */
+  async setIfAbsent(userId: number, platform: string, entry: QuotaCacheEntry, ttlSeconds: number): Promise<boolean> {
+    const r = await SET_IF_ABSENT.run(
+      this.redis,
+      [billingKeys.userPlatformQuota(userId, platform)],
+      [formatGoInt(ttlSeconds), formatGoInt(QUOTA_SCHEMA_VERSION), ...encodeQuotaEntry(entry)],
+    );
+    return r === 1;
   }
 
   async delete(userId: number, platform: string): Promise<void> {

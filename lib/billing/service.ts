@@ -168,7 +168,8 @@ export class BillingService {
     const entry = this.entryFromRow(row, now);
     if (!cacheFailed && cache) {
       try {
-        await withTimeout(cache.set(userId, platform, entry, this.config.cacheTtlSeconds), this.config.cacheWriteTimeoutMs, "cache rebuild");
+        // Only if nobody rebuilt it meanwhile: a second rebuild would wipe increments made since.
+        await withTimeout(cache.setIfAbsent(userId, platform, entry, this.config.cacheTtlSeconds), this.config.cacheWriteTimeoutMs, "cache rebuild");
       } catch (e) {
         this.metrics.cacheWriteErrors++;
         this.log.warn("billing: quota cache rebuild failed", { userId, platform, error: String(e) });
@@ -274,7 +275,7 @@ export class BillingService {
       monthlyWindowStart: now,
     };
     try {
-      await withTimeout(cache.set(userId, platform, sentinel, this.config.sentinelTtlSeconds), this.config.cacheWriteTimeoutMs, "sentinel");
+      await withTimeout(cache.setIfAbsent(userId, platform, sentinel, this.config.sentinelTtlSeconds), this.config.cacheWriteTimeoutMs, "sentinel");
     } catch (e) {
       this.metrics.sentinelWriteErrors++;
       this.log.warn("billing: quota sentinel write failed", { userId, platform, error: String(e) });

@@ -1,0 +1,155 @@
+import Redis from "ioredis";
+import type { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { PLATFORMS } from "@/lib/billing/platforms";
+import { billingKeys } from "@/lib/redis/keys";
+import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
+import { PrivateRedis } from "../support/redis-server";
+import { testEnv } from "../support/test-env";
+
+/**
+ * Admin quota operations through the app's own modules (real PostgreSQL and Redis): the
+ * whole-replace save, the calendar-anchored reset, their audit rows, and cache invalidation that
+ * survives a Redis outage.
+ */
+let c: Client;
+let r: Redis;
+let users: number[] = [];
+const admin = { id: 1, email: "quota-admin@example.com" };
+const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({ daily, weekly, monthly });
+
+/** The app's modules wired to `redisUrl` (fresh module graph, fresh singletons). */
+async function app(redisUrl: string) {
+  vi.resetModules();
+  const g = globalThis as Record<string, unknown>;
+  delete g.qcRedis;
+  delete g.qcBilling;
+  process.env.REDIS_URL = redisUrl;
+  const [admin, outbox, runtime, db] = await Promise.all([
+    import("@/lib/quota/admin"),
+    import("@/lib/quota/outbox"),
+    import("@/lib/quota/runtime"),
+    import("@/lib/db/client"),
+  ]);
+  return { ...admin, ...outbox, billing: runtime.appBilling(), pool: db.pgPool() };
+}
+
+beforeAll(async () => {
+  c = await rawDb();
+  r = new Redis(testEnv().redisUrl);
+  users = await createUsers(c, "adminq", 4);
+});
+afterAll(async () => {
+  await deleteUsers(c, users);
+  await c.query("DELETE FROM cache_invalidation_outbox");
+  process.env.REDIS_URL = testEnv().redisUrl;
+  await c.end();
+  await r.quit();
+});
+
+describe("saveUserQuotas", () => {
+  it("whole replace keeps usage, removes the cache entries of every platform, and is audited before → after", async () => {
+    const a = await app(testEnv().redisUrl);
+    const u = users[0];
+    await a.billing.repo.upsertForUser(u, [
+      { platform: "anthropic", limits: L(10) },
+      { platform: "openai", limits: L(5) },
+    ]);
+    await a.billing.repo.incrementUsageWithReset(u, "anthropic", 3.5, Date.now());
+    // Entries built before the change (what the gateway would be enforcing).
+    await a.billing.service.checkUserPlatformQuotaEligibility(u, "anthropic");
+    await a.billing.service.checkUserPlatformQuotaEligibility(u, "kimi"); // sentinel
+    expect(await r.exists(billingKeys.userPlatformQuota(u, "anthropic"), billingKeys.userPlatformQuota(u, "kimi"))).toBe(2);
+
+    const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(5) : L(null) })), admin);
+    expect(res.ok).toBe(true);
+    for (const p of PLATFORMS) expect(await r.exists(billingKeys.userPlatformQuota(u, p)), p).toBe(0);
+    expect(await rowText(c, u, "anthropic")).toMatchObject({ dl: "5.0000000000", du: "3.5000000000" });
+    expect(await rowText(c, u, "openai")).toMatchObject({ dl: null });
+    const view = (res as { view: { platform_quotas: { platform: string; daily_usage_usd: number; daily_limit_usd: number | null }[] } }).view;
+    expect(view.platform_quotas.map((q) => q.platform)).toEqual([...PLATFORMS]);
+    expect(view.platform_quotas[0]).toMatchObject({ platform: "anthropic", daily_usage_usd: 3.5, daily_limit_usd: 5 });
+
+    const audit = await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1 ORDER BY id DESC LIMIT 1", [String(u)]);
+    expect(audit.rows[0]).toMatchObject({ actor_email: admin.email, action: "user.platform_quotas.update" });
+    expect(audit.rows[0].changes).toEqual(
+      expect.arrayContaining([
+        { key: "platform_quota", platform: "anthropic", window: "daily", before: 10, after: 5 },
+        { key: "platform_quota", platform: "openai", window: "daily", before: 5, after: null },
+        { key: "platform_quota", platform: "gemini", window: "daily", before: "absent", after: null },
+      ]),
+    );
+    // The enforcement sees the new limit on the very next check: 3.5 < 5 allowed, then blocked after $1.5 more.
+    expect((await a.billing.service.checkUserPlatformQuotaEligibility(u, "anthropic")).allowed).toBe(true);
+    await a.billing.service.recordUsage({ userId: u, platform: "anthropic", cost: 1.5 });
+    expect(await a.billing.service.checkUserPlatformQuotaEligibility(u, "anthropic")).toMatchObject({ allowed: false });
+    // The outbox keeps the keys for the second (delayed) delete, none pending confirmation.
+    expect(await a.pendingInvalidations(a.pool, billingKeys.userPlatformQuota(u, ""))).toMatchObject({ count: 0 });
+    const queued = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+    expect(queued.rows[0].n).toBe(PLATFORMS.length);
+  });
+
+  it("an unknown user is USER_NOT_FOUND and writes nothing", async () => {
+    const a = await app(testEnv().redisUrl);
+    const before = await c.query("SELECT count(*)::int AS n FROM console_audit_logs");
+    expect(await a.saveUserQuotas(2_000_000_001, [{ platform: "openai", limits: L(1) }], admin)).toEqual({ ok: false, code: "USER_NOT_FOUND" });
+    expect((await c.query("SELECT count(*)::int AS n FROM console_audit_logs")).rows[0].n).toBe(before.rows[0].n);
+  });
+});
+
+describe("resetUserQuotaWindow", () => {
+  it("sets usage 0 with the calendar start, keeps other windows, invalidates that key, audits; missing row → QUOTA_NOT_FOUND", async () => {
+    const a = await app(testEnv().redisUrl);
+    const u = users[1];
+    await a.billing.repo.upsertForUser(u, [{ platform: "gemini", limits: L(5, 50) }]);
+    const now = Date.now();
+    await a.billing.repo.incrementUsageWithReset(u, "gemini", 4, now);
+    await a.billing.service.checkUserPlatformQuotaEligibility(u, "gemini");
+    expect(await a.resetUserQuotaWindow(u, "gemini", "daily", admin, now)).toMatchObject({ ok: true });
+    const row = await rowText(c, u, "gemini");
+    expect(row).toMatchObject({ du: "0.0000000000", wu: "4.0000000000" });
+    expect(row.ds.getTime()).toBe(a.billing.clock.startOfDay(now));
+    expect(await r.exists(billingKeys.userPlatformQuota(u, "gemini"))).toBe(0);
+    const audit = await c.query("SELECT action, changes FROM console_audit_logs WHERE target_id = $1 ORDER BY id DESC LIMIT 1", [String(u)]);
+    expect(audit.rows[0]).toEqual({ action: "user.platform_quotas.reset", changes: [{ key: "usage", platform: "gemini", window: "daily", before: 4, after: 0 }] });
+    expect(await a.resetUserQuotaWindow(u, "openai", "daily", admin)).toEqual({ ok: false, code: "QUOTA_NOT_FOUND" });
+    expect(await a.resetUserQuotaWindow(2_000_000_001, "openai", "daily", admin)).toEqual({ ok: false, code: "USER_NOT_FOUND" });
+  });
+});
+
+describe("cache invalidation through a Redis outage", () => {
+  it("the save succeeds with Redis stopped; the outbox holds the keys; once Redis is back the worker deletes them unprompted", async () => {
+    const pr = await PrivateRedis.start();
+    try {
+      const a = await app(pr.url);
+      const u = users[2];
+      await a.billing.repo.upsertForUser(u, [{ platform: "openai", limits: L(100) }]);
+      await a.billing.service.checkUserPlatformQuotaEligibility(u, "openai"); // the old entry: limit 100
+      const probe = new Redis(pr.url);
+      expect(await probe.hget(billingKeys.userPlatformQuota(u, "openai"), "daily_limit")).toBe("100");
+      await pr.down();
+
+      const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "openai" ? L(1) : L(null) })), admin);
+      expect(res.ok).toBe(true);
+      expect((await rowText(c, u, "openai")).dl).toBe("1.0000000000");
+      const pending = await a.pendingInvalidations(a.pool, billingKeys.userPlatformQuota(u, ""));
+      expect(pending.count).toBe(PLATFORMS.length);
+
+      const stop = a.startOutboxWorker({ redis: a.billing.cache!.redis, pool: a.pool }, 100);
+      await pr.up(); // the restarted server is empty, so put the stale entry back as if it had survived
+      await probe.hset(billingKeys.userPlatformQuota(u, "openai"), "daily_limit", "100", "schema_version", "1");
+      for (let i = 0; i < 200; i++) {
+        const left = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+        if (left.rows[0].n === 0) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      await stop();
+      expect(await probe.exists(billingKeys.userPlatformQuota(u, "openai"))).toBe(0);
+      const left = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+      expect(left.rows[0].n).toBe(0);
+      probe.disconnect();
+    } finally {
+      await pr.down();
+    }
+  });
+});
