@@ -3,6 +3,7 @@ import { notFound } from "next/navigation";
 import { hasLocale, NextIntlClientProvider } from "next-intl";
 import { getTranslations, setRequestLocale } from "next-intl/server";
 import { Providers } from "@/components/providers";
+import { TimeZoneCookie } from "@/components/shell/time-zone-cookie";
 import { routing } from "@/i18n/routing";
 
 export async function generateMetadata({ params }: LayoutProps<"/[locale]">): Promise<Metadata> {
@@ -20,6 +21,7 @@ export default async function LocaleLayout({ children, params }: LayoutProps<"/[
       <body className="min-h-screen">
         <NextIntlClientProvider>
           <Providers>{children}</Providers>
+          <TimeZoneCookie />
         </NextIntlClientProvider>
       </body>
     </html>
