@@ -15,6 +15,7 @@
 // the run claims an empty database number 1–15 (DBSIZE 0, then SET qc:bench:claim <id> NX) and
 // flushes it at the end if the claim is still its own. Non-local hosts are refused unless
 // ALLOW_REMOTE_BENCH=1. Needs a production build (`npm run build`); it never builds itself.
+// BENCH_SAVE_HTML=<file> writes one page-1 response (Redis filled) there, to look at.
 // Results: a table on stdout and bench-results/users-page-<timestamp>.json. Progress goes to
 // stderr. The target is printed, never asserted.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -159,6 +160,10 @@ type Row = {
   /** time to the response headers (the page streams: the shell comes first) */
   ttfbP50Ms: number;
   meanBytes: number;
+  /** bytes of the inline RSC payload in the first response */
+  rscPayloadBytes: number;
+  /** CPU time of the Next.js server per request (user + system, all its processes); null without /proc */
+  serverCpuMsPerReq: number | null;
 };
 
 /** Nearest-rank percentile of an ascending array. */
@@ -199,22 +204,64 @@ async function getPage(base: string, cookie: string, pathAndQuery: string): Prom
   return { ms, ttfbMs, bytes: Buffer.byteLength(body), body };
 }
 
+type Run = {
+  latencies: Float64Array;
+  ttfb: Float64Array;
+  seconds: number;
+  bytes: number;
+  rscBytes: number;
+  /** CPU seconds the server's processes used during the run (Linux /proc), or null */
+  serverCpuSeconds: number | null;
+};
+
+/** USER_HZ: the unit of utime / stime in /proc/<pid>/stat (100 on Linux x86 and arm). */
+const CLK_TCK = 100;
+/** Process group of the running `next start` (set by startServer), for the CPU figures. */
+let serverPgid: number | null = null;
+
+/** CPU seconds (user + system) used so far by every process of a process group; null without /proc. */
+function groupCpuSeconds(pgid: number | null): number | null {
+  if (pgid === null || !fs.existsSync("/proc/self/stat")) return null;
+  let ticks = 0;
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // After "(comm) ": [0] state (field 3), [2] pgrp (5), [11] utime (14), [12] stime (15).
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / CLK_TCK;
+}
+
+/** Bytes of the inline RSC payload (`<script>self.__next_f.push(…)</script>`) in a page. */
+function rscPayloadBytes(html: string): number {
+  let n = 0;
+  for (const m of html.matchAll(/<script>self\.__next_f\.push\([\s\S]*?\)<\/script>/g)) n += Buffer.byteLength(m[0]);
+  return n;
+}
+
 /**
  * `total` requests over `concurrency` workers sharing one counter; url(i) gives request i's path.
  * Every failure is counted; the first one is rethrown once all workers have stopped.
  */
-async function scenario(
+async function runRequests(
   ctx: { base: string; cookie: string },
   name: string,
   total: number,
   concurrency: number,
   url: (i: number) => string,
   check?: (f: Fetched) => void,
-): Promise<Row> {
+): Promise<Run> {
   progress(`${name}: ${total} requests, concurrency ${concurrency}`);
   const latencies = new Float64Array(total);
   const ttfb = new Float64Array(total);
   let bytes = 0;
+  let rscBytes = 0;
   let next = 0;
   let failures = 0;
   let firstError: unknown = null;
@@ -229,32 +276,64 @@ async function scenario(
         latencies[i] = f.ms;
         ttfb[i] = f.ttfbMs;
         bytes += f.bytes;
+        if (i === 0) rscBytes = rscPayloadBytes(f.body);
       } catch (e) {
         failures++;
         firstError ??= e;
       }
     }
   };
+  const cpu0 = groupCpuSeconds(serverPgid);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
   const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = groupCpuSeconds(serverPgid);
   if (firstError !== null) {
     const msg = firstError instanceof Error ? firstError.message : String(firstError);
     throw new PageError(`${name}: ${failures} failed request(s); first: ${msg}`);
   }
-  const sorted = latencies.slice().sort();
+  return { latencies, ttfb, seconds, bytes, rscBytes, serverCpuSeconds: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0 };
+}
+
+function summarize(name: string, concurrency: number, runs: Run[]): Row {
+  const requests = runs.reduce((s, r) => s + r.latencies.length, 0);
+  const seconds = runs.reduce((s, r) => s + r.seconds, 0);
+  const join = (pick: (r: Run) => Float64Array) => {
+    const all = new Float64Array(requests);
+    let o = 0;
+    for (const r of runs) {
+      all.set(pick(r), o);
+      o += r.latencies.length;
+    }
+    return all.sort();
+  };
+  const sorted = join((r) => r.latencies);
   return {
     scenario: name,
-    requests: total,
+    requests,
     concurrency,
     p50Ms: percentile(sorted, 0.5),
     p90Ms: percentile(sorted, 0.9),
     p99Ms: percentile(sorted, 0.99),
-    meanMs: sorted.reduce((s, x) => s + x, 0) / total,
-    reqPerSec: total / seconds,
-    ttfbP50Ms: percentile(ttfb.slice().sort(), 0.5),
-    meanBytes: Math.round(bytes / total),
+    meanMs: sorted.reduce((s, x) => s + x, 0) / requests,
+    reqPerSec: requests / seconds,
+    ttfbP50Ms: percentile(join((r) => r.ttfb), 0.5),
+    meanBytes: Math.round(runs.reduce((s, r) => s + r.bytes, 0) / requests),
+    rscPayloadBytes: runs[0].rscBytes,
+    serverCpuMsPerReq: runs.every((r) => r.serverCpuSeconds !== null)
+      ? (runs.reduce((s, r) => s + (r.serverCpuSeconds as number), 0) * 1000) / requests
+      : null,
   };
+}
+
+async function scenario(
+  ctx: { base: string; cookie: string },
+  name: string,
+  total: number,
+  concurrency: number,
+  url: (i: number) => string,
+): Promise<Row> {
+  return summarize(name, concurrency, [await runRequests(ctx, name, total, concurrency, url)]);
 }
 
 async function warmUp(ctx: { base: string; cookie: string }, url: (i: number) => string) {
@@ -374,7 +453,14 @@ function freePort(): Promise<number> {
   });
 }
 
-type Server = { child: ChildProcess; base: string; exited: Promise<void>; output: () => string; hasExited: () => boolean };
+type Server = {
+  child: ChildProcess;
+  base: string;
+  exited: Promise<void>;
+  output: () => string;
+  hasExited: () => boolean;
+  stopping: Promise<void> | null;
+};
 
 /** `next start` in its own process group (it is stopped through that group: only what it started). */
 function startServer(port: number, env: NodeJS.ProcessEnv): Server {
@@ -402,7 +488,7 @@ function startServer(port: number, env: NodeJS.ProcessEnv): Server {
       resolve();
     });
   });
-  return { child, base: `http://127.0.0.1:${port}`, exited, output: () => tail.join("\n"), hasExited: () => done };
+  return { child, base: `http://127.0.0.1:${port}`, exited, output: () => tail.join("\n"), hasExited: () => done, stopping: null };
 }
 
 async function waitHealthy(s: Server, timeoutMs: number): Promise<unknown> {
@@ -420,7 +506,13 @@ async function waitHealthy(s: Server, timeoutMs: number): Promise<unknown> {
   }
 }
 
-async function stopServer(s: Server): Promise<void> {
+/** SIGTERM to the server's process group, SIGKILL after 5 s; idempotent. */
+function stopServer(s: Server): Promise<void> {
+  s.stopping ??= stopServerOnce(s);
+  return s.stopping;
+}
+
+async function stopServerOnce(s: Server): Promise<void> {
   if (s.hasExited() || s.child.pid === undefined) return;
   const pid = s.child.pid;
   const signalGroup = (sig: NodeJS.Signals) => {
@@ -451,8 +543,10 @@ async function closeAll() {
   state.redis = null;
 }
 
+let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, () => {
+    interrupted = true;
     console.error(`\n[bench] ${sig}: cleaning up`);
     void (async () => {
       await closeAll();
@@ -548,8 +642,18 @@ async function explain(pool: pg.Pool, name: string, q: PageQuery, clock: QuotaCl
 const f1 = (n: number) => n.toFixed(1);
 
 function printTable(rows: Row[]) {
-  const header = ["scenario", "requests", "conc", "p50 ms", "p90 ms", "p99 ms", "mean ms", "req/s"];
-  const cells = rows.map((r) => [r.scenario, String(r.requests), String(r.concurrency), f1(r.p50Ms), f1(r.p90Ms), f1(r.p99Ms), f1(r.meanMs), f1(r.reqPerSec)]);
+  const header = ["scenario", "requests", "conc", "p50 ms", "p90 ms", "p99 ms", "mean ms", "req/s", "server CPU ms/req"];
+  const cells = rows.map((r) => [
+    r.scenario,
+    String(r.requests),
+    String(r.concurrency),
+    f1(r.p50Ms),
+    f1(r.p90Ms),
+    f1(r.p99Ms),
+    f1(r.meanMs),
+    f1(r.reqPerSec),
+    r.serverCpuMsPerReq === null ? "-" : f1(r.serverCpuMsPerReq),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join("  ").trimEnd();
   console.log(line(header));
@@ -628,6 +732,7 @@ async function main() {
   const port = await freePort();
   const server = startServer(port, env);
   state.server = server;
+  serverPgid = server.child.pid ?? null;
   const tStart = performance.now();
   const health = (await waitHealthy(server, 60_000)) as { status?: string };
   progress(`next start on ${server.base} healthy (${health.status ?? "?"}) after ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
@@ -657,53 +762,66 @@ async function main() {
   results.push(await scenario(ctx, `over80=1, page N (random 1..${over80Pages})`, SEQ_REQUESTS, 1, over80Url));
   results.push(await scenario(ctx, `over80=1, page N (random 1..${over80Pages})`, CONC_REQUESTS, CONCURRENCY, over80Url));
 
-  // 3. Page 1 with its 200 Redis keys absent, then present (usage CACHE_USAGE, limits and window
-  //    starts as in the database).
+  // 3. Page 1 with its 200 Redis keys absent vs present (usage CACHE_USAGE, limits and window
+  //    starts as in the database), in ABBA order — empty, filled, filled, empty; half the
+  //    requests per leg — so drift on this shared machine favours neither side.
   const page1Url = () => "/en/admin/users?page=1";
+  const half = Math.floor(CACHE_REQUESTS / 2);
   let cacheMarkerSeen = 0;
   let cacheMarkerUnexpected = 0;
-  await warmUp(ctx, page1Url);
-  results.push(
-    await scenario(ctx, "page 1, Redis empty", CACHE_REQUESTS, 1, page1Url, (f) => {
-      if (f.body.includes(CACHE_MARKER)) cacheMarkerUnexpected++;
-    }),
-  );
+  const whenEmpty = (f: Fetched) => {
+    if (f.body.includes(CACHE_MARKER)) cacheMarkerUnexpected++;
+  };
+  const whenFilled = (f: Fetched) => {
+    if (f.body.includes(CACHE_MARKER)) cacheMarkerSeen++;
+    if (process.env.BENCH_SAVE_HTML && cacheMarkerSeen === 1) fs.writeFileSync(process.env.BENCH_SAVE_HTML, f.body);
+  };
   const { rows: page1 } = await pool.query<{ id: string; quotas: QuotaJson[] }>(pageSql(ORDER_CREATED_DESC), pageParams({ page: 1 }, clock, Date.now()));
   const sec = (s: string | null) => (s === null ? null : Math.floor(Date.parse(s) / 1000) * 1000);
   const cache = new QuotaCache(redis);
-  let keys = 0;
-  for (const u of page1) {
-    for (const q of u.quotas) {
-      const entry: QuotaCacheEntry = {
-        dailyUsage: CACHE_USAGE,
-        weeklyUsage: CACHE_USAGE,
-        monthlyUsage: CACHE_USAGE,
-        version: 1,
-        schemaVersion: QUOTA_SCHEMA_VERSION,
-        dailyLimit: q.dl,
-        weeklyLimit: q.wl,
-        monthlyLimit: q.ml,
-        dailyWindowStart: sec(q.ds),
-        weeklyWindowStart: sec(q.ws),
-        monthlyWindowStart: sec(q.ms),
-      };
-      await cache.set(Number(u.id), q.platform, entry, 3600);
-      keys++;
+  const fill = async () => {
+    let n = 0;
+    for (const u of page1) {
+      for (const q of u.quotas) {
+        const entry: QuotaCacheEntry = {
+          dailyUsage: CACHE_USAGE,
+          weeklyUsage: CACHE_USAGE,
+          monthlyUsage: CACHE_USAGE,
+          version: 1,
+          schemaVersion: QUOTA_SCHEMA_VERSION,
+          dailyLimit: q.dl,
+          weeklyLimit: q.wl,
+          monthlyLimit: q.ml,
+          dailyWindowStart: sec(q.ds),
+          weeklyWindowStart: sec(q.ws),
+          monthlyWindowStart: sec(q.ms),
+        };
+        await cache.set(Number(u.id), q.platform, entry, 3600);
+        n++;
+      }
     }
-  }
-  progress(`Redis: ${keys} quota entries for the ${page1.length} users of page 1`);
+    return n;
+  };
+  const empty = async () => {
+    for (const u of page1) for (const q of u.quotas) await cache.delete(Number(u.id), q.platform);
+  };
   await warmUp(ctx, page1Url);
-  results.push(
-    await scenario(ctx, `page 1, Redis filled (${keys} keys)`, CACHE_REQUESTS, 1, page1Url, (f) => {
-      if (f.body.includes(CACHE_MARKER)) cacheMarkerSeen++;
-    }),
-  );
-  if (cacheMarkerUnexpected > 0) progress(`WARNING: "${CACHE_MARKER}" appeared on page 1 before Redis was filled`);
+  const a1 = await runRequests(ctx, "page 1, Redis empty (A)", half, 1, page1Url, whenEmpty);
+  const keys = await fill();
+  progress(`Redis: ${keys} quota entries for the ${page1.length} users of page 1`);
+  const b1 = await runRequests(ctx, "page 1, Redis filled (B)", half, 1, page1Url, whenFilled);
+  const b2 = await runRequests(ctx, "page 1, Redis filled (B)", CACHE_REQUESTS - half, 1, page1Url, whenFilled);
+  await empty();
+  const a2 = await runRequests(ctx, "page 1, Redis empty (A)", CACHE_REQUESTS - half, 1, page1Url, whenEmpty);
+  results.push(summarize("page 1, Redis empty", 1, [a1, a2]));
+  results.push(summarize(`page 1, Redis filled (${keys} keys)`, 1, [b1, b2]));
+  if (cacheMarkerUnexpected > 0) progress(`WARNING: "${CACHE_MARKER}" appeared on page 1 while Redis was empty`);
   if (cacheMarkerSeen < CACHE_REQUESTS) progress(`WARNING: only ${cacheMarkerSeen}/${CACHE_REQUESTS} responses showed the Redis usage "${CACHE_MARKER}"`);
 
   const loadAfter = os.loadavg();
   await stopServer(server);
   state.server = null;
+  serverPgid = null;
   const serverLog = server.output();
 
   // 4. The page statement alone, in PostgreSQL.
@@ -727,7 +845,16 @@ async function main() {
   printTable(results);
   console.log("");
   console.log("request = fetch() to the last byte of the streamed HTML; each checked for HTTP 200 and a quota cell");
-  console.log(`Redis values rendered on page 1: ${cacheMarkerSeen}/${CACHE_REQUESTS} responses with Redis filled, ${cacheMarkerUnexpected}/${CACHE_REQUESTS} before`);
+  console.log("server CPU = user + system time of the next start process group (/proc) during the scenario, per request");
+  console.log(
+    `Redis path: "${CACHE_MARKER}" (the cached usage) on ${cacheMarkerSeen}/${CACHE_REQUESTS} page-1 responses with Redis filled, ` +
+      `${cacheMarkerUnexpected}/${CACHE_REQUESTS} with it empty (ABBA order: empty, filled, filled, empty)`,
+  );
+  const pageRow = results[0];
+  console.log(
+    `HTML per page: ${(pageRow.meanBytes / 1024).toFixed(0)} KiB, of which ${(pageRow.rscPayloadBytes / 1024).toFixed(0)} KiB inline RSC payload; ` +
+      `time to headers p50 ${f1(pageRow.ttfbP50Ms)} ms (sequential)`,
+  );
   console.log("");
   console.log(`EXPLAIN (ANALYZE, BUFFERS) of the page query (copy of lib/users/list.ts${inStep ? ", in step" : ", OUT OF STEP — copy it again"}), median of ${EXPLAIN_RUNS}:`);
   const w = Math.max(...explains.map((e) => e.name.length));
@@ -786,6 +913,8 @@ try {
   await main();
 } catch (e) {
   failed = true;
+  // After a signal the handler cleans up and exits 130; the requests it cut off are no failure.
+  if (interrupted) await new Promise(() => {});
   console.error(`[bench] ${e instanceof PageError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   if (state.server) console.error(`[bench] last server output:\n${state.server.output().split("\n").slice(-40).join("\n")}`);
 } finally {
