@@ -1,18 +1,27 @@
 import { getFormatter, getTranslations } from "next-intl/server";
 import { isAuthSource } from "@/lib/auth-sources";
 import type { UserListRow } from "@/lib/users/list";
-import { QuotaSummary } from "./quota-summary";
+import { PLATFORMS } from "@/lib/billing/platforms";
+import { QuotaSummary, type QuotaSummaryLabels } from "./quota-summary";
 import { QuotaModalTrigger, UserQuotaModalProvider } from "./use-user-quota-modal";
 import { UserStatusToggle } from "./user-status-toggle";
 
 /** The users list: one server-rendered table; quotas open the per-user modal; status through its action. */
 export async function UserTable({ users, currentUserId }: { users: UserListRow[]; currentUserId: number }) {
-  const [t, tn, ts, format] = await Promise.all([
+  const [t, tn, ts, tm, tp, format] = await Promise.all([
     getTranslations("AdminUsers"),
     getTranslations("Nav"),
     getTranslations("Sources"),
+    getTranslations("UserQuotaModal"),
+    getTranslations("Platforms"),
     getFormatter(),
   ]);
+  const labels: QuotaSummaryLabels = {
+    notConfigured: t("notConfigured"),
+    disabled: tm("disabled"),
+    windows: { daily: tm("windowDaily"), weekly: tm("windowWeekly"), monthly: tm("windowMonthly") },
+    platforms: Object.fromEntries(PLATFORMS.map((p) => [p, tp(p)])),
+  };
   if (users.length === 0) return <p className="rounded-xl border border-dashed border-slate-300 p-8 text-center text-slate-600">{t("noResults")}</p>;
   return (
     <UserQuotaModalProvider>
@@ -50,7 +59,7 @@ export async function UserTable({ users, currentUserId }: { users: UserListRow[]
               </td>
               <td className="px-4 py-2 text-right tabular-nums">{format.number(Number(u.balance), { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" })}</td>
               <td className="px-4 py-2" data-testid="quota-cell">
-                <QuotaSummary quotas={u.quotas} />
+                <QuotaSummary quotas={u.quotas} labels={labels} />
               </td>
               <td className="px-4 py-2 text-slate-600">{format.dateTime(new Date(u.createdAt), { dateStyle: "medium" })}</td>
               <td className="px-4 py-2 text-right">
