@@ -1,5 +1,9 @@
 import type { Metadata } from "next";
+import { dehydrate, HydrationBoundary, QueryClient } from "@tanstack/react-query";
 import { getFormatter, getTranslations, setRequestLocale } from "next-intl/server";
+import { QuotaCards } from "@/components/dashboard/quota-cards";
+import { myQuotaKeys } from "@/lib/quota/query-keys";
+import { getMyQuotas } from "@/lib/quota/user";
 import { Card, Field, PageHeader } from "@/components/ui/card";
 import { isAuthSource } from "@/lib/auth-sources";
 import { requireUser } from "@/lib/auth/guards";
@@ -13,8 +17,11 @@ export async function generateMetadata({ params }: PageProps<"/[locale]/dashboar
 export default async function DashboardPage({ params }: PageProps<"/[locale]/dashboard">) {
   setRequestLocale((await params).locale);
   const session = await requireUser();
-  const [me, t, tn, ts, format] = await Promise.all([
+  // Prefetched here and hydrated into React Query: no loading flash, then live refetches.
+  const queryClient = new QueryClient();
+  const [me, , t, tn, ts, format] = await Promise.all([
     getUser(session.id),
+    queryClient.prefetchQuery({ queryKey: myQuotaKeys.all, queryFn: () => getMyQuotas(session.id) }),
     getTranslations("Dashboard"),
     getTranslations("Nav"),
     getTranslations("Sources"),
@@ -33,6 +40,9 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
           <Field label={t("memberSince")}>{format.dateTime(new Date(me.createdAt), { dateStyle: "medium" })}</Field>
         </dl>
       </Card>
+      <HydrationBoundary state={dehydrate(queryClient)}>
+        <QuotaCards />
+      </HydrationBoundary>
     </>
   );
 }
