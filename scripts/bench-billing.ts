@@ -286,8 +286,12 @@ function cleanup(): Promise<void> {
 
 /** The open runtime, closed on failure or a signal. */
 const state: { runtime: BillingRuntime | null } = { runtime: null };
+let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
+  // `on`, not `once`: npm/tsx relay Ctrl-C, so it arrives twice mid-cleanup.
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
     console.error(`\n[bench] ${sig}: cleaning up`);
     void (async () => {
       await state.runtime?.close().catch(() => {});

@@ -584,9 +584,12 @@ async function closeAll() {
   state.redis = null;
 }
 
+// `on`, not `once`: Ctrl-C reaches the whole process group, and npm / tsx relay it as well, so the
+// signal arrives more than once; a second one without a handler would kill the cleanup half-way.
 let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
+  process.on(sig, () => {
+    if (interrupted) return;
     interrupted = true;
     console.error(`\n[bench] ${sig}: cleaning up`);
     void (async () => {
@@ -888,7 +891,12 @@ async function main() {
   console.log(`load average before / after the HTTP runs: ${machine.loadAvgBefore.join(" ")} / ${loadAfter.map((x) => x.toFixed(2)).join(" ")}`);
   console.log("");
   console.log(`target: ${API_PATH} p99 < ${TARGET_API_P99_MS} ms at concurrency ${API_CONCURRENCY}: ${f1(conc.p99Ms)} ms — ${conc.p99Ms < TARGET_API_P99_MS ? "met" : "MISSED"}`);
-  console.log(`target: first-load JS of ${PAGE_PATH} < ${TARGET_JS_KB} kB gzipped: ${kB(jsGzip)} kB — ${jsMet ? "met" : "MISSED"}`);
+  console.log(
+    `target: first-load JS of ${PAGE_PATH} < ${TARGET_JS_KB} kB gzipped: ${kB(jsGzip)} kB — ${jsMet ? "met" : "MISSED"}` +
+      (moduleChunks.length < js.chunks.length
+        ? ` (without <script nomodule>: ${kB(jsModuleGzip)} kB — ${jsModuleGzip / 1000 < TARGET_JS_KB ? "met" : "MISSED"})`
+        : ""),
+  );
 
   const finishedAt = new Date();
   const totalSeconds = (performance.now() - started) / 1000;
@@ -916,7 +924,12 @@ async function main() {
     },
     targets: {
       apiP99: { description: `${API_PATH} p99 < ${TARGET_API_P99_MS} ms at concurrency ${API_CONCURRENCY}`, p99Ms: conc.p99Ms, met: conc.p99Ms < TARGET_API_P99_MS },
-      firstLoadJs: { description: `first-load JS of ${PAGE_PATH} < ${TARGET_JS_KB} kB gzipped`, gzipKB: jsGzip / 1000, met: jsMet },
+      firstLoadJs: {
+        description: `first-load JS of ${PAGE_PATH} < ${TARGET_JS_KB} kB gzipped`,
+        gzipKB: jsGzip / 1000,
+        met: jsMet,
+        withoutNomodule: { gzipKB: jsModuleGzip / 1000, met: jsModuleGzip / 1000 < TARGET_JS_KB },
+      },
     },
     results,
     redisPath: { cachedKeys, itemsAsExpected: itemProblems.length === 0, problems: itemProblems },

@@ -545,7 +545,10 @@ async function closeAll() {
 
 let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
+  // `on`, not `once`: npm/tsx relay Ctrl-C, so it arrives twice; a second unhandled one would
+  // kill the cleanup half-way.
+  process.on(sig, () => {
+    if (interrupted) return;
     interrupted = true;
     console.error(`\n[bench] ${sig}: cleaning up`);
     void (async () => {
