@@ -43,6 +43,7 @@ import pg from "pg";
 import { hashSessionToken, newSessionToken, signSessionToken } from "@/lib/auth/token";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { QUOTA_SCHEMA_VERSION, QuotaCache, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
+import { throwawayServices } from "./lib/throwaway-services";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -383,101 +384,8 @@ async function firstLoadJs(ctx: Ctx): Promise<{ chunks: Chunk[]; rscOnly: string
 
 // ---- services: own database, own Redis db (as scripts/bench-users-page.ts) ----
 
-function assertLocal(url: string, what: string) {
-  const host = new URL(url).hostname;
-  if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host) && process.env.ALLOW_REMOTE_BENCH !== "1") {
-    throw new Error(`refusing to benchmark against non-local ${what} host ${host} (set ALLOW_REMOTE_BENCH=1 to allow)`);
-  }
-}
-
-let dbCreated = false;
-let redisDb: number | null = null;
-
-async function createDatabase(): Promise<string> {
-  const admin = new pg.Client({ connectionString: baseDbUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${dbName}"`);
-    dbCreated = true;
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(baseDbUrl);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-}
-
-async function migrate(databaseUrl: string): Promise<void> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl };
-  delete env.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
-  const output: Buffer[] = [];
-  const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.on("data", (d: Buffer) => output.push(d));
-    child.stderr.on("data", (d: Buffer) => output.push(d));
-    child.on("error", () => resolve(1));
-    child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-  });
-  if (code !== 0) {
-    process.stderr.write(Buffer.concat(output));
-    throw new Error(`migrations failed (exit ${code})`);
-  }
-}
-
-async function claimRedisDb(): Promise<string> {
-  const r = new Redis(baseRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  r.on("error", () => {});
-  await r.connect();
-  try {
-    for (let n = 1; n <= 15 && redisDb === null; n++) {
-      await r.select(n);
-      if ((await r.dbsize()) !== 0) continue;
-      if ((await r.set(CLAIM_KEY, runId, "EX", 3600, "NX")) === "OK") redisDb = n;
-    }
-  } finally {
-    await r.quit();
-  }
-  if (redisDb === null) throw new Error("no empty Redis database (1-15) to claim for this run");
-  const u = new URL(baseRedisUrl);
-  u.pathname = `/${redisDb}`;
-  return u.toString();
-}
-
-let cleaned: Promise<void> | null = null;
-function cleanup(): Promise<void> {
-  cleaned ??= (async () => {
-    if (dbCreated) {
-      const admin = new pg.Client({ connectionString: baseDbUrl });
-      try {
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-        progress(`dropped database ${dbName}`);
-      } catch (e) {
-        console.error(`[bench] could not drop database ${dbName}: ${String(e)}`);
-      } finally {
-        await admin.end().catch(() => {});
-      }
-    }
-    if (redisDb !== null) {
-      const r = new Redis(baseRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, db: redisDb });
-      r.on("error", () => {});
-      try {
-        await r.connect();
-        if ((await r.get(CLAIM_KEY)) === runId) {
-          await r.flushdb();
-          progress(`flushed Redis db ${redisDb}`);
-        } else {
-          console.error(`[bench] Redis db ${redisDb}: claim no longer ours, left untouched`);
-        }
-      } catch (e) {
-        console.error(`[bench] could not flush Redis db ${redisDb}: ${String(e)}`);
-      } finally {
-        r.disconnect();
-      }
-    }
-  })();
-  return cleaned;
-}
+const services = throwawayServices({ dbName, baseDbUrl, baseRedisUrl, runId, claimKey: CLAIM_KEY, log: (m) => progress(m) });
+const { assertLocal, createDatabase, migrate, claimRedisDb, cleanup } = services;
 
 // ---- the Next.js production server ----
 
@@ -718,7 +626,7 @@ async function main() {
   progress(`database ${dbName}`);
   await migrate(databaseUrl);
   const redisUrl = await claimRedisDb();
-  progress(`Redis db ${redisDb}`);
+  progress(`Redis db ${services.redisDb}`);
 
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   pool.on("error", () => {});

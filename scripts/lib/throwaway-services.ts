@@ -1,0 +1,112 @@
+import { spawn } from "node:child_process";
+import Redis from "ioredis";
+import pg from "pg";
+
+/**
+ * A benchmark's own PostgreSQL database (migrated) and an empty Redis database number it claims
+ * (SET NX of a claim key), both removed by cleanup() — run after success, failure or a signal.
+ * Refuses non-local hosts unless ALLOW_REMOTE_BENCH=1. (scripts/test.mjs does the same for tests.)
+ */
+export function throwawayServices(o: { dbName: string; baseDbUrl: string; baseRedisUrl: string; runId: string; claimKey: string; log: (m: string) => void }) {
+  let dbCreated = false;
+  let redisDb: number | null = null;
+  let cleaned: Promise<void> | null = null;
+
+  return {
+    get redisDb() {
+      return redisDb;
+    },
+
+    assertLocal(url: string, what: string) {
+      const host = new URL(url).hostname;
+      if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host) && process.env.ALLOW_REMOTE_BENCH !== "1") {
+        throw new Error(`refusing to benchmark against non-local ${what} host ${host} (set ALLOW_REMOTE_BENCH=1 to allow)`);
+      }
+    },
+
+    async createDatabase(): Promise<string> {
+      const admin = new pg.Client({ connectionString: o.baseDbUrl });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE "${o.dbName}"`);
+        dbCreated = true;
+      } finally {
+        await admin.end();
+      }
+      const u = new URL(o.baseDbUrl);
+      u.pathname = `/${o.dbName}`;
+      return u.toString();
+    },
+
+    async migrate(databaseUrl: string): Promise<void> {
+      const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl };
+      delete env.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
+      const output: Buffer[] = [];
+      const code = await new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], { env, stdio: ["ignore", "pipe", "pipe"] });
+        child.stdout.on("data", (d: Buffer) => output.push(d));
+        child.stderr.on("data", (d: Buffer) => output.push(d));
+        child.on("error", () => resolve(1));
+        child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+      });
+      if (code !== 0) {
+        process.stderr.write(Buffer.concat(output));
+        throw new Error(`migrations failed (exit ${code})`);
+      }
+    },
+
+    async claimRedisDb(): Promise<string> {
+      const r = new Redis(o.baseRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      r.on("error", () => {});
+      await r.connect();
+      try {
+        for (let n = 1; n <= 15 && redisDb === null; n++) {
+          await r.select(n);
+          if ((await r.dbsize()) !== 0) continue;
+          if ((await r.set(o.claimKey, o.runId, "EX", 3600, "NX")) === "OK") redisDb = n;
+        }
+      } finally {
+        await r.quit();
+      }
+      if (redisDb === null) throw new Error("no empty Redis database (1-15) to claim for this run");
+      const u = new URL(o.baseRedisUrl);
+      u.pathname = `/${redisDb}`;
+      return u.toString();
+    },
+
+    cleanup(): Promise<void> {
+      cleaned ??= (async () => {
+        if (dbCreated) {
+          const admin = new pg.Client({ connectionString: o.baseDbUrl });
+          try {
+            await admin.connect();
+            await admin.query(`DROP DATABASE IF EXISTS "${o.dbName}" WITH (FORCE)`);
+            o.log(`dropped database ${o.dbName}`);
+          } catch (e) {
+            console.error(`[bench] could not drop database ${o.dbName}: ${String(e)}`);
+          } finally {
+            await admin.end().catch(() => {});
+          }
+        }
+        if (redisDb !== null) {
+          const r = new Redis(o.baseRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, db: redisDb });
+          r.on("error", () => {});
+          try {
+            await r.connect();
+            if ((await r.get(o.claimKey)) === o.runId) {
+              await r.flushdb();
+              o.log(`flushed Redis db ${redisDb}`);
+            } else {
+              console.error(`[bench] Redis db ${redisDb}: claim no longer ours, left untouched`);
+            }
+          } catch (e) {
+            console.error(`[bench] could not flush Redis db ${redisDb}: ${String(e)}`);
+          } finally {
+            r.disconnect();
+          }
+        }
+      })();
+      return cleaned;
+    },
+  };
+}
