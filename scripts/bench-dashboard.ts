@@ -262,6 +262,43 @@ async function runRequests(ctx: Ctx, name: string, pathAndQuery: string, total: 
   return { latencies, seconds, bytes, first, serverCpuSeconds: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0 };
 }
 
+/**
+ * Open loop: `clients` clients, each requesting once every `intervalMs` (first request at a random
+ * offset), for `seconds` — how the dashboard really loads the server (it polls every 10 s), as
+ * opposed to runRequests' closed loop, which measures saturation.
+ */
+async function runPolling(ctx: Ctx, name: string, pathAndQuery: string, clients: number, intervalMs: number, seconds: number, check: (f: Fetched) => void): Promise<Run> {
+  progress(`${name}: ${clients} clients polling every ${intervalMs} ms for ${seconds} s`);
+  const latencies: number[] = [];
+  let bytes = 0;
+  let first: Fetched | null = null;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const cpu0 = groupCpuSeconds(serverPgid);
+  const client = async () => {
+    await sleep(Math.random() * intervalMs);
+    while (performance.now() < deadline) {
+      const start = performance.now();
+      const f = await get(ctx.base, ctx.cookie, pathAndQuery);
+      check(f);
+      latencies.push(f.ms);
+      bytes += f.bytes;
+      first ??= f;
+      await sleep(Math.max(0, intervalMs - (performance.now() - start)));
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+  const cpu1 = groupCpuSeconds(serverPgid);
+  return {
+    latencies: Float64Array.from(latencies),
+    seconds: (performance.now() - t0) / 1000,
+    bytes,
+    first,
+    serverCpuSeconds: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+  };
+}
+
 function summarize(name: string, concurrency: number, r: Run, target: (row: Row) => string = () => ""): Row {
   const requests = r.latencies.length;
   const sorted = Float64Array.from(r.latencies).sort();
@@ -711,6 +748,10 @@ async function main() {
   const apiSeq = await runRequests(ctx, `GET ${API_PATH}`, API_PATH, API_SEQ_REQUESTS, 1, apiCheck);
   checkFirstItems("concurrency 1", apiSeq);
   results.push(summarize(`GET ${API_PATH}`, 1, apiSeq, apiTarget));
+
+  //    50 open-loop clients polling every second (10x the dashboard's own 10 s interval).
+  const polling = await runPolling(ctx, `GET ${API_PATH}`, API_PATH, API_CONCURRENCY, 1000, 20, apiCheck);
+  results.push(summarize(`GET ${API_PATH}, ${API_CONCURRENCY} clients polling every 1 s`, API_CONCURRENCY, polling, apiTarget));
 
   //    Reference: the session check and one user read without the quotas, same concurrency.
   const meCheck = (f: Fetched) => {

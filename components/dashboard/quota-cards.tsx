@@ -37,6 +37,11 @@ export function QuotaCards() {
     (q) => q.daily_limit_usd !== null || q.weekly_limit_usd !== null || q.monthly_limit_usd !== null,
   );
   const ordered = [...items].sort((a, b) => PLATFORMS.indexOf(a.platform as never) - PLATFORMS.indexOf(b.platform as never));
+  // Rows without any limit get no card, but are named so the user knows they are unlimited there.
+  const tp = useTranslations("Platforms");
+  const unlimited = (data?.platform_quotas ?? [])
+    .filter((q) => !items.includes(q))
+    .map((q) => (isPlatform(q.platform) ? tp(q.platform) : q.platform));
   return (
     <section aria-labelledby="quota-title" className="mt-8">
       <div className="mb-3 flex items-baseline justify-between">
@@ -52,6 +57,11 @@ export function QuotaCards() {
           <QuotaCard key={q.platform} item={q} showRelative={mounted} />
         ))}
       </div>
+      {ordered.length > 0 && unlimited.length > 0 ? (
+        <p className="mt-3 text-sm text-slate-600" data-testid="unlimited-platforms">
+          {t("unlimitedPlatforms", { platforms: unlimited.join(", ") })}
+        </p>
+      ) : null}
     </section>
   );
 }

@@ -52,7 +52,8 @@ describe("user dashboard", () => {
     await expect.poll(() => page.getByTestId("usage-anthropic-daily").textContent()).toBe("$0.00 of $2.00$2.00 left");
     expect(await page.locator('[data-quota-card="openai"]').getByTestId("usage-openai-monthly").textContent()).toBe("Disabled");
     expect(await page.getByTestId("blocked-openai").textContent()).toBe("Monthly (30-day rolling) window is disabled for OpenAI: requests are blocked.");
-    expect(await page.locator('[data-quota-card="gemini"]').count()).toBe(0); // no limits: no card
+    expect(await page.locator('[data-quota-card="gemini"]').count()).toBe(0); // no limits: no card, but named
+    expect(await page.getByTestId("unlimited-platforms").textContent()).toBe("No limits on: Gemini");
     const bar = card.getByRole("progressbar", { name: "Claude Daily usage" });
     expect(await bar.getAttribute("aria-valuenow")).toBe("0");
 
