@@ -35,7 +35,18 @@ async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<Ser
  * Database and Redis reachability. "down" when the database is unreachable (the console cannot
  * work), "degraded" when Redis is configured but unreachable or cache invalidations are pending.
  */
-export async function getHealth(): Promise<Health> {
+export async function getHealth(opts: { maxAgeMs?: number } = {}): Promise<Health> {
+  const maxAge = opts.maxAgeMs ?? 0;
+  if (maxAge > 0 && recent && Date.now() - recent.at < maxAge) return recent.health;
+  const health = await probe();
+  recent = { at: Date.now(), health };
+  return health;
+}
+
+// The console's banner reuses a recent probe instead of pinging both services on every render.
+let recent: { at: number; health: Health } | null = null;
+
+async function probe(): Promise<Health> {
   const r = redis();
   const [database, cache] = await Promise.all([
     timed(() => db().$queryRaw`SELECT 1`, 2000),

@@ -7,7 +7,7 @@ import { getHealth } from "@/lib/health";
 export default async function ConsoleLayout({ children, params }: LayoutProps<"/[locale]">) {
   setRequestLocale((await params).locale);
   const user = await requireUser(); // before any other work: anonymous requests stop here
-  const health = await getHealth();
+  const health = await getHealth({ maxAgeMs: 5000 });
   return (
     <>
       <CacheBanner initial={health.redis.status} />

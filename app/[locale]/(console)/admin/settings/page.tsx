@@ -20,7 +20,7 @@ export default async function AdminSettingsPage({ params }: PageProps<"/[locale]
   const [defaults, [last], health, t, tp] = await Promise.all([
     readQuotaDefaults(),
     latestAudit("settings", "quota_defaults"),
-    getHealth(),
+    getHealth({ maxAgeMs: 5000 }),
     getTranslations("AdminSettings"),
     getTranslations("Platforms"),
   ]);
