@@ -135,19 +135,30 @@ describe("cache invalidation through a Redis outage", () => {
       const pending = await a.pendingInvalidations(a.pool, billingKeys.userPlatformQuota(u, ""));
       expect(pending.count).toBe(PLATFORMS.length);
 
+      // The app's background worker keeps failing (and backing off) while Redis is down.
       const stop = a.startOutboxWorker({ redis: a.billing.cache!.redis, pool: a.pool }, 100);
-      await pr.up(); // the restarted server is empty, so put the stale entry back as if it had survived
-      await probe.hset(billingKeys.userPlatformQuota(u, "openai"), "daily_limit", "100", "schema_version", "1");
-      for (let i = 0; i < 200; i++) {
+      const attempts = async () =>
+        (await c.query("SELECT min(attempts)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`])).rows[0].n;
+      for (let i = 0; i < 100 && (await attempts()) < 2; i++) await new Promise((res) => setTimeout(res, 100));
+      expect(await attempts()).toBeGreaterThanOrEqual(2);
+      // Redis returns (empty after the restart): put the stale entry back as if it had survived; the
+      // worker's next try is at least 2 s away (backoff), so this write lands first.
+      await pr.up();
+      probe.disconnect(); // its reconnect back-off could delay the write past the worker's DEL
+      const writer = new Redis(pr.url);
+      await writer.hset(billingKeys.userPlatformQuota(u, "openai"), "daily_limit", "100", "schema_version", "1");
+      writer.disconnect();
+      for (let i = 0; i < 300; i++) {
         const left = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
         if (left.rows[0].n === 0) break;
         await new Promise((res) => setTimeout(res, 100));
       }
       await stop();
-      expect(await probe.exists(billingKeys.userPlatformQuota(u, "openai"))).toBe(0);
+      const check = new Redis(pr.url);
+      expect(await check.exists(billingKeys.userPlatformQuota(u, "openai"))).toBe(0);
+      check.disconnect();
       const left = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
       expect(left.rows[0].n).toBe(0);
-      probe.disconnect();
     } finally {
       await pr.down();
     }
