@@ -18,10 +18,8 @@
 // BENCH_SAVE_HTML=<file> writes one page-1 response (Redis filled) there, to look at.
 // Results: a table on stdout and bench-results/users-page-<timestamp>.json. Progress goes to
 // stderr. The target is printed, never asserted.
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +31,7 @@ import { PLATFORMS } from "@/lib/billing/platforms";
 import { QUOTA_SCHEMA_VERSION, QuotaCache, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
 import { QuotaClock } from "@/lib/billing/windows";
 import { throwawayServices } from "./lib/throwaway-services";
+import { freePort, groupCpuSeconds, percentile, startServer, stopServer, waitHealthy, type Server } from "./lib/bench-server";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -167,11 +166,6 @@ type Row = {
   serverCpuMsPerReq: number | null;
 };
 
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
-}
 
 /** mulberry32: the same page sequence on every run, so runs compare. */
 function rng(seed: number): () => number {
@@ -216,28 +210,9 @@ type Run = {
 };
 
 /** USER_HZ: the unit of utime / stime in /proc/<pid>/stat (100 on Linux x86 and arm). */
-const CLK_TCK = 100;
 /** Process group of the running `next start` (set by startServer), for the CPU figures. */
 let serverPgid: number | null = null;
 
-/** CPU seconds (user + system) used so far by every process of a process group; null without /proc. */
-function groupCpuSeconds(pgid: number | null): number | null {
-  if (pgid === null || !fs.existsSync("/proc/self/stat")) return null;
-  let ticks = 0;
-  for (const d of fs.readdirSync("/proc")) {
-    if (!/^[0-9]+$/.test(d)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
-    } catch {
-      continue; // exited meanwhile
-    }
-    // After "(comm) ": [0] state (field 3), [2] pgrp (5), [11] utime (14), [12] stime (15).
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / CLK_TCK;
-}
 
 /** Bytes of the inline RSC payload (`<script>self.__next_f.push(…)</script>`) in a page. */
 function rscPayloadBytes(html: string): number {
@@ -348,96 +323,6 @@ const { assertLocal, createDatabase, migrate, claimRedisDb, cleanup } = services
 
 // ---- the Next.js production server ----
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => (port ? resolve(port) : reject(new Error("could not get a free port"))));
-    });
-  });
-}
-
-type Server = {
-  child: ChildProcess;
-  base: string;
-  exited: Promise<void>;
-  output: () => string;
-  hasExited: () => boolean;
-  stopping: Promise<void> | null;
-};
-
-/** `next start` in its own process group (it is stopped through that group: only what it started). */
-function startServer(port: number, env: NodeJS.ProcessEnv): Server {
-  const child = spawn(process.execPath, ["node_modules/next/dist/bin/next", "start", "-p", String(port), "-H", "127.0.0.1"], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  const tail: string[] = [];
-  const keep = (d: Buffer) => {
-    tail.push(...d.toString("utf8").split("\n").filter(Boolean));
-    if (tail.length > 200) tail.splice(0, tail.length - 200);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  let done = false;
-  const exited = new Promise<void>((resolve) => {
-    child.on("exit", () => {
-      done = true;
-      resolve();
-    });
-    child.on("error", (e) => {
-      tail.push(`spawn error: ${e.message}`);
-      done = true;
-      resolve();
-    });
-  });
-  return { child, base: `http://127.0.0.1:${port}`, exited, output: () => tail.join("\n"), hasExited: () => done, stopping: null };
-}
-
-async function waitHealthy(s: Server, timeoutMs: number): Promise<unknown> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (s.hasExited()) throw new Error(`next start exited before it was healthy:\n${s.output()}`);
-    try {
-      const res = await fetch(`${s.base}/api/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) return await res.json();
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`GET /api/health did not answer 200 within ${timeoutMs / 1000} s:\n${s.output()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** SIGTERM to the server's process group, SIGKILL after 5 s; idempotent. */
-function stopServer(s: Server): Promise<void> {
-  s.stopping ??= stopServerOnce(s);
-  return s.stopping;
-}
-
-async function stopServerOnce(s: Server): Promise<void> {
-  if (s.hasExited() || s.child.pid === undefined) return;
-  const pid = s.child.pid;
-  const signalGroup = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // already gone
-    }
-  };
-  signalGroup("SIGTERM");
-  const timedOut = await Promise.race([s.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 5000))]);
-  if (timedOut) {
-    signalGroup("SIGKILL");
-    await s.exited;
-  }
-  progress("server stopped");
-}
 
 /** The open server and pool, closed on failure or a signal. */
 const state: { server: Server | null; pool: pg.Pool | null; redis: Redis | null } = { server: null, pool: null, redis: null };
