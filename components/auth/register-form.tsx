@@ -4,9 +4,8 @@ import { useActionState } from "react";
 import { useTranslations } from "next-intl";
 import { registerAction, type RegisterState } from "@/lib/actions/register";
 import { Link } from "@/i18n/navigation";
+import { AuthField } from "./auth-field";
 
-const inputClass =
-  "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm focus:border-blue-600 focus:outline-none focus:ring-2 focus:ring-blue-600/30 aria-[invalid=true]:border-red-600";
 
 export function RegisterForm({ locale }: { locale: string }) {
   const t = useTranslations("Register");
@@ -31,24 +30,14 @@ export function RegisterForm({ locale }: { locale: string }) {
           </p>
         ) : null}
       </div>
-      {(["email", "password"] as const).map((name) => (
-        <label key={name} className="mt-4 block text-sm font-medium">
-          {t(name)}
-          <input
-            className={inputClass}
-            name={name}
-            type={name === "email" ? "email" : "password"}
-            autoComplete={name === "email" ? "email" : "new-password"}
-            defaultValue={name === "email" ? state.email : undefined}
-            required
-            aria-invalid={fieldError(name) ? true : undefined}
-            aria-describedby={`${name}-hint`}
-          />
-          <span id={`${name}-hint`} className={`mt-1 block text-sm ${fieldError(name) ? "text-red-700" : "text-slate-500"}`}>
-            {fieldError(name) ? te(fieldError(name) as "REQUIRED") : name === "password" ? t("passwordHint") : null}
-          </span>
-        </label>
-      ))}
+      <AuthField name="email" label={t("email")} autoComplete="email" defaultValue={state.email} error={fieldError("email") && te(fieldError("email") as "REQUIRED")} />
+      <AuthField
+        name="password"
+        label={t("password")}
+        autoComplete="new-password"
+        error={fieldError("password") && te(fieldError("password") as "REQUIRED")}
+        hint={t("passwordHint")}
+      />
       <button
         type="submit"
         disabled={pending}

@@ -4,9 +4,8 @@ import { useActionState } from "react";
 import { useTranslations } from "next-intl";
 import { signInAction, type SignInState } from "@/lib/actions/auth";
 import { Link } from "@/i18n/navigation";
+import { AuthField } from "./auth-field";
 
-const inputClass =
-  "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm focus:border-blue-600 focus:outline-none focus:ring-2 focus:ring-blue-600/30 aria-[invalid=true]:border-red-600";
 
 export function SignInForm({ locale, next }: { locale: string; next?: string }) {
   const t = useTranslations("SignIn");
@@ -33,26 +32,8 @@ export function SignInForm({ locale, next }: { locale: string; next?: string }) 
           </p>
         ) : null}
       </div>
-      {(["email", "password"] as const).map((name) => (
-        <label key={name} className="mt-4 block text-sm font-medium">
-          {t(name)}
-          <input
-            className={inputClass}
-            name={name}
-            type={name === "email" ? "email" : "password"}
-            autoComplete={name === "email" ? "username" : "current-password"}
-            defaultValue={name === "email" ? state.email : undefined}
-            required
-            aria-invalid={fieldError(name) ? true : undefined}
-            aria-describedby={fieldError(name) ? `${name}-error` : undefined}
-          />
-          {fieldError(name) ? (
-            <span id={`${name}-error`} className="mt-1 block text-sm text-red-700">
-              {te(fieldError(name) as "REQUIRED")}
-            </span>
-          ) : null}
-        </label>
-      ))}
+      <AuthField name="email" label={t("email")} autoComplete="username" defaultValue={state.email} error={fieldError("email") && te(fieldError("email") as "REQUIRED")} />
+      <AuthField name="password" label={t("password")} autoComplete="current-password" error={fieldError("password") && te(fieldError("password") as "REQUIRED")} />
       <button
         type="submit"
         disabled={pending}

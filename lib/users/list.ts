@@ -12,6 +12,7 @@ import { pgPool } from "@/lib/db/client";
 import { appBilling } from "@/lib/quota/runtime";
 import { redis } from "@/lib/redis/client";
 import { billingKeys } from "@/lib/redis/keys";
+import type { UserDto } from "./users";
 
 /** The users list's state, read from the URL (`?q=&role=&status=&source=&limit=1&over80=1&sort=&dir=&page=`). */
 export const UserListParamsSchema = z.object({
@@ -27,17 +28,7 @@ export const UserListParamsSchema = z.object({
 });
 export type UserListParams = z.infer<typeof UserListParamsSchema>;
 
-export type UserListRow = {
-  id: number;
-  email: string;
-  username: string | null;
-  role: "admin" | "user";
-  status: "active" | "disabled";
-  balance: string;
-  signupSource: string;
-  createdAt: string;
-  quotas: AdminQuotaItem[];
-};
+export type UserListRow = UserDto & { quotas: AdminQuotaItem[] };
 
 export const USER_PAGE_SIZE = 50;
 
