@@ -4,3 +4,17 @@ import { formatGoFloat } from "@/lib/billing/encoding";
 export function limitText(v: number | null): string {
   return v === null ? "" : formatGoFloat(v);
 }
+
+/**
+ * A decimal literal (e.g. a planned row limit such as 9999999999.9999999999, which no float can
+ * hold) as USD, digit for digit: Intl formats a numeric string exactly.
+ */
+export function formatUsdDecimal(locale: string, decimal: string): string {
+  return new Intl.NumberFormat(locale, {
+    style: "currency",
+    currency: "USD",
+    currencyDisplay: "narrowSymbol",
+    minimumFractionDigits: 0,
+    maximumFractionDigits: 10,
+  }).format(decimal as `${number}`);
+}

@@ -1,16 +1,19 @@
 "use client";
 
-import { useFormatter, useTranslations } from "next-intl";
+import { useFormatter, useLocale, useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
 import { useMemo, useRef, useState, useTransition } from "react";
 import { saveQuotaDefaultsAction } from "@/lib/actions/settings";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
+import { formatGoFloat } from "@/lib/billing/encoding";
 import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
-import { mergeSignupDefaults, type EffectiveLimit } from "@/lib/settings/merge";
+import { sourceQuotasKey } from "@/lib/settings/keys";
 import { emptyQuotaMap, parseLimitInput, QUOTA_WINDOWS, type QuotaMap, type QuotaWindow } from "@/lib/settings/quota-schema";
+import { planSignupDefaults, type PlannedLimit, type SignupDefaultsInput } from "@/lib/settings/signup-plan";
 import type { QuotaDefaults } from "@/lib/settings/store";
-import { limitText } from "./format";
+import { formatUsdDecimal, limitText } from "./format";
 import { QuotaCell } from "./quota-cell";
+import { sourceUnreadableMessage } from "./settings-health-alert";
 
 type TextMap = Record<Platform, Record<QuotaWindow, string>>;
 type FormText = { system: TextMap; sources: Record<AuthSource, { grant: boolean; overrides: TextMap }> };
@@ -23,6 +26,12 @@ function fromDefaults(d: QuotaDefaults): FormText {
     system: toText(d.system),
     sources: Object.fromEntries(AUTH_SOURCES.map((s) => [s, { grant: d.sources[s].grantOnSignup, overrides: toText(d.sources[s].overrides) }])) as FormText["sources"],
   };
+}
+
+/** The form still shows exactly what is stored (every cell and switch as loaded). */
+function sameText(a: FormText, b: FormText): boolean {
+  const sameMap = (x: TextMap, y: TextMap) => PLATFORMS.every((p) => QUOTA_WINDOWS.every((w) => x[p][w] === y[p][w]));
+  return sameMap(a.system, b.system) && AUTH_SOURCES.every((s) => a.sources[s].grant === b.sources[s].grant && sameMap(a.sources[s].overrides, b.sources[s].overrides));
 }
 
 /** Parse a text map; invalid cells become null here and are reported in `errors` by path. */
@@ -43,7 +52,9 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
   const te = useTranslations("Errors");
   const tp = useTranslations("Platforms");
   const ts = useTranslations("Sources");
+  const th = useTranslations("SettingsHealth");
   const format = useFormatter();
+  const locale = useLocale();
   const router = useRouter();
   const [version, setVersion] = useState(initial.version);
   const [form, setForm] = useState<FormText>(() => fromDefaults(initial));
@@ -63,6 +74,24 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
     return { errors, system, sources };
   }, [form]);
   const errors = { ...serverErrors, ...parsed.errors };
+  // The preview is planSignupDefaults, the function sign-up uses. While the form shows what is
+  // stored, it previews the stored values, fallbacks included (an unreadable map, a value the rows
+  // cannot hold). Once edited, it previews what a save would store; a save rewrites every key, so
+  // nothing is unreadable after it.
+  const stored = useMemo(() => fromDefaults(initial), [initial]);
+  const pristine = useMemo(() => sameText(form, stored), [form, stored]);
+  const plans = useMemo(() => {
+    const edited: SignupDefaultsInput = {
+      system: parsed.system,
+      systemUnreadable: false,
+      sources: Object.fromEntries(AUTH_SOURCES.map((s) => [s, { ...parsed.sources[s], unreadable: false }])) as SignupDefaultsInput["sources"],
+    };
+    const input = pristine ? initial : edited;
+    return {
+      preview: Object.fromEntries(AUTH_SOURCES.map((s) => [s, planSignupDefaults(input, s)])) as Record<AuthSource, ReturnType<typeof planSignupDefaults>>,
+      storedHasFallbacks: Object.fromEntries(AUTH_SOURCES.map((s) => [s, planSignupDefaults(initial, s).fallbacks.length > 0])) as Record<AuthSource, boolean>,
+    };
+  }, [pristine, initial, parsed]);
   const windowName = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
 
   const setCell = (path: string, text: string) => {
@@ -82,6 +111,25 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
 
   const showValue = (v: number | null) =>
     v === null ? t("unlimited") : v === 0 ? t("disabled") : format.number(v, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol", minimumFractionDigits: 0, maximumFractionDigits: 10 });
+  const showLimit = (d: string | null) => (d === null ? t("unlimited") : d === "0" ? t("disabled") : formatUsdDecimal(locale, d));
+  const fallbackMarker = (e: PlannedLimit) => {
+    if (!e.fallback) return null;
+    const stored = e.stored === undefined ? "" : formatGoFloat(e.stored);
+    const text =
+      e.fallback === "unreadable"
+        ? th("markerUnreadable")
+        : e.fallback === "too_large"
+          ? th("markerClamped", { stored })
+          : e.fallback === "too_many_decimals"
+            ? th("markerRounded", { stored })
+            : th("markerNegative", { stored });
+    return (
+      <span title={e.key} className="ml-1 rounded bg-red-100 px-1 text-[10px] font-medium text-red-800">
+        {"⚠ "}
+        {text}
+      </span>
+    );
+  };
 
   function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -151,7 +199,7 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
     </div>
   );
 
-  const originBadge = (e: EffectiveLimit, source: AuthSource) => (
+  const originBadge = (e: PlannedLimit, source: AuthSource) => (
     <span className={`ml-1 rounded px-1 text-[10px] uppercase tracking-wide ${e.origin === "source" ? "bg-blue-100 text-blue-800" : "bg-slate-100 text-slate-600"}`}>
       {e.origin === "source" ? t("originSource", { source: ts(source) }) : t("originSystem")}
     </span>
@@ -159,7 +207,6 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
 
   return (
     <form ref={formRef} onSubmit={submit} noValidate className="space-y-6" aria-busy={pending}>
-      {initial.systemUnreadable ? <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{t("unreadable", { key: "default_platform_quotas" })}</p> : null}
       <section className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="system-quotas">
         <h2 id="system-quotas" className="text-base font-semibold">{t("defaultPlatformQuotas")}</h2>
         <p className="mt-1 text-sm text-slate-600">{t("defaultPlatformQuotasHint")}</p>
@@ -173,7 +220,7 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
         <div className="mt-3 space-y-3">
           {AUTH_SOURCES.map((s) => {
             const src = form.sources[s];
-            const effective = mergeSignupDefaults(parsed.system, parsed.sources[s]);
+            const effective = plans.preview[s].cells;
             return (
               <details key={s} open={src.grant} className="rounded-lg border border-slate-200" data-source={s}>
                 <summary className="flex cursor-pointer items-center justify-between gap-3 px-4 py-2.5">
@@ -182,7 +229,9 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
                 </summary>
                 <div className="space-y-3 border-t border-slate-100 px-4 py-3">
                   {initial.sources[s].unreadable ? (
-                    <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{t("unreadable", { key: `auth_source_default_${s}_platform_quotas` })}</p>
+                    <p className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800" data-unreadable={s}>
+                      {sourceUnreadableMessage(th, { kind: "unreadable", key: sourceQuotasKey(s), scope: "source", source: s, used: initial.sources[s].grantOnSignup }, ts(s))}
+                    </p>
                   ) : null}
                   <label className="flex items-center gap-3 text-sm">
                     <input
@@ -204,16 +253,18 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
                   ) : null}
                   <div>
                     <h3 className="text-sm font-semibold">{t("previewTitle", { source: ts(s) })}</h3>
+                    {!pristine && plans.storedHasFallbacks[s] ? <p className="mt-1 text-xs text-amber-900">{th("previewAfterSave")}</p> : null}
                     <table className="mt-1 min-w-full text-sm" data-preview={s}>
                       <tbody>
                         {PLATFORMS.map((p) => (
                           <tr key={p} className="border-t border-slate-100" data-platform={p}>
                             <th scope="row" className="px-2 py-1 text-left font-normal text-slate-700">{tp(p)}</th>
                             {QUOTA_WINDOWS.map((w) => (
-                              <td key={w} className="px-2 py-1" data-window={w} data-origin={effective[p][w].origin}>
+                              <td key={w} className="px-2 py-1" data-window={w} data-origin={effective[p][w].origin} data-fallback={effective[p][w].fallback ?? undefined}>
                                 <span className="sr-only">{windowName[w]}: </span>
-                                <span className={effective[p][w].value === 0 ? "font-medium text-red-700" : ""}>{showValue(effective[p][w].value)}</span>
+                                <span className={effective[p][w].limit === "0" ? "font-medium text-red-700" : ""}>{showLimit(effective[p][w].limit)}</span>
                                 {originBadge(effective[p][w], s)}
+                                {fallbackMarker(effective[p][w])}
                               </td>
                             ))}
                           </tr>

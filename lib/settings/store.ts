@@ -18,12 +18,15 @@ export type SourceDefaults = {
   overrides: QuotaMap;
   /** false when the key does not exist (the gateway reports null for it) */
   configured: boolean;
-  /** the stored value could not be read; it is treated as unset until saved again */
+  /** the stored value could not be read (overrides is then empty); while the switch is on, this
+   *  source's new users get every cell disabled until it is saved again (signup-plan.ts) */
   unreadable: boolean;
 };
 
 export type QuotaDefaults = {
   system: QuotaMap;
+  /** the stored system map could not be read (system is then empty); new users get every cell
+   *  disabled unless a granted source override sets it, until it is saved again (signup-plan.ts) */
   systemUnreadable: boolean;
   sources: Record<AuthSource, SourceDefaults>;
   /** hash of the stored values: a save must present the version it was made from */

@@ -150,3 +150,51 @@ describe("the save action without the browser", () => {
     expect(denied.body).toContain('"code":"FORBIDDEN"');
   });
 });
+
+describe("stored defaults new users cannot get as stored", () => {
+  it.each([
+    [
+      "en-US",
+      [
+        "The stored value of default_platform_quotas cannot be read. New users get every platform disabled until this is saved again",
+        "auth_source_default_email_platform_quotas: the stored OpenAI daily limit 1000000000000 is too large for a quota row. New users get $9,999,999,999.9999999999 until this is saved again.",
+      ],
+      { disabled: "Disabled", unreadable: "setting unreadable", clamped: "clamped from 1000000000000" },
+    ],
+    [
+      "zh-CN",
+      [
+        "设置项 default_platform_quotas 的已存值无法解析。重新保存之前，新用户的所有平台均为已禁用",
+        "设置项 auth_source_default_email_platform_quotas：已存的 OpenAI 日限额 1000000000000 超出配额记录可保存的最大值。重新保存之前，新用户获得的限额为 $9,999,999,999.9999999999。",
+      ],
+      { disabled: "已禁用", unreadable: "设置无法解析", clamped: "由 1000000000000 截断" },
+    ],
+  ] as const)("%s: an alert names the key and what new users get; the preview marks those cells", async (locale, alert, cellText) => {
+    const saved = await c.query("SELECT key, value FROM settings WHERE key = 'default_platform_quotas' OR key LIKE 'auth_source_default_%'");
+    await c.query("DELETE FROM settings WHERE key = 'default_platform_quotas' OR key LIKE 'auth_source_default_%'");
+    await c.query(
+      `INSERT INTO settings (key, value) VALUES ('default_platform_quotas', '{"anthropic":'),
+        ('auth_source_default_email_platform_quotas', '{"openai":{"daily":1e12}}'), ('auth_source_default_email_grant_on_signup', 'true')`,
+    );
+    try {
+      const { ctx, page } = await adminPage(locale);
+      const box = page.getByTestId("settings-health");
+      expect(await box.getAttribute("role")).toBe("alert");
+      const text = (await box.textContent()) ?? "";
+      for (const a of alert) expect(text).toContain(a);
+      const preview = page.locator('table[data-preview="email"]');
+      const at = (p: string, w: string) => preview.locator(`tr[data-platform="${p}"] td[data-window="${w}"]`);
+      expect(await at("openai", "daily").getAttribute("data-fallback")).toBe("too_large");
+      expect(await at("openai", "daily").textContent()).toContain("$9,999,999,999.9999999999");
+      expect(await at("openai", "daily").textContent()).toContain(cellText.clamped);
+      expect(await at("anthropic", "daily").getAttribute("data-fallback")).toBe("unreadable");
+      expect(await at("anthropic", "daily").textContent()).toContain(cellText.disabled);
+      expect(await at("anthropic", "daily").textContent()).toContain(cellText.unreadable);
+      await screenshot(page, `admin-settings-health-${locale === "zh-CN" ? "zh" : "en"}`);
+      await ctx.close();
+    } finally {
+      await c.query("DELETE FROM settings WHERE key = 'default_platform_quotas' OR key LIKE 'auth_source_default_%'");
+      for (const r of saved.rows) await c.query("INSERT INTO settings (key, value) VALUES ($1, $2)", [r.key, r.value]);
+    }
+  });
+});

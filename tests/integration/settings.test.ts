@@ -1,8 +1,9 @@
 import type { Client } from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { emptyQuotaMap, QuotaDefaultsFormSchema, type QuotaDefaultsForm } from "@/lib/settings/quota-schema";
+import { settingsHealth, signupDefaultsFallbacks } from "@/lib/settings/signup-plan";
 import { readQuotaDefaults, saveQuotaDefaults } from "@/lib/settings/store";
 import { signUpUser } from "@/lib/users/signup";
 import { rawDb } from "../support/billing";
@@ -165,6 +166,63 @@ describe("sign-up snapshot", () => {
     changed.system.anthropic = { daily: 1, weekly: 1, monthly: 1 };
     await saveQuotaDefaults(changed, admin);
     expectRow(await rows((email as { userId: number }).userId), "anthropic", 10, null, 100);
+  });
+
+  it("a garbled system map and a 1e12 source value: sign-up succeeds with 0 and the clamped value, never unlimited", async () => {
+    // Written directly, as a hand edit or a gateway bug would: the console's save refuses both.
+    await c.query(
+      `INSERT INTO settings (key, value) VALUES
+        ('default_platform_quotas', '{"anthropic":{"daily":10,'),
+        ('auth_source_default_email_platform_quotas', '{"openai":{"daily":1e12,"monthly":0.12345678905},"grok":{"weekly":7}}'),
+        ('auth_source_default_email_grant_on_signup', 'true'),
+        ('auth_source_default_github_platform_quotas', '{"openai":{"daily":"ten"}}'),
+        ('auth_source_default_github_grant_on_signup', 'true')`,
+    );
+    const d = await readQuotaDefaults();
+    expect(settingsHealth(d)).toEqual([
+      { kind: "unreadable", key: "default_platform_quotas", scope: "system" },
+      { kind: "unreadable", key: "auth_source_default_github_platform_quotas", scope: "source", source: "github", used: true },
+      { kind: "clamped", reason: "too_large", key: "auth_source_default_email_platform_quotas", platform: "openai", window: "daily", stored: 1e12, applied: "9999999999.9999999999" },
+      { kind: "clamped", reason: "too_many_decimals", key: "auth_source_default_email_platform_quotas", platform: "openai", window: "monthly", stored: 0.12345678905, applied: "0.1234567891" },
+    ]);
+
+    const counted = { ...signupDefaultsFallbacks };
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    let email, github, lines: string[];
+    try {
+      email = await signUpUser({ email: "signup-fallback@example.com", password: "password-1", source: "email" });
+      github = await signUpUser({ email: "signup-fallback-github@example.com", password: "password-1", source: "github" });
+      lines = warn.mock.calls.map((call) => String(call[0]));
+    } finally {
+      warn.mockRestore();
+    }
+    expect(email).toMatchObject({ ok: true });
+    expect(github).toMatchObject({ ok: true });
+    // One line per sign-up, naming the keys it fell back on.
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/default_platform_quotas is unreadable.*auth_source_default_email_platform_quotas openai\.daily = 1000000000000/);
+    expect(lines[1]).toContain("auth_source_default_github_platform_quotas is unreadable");
+    expect(signupDefaultsFallbacks).toEqual({ unreadable: counted.unreadable + 2, clamped: counted.clamped + 1 });
+
+    const rows = async (id: number) =>
+      Object.fromEntries(
+        (
+          await c.query(
+            `SELECT platform, daily_limit_usd::text AS d, weekly_limit_usd::text AS w, monthly_limit_usd::text AS m
+             FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL`,
+            [id],
+          )
+        ).rows.map((r) => [r.platform, { d: r.d, w: r.w, m: r.m }]),
+      );
+    const zero = "0.0000000000";
+    const e = await rows((email as { userId: number }).userId);
+    expect(Object.keys(e).sort()).toEqual([...PLATFORMS].sort());
+    expect(e.openai).toEqual({ d: "9999999999.9999999999", w: zero, m: "0.1234567891" });
+    expect(e.grok).toEqual({ d: zero, w: "7.0000000000", m: zero });
+    for (const p of PLATFORMS.filter((x) => x !== "openai" && x !== "grok")) expect(e[p], p).toEqual({ d: zero, w: zero, m: zero });
+    const g = await rows((github as { userId: number }).userId);
+    expect(Object.keys(g).sort()).toEqual([...PLATFORMS].sort());
+    for (const p of PLATFORMS) expect(g[p], p).toEqual({ d: zero, w: zero, m: zero });
   });
 
   it("a taken e-mail (any case) is EMAIL_TAKEN and creates nothing", async () => {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { decodeQuotaMap, encodeQuotaMap, goJsonNumber } from "@/lib/settings/codec";
-import { effectiveLimits, mergeSignupDefaults } from "@/lib/settings/merge";
-import { emptyQuotaMap, LimitSchema, parseLimitInput, QuotaDefaultsFormSchema, QuotaMapSchema } from "@/lib/settings/quota-schema";
+import { LimitSchema, parseLimitInput, QuotaDefaultsFormSchema, QuotaMapSchema } from "@/lib/settings/quota-schema";
 
 const codes = (r: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }) =>
   r.success ? [] : r.error!.issues.map((i) => `${i.path.map(String).join(".")}:${i.message}`);
@@ -110,33 +109,6 @@ describe("settings JSON, byte for byte as Go's json.Marshal", () => {
   it("reports what Go could not unmarshal instead of reading it as unlimited", () => {
     for (const bad of ["not json", "[]", '"x"', '{"openai":{"daily":"10"}}', '{"openai":[1]}', '{"openai":{"daily":1e400}}']) {
       expect(decodeQuotaMap(bad), bad).toMatchObject({ ok: false, present: true });
-    }
-  });
-});
-
-describe("sign-up merge (spec §2.2)", () => {
-  const system = emptyQuotaMap();
-  system.anthropic = { daily: 10, weekly: null, monthly: 100 };
-  system.openai = { daily: 5, weekly: 20, monthly: null };
-  const overrides = emptyQuotaMap();
-  overrides.openai = { daily: null, weekly: 0, monthly: 0 };
-  overrides.anthropic = { daily: 3, weekly: null, monthly: null };
-
-  it("a source override replaces the system value field by field; null inherits; 0 overrides", () => {
-    const e = mergeSignupDefaults(system, { grantOnSignup: true, overrides });
-    expect(e.openai).toEqual({
-      daily: { value: 5, origin: "system" },
-      weekly: { value: 0, origin: "source" },
-      monthly: { value: 0, origin: "source" },
-    });
-    expect(e.anthropic.daily).toEqual({ value: 3, origin: "source" });
-    expect(e.anthropic.monthly).toEqual({ value: 100, origin: "system" });
-    expect(effectiveLimits(e).gemini).toEqual({ daily: null, weekly: null, monthly: null });
-  });
-
-  it("a source whose switch is off (or no source) gets exactly the system default", () => {
-    for (const src of [{ grantOnSignup: false, overrides }, null]) {
-      expect(effectiveLimits(mergeSignupDefaults(system, src))).toEqual(system);
     }
   });
 });

@@ -1,12 +1,14 @@
 import type { Metadata } from "next";
 import { getTranslations, setRequestLocale } from "next-intl/server";
 import { QuotaDefaultsForm } from "@/components/admin-settings/quota-defaults-form";
+import { SettingsHealthAlert } from "@/components/admin-settings/settings-health-alert";
 import { Card, Field, PageHeader } from "@/components/ui/card";
 import { latestAudit } from "@/lib/audit/audit";
 import { requireAdmin } from "@/lib/auth/guards";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { env } from "@/lib/config/env";
 import { getHealth } from "@/lib/health";
+import { settingsHealth } from "@/lib/settings/signup-plan";
 import { readQuotaDefaults } from "@/lib/settings/store";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/admin/settings">): Promise<Metadata> {
@@ -28,6 +30,7 @@ export default async function AdminSettingsPage({ params }: PageProps<"/[locale]
   return (
     <>
       <PageHeader title={t("title")} description={t("description")} />
+      <SettingsHealthAlert issues={settingsHealth(defaults)} />
       <QuotaDefaultsForm initial={defaults} lastChange={last ? { email: last.actorEmail, at: last.createdAt } : null} />
       <h2 className="mb-3 mt-8 text-base font-semibold">{t("systemInfo")}</h2>
       <div className="grid gap-4 md:grid-cols-2">
