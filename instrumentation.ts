@@ -1,14 +1,12 @@
-// Runs once when a server instance starts: starts the cache-invalidation outbox worker and creates
+// Runs once when a server instance starts: starts the billing repairer and creates
 // the bootstrap admin from ADMIN_EMAIL / ADMIN_PASSWORD if that account does not exist yet.
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   if (process.env.NEXT_PHASE !== "phase-production-build" && process.env.DATABASE_URL) {
-    const [{ startOutboxWorker }, { pgPool }, { redis }] = await Promise.all([
-      import("@/lib/quota/outbox"),
-      import("@/lib/db/client"),
-      import("@/lib/redis/client"),
-    ]);
-    startOutboxWorker({ redis: redis(), pool: pgPool() }, Number(process.env.CACHE_INVALIDATION_INTERVAL_MS ?? 2000));
+    // The billing runtime starts its repairer: it carries admin changes into Redis (the outbox) and
+    // finishes usage ops that gateways parked (docs/consistency.md).
+    const { appBilling } = await import("@/lib/quota/runtime");
+    appBilling();
   }
   if (!process.env.ADMIN_EMAIL || !process.env.ADMIN_PASSWORD) return;
   const { ensureBootstrapAdmin } = await import("@/lib/users/users");

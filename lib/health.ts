@@ -1,6 +1,7 @@
 import "server-only";
+import { ledgerStatus, type LedgerStatus } from "@/lib/billing/ledger-status";
+import { pendingInvalidations } from "@/lib/billing/outbox";
 import { db, pgPool } from "@/lib/db/client";
-import { pendingInvalidations } from "@/lib/quota/outbox";
 import { redis } from "@/lib/redis/client";
 
 export type ServiceHealth = { status: "up" | "down" | "disabled"; latencyMs: number | null; error?: string };
@@ -8,8 +9,10 @@ export type Health = {
   status: "ok" | "degraded" | "down";
   database: ServiceHealth;
   redis: ServiceHealth;
-  /** Redis keys whose deletion after an admin change is not confirmed yet (retried in the background). */
+  /** Redis keys whose change after an admin write is not confirmed yet (retried in the background). */
   cacheInvalidations: { pending: number; oldestSeconds: number | null } | null;
+  /** The usage ledger's backlog (docs/consistency.md): dirty keys, parked ops, outbox, last flush, last drift check. */
+  ledger: LedgerStatus | null;
   time: string;
 };
 
@@ -32,8 +35,9 @@ async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<Ser
 }
 
 /**
- * Database and Redis reachability. "down" when the database is unreachable (the console cannot
- * work), "degraded" when Redis is configured but unreachable or cache invalidations are pending.
+ * Database and Redis reachability and the ledger's backlog. "down" when the database is unreachable
+ * (the console cannot work), "degraded" when Redis is configured but unreachable, cache work is
+ * pending, or the ledger has parked or overdue work.
  */
 export async function getHealth(opts: { maxAgeMs?: number } = {}): Promise<Health> {
   const maxAge = opts.maxAgeMs ?? 0;
@@ -46,19 +50,28 @@ export async function getHealth(opts: { maxAgeMs?: number } = {}): Promise<Healt
 // The console's banner reuses a recent probe instead of pinging both services on every render.
 let recent: { at: number; health: Health } | null = null;
 
+const within = <T,>(p: Promise<T>, ms: number): Promise<T | null> =>
+  Promise.race([p.catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), ms).unref())]);
+
 async function probe(): Promise<Health> {
   const r = redis();
   const [database, cache] = await Promise.all([
     timed(() => db().$queryRaw`SELECT 1`, 2000),
     r ? timed(() => r.ping(), 1000) : Promise.resolve<ServiceHealth>({ status: "disabled", latencyMs: null }),
   ]);
-  const pending = database.status === "up" && r ? await pendingInvalidations(pgPool()).catch(() => null) : null;
-  const status = database.status !== "up" ? "down" : cache.status === "down" || (pending?.count ?? 0) > 0 ? "degraded" : "ok";
+  const [pending, ledger] = await Promise.all([
+    database.status === "up" && r ? within(pendingInvalidations(pgPool()), 2000) : Promise.resolve(null),
+    within(ledgerStatus({ pool: database.status === "up" ? pgPool() : null, redis: cache.status === "up" ? r : null }), 2000),
+  ]);
+  const backlog = ledger ? (ledger.journal ?? 0) + (ledger.outbox?.overdue ?? 0) : 0;
+  const status =
+    database.status !== "up" ? "down" : cache.status === "down" || (pending?.count ?? 0) > 0 || backlog > 0 ? "degraded" : "ok";
   return {
     status,
     database,
     redis: cache,
     cacheInvalidations: pending ? { pending: pending.count, oldestSeconds: pending.oldestSeconds } : null,
+    ledger,
     time: new Date().toISOString(),
   };
 }

@@ -1,7 +1,9 @@
 // npm run simulate -- [options]   Gateway simulator: plays gateway traffic through the real billing
 // chain (lib/billing only, exactly as a Node gateway would): for each request an eligibility check,
 // then — if allowed — usage recording of a random cost. Live progress every second, a summary and
-// a consistency check at the end.
+// the ledger check at the end (scripts/lib/traffic.ts): every attempted record counted, PostgreSQL's
+// growth compared with them key by key, every touched Redis hash compared with PostgreSQL. It prints
+// lost and double-counted writes and drift, and exits 1 on any.
 //
 //   --email a@x,b@y        simulate these existing users (their quota rows are used as they are)
 //   --users N              else N simulator users (sim-<n>@simulator.invalid), created when missing   [20]
@@ -19,8 +21,8 @@
 import { parseArgs } from "node:util";
 import { PLATFORMS, isPlatform } from "@/lib/billing/platforms";
 import { createBillingRuntime } from "@/lib/billing/runtime";
-import { monthlyWindowExpired } from "@/lib/billing/windows";
 import { serviceEnv } from "./lib/service-env";
+import { checkLedger, monthlySnapshot, pct, quiesce, runTraffic, UNIT } from "./lib/traffic";
 
 const { values: a } = parseArgs({
   options: {
@@ -69,6 +71,7 @@ const random = () => {
 };
 
 const env = serviceEnv();
+const errors: Record<string, number> = {};
 const rt = createBillingRuntime({
   databaseUrl: env.databaseUrl,
   redisUrl: env.redisUrl,
@@ -77,7 +80,6 @@ const rt = createBillingRuntime({
   config: { flusherEnabled: a.flusher },
   logger: { warn: () => {}, error: (m) => void (errors[m] = (errors[m] ?? 0) + 1) },
 });
-const errors: Record<string, number> = {};
 
 const limits = { daily: limitOf("daily"), weekly: limitOf("weekly"), monthly: limitOf("monthly") };
 
@@ -91,7 +93,11 @@ async function resolveUsers(): Promise<Array<{ id: number; email: string }>> {
         limits: { daily: r.dailyLimit, weekly: r.weeklyLimit, monthly: r.monthlyLimit },
       }));
       await rt.repo.upsertForUser(u.id, [...keep, ...platforms.map((platform) => ({ platform, limits }))]);
-      for (const p of platforms) await rt.cache?.delete(u.id, p); // as the admin API does after a change
+      // As the admin API does after a change: in place in flusher mode (the hash holds unflushed usage), else dropped.
+      for (const p of platforms) {
+        if (a.flusher) await rt.cache?.applyLimits(u.id, p, limits);
+        else await rt.cache?.invalidate(u.id, p);
+      }
     }
   }
   return chosen;
@@ -112,7 +118,7 @@ async function chooseUsers(): Promise<Array<{ id: number; email: string }>> {
   await rt.pool.query(
     `INSERT INTO users (email, password_hash, signup_source)
      SELECT 'sim-' || g || '@simulator.invalid', '!', 'email' FROM generate_series(1, $1::int) g
-     ON CONFLICT (email) DO NOTHING`,
+     ON CONFLICT DO NOTHING`,
     [n],
   );
   const { rows } = await rt.pool.query<{ id: string; email: string; has_rows: boolean }>(
@@ -126,69 +132,14 @@ async function chooseUsers(): Promise<Array<{ id: number; email: string }>> {
   return rows.map((r) => ({ id: Number(r.id), email: r.email }));
 }
 
-/** Σ current monthly usage of the simulated rows, in 1e-4 USD (an expired window counts as 0). */
-async function monthlyUnits(userIds: number[], now: number): Promise<bigint> {
-  const { rows } = await rt.pool.query<{ monthly_usage_usd: string; monthly_window_start: Date | null }>(
-    `SELECT monthly_usage_usd::text, monthly_window_start FROM user_platform_quotas
-     WHERE user_id = ANY($1::bigint[]) AND platform = ANY($2::text[]) AND deleted_at IS NULL`,
-    [userIds, platforms],
-  );
-  let sum = 0n;
-  for (const r of rows) {
-    if (monthlyWindowExpired(r.monthly_window_start?.getTime() ?? null, now)) continue;
-    sum += BigInt(Math.round(Number(r.monthly_usage_usd) * 10_000));
-  }
-  return sum;
-}
-
 const users = await resolveUsers();
 const userIds = users.map((u) => u.id);
-const startUnits = await monthlyUnits(userIds, Date.now());
+const keys = userIds.flatMap((userId) => platforms.map((platform) => ({ userId, platform })));
+const before = await monthlySnapshot(rt, keys);
 const flusher = a.flusher && rt.cache ? rt.flusher({ intervalMs: 500 }) : null;
 flusher?.start();
 
-const stats = {
-  requests: 0,
-  allowed: 0,
-  blocked: { daily: 0, weekly: 0, monthly: 0, outage: 0 } as Record<string, number>,
-  recordedUnits: 0n, // costs that reached PostgreSQL (or the dirty set in flusher mode), 1e-4 USD
-  skippedNoLimit: 0,
-  latencies: [] as number[],
-};
-let windowLatencies: number[] = [];
-let windowRequests = 0;
-let inflight = 0;
-const MAX_INFLIGHT = 1024;
-
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = Float64Array.from(xs).sort();
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
-
-async function oneRequest() {
-  const user = userIds[Math.floor(random() * userIds.length)];
-  const platform = platforms[Math.floor(random() * platforms.length)];
-  const units = Math.round((costMin + random() * (costMax - costMin)) * 10_000);
-  const t0 = performance.now();
-  const d = await rt.service.checkUserPlatformQuotaEligibility(user, platform);
-  const ms = performance.now() - t0;
-  stats.latencies.push(ms);
-  windowLatencies.push(ms);
-  stats.requests++;
-  windowRequests++;
-  if (!d.allowed) {
-    const w = "window" in d.error ? d.error.window : "outage";
-    stats.blocked[w]++;
-    return;
-  }
-  stats.allowed++;
-  const r = await rt.service.recordUsage({ userId: user, platform, cost: units / 10_000 });
-  if (!r.recorded) stats.skippedNoLimit++;
-  else if (r.dbWritten || (a.flusher && r.cacheApplied)) stats.recordedUnits += BigInt(units);
-}
-
-const usd = (units: bigint) => `$${(Number(units) / 10_000).toFixed(4)}`;
+const usd = (units: bigint | number) => `$${(Number(units) / UNIT).toFixed(4)}`;
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 if (!a.json) {
   console.log(
@@ -198,77 +149,74 @@ if (!a.json) {
   if (users.length <= 5) console.log(`          users: ${users.map((u) => `${u.email} (#${u.id})`).join(", ")}`);
 }
 
-const started = performance.now();
-let scheduled = 0;
-const pending = new Set<Promise<void>>();
-await new Promise<void>((resolve) => {
-  let lastReport = started;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    const elapsed = (now - started) / 1000;
-    const due = Math.min(Math.floor(elapsed * rate), Math.floor(duration * rate));
-    while (scheduled < due && inflight < MAX_INFLIGHT) {
-      scheduled++;
-      inflight++;
-      const p = oneRequest()
-        .catch((e) => void (errors[String(e)] = (errors[String(e)] ?? 0) + 1))
-        .finally(() => {
-          inflight--;
-          pending.delete(p);
-        });
-      pending.add(p);
-    }
-    if (now - lastReport >= 1000 && !a.json) {
-      const secs = (now - lastReport) / 1000;
-      const b = stats.blocked;
-      console.log(
-        `t=${pad(elapsed.toFixed(0), 4)}s  req ${pad(stats.requests, 7)}  allowed ${pad(stats.allowed, 7)}  ` +
-          `blocked d/w/m ${b.daily}/${b.weekly}/${b.monthly}${b.outage ? ` outage ${b.outage}` : ""}  ` +
-          `checks/s ${pad((windowRequests / secs).toFixed(0), 6)}  p50 ${pct(windowLatencies, 50).toFixed(2)} ms  p99 ${pct(windowLatencies, 99).toFixed(2)} ms  ` +
-          `recorded ${usd(stats.recordedUnits)}`,
-      );
-      windowLatencies = [];
-      windowRequests = 0;
-      lastReport = now;
-    }
-    if (elapsed >= duration && scheduled >= Math.floor(duration * rate)) {
-      clearInterval(timer);
-      resolve();
-    }
-  }, 10);
+const res = await runTraffic(rt, {
+  users: userIds,
+  platforms,
+  rate,
+  durationSeconds: duration,
+  costMin,
+  costMax,
+  random,
+  onTick: a.json
+    ? undefined
+    : (t) => {
+        const b = t.blocked;
+        console.log(
+          `t=${pad(t.elapsed.toFixed(0), 4)}s  req ${pad(t.requests, 7)}  allowed ${pad(t.allowed, 7)}  ` +
+            `blocked d/w/m ${b.daily}/${b.weekly}/${b.monthly}${b.outage ? ` outage ${b.outage}` : ""}  ` +
+            `checks/s ${pad(t.perSecond.toFixed(0), 6)}  p50 ${t.p50.toFixed(2)} ms  p99 ${t.p99.toFixed(2)} ms  ` +
+            `recorded ${usd(t.attemptedUnits)}`,
+        );
+      },
 });
-await Promise.all(pending);
 await flusher?.stop();
-
-const endUnits = await monthlyUnits(userIds, Date.now());
-const blockedTotal = Object.values(stats.blocked).reduce((x, y) => x + y, 0);
+const settled = await quiesce(rt, null);
+const report = await checkLedger(rt, before, res, costMax);
+const blockedTotal = Object.values(res.blocked).reduce((x, y) => x + y, 0);
+const consistent =
+  res.allowed + blockedTotal === res.requests && settled.ok && report.lost.length === 0 && report.doubled.length === 0 && report.drift.length === 0;
 const summary = {
   users: users.length,
   platforms,
-  seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
-  requests: stats.requests,
-  allowed: stats.allowed,
-  blocked: stats.blocked,
+  seconds: Number(res.seconds.toFixed(1)),
+  requests: res.requests,
+  allowed: res.allowed,
+  blocked: res.blocked,
   blockedTotal,
-  recordedUsd: Number(stats.recordedUnits) / 10_000,
-  skippedNoLimit: stats.skippedNoLimit,
-  postgresDeltaUsd: Number(endUnits - startUnits) / 10_000,
-  checkP50Ms: Number(pct(stats.latencies, 50).toFixed(3)),
-  checkP99Ms: Number(pct(stats.latencies, 99).toFixed(3)),
-  checksPerSecond: Math.round(stats.requests / ((performance.now() - started) / 1000)),
-  errors,
-  consistent: stats.allowed + blockedTotal === stats.requests && endUnits - startUnits === stats.recordedUnits,
+  decisionSources: res.bySource,
+  /** every allowed request's cost (attempted records) */
+  attemptedUsd: Number(res.attemptedUnits) / UNIT,
+  /** the attempted records the write guard accepted (users without limits are not recorded, as in the gateway) */
+  recordedUsd: Number(res.recordedUnits) / UNIT,
+  parked: res.parked,
+  skippedNoLimit: res.skippedNoLimit,
+  postgresDeltaUsd: report.postgresDeltaUsd,
+  lostWrites: report.lost,
+  doubleCounted: report.doubled,
+  drift: report.drift,
+  overCap: report.overCap,
+  settled: settled.ok,
+  checkP50Ms: Number(pct(res.latencies, 50).toFixed(3)),
+  checkP99Ms: Number(pct(res.latencies, 99).toFixed(3)),
+  checksPerSecond: Math.round(res.requests / res.seconds),
+  errors: { ...errors, ...res.errors },
+  consistent,
 };
 if (a.json) console.log(JSON.stringify(summary));
 else {
-  console.log(`\nrequests ${summary.requests} = allowed ${summary.allowed} + blocked ${blockedTotal}` +
-    ` (daily ${stats.blocked.daily}, weekly ${stats.blocked.weekly}, monthly ${stats.blocked.monthly}, outage ${stats.blocked.outage})` +
-    ` ${stats.allowed + blockedTotal === stats.requests ? "✓" : "✗ MISMATCH"}`);
-  console.log(`recorded ${usd(stats.recordedUnits)}; PostgreSQL monthly usage Δ ${usd(endUnits - startUnits)} ` +
-    `${endUnits - startUnits === stats.recordedUnits ? "✓" : "✗ MISMATCH"}` +
-    (stats.skippedNoLimit ? `  (${stats.skippedNoLimit} allowed requests of users without limits are not recorded, as in the gateway)` : ""));
+  const ok = (b: boolean) => (b ? "✓" : "✗");
+  console.log(`\nrequests ${res.requests} = allowed ${res.allowed} + blocked ${blockedTotal}` +
+    ` (daily ${res.blocked.daily}, weekly ${res.blocked.weekly}, monthly ${res.blocked.monthly}, outage ${res.blocked.outage}) ${ok(res.allowed + blockedTotal === res.requests)}`);
+  console.log(`recorded ${usd(res.recordedUnits)} (of ${usd(res.attemptedUnits)} attempted); PostgreSQL monthly usage Δ $${report.postgresDeltaUsd.toFixed(4)} ` +
+    `${ok(report.lost.length === 0 && report.doubled.length === 0)}` +
+    (res.skippedNoLimit ? `  (${res.skippedNoLimit} allowed requests of users without limits are not recorded, as in the gateway)` : ""));
+  console.log(`lost writes: ${report.lost.length ? report.lost.map((l) => `${l.key} −$${l.missingUsd.toFixed(4)}`).join(", ") : "none"} ${ok(report.lost.length === 0)}`);
+  console.log(`double-counted: ${report.doubled.length ? report.doubled.map((l) => `${l.key} +$${l.extraUsd.toFixed(4)}`).join(", ") : "none"} ${ok(report.doubled.length === 0)}`);
+  console.log(`Redis vs PostgreSQL drift: ${report.drift.length ? report.drift.map((d) => `${d.key} Redis ${d.redis} ≠ PG ${d.postgres}`).join("; ") : `none in ${report.keys} key(s)`} ${ok(report.drift.length === 0)}`);
+  if (Object.keys(res.parked).length) console.log(`parked and finished later: ${JSON.stringify(res.parked)}`);
+  if (!settled.ok) console.log(`✗ work left after waiting: ${JSON.stringify(settled.left)}`);
   console.log(`check latency p50 ${summary.checkP50Ms} ms, p99 ${summary.checkP99Ms} ms; ${summary.checksPerSecond} checks/s`);
-  if (Object.keys(errors).length) console.log("errors:", errors);
+  if (Object.keys(summary.errors).length) console.log("errors:", summary.errors);
 }
 await rt.close();
-process.exit(summary.consistent ? 0 : 1);
+process.exit(consistent ? 0 : 1);

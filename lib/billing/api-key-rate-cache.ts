@@ -11,7 +11,7 @@
  * Redis errors propagate; the gateway fails open (a cache miss loads the DB, a DB error allows).
  */
 import type Redis from "ioredis";
-import { billingKeys } from "@/lib/redis/keys";
+import { billingKeys } from "./keys";
 import { formatGoFloat, formatGoInt, parseIntField, parseUsage, unixSeconds } from "./encoding";
 import { LuaScript } from "./script";
 import { RATE_LIMIT_CACHE_TTL_SECONDS } from "./ttl";

@@ -8,7 +8,7 @@
  * is fail-open to the database (any read error is treated as a miss).
  */
 import type Redis from "ioredis";
-import { billingKeys } from "@/lib/redis/keys";
+import { billingKeys } from "./keys";
 import { formatGoFloat, formatGoInt, parseGoFloat } from "./encoding";
 import { LuaScript } from "./script";
 import { goRedisSetExpiry, jitteredTtlMs, jitteredTtlSeconds } from "./ttl";

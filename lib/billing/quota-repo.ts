@@ -4,10 +4,11 @@ import { PLATFORMS } from "./platforms";
 import type { QuotaClock, Window } from "./windows";
 
 /**
- * PostgreSQL repository of `user_platform_quotas` (spec §1.3), in plain SQL on a node-postgres
- * pool (the app shares its pool with Prisma). Every read-modify-write is one SQL statement or one
+ * PostgreSQL repository of `user_platform_quotas` (spec §1.3), in plain SQL on a node-postgres pool
+ * (the app shares its pool with Prisma). Every read-modify-write is one SQL statement or one
  * transaction, so concurrent writers from this process, other instances and the Go gateway never
- * lose an update.
+ * lose an update. No named prepared statements: a session may be shared (PgBouncer in transaction
+ * mode, the embedded PGlite socket), and a name prepared on one client collides on the next.
  */
 export type QuotaLimits = { daily: number | null; weekly: number | null; monthly: number | null };
 
@@ -115,25 +116,62 @@ const WINDOW_COLUMNS: Record<Window, { usage: string; start: string }> = {
 
 type Queryable = Pick<pg.Pool, "query">;
 
-// $1 user, $2 platform, $3 cost, $4 start of day, $5 start of week, $6 now.
-const INCREMENT_SET = `
-  daily_usage_usd = CASE WHEN q.daily_window_start IS NOT DISTINCT FROM $4 THEN q.daily_usage_usd + $3::numeric ELSE $3::numeric END,
-  weekly_usage_usd = CASE WHEN q.weekly_window_start IS NOT DISTINCT FROM $5 THEN q.weekly_usage_usd + $3::numeric ELSE $3::numeric END,
-  monthly_usage_usd = CASE WHEN q.monthly_window_start IS NULL OR $6 - q.monthly_window_start >= interval '720 hours'
-                           THEN $3::numeric ELSE q.monthly_usage_usd + $3::numeric END,
-  monthly_window_start = CASE WHEN q.monthly_window_start IS NULL OR $6 - q.monthly_window_start >= interval '720 hours'
-                              THEN $6 ELSE q.monthly_window_start END,
-  daily_window_start = $4,
-  weekly_window_start = $5,
-  updated_at = $6`;
+// ---- literals for the simple-query protocol (the exactly-once increment sends BEGIN and the write in
+// one message, which the extended protocol cannot do). Only numbers, instants and a validated
+// platform name are ever inlined. ----
+const PLATFORM_NAME = /^[A-Za-z0-9_.:-]{1,32}$/;
+const sqlNum = (v: number) => {
+  if (!Number.isFinite(v) || v < 0) throw new Error(`not a finite amount >= 0: ${v}`);
+  return `${formatGoFloat(v)}::numeric`;
+};
+const sqlInt = (v: number) => {
+  if (!Number.isSafeInteger(v)) throw new Error(`not an integer: ${v}`);
+  return String(v);
+};
+const sqlTime = (msSinceEpoch: number) => `'${new Date(msSinceEpoch).toISOString()}'::timestamptz`;
+const sqlText = (s: string) => {
+  if (!PLATFORM_NAME.test(s)) throw new Error(`invalid platform name ${JSON.stringify(s)}`);
+  return `'${s}'`;
+};
 
-const INCREMENT_UPDATE = `UPDATE user_platform_quotas AS q SET ${INCREMENT_SET}
-  WHERE q.user_id = $1 AND q.platform = $2 AND q.deleted_at IS NULL`;
+/**
+ * The window rules of one usage op recorded at `at` (the gateway's IncrementUsageWithReset, spec
+ * §1.3), extended for ops written late (a retry after an outage, a delayed delivery, two requests
+ * straddling midnight): a daily or weekly window that has already moved past the op's own calendar
+ * window is left alone, never moved back — the gateway's equality rule would reset today's usage to
+ * a cost recorded yesterday. The rolling monthly window keeps the gateway's rule (a window is
+ * anchored at its first op, so an op recorded a moment before that anchor still belongs to it). For
+ * an op written at once (`at` = now) the rules are exactly the gateway's.
+ */
+function incrementSet(w: { cost: string; sod: string; sodNext: string; sow: string; sowNext: string; at: string }): string {
+  return `
+  daily_usage_usd = CASE WHEN q.daily_window_start = ${w.sod} THEN q.daily_usage_usd + ${w.cost}
+                         WHEN q.daily_window_start >= ${w.sodNext} THEN q.daily_usage_usd
+                         ELSE ${w.cost} END,
+  daily_window_start = CASE WHEN q.daily_window_start >= ${w.sodNext} THEN q.daily_window_start ELSE ${w.sod} END,
+  weekly_usage_usd = CASE WHEN q.weekly_window_start = ${w.sow} THEN q.weekly_usage_usd + ${w.cost}
+                          WHEN q.weekly_window_start >= ${w.sowNext} THEN q.weekly_usage_usd
+                          ELSE ${w.cost} END,
+  weekly_window_start = CASE WHEN q.weekly_window_start >= ${w.sowNext} THEN q.weekly_window_start ELSE ${w.sow} END,
+  monthly_usage_usd = CASE WHEN q.monthly_window_start IS NULL OR ${w.at} - q.monthly_window_start >= interval '720 hours' THEN ${w.cost}
+                           ELSE q.monthly_usage_usd + ${w.cost} END,
+  monthly_window_start = CASE WHEN q.monthly_window_start IS NULL OR ${w.at} - q.monthly_window_start >= interval '720 hours'
+                              THEN ${w.at} ELSE q.monthly_window_start END,
+  updated_at = now()`;
+}
 
-const INCREMENT_UPSERT = `INSERT INTO user_platform_quotas AS q (user_id, platform, daily_usage_usd, weekly_usage_usd, monthly_usage_usd,
-    daily_window_start, weekly_window_start, monthly_window_start, created_at, updated_at)
-  VALUES ($1, $2, $3::numeric, $3::numeric, $3::numeric, $4, $5, $6, $6, $6)
-  ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET ${INCREMENT_SET}`;
+/** Work committed in the same transaction as a usage increment (the outbox row of a lost Redis reply). */
+export type OutboxRow = { cacheKey: string; kind: "cancel" | "replay" | "del"; payload: unknown; delayMs?: number };
+
+/** The outcome of an exactly-once write: a definite yes, a definite no, or "committed?" with the txid to ask about. */
+export type ExactWrite =
+  | { status: "committed"; txid: string }
+  | { status: "failed"; error: unknown }
+  | { status: "uncertain"; txid: string; error: unknown }
+  /** the outbox row it had to consume was already gone: another worker wrote this op */
+  | { status: "skipped" };
+
+export type TxStatus = "committed" | "aborted" | "in progress" | "unknown";
 
 export class QuotaRepository {
   constructor(
@@ -158,6 +196,17 @@ export class QuotaRepository {
       [userId, PLATFORMS],
     );
     return rows.map(toRow);
+  }
+
+  /** Active rows for many (user, platform) pairs, keyed `${userId}:${platform}`. */
+  async getMany(pairs: Array<{ userId: number; platform: string }>, client: Queryable = this.pool): Promise<Map<string, QuotaRow>> {
+    if (pairs.length === 0) return new Map();
+    const { rows } = await client.query<RawRow>(
+      `SELECT ${QUOTA_COLUMNS} FROM user_platform_quotas q
+       WHERE (q.user_id, q.platform) IN (SELECT * FROM unnest($1::bigint[], $2::text[])) AND q.deleted_at IS NULL`,
+      [pairs.map((p) => p.userId), pairs.map((p) => p.platform)],
+    );
+    return new Map(rows.map((r) => [`${r.user_id}:${r.platform}`, toRow(r)]));
   }
 
   /**
@@ -191,18 +240,111 @@ export class QuotaRepository {
   }
 
   /**
-   * Add `cost` to all three windows, resetting each expired one first (daily/weekly: stored start
-   * not exactly the current calendar start; monthly: nil or ≥ 30 d → start := now). Creates the
-   * row (NULL limits) when missing.
+   * Add `cost` recorded at `at` to all three windows, resetting each expired one first (daily/weekly:
+   * stored start not exactly the op's calendar start; monthly: nil or ≥ 30 d → start := at), creating
+   * the row (NULL limits) when missing — and commit it EXACTLY ONCE, so a retry after any failure can
+   * never count it twice:
    *
-   * Each statement is atomic under the row lock; the common case is one prepared UPDATE. A
-   * missing row falls back to an upsert whose conflict branch applies the same window rules, so a
-   * concurrent first insert is handled correctly (the gateway's fallback there skipped them).
+   *   1st round trip  BEGIN; [INSERT outbox row;] UPDATE … RETURNING txid_current()   (no COMMIT sent yet)
+   *   (row missing)   INSERT … ON CONFLICT DO UPDATE … RETURNING txid_current()
+   *   2nd round trip  COMMIT
+   *
+   * A failure before COMMIT was sent is a definite "not written" (the connection is destroyed, so the
+   * server rolls the transaction back). A failure of the COMMIT itself is "uncertain" with the txid:
+   * `transactionStatus(txid)` tells later whether it committed. BEGIN and the write travel as one
+   * simple-protocol message (numbers, instants and a validated platform name are inlined) so the
+   * common case costs two round trips, and a transaction never waits on anything but PostgreSQL.
    */
-  async incrementUsageWithReset(userId: number, platform: string, cost: number, now: number): Promise<void> {
-    const values = [userId, platform, num(cost, "cost"), new Date(this.clock.startOfDay(now)), new Date(this.clock.startOfWeek(now)), new Date(now)];
-    const updated = await this.pool.query({ name: "qc_upq_increment", text: INCREMENT_UPDATE, values });
-    if (updated.rowCount === 0) await this.pool.query({ name: "qc_upq_increment_insert", text: INCREMENT_UPSERT, values });
+  async incrementExactlyOnce(input: {
+    userId: number;
+    platform: string;
+    cost: number;
+    at: number;
+    /** commit this outbox row together with the cost */
+    outbox?: OutboxRow;
+    /** commit only if this outbox row still exists, deleting it (the op of a replay row is written once) */
+    consumeOutboxId?: number;
+    /** called with the txid before COMMIT is sent (persist it where a retry will look); a throw aborts */
+    beforeCommit?: (txid: string) => Promise<void>;
+  }): Promise<ExactWrite> {
+    const { clock } = this;
+    const sod = clock.startOfDay(input.at);
+    const sow = clock.startOfWeek(input.at);
+    const w = {
+      cost: sqlNum(input.cost),
+      sod: sqlTime(sod),
+      sodNext: sqlTime(clock.startOfDay(sod + 36 * 3600_000)),
+      sow: sqlTime(sow),
+      sowNext: sqlTime(clock.startOfWeek(sow + 180 * 3600_000)),
+      at: sqlTime(input.at),
+    };
+    const user = sqlInt(input.userId);
+    const platform = sqlText(input.platform);
+    const update = `UPDATE user_platform_quotas AS q SET ${incrementSet(w)}
+  WHERE q.user_id = ${user} AND q.platform = ${platform} AND q.deleted_at IS NULL RETURNING txid_current()::text AS txid`;
+    const outbox = input.outbox
+      ? `INSERT INTO cache_invalidation_outbox (cache_key, kind, payload, next_attempt_at)
+         VALUES (${quoteLiteral(input.outbox.cacheKey)}, ${quoteLiteral(input.outbox.kind)}, ${quoteLiteral(JSON.stringify(input.outbox.payload))}::jsonb,
+                 now() + interval '${Math.max(0, Math.round(input.outbox.delayMs ?? 0))} milliseconds');`
+      : "";
+
+    let client: pg.PoolClient;
+    try {
+      client = await checkout(this.pool);
+    } catch (error) {
+      return { status: "failed", error };
+    }
+    const consume =
+      input.consumeOutboxId === undefined ? "" : `DELETE FROM cache_invalidation_outbox WHERE id = ${sqlInt(input.consumeOutboxId)};`;
+    let txid: string | null = null;
+    try {
+      const first = (await client.query(`BEGIN; ${consume} ${outbox} ${update}`)) as unknown as pg.QueryResult<{ txid: string }>[];
+      if (consume && first[1].rowCount === 0) {
+        await client.query("ROLLBACK");
+        client.release();
+        return { status: "skipped" };
+      }
+      const updated = first[first.length - 1];
+      txid = updated.rows[0]?.txid ?? null;
+      if (txid === null) {
+        const upsert = await client.query<{ txid: string }>(
+          `INSERT INTO user_platform_quotas AS q (user_id, platform, daily_usage_usd, weekly_usage_usd, monthly_usage_usd,
+              daily_window_start, weekly_window_start, monthly_window_start, created_at, updated_at)
+           VALUES (${user}, ${platform}, ${w.cost}, ${w.cost}, ${w.cost}, ${w.sod}, ${w.sow}, ${w.at}, now(), now())
+           ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET ${incrementSet(w)}
+           RETURNING txid_current()::text AS txid`,
+        );
+        txid = upsert.rows[0].txid;
+      }
+      if (input.beforeCommit) await input.beforeCommit(txid);
+    } catch (error) {
+      client.release(true); // destroy: the server rolls back what it has of this transaction
+      return { status: "failed", error };
+    }
+    try {
+      await client.query("COMMIT");
+      client.release();
+      return { status: "committed", txid };
+    } catch (error) {
+      client.release(true);
+      return { status: "uncertain", txid, error };
+    }
+  }
+
+  /**
+   * incrementExactlyOnce, throwing unless it committed — for callers without a ledger (tools, tests)
+   * that want the gateway's IncrementUsageWithReset.
+   */
+  async incrementUsageWithReset(userId: number, platform: string, cost: number, at: number): Promise<void> {
+    const w = await this.incrementExactlyOnce({ userId, platform, cost, at });
+    if (w.status !== "committed") throw w.status === "skipped" ? new Error("skipped") : (w.error as Error);
+  }
+
+  /** Did transaction `txid` commit? (txid_status: PostgreSQL ≥ 10, PGlite.) */
+  async transactionStatus(txid: string): Promise<TxStatus> {
+    const { rows } = await this.pool.query<{ s: string | null }>("SELECT txid_status($1::bigint) AS s", [txid]);
+    const s = rows[0]?.s;
+    return s === "committed" || s === "aborted" || s === "in progress" ? s : "unknown";
   }
 
   /**
@@ -221,9 +363,9 @@ export class QuotaRepository {
   }
 
   /**
-   * Whole-replace of a user's limits in one transaction: active rows of platforms not listed are
-   * soft-deleted; listed ones get the new limits with usage and windows preserved, or a new row.
-   * Pass `client` (inside BEGIN) to join the caller's transaction (e.g. with an audit row).
+   * Whole-replace of a user's limits: active rows of platforms not listed are soft-deleted; listed
+   * ones get the new limits with usage and windows preserved, or a new row. Runs on `client` (the
+   * caller's transaction, e.g. with an audit row) or in a transaction of its own.
    */
   async upsertForUser(userId: number, records: Array<{ platform: string; limits: QuotaLimits }>, client?: pg.PoolClient): Promise<void> {
     const run = async (c: Queryable) => {
@@ -254,23 +396,62 @@ export class QuotaRepository {
       );
     };
     if (client) return run(client);
-    const c = await this.pool.connect();
-    try {
-      await c.query("BEGIN");
-      await run(c);
-      await c.query("COMMIT");
-    } catch (e) {
-      await c.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+    await withTransaction(this.pool, run);
   }
 
   /**
-   * The flusher's absolute write: usages and window starts overwritten (limits never written; a
-   * new row gets NULL limits), in chunks of 6000 rows that are not one transaction. A foreign-key
-   * violation (user deleted) becomes QuotaFkViolationError.
+   * The flusher's absolute write, made safe against every other writer: the active rows of the batch
+   * are locked FOR UPDATE first, THEN `readSnapshots` reads Redis, THEN the usages and window starts
+   * are overwritten, in one transaction. A direct PostgreSQL increment of the same row (a usage op whose
+   * key was missing) therefore lands either before the lock — and the snapshot read afterwards already
+   * contains it, or the key is absent and skipped — or after the commit, on top of the snapshot; an
+   * admin change holds the same locks. Limits are never written; a key without an active row is not
+   * re-created (its row was removed by an admin or its user deleted) and is reported back.
+   */
+  async snapshotLocked(
+    keys: Array<{ userId: number; platform: string }>,
+    readSnapshots: () => Promise<UsageSnapshot[]>,
+  ): Promise<{ written: number; withoutRow: UsageSnapshot[] }> {
+    return withTransaction(this.pool, async (c) => {
+      const { rows } = await c.query<{ user_id: string; platform: string }>(
+        `SELECT user_id, platform FROM user_platform_quotas
+         WHERE (user_id, platform) IN (SELECT * FROM unnest($1::bigint[], $2::text[])) AND deleted_at IS NULL
+         ORDER BY id FOR UPDATE`,
+        [keys.map((k) => k.userId), keys.map((k) => k.platform)],
+      );
+      const locked = new Set(rows.map((r) => `${r.user_id}:${r.platform}`));
+      const snaps = await readSnapshots();
+      const write = snaps.filter((s) => locked.has(`${s.userId}:${s.platform}`));
+      const withoutRow = snaps.filter((s) => !locked.has(`${s.userId}:${s.platform}`));
+      for (let i = 0; i < write.length; i += SNAPSHOT_CHUNK_ROWS) {
+        const chunk = write.slice(i, i + SNAPSHOT_CHUNK_ROWS);
+        await c.query(
+          `UPDATE user_platform_quotas q SET
+             daily_usage_usd = s.du, weekly_usage_usd = s.wu, monthly_usage_usd = s.mu,
+             daily_window_start = s.ds, weekly_window_start = s.ws, monthly_window_start = s.ms, updated_at = now()
+           FROM unnest($1::bigint[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[],
+                       $6::timestamptz[], $7::timestamptz[], $8::timestamptz[]) AS s(user_id, platform, du, wu, mu, ds, ws, ms)
+           WHERE q.user_id = s.user_id AND q.platform = s.platform AND q.deleted_at IS NULL`,
+          [
+            chunk.map((s) => s.userId),
+            chunk.map((s) => s.platform),
+            chunk.map((s) => num(s.dailyUsage, "daily usage")),
+            chunk.map((s) => num(s.weeklyUsage, "weekly usage")),
+            chunk.map((s) => num(s.monthlyUsage, "monthly usage")),
+            chunk.map((s) => new Date(s.dailyWindowStart)),
+            chunk.map((s) => new Date(s.weeklyWindowStart)),
+            chunk.map((s) => new Date(s.monthlyWindowStart)),
+          ],
+        );
+      }
+      return { written: write.length, withoutRow };
+    });
+  }
+
+  /**
+   * The gateway's BatchSnapshotUsage (spec §1.3), unchanged: absolute upsert in chunks of 6000 rows
+   * that are not one transaction, new rows with NULL limits, FK violation → QuotaFkViolationError.
+   * Kept for interoperability tests; lib/billing's flusher writes through snapshotLocked.
    */
   async batchSnapshotUsage(snaps: UsageSnapshot[], now: number): Promise<void> {
     for (let i = 0; i < snaps.length; i += SNAPSHOT_CHUNK_ROWS) {
@@ -307,5 +488,77 @@ export class QuotaRepository {
         throw e;
       }
     }
+  }
+
+  /** Keep the usage of an entry that an admin change replaced on the row it belonged to (by id; the row may be soft-deleted). */
+  async writeUsageById(rowId: number, usage: [number, number, number], starts: [number | null, number | null, number | null], client: Queryable = this.pool): Promise<void> {
+    await client.query(
+      `UPDATE user_platform_quotas SET daily_usage_usd = $2, weekly_usage_usd = $3, monthly_usage_usd = $4,
+         daily_window_start = COALESCE($5, daily_window_start), weekly_window_start = COALESCE($6, weekly_window_start),
+         monthly_window_start = COALESCE($7, monthly_window_start), updated_at = now() WHERE id = $1`,
+      [
+        rowId,
+        num(usage[0], "daily usage"),
+        num(usage[1], "weekly usage"),
+        num(usage[2], "monthly usage"),
+        starts[0] === null ? null : new Date(starts[0]),
+        starts[1] === null ? null : new Date(starts[1]),
+        starts[2] === null ? null : new Date(starts[2]),
+      ],
+    );
+  }
+}
+
+/** Park a usage op for replay into Redis (flusher mode, its Redis step failed): an outbox row due now. */
+export async function enqueueReplayRow(pool: Pick<pg.Pool, "query">, cacheKey: string, payload: unknown): Promise<void> {
+  await pool.query(`INSERT INTO cache_invalidation_outbox (cache_key, kind, payload, next_attempt_at) VALUES ($1, 'replay', $2::jsonb, now())`, [
+    cacheKey,
+    JSON.stringify(payload),
+  ]);
+}
+
+/**
+ * pool.connect() with an error listener for as long as the client is checked out: a connection reset
+ * while a query runs (a cut network, a restarted server) is then that query's error, not an unhandled
+ * 'error' event that takes the process down. The listener goes with the client on release.
+ */
+export async function checkout(pool: Pick<pg.Pool, "connect">): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  const ignore = () => {};
+  client.on("error", ignore);
+  const release = client.release.bind(client);
+  client.release = (err?: Error | boolean) => {
+    client.removeListener("error", ignore);
+    client.release = release;
+    return release(err);
+  };
+  return client;
+}
+
+/** A string as a standard-conforming SQL literal (no backslash escapes; NUL refused). */
+export function quoteLiteral(s: string): string {
+  if (s.includes("\u0000")) throw new Error("NUL in SQL literal");
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/**
+ * Run `fn` in a transaction on its own pool client: BEGIN, COMMIT on success, ROLLBACK on any error
+ * (the error is rethrown). A client whose ROLLBACK fails is destroyed rather than returned to the pool.
+ */
+export async function withTransaction<T>(pool: Pick<pg.Pool, "connect">, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await checkout(pool);
+  let broken = false;
+  try {
+    await client.query("BEGIN");
+    const out = await fn(client);
+    await client.query("COMMIT");
+    return out;
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {
+      broken = true;
+    });
+    throw e;
+  } finally {
+    client.release(broken);
   }
 }

@@ -1,15 +1,20 @@
 import Redis from "ioredis";
-import pg from "pg";
+import type pg from "pg";
 import { QuotaUsageFlusher, type FlusherConfig } from "./flusher";
+import { newBillingMetrics, type BillingMetrics } from "./metrics";
 import { QuotaCache } from "./quota-cache";
 import { QuotaRepository } from "./quota-repo";
+import { billingPool, REDIS_OPTIONS } from "./connections";
+import { BillingRepairer } from "./repairer";
 import { BillingService, type BillingConfig, type BillingLogger } from "./service";
 import { QuotaClock } from "./windows";
 
 /**
- * Wiring of the billing chain for a standalone process (gateway simulator, flusher worker,
- * benchmarks, tests): one pg pool, one Redis connection (optional), the clock, repository,
- * cache and service. The Next.js app wires the same parts onto its own singletons.
+ * The one composition root of the billing chain. The console app, the gateway simulator, the flusher
+ * worker, the chaos suite, the benchmarks and the tests all build the graph here — from URLs, or on a
+ * pool and Redis client they already own (the app shares its pool with Prisma). The runtime starts
+ * the repairer (lib/billing/repairer.ts) unless told not to: recording is only exactly-once with it
+ * running somewhere.
  */
 export type BillingRuntime = {
   pool: pg.Pool;
@@ -18,7 +23,10 @@ export type BillingRuntime = {
   repo: QuotaRepository;
   cache: QuotaCache | null;
   service: BillingService;
+  repairer: BillingRepairer;
+  metrics: BillingMetrics;
   flusher: (config?: Partial<FlusherConfig>) => QuotaUsageFlusher;
+  /** Stop the repairer (after one last pass) and, if this runtime opened them, the connections. */
   close(): Promise<void>;
 };
 
@@ -36,23 +44,51 @@ export function billingConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Part
 }
 
 export function createBillingRuntime(opts: {
-  databaseUrl: string;
+  /** an existing pool (not closed by the runtime), or a URL to open one */
+  pool?: pg.Pool;
+  databaseUrl?: string;
+  /** an existing client (not closed by the runtime), null for none, or a URL */
+  redis?: Redis | null;
   redisUrl?: string | null;
   timeZone?: string;
   poolMax?: number;
   config?: Partial<BillingConfig>;
   logger?: BillingLogger;
+  /** false: do not start the repairer here (another process runs it); default true */
+  repair?: boolean;
+  repairIntervalMs?: number;
 }): BillingRuntime {
-  const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 });
-  pool.on("error", () => {});
-  const redis = opts.redisUrl
-    ? new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1000, connectTimeout: 2000 })
-    : null;
-  redis?.on("error", () => {});
+  const ownPool = !opts.pool;
+  if (!opts.pool && !opts.databaseUrl) throw new Error("createBillingRuntime: pool or databaseUrl is required");
+  const pool = opts.pool ?? billingPool(opts.databaseUrl as string, opts.poolMax ?? 10);
+  const ownRedis = opts.redis === undefined && !!opts.redisUrl;
+  const redis = opts.redis !== undefined ? opts.redis : opts.redisUrl ? new Redis(opts.redisUrl, REDIS_OPTIONS) : null;
+  if (ownRedis) redis?.on("error", () => {});
   const clock = new QuotaClock(opts.timeZone ?? "Asia/Shanghai");
   const repo = new QuotaRepository(pool, clock);
   const cache = redis ? new QuotaCache(redis) : null;
-  const service = new BillingService({ cache, repo, clock, logger: opts.logger }, opts.config);
+  const metrics = newBillingMetrics();
+  const logger = opts.logger ?? console;
+  let repairer: BillingRepairer | null = null;
+  const service = new BillingService(
+    {
+      cache,
+      repo,
+      pool,
+      clock,
+      logger,
+      metrics,
+      onMalformed: (u, p) => repairer?.reportMalformed(u, p),
+      onRebuilt: (u, p) => repairer?.verifyRebuild(u, p),
+    },
+    opts.config,
+  );
+  repairer = new BillingRepairer(
+    { cache, redis, repo, pool, ledger: service.ledger, clock, metrics, logger, flusherEnabled: service.config.flusherEnabled },
+    opts.repairIntervalMs,
+  );
+  if (opts.repair !== false) repairer.start();
+  const r = repairer;
   return {
     pool,
     redis,
@@ -60,13 +96,18 @@ export function createBillingRuntime(opts: {
     repo,
     cache,
     service,
+    repairer: r,
+    metrics,
     flusher: (config) => {
       if (!cache) throw new Error("the flusher needs Redis");
-      return new QuotaUsageFlusher({ cache, repo, logger: opts.logger }, config);
+      return new QuotaUsageFlusher({ cache, repo, logger, metrics }, config);
     },
     async close() {
-      redis?.disconnect();
-      await pool.end();
+      await r.stop();
+      await service.ledger.drain();
+      await r.runOnce().catch(() => {});
+      if (ownRedis) redis?.disconnect();
+      if (ownPool) await pool.end();
     },
   };
 }

@@ -1,38 +1,36 @@
+import { decideQuota, entryFromRow, sentinelEntry, windowsToRefresh } from "./decision";
 import { BillingServiceError, QuotaExhaustedError } from "./errors";
+import { UsageLedger, withTimeout, type RecordResult } from "./ledger";
+import { newBillingMetrics, type BillingMetrics, type DecisionSource } from "./metrics";
 import {
   hasAnyLimit,
   QUOTA_CACHE_TTL_SECONDS,
   QUOTA_SCHEMA_VERSION,
   QUOTA_SENTINEL_TTL_SECONDS,
+  type DecodedQuotaEntry,
   type QuotaCache,
   type QuotaCacheEntry,
-  type WindowRefresh,
 } from "./quota-cache";
 import type { QuotaRepository, QuotaRow } from "./quota-repo";
-import {
-  cacheWindowExpired,
-  formatRfc3339,
-  monthlyWindowExpired,
-  nextMonthlyResetFrom,
-  type QuotaClock,
-  type Window,
-} from "./windows";
+import type pg from "pg";
+import type { QuotaClock } from "./windows";
 
 /**
  * The gateway's user × platform billing chain (spec §5.2–§5.3), for any Node gateway and for the
- * console: the pre-request eligibility check and post-request usage recording, over the Redis
- * hash shared with the Go gateway and the `user_platform_quotas` table.
+ * console: the pre-request eligibility check and post-request usage recording, over the Redis hash
+ * shared with the Go gateway and the `user_platform_quotas` table. Recording goes through the
+ * usage ledger (lib/billing/ledger.ts), which never loses or double-counts a cost.
  *
- * Failure policy: a Redis or database error during the check lets the request through
- * (fail-open, as the gateway does) unless `failClosed` is set, in which case such a request is
- * refused with BillingServiceError (503). Nothing throws out of check or record.
+ * Failure policy: a Redis or database error during the check lets the request through (fail-open,
+ * as the gateway does) unless `failClosed` is set, in which case such a request is refused with
+ * BillingServiceError (503). Nothing throws out of check or record.
  */
 export type BillingConfig = {
   /** TTL of a normal quota hash (billing.user_platform_quota_cache_ttl_seconds). */
   cacheTtlSeconds: number;
   /** TTL of a sentinel (…_sentinel_ttl_seconds); ≤ 0 falls back to 3600. */
   sentinelTtlSeconds: number;
-  /** database.user_platform_quota_flusher_enabled: mark dirty, no direct DB increment. */
+  /** database.user_platform_quota_flusher_enabled: record in Redis + dirty set, the flusher mirrors it. */
   flusherEnabled: boolean;
   /** Refuse requests when neither Redis nor the database can decide (default: allow). */
   failClosed: boolean;
@@ -41,6 +39,10 @@ export type BillingConfig = {
   dbTimeoutMs: number;
   cacheWriteTimeoutMs: number;
   incrementTimeoutMs: number;
+  /** a no-op usage op's lease on its key while its PostgreSQL write is in flight */
+  leaseMs: number;
+  /** recordUsage resolves after this long at most; unfinished work continues and is parked */
+  recordTimeoutMs: number;
 };
 
 export const DEFAULT_BILLING_CONFIG: BillingConfig = {
@@ -52,6 +54,8 @@ export const DEFAULT_BILLING_CONFIG: BillingConfig = {
   dbTimeoutMs: 3000,
   cacheWriteTimeoutMs: 50,
   incrementTimeoutMs: 2000,
+  leaseMs: 30_000,
+  recordTimeoutMs: 10_000,
 };
 
 export type QuotaDecision =
@@ -59,63 +63,41 @@ export type QuotaDecision =
   | { allowed: false; source: QuotaSource; error: QuotaExhaustedError | BillingServiceError };
 
 /** Where the decision came from — for logs, metrics and the simulator. */
-export type QuotaSource = "skip" | "cache" | "database" | "database-no-cache" | "no-row" | "fail-open" | "fail-closed";
+export type QuotaSource = DecisionSource;
 
 export type BillingLogger = { warn(msg: string, meta?: unknown): void; error(msg: string, meta?: unknown): void };
-
-export type BillingMetrics = {
-  cacheReadErrors: number;
-  cacheWriteErrors: number;
-  sentinelWriteErrors: number;
-  dbLoadErrors: number;
-  dbIncrementErrors: number;
-  cacheIncrementErrors: number;
-  refreshes: number;
-};
-
-class TimeoutError extends Error {
-  constructor(what: string, ms: number) {
-    super(`${what} timed out after ${ms} ms`);
-  }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(what, ms)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 const ALLOW_SKIP: QuotaDecision = { allowed: true, source: "skip" };
 
 export class BillingService {
   readonly config: BillingConfig;
-  readonly metrics: BillingMetrics = {
-    cacheReadErrors: 0,
-    cacheWriteErrors: 0,
-    sentinelWriteErrors: 0,
-    dbLoadErrors: 0,
-    dbIncrementErrors: 0,
-    cacheIncrementErrors: 0,
-    refreshes: 0,
-  };
-  private readonly inflight = new Map<string, Promise<QuotaRow | null>>();
+  readonly metrics: BillingMetrics;
+  readonly ledger: UsageLedger;
+  private readonly inflight = new Map<string, Promise<{ row: QuotaRow | null; generation: string | null }>>();
 
   constructor(
     private readonly deps: {
       /** null when no Redis is configured: every check then reads the database (errBillingCacheUnavailable). */
       cache: QuotaCache | null;
       repo: QuotaRepository;
+      pool: Pick<pg.Pool, "query">;
       clock: QuotaClock;
       logger?: BillingLogger;
+      metrics?: BillingMetrics;
+      /** a check found a malformed hash (the runtime's repairer fixes it) */
+      onMalformed?: (userId: number, platform: string) => void;
+      /** a check rebuilt a hash from a row (the repairer verifies it against PostgreSQL shortly after) */
+      onRebuilt?: (userId: number, platform: string) => void;
     },
     config: Partial<BillingConfig> = {},
   ) {
     this.config = { ...DEFAULT_BILLING_CONFIG, ...config };
     if (!(this.config.sentinelTtlSeconds > 0)) this.config.sentinelTtlSeconds = QUOTA_SENTINEL_TTL_SECONDS;
+    this.metrics = deps.metrics ?? newBillingMetrics();
+    this.ledger = new UsageLedger(
+      { cache: deps.cache, repo: deps.repo, pool: deps.pool, metrics: this.metrics, logger: this.log, onMalformed: deps.onMalformed },
+      this.config,
+    );
   }
 
   private get log(): BillingLogger {
@@ -124,8 +106,8 @@ export class BillingService {
 
   /**
    * May this user send a request to this platform now? Cache hit → decide from Redis (resetting
-   * expired windows there); miss / legacy entry / Redis error → one database load per key at a
-   * time, then rebuild the entry (or write a sentinel when there is no row).
+   * expired windows there); miss / legacy entry / Redis error → one database load per key at a time,
+   * then rebuild the entry (or write a sentinel when there is no row) unless that could lose a cost.
    */
   async checkUserPlatformQuotaEligibility(
     userId: number,
@@ -133,16 +115,15 @@ export class BillingService {
     opts: { now?: number; signal?: AbortSignal; subscriptionMode?: boolean } = {},
   ): Promise<QuotaDecision> {
     // Subscription-mode requests are exempt from platform quotas, check and recording alike (spec §5.1).
-    if (!platform || this.config.simpleMode || opts.subscriptionMode) return ALLOW_SKIP;
+    if (!platform || this.config.simpleMode || opts.subscriptionMode) return this.count(ALLOW_SKIP);
     const now = opts.now ?? Date.now();
     const { cache } = this.deps;
     let cacheFailed = cache === null;
     if (cache) {
       try {
         const entry = await cache.get(userId, platform);
-        if (entry && entry.schemaVersion === QUOTA_SCHEMA_VERSION) {
-          return await this.decideFromCache(userId, platform, entry, now);
-        }
+        if (entry && entry.schemaVersion === QUOTA_SCHEMA_VERSION) return this.count(await this.decideFromCache(userId, platform, entry, now));
+        if (entry?.malformed) this.malformed(userId, platform); // e.g. schema_version "1.0": Go treats it as legacy too
       } catch (e) {
         cacheFailed = true;
         this.metrics.cacheReadErrors++;
@@ -150,37 +131,32 @@ export class BillingService {
       }
     }
 
-    let row: QuotaRow | null;
+    let loaded: { row: QuotaRow | null; generation: string | null };
     try {
-      row = await this.loadRow(userId, platform, opts.signal);
+      loaded = await this.load(userId, platform, !cacheFailed, opts.signal);
     } catch (e) {
       this.metrics.dbLoadErrors++;
+      this.metrics.failOpen++;
       this.log.error("billing: quota load failed", { userId, platform, error: String(e) });
-      return this.config.failClosed
-        ? { allowed: false, source: "fail-closed", error: new BillingServiceError() }
-        : { allowed: true, source: "fail-open" };
+      return this.count(
+        this.config.failClosed ? { allowed: false, source: "fail-closed", error: new BillingServiceError() } : { allowed: true, source: "fail-open" },
+      );
     }
-
+    const { row, generation } = loaded;
     if (!row) {
-      if (!cacheFailed && cache) await this.writeSentinel(cache, userId, platform, now);
-      return { allowed: true, source: "no-row" };
+      if (!cacheFailed && cache && generation !== null) await this.writeFenced(cache, userId, platform, sentinelEntry(this.deps.clock, now), generation, true);
+      return this.count({ allowed: true, source: "no-row" });
     }
-    const entry = this.entryFromRow(row, now);
-    if (!cacheFailed && cache) {
-      try {
-        // Only if nobody rebuilt it meanwhile: a second rebuild would wipe increments made since.
-        await withTimeout(cache.setIfAbsent(userId, platform, entry, this.config.cacheTtlSeconds), this.config.cacheWriteTimeoutMs, "cache rebuild");
-      } catch (e) {
-        this.metrics.cacheWriteErrors++;
-        this.log.warn("billing: quota cache rebuild failed", { userId, platform, error: String(e) });
-      }
+    if (!cacheFailed && cache && generation !== null) {
+      await this.writeFenced(cache, userId, platform, entryFromRow(row, this.deps.clock, now), generation, false);
     }
-    return this.decide(entry, now, cacheFailed ? "database-no-cache" : "database");
+    return this.count(this.decide(row, now, cacheFailed ? "database-no-cache" : "database"));
   }
 
   /**
-   * Write guard of post-request recording (HasUserPlatformQuotaLimit): true unless the cached
-   * entry is known and has no limit (a sentinel). Misses and Redis errors count as true.
+   * Write guard of post-request recording (HasUserPlatformQuotaLimit): true unless the cached entry is
+   * known and has no limit (a sentinel). Misses, Redis errors and malformed entries count as true — a
+   * garbled limit must never stop the recording of usage.
    */
   async hasUserPlatformQuotaLimit(userId: number, platform: string): Promise<boolean> {
     if (this.config.simpleMode) return false;
@@ -188,64 +164,56 @@ export class BillingService {
     if (!cache) return true;
     try {
       const entry = await cache.get(userId, platform);
-      return entry ? hasAnyLimit(entry) : true;
+      return !entry || entry.malformed !== null || hasAnyLimit(entry);
     } catch {
       return true;
     }
   }
 
   /**
-   * Record the USD actually charged for a finished request: Redis increment (no-op on a missing
-   * or legacy entry; marks the key dirty when the flusher is on) and, without the flusher, the
-   * database increment with window reset. Errors are counted and logged, never thrown.
+   * Record the USD actually charged for a finished request, exactly once (lib/billing/ledger.ts).
+   * `recorded` means the cost is in the ledger now or parked and written exactly once later.
    */
-  async recordUsage(input: { userId: number; platform: string; cost: number; now?: number; subscriptionMode?: boolean }): Promise<{
-    recorded: boolean;
-    cacheApplied: boolean;
-    dbWritten: boolean;
-  }> {
+  async recordUsage(input: { userId: number; platform: string; cost: number; now?: number; subscriptionMode?: boolean }): Promise<RecordResult> {
     const { userId, platform, cost } = input;
-    const none = { recorded: false, cacheApplied: false, dbWritten: false };
+    const none: RecordResult = { recorded: false, cacheApplied: false, dbWritten: false, parked: null };
     if (!platform || input.subscriptionMode || !Number.isFinite(cost) || cost <= 0) return none;
     if (!(await this.hasUserPlatformQuotaLimit(userId, platform))) return none;
-    const now = input.now ?? Date.now();
-    let cacheApplied = false;
-    let dbWritten = false;
-    const { cache, repo } = this.deps;
-    if (cache) {
-      try {
-        cacheApplied = await withTimeout(
-          cache.increment(userId, platform, cost, this.config.cacheTtlSeconds, this.config.flusherEnabled),
-          this.config.incrementTimeoutMs,
-          "cache increment",
-        );
-      } catch (e) {
-        this.metrics.cacheIncrementErrors++;
-        this.log.error("ALERT billing: quota cache increment failed", { userId, platform, cost, error: String(e) });
-      }
-    }
-    if (!this.config.flusherEnabled) {
-      try {
-        await repo.incrementUsageWithReset(userId, platform, cost, now);
-        dbWritten = true;
-      } catch (e) {
-        this.metrics.dbIncrementErrors++;
-        this.log.error("ALERT billing: quota database increment failed", { userId, platform, cost, error: String(e) });
-      }
-    }
-    return { recorded: true, cacheApplied, dbWritten };
+    return this.ledger.record(userId, platform, cost, input.now ?? Date.now());
   }
 
   // ---- internals ----
 
-  /** One database load per (user, platform) at a time; bounded by dbTimeoutMs and the caller's signal. */
-  private loadRow(userId: number, platform: string, signal?: AbortSignal): Promise<QuotaRow | null> {
-    const key = `${userId}:${platform}`;
+  private count(d: QuotaDecision): QuotaDecision {
+    this.metrics.checks[d.source]++;
+    if (!d.allowed) this.metrics.blocked++;
+    return d;
+  }
+
+  private malformed(userId: number, platform: string) {
+    this.ledger.reportMalformed(userId, platform);
+  }
+
+  /**
+   * One database load per (user, platform) at a time, bounded by dbTimeoutMs and the caller's signal.
+   * When the result may be written back to Redis, the key's fence generation is read first (before the
+   * row), so a cost committed in between can fence the write.
+   */
+  private load(userId: number, platform: string, withGeneration: boolean, signal?: AbortSignal) {
+    const key = `${userId}:${platform}:${withGeneration ? 1 : 0}`;
     let p = this.inflight.get(key);
     if (!p) {
-      p = withTimeout(this.deps.repo.getByUserPlatform(userId, platform), this.config.dbTimeoutMs, "quota load").finally(() =>
-        this.inflight.delete(key),
-      );
+      const run = async () => {
+        let generation: string | null = null;
+        if (withGeneration && this.deps.cache) {
+          generation = await withTimeout(this.deps.cache.fenceGeneration(userId, platform), this.config.incrementTimeoutMs, "fence read").catch(
+            () => null, // no write-back then; the decision still comes from the row
+          );
+        }
+        const row = await this.deps.repo.getByUserPlatform(userId, platform);
+        return { row, generation };
+      };
+      p = withTimeout(run(), this.config.dbTimeoutMs, "quota load").finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);
       // Every waiter handles the outcome; this keeps a load whose only caller gave up (aborted
       // signal) from surfacing as an unhandled rejection, which would crash the process.
@@ -259,66 +227,26 @@ export class BillingService {
     ]);
   }
 
-  private async writeSentinel(cache: QuotaCache, userId: number, platform: string, now: number) {
-    const { clock } = this.deps;
-    const sentinel: QuotaCacheEntry = {
-      dailyUsage: 0,
-      weeklyUsage: 0,
-      monthlyUsage: 0,
-      version: 0,
-      schemaVersion: QUOTA_SCHEMA_VERSION,
-      dailyLimit: null,
-      weeklyLimit: null,
-      monthlyLimit: null,
-      dailyWindowStart: clock.startOfDay(now),
-      weeklyWindowStart: clock.startOfWeek(now),
-      monthlyWindowStart: now,
-    };
+  private async writeFenced(cache: QuotaCache, userId: number, platform: string, entry: QuotaCacheEntry, generation: string, sentinel: boolean) {
+    const ttl = sentinel ? this.config.sentinelTtlSeconds : this.config.cacheTtlSeconds;
     try {
-      await withTimeout(cache.setIfAbsent(userId, platform, sentinel, this.config.sentinelTtlSeconds), this.config.cacheWriteTimeoutMs, "sentinel");
+      const r = await withTimeout(cache.setFenced(userId, platform, entry, ttl, generation), this.config.cacheWriteTimeoutMs, sentinel ? "sentinel" : "cache rebuild");
+      if (r === "written") {
+        this.metrics.rebuilds++;
+        if (!sentinel) this.deps.onRebuilt?.(userId, platform);
+      }
+      else if (r === "fenced-generation" || r === "fenced-lease") this.metrics.fencedRebuilds++;
     } catch (e) {
-      this.metrics.sentinelWriteErrors++;
-      this.log.warn("billing: quota sentinel write failed", { userId, platform, error: String(e) });
+      if (sentinel) this.metrics.sentinelWriteErrors++;
+      else this.metrics.cacheWriteErrors++;
+      this.log.warn(`billing: quota ${sentinel ? "sentinel" : "cache rebuild"} write failed`, { userId, platform, error: String(e) });
     }
   }
 
-  /**
-   * Cache entry built from a database row without losing usage (DESIGN §3.1): an expired window
-   * gets usage 0 and the current window start; a live window keeps the row's usage and start.
-   * (The gateway copies stale starts, so the next check zeroes usage recorded in between.)
-   */
-  private entryFromRow(row: QuotaRow, now: number): QuotaCacheEntry {
-    const { clock } = this.deps;
-    const sod = clock.startOfDay(now);
-    const sow = clock.startOfWeek(now);
-    const dailyLive = !cacheWindowExpired(row.dailyWindowStart, sod);
-    const weeklyLive = !cacheWindowExpired(row.weeklyWindowStart, sow);
-    const monthlyLive = !monthlyWindowExpired(row.monthlyWindowStart, now);
-    return {
-      dailyUsage: dailyLive ? row.dailyUsage : 0,
-      weeklyUsage: weeklyLive ? row.weeklyUsage : 0,
-      monthlyUsage: monthlyLive ? row.monthlyUsage : 0,
-      version: 0,
-      schemaVersion: QUOTA_SCHEMA_VERSION,
-      dailyLimit: row.dailyLimit,
-      weeklyLimit: row.weeklyLimit,
-      monthlyLimit: row.monthlyLimit,
-      dailyWindowStart: dailyLive ? row.dailyWindowStart : sod,
-      weeklyWindowStart: weeklyLive ? row.weeklyWindowStart : sow,
-      monthlyWindowStart: monthlyLive ? row.monthlyWindowStart : now,
-    };
-  }
-
-  private async decideFromCache(userId: number, platform: string, entry: QuotaCacheEntry, now: number): Promise<QuotaDecision> {
-    const { clock } = this.deps;
-    const sod = clock.startOfDay(now);
-    const sow = clock.startOfWeek(now);
-    const refresh: WindowRefresh[] = [];
-    if (cacheWindowExpired(entry.dailyWindowStart, sod)) refresh.push({ window: "daily", seenStart: entry.dailyWindowStart, newStart: sod });
-    if (cacheWindowExpired(entry.weeklyWindowStart, sow)) refresh.push({ window: "weekly", seenStart: entry.weeklyWindowStart, newStart: sow });
-    if (monthlyWindowExpired(entry.monthlyWindowStart, now)) refresh.push({ window: "monthly", seenStart: entry.monthlyWindowStart, newStart: now });
-    // Sentinels (no limits) are never refreshed, so their short TTL is not upgraded (spec §4.4).
-    if (refresh.length > 0 && hasAnyLimit(entry) && this.deps.cache) {
+  private async decideFromCache(userId: number, platform: string, entry: DecodedQuotaEntry, now: number): Promise<QuotaDecision> {
+    if (entry.malformed) this.malformed(userId, platform);
+    const refresh = windowsToRefresh(entry, this.deps.clock, now);
+    if (refresh.length > 0 && this.deps.cache) {
       this.metrics.refreshes++;
       try {
         await withTimeout(
@@ -334,27 +262,8 @@ export class BillingService {
     return this.decide(entry, now, "cache");
   }
 
-  /** daily → weekly → monthly; blocked when a limit is set and usage ≥ limit (expired usage = 0). */
-  private decide(entry: QuotaCacheEntry, now: number, source: QuotaSource): QuotaDecision {
-    const { clock } = this.deps;
-    if (entry.dailyLimit !== null) {
-      const used = cacheWindowExpired(entry.dailyWindowStart, clock.startOfDay(now)) ? 0 : entry.dailyUsage;
-      if (used >= entry.dailyLimit) return this.blocked("daily", clock.formatRfc3339(clock.nextDailyReset(now)), source);
-    }
-    if (entry.weeklyLimit !== null) {
-      const used = cacheWindowExpired(entry.weeklyWindowStart, clock.startOfWeek(now)) ? 0 : entry.weeklyUsage;
-      if (used >= entry.weeklyLimit) return this.blocked("weekly", clock.formatRfc3339(clock.nextWeeklyReset(now)), source);
-    }
-    if (entry.monthlyLimit !== null) {
-      const used = monthlyWindowExpired(entry.monthlyWindowStart, now) ? 0 : entry.monthlyUsage;
-      if (used >= entry.monthlyLimit) {
-        return this.blocked("monthly", formatRfc3339(nextMonthlyResetFrom(entry.monthlyWindowStart, now), "UTC"), source);
-      }
-    }
-    return { allowed: true, source };
-  }
-
-  private blocked(window: Window, resetsAt: string, source: QuotaSource): QuotaDecision {
-    return { allowed: false, source, error: new QuotaExhaustedError(window, resetsAt) };
+  private decide(state: QuotaCacheEntry | QuotaRow, now: number, source: QuotaSource): QuotaDecision {
+    const error = decideQuota(state, this.deps.clock, now);
+    return error ? { allowed: false, source, error } : { allowed: true, source };
   }
 }

@@ -15,7 +15,7 @@
  * Redis errors propagate; the gateway fails open to the database on any read error.
  */
 import type Redis from "ioredis";
-import { billingKeys } from "@/lib/redis/keys";
+import { billingKeys } from "./keys";
 import { formatGoFloat, formatGoInt, parseIntField, parseUnixSeconds, parseUsage, unixSeconds } from "./encoding";
 import { LuaScript } from "./script";
 import { jitteredTtlSeconds } from "./ttl";

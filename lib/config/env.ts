@@ -24,6 +24,10 @@ const EnvSchema = z.object({
   LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
   /** Must equal the gateway's time zone: daily/weekly windows are calendar windows there. */
   QUOTA_TIMEZONE: z.string().default("Asia/Shanghai"),
+  /** Must equal the gateway's database.user_platform_quota_flusher_enabled: admin changes are then applied in place. */
+  QUOTA_FLUSHER_ENABLED: z.enum(["true", "false"]).default("false"),
+  /** Bearer token for /api/metrics (Prometheus); unset = the endpoint answers 404. */
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   ADMIN_EMAIL: z.string().optional(),
   ADMIN_PASSWORD: z.string().optional(),
 });

@@ -2,6 +2,7 @@ import "server-only";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "@/lib/generated/prisma/client";
+import { PG_TIMEOUTS } from "@/lib/billing/connections";
 import { env } from "@/lib/config/env";
 
 /**
@@ -12,7 +13,8 @@ import { env } from "@/lib/config/env";
  */
 function createPool() {
   const { DATABASE_URL, DATABASE_POOL_MAX } = env();
-  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: DATABASE_POOL_MAX });
+  // Every query is bounded (a hung or paused database costs seconds, never a request that never ends).
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: DATABASE_POOL_MAX, ...PG_TIMEOUTS, keepAlive: true });
   pool.on("error", (e) => console.error("[db] idle client error", e.message));
   return pool;
 }

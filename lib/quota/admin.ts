@@ -1,20 +1,26 @@
 import "server-only";
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
 import { recordAudit, latestAudit, type AuditChange } from "@/lib/audit/audit";
-import type { QuotaLimits, QuotaRow } from "@/lib/billing/quota-repo";
-import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
+import { billingKeys } from "@/lib/billing/keys";
+import { enqueueOutbox, markFirstPass, markFirstPassFailed, pendingInvalidations, type OutboxItem, type OutboxRow } from "@/lib/billing/outbox";
 import { PLATFORMS } from "@/lib/billing/platforms";
+import { withTransaction, type QuotaLimits, type QuotaRow } from "@/lib/billing/quota-repo";
+import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { Window } from "@/lib/billing/windows";
 import { pgPool } from "@/lib/db/client";
 import { redis } from "@/lib/redis/client";
-import { billingKeys } from "@/lib/redis/keys";
 import { pipelineEntries } from "@/lib/users/list";
-import { deleteNow, enqueueInvalidations, pendingInvalidations } from "./outbox";
 import { appBilling } from "./runtime";
 
 /**
- * Admin operations on one user's platform quotas (spec §7.3 with DESIGN §3's improvements):
- * read with the freshest usage, whole-replace save, window reset — each change audited and its
- * cache invalidation recorded in the same transaction (see outbox.ts).
+ * Admin operations on one user's platform quotas (spec §7.3 with DESIGN §3's improvements): read with
+ * the freshest usage, whole-replace save, window reset — each change audited and its Redis work
+ * recorded in the same transaction (lib/billing/outbox.ts), then done right after the commit and
+ * once more a few seconds later. How Redis is changed depends on who holds the usage
+ * (docs/consistency.md): in direct mode PostgreSQL has every cost, so the keys are dropped and
+ * rebuilt; in flusher mode the hash holds usage PostgreSQL has not seen yet, so the change is applied
+ * to it in place — never a blind DEL of a dirty hash.
  */
 export type UserQuotasView = {
   platform_quotas: AdminQuotaItem[];
@@ -66,72 +72,125 @@ function limitChanges(before: QuotaRow[], after: SaveQuotaInput): AuditChange[] 
   return out;
 }
 
-async function inUserTransaction<T>(userId: number, fn: (client: import("pg").PoolClient) => Promise<T | null>): Promise<T | null> {
-  const client = await pgPool().connect();
-  try {
-    await client.query("BEGIN");
+class UserMissing extends Error {}
+class RowMissing extends Error {}
+
+/** The change's transaction, with the user row locked; throws UserMissing when there is no such user. */
+async function inUserTransaction<T>(userId: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withTransaction(pgPool(), async (client) => {
     const u = await client.query("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", [userId]);
-    if (!u.rowCount) {
-      await client.query("ROLLBACK");
-      return null;
+    if (!u.rowCount) throw new UserMissing();
+    return fn(client);
+  });
+}
+
+/**
+ * The Redis work of a save, per registry platform (the gateway invalidates all of them): drop the key
+ * (direct mode); in flusher mode rewrite its limits in place when the row stays the same row, or
+ * replace the entry when the key now stands for another row (a platform removed or added), keeping
+ * the old entry's usage on the row it belonged to.
+ */
+function saveWork(userId: number, before: QuotaRow[], after: QuotaRow[], flusherMode: boolean): OutboxItem[] {
+  return PLATFORMS.map((p): OutboxItem => {
+    const cacheKey = billingKeys.userPlatformQuota(userId, p);
+    if (!flusherMode) return { cacheKey, kind: "del" };
+    const b = before.find((r) => r.platform === p);
+    const a = after.find((r) => r.platform === p);
+    if ((b && a && b.id === a.id) || (!b && !a)) return { cacheKey, kind: "admin", payload: { op: "limits" } };
+    return { cacheKey, kind: "admin", payload: { op: "replace", oldRowId: b?.id ?? null } };
+  });
+}
+
+/** Right after the commit: the first pass of the change's Redis work (the outbox worker retries what fails). */
+async function firstPass(ids: number[], items: OutboxItem[]): Promise<void> {
+  const { repairer } = appBilling();
+  if (!redis() || ids.length === 0) return;
+  const ok: number[] = [];
+  const failed: number[] = [];
+  let error: unknown = null;
+  for (let i = 0; i < ids.length; i++) {
+    // After one failure Redis is most likely down: leave the rest to the worker at once rather than
+    // make the admin wait out a timeout per key.
+    if (error !== null) {
+      failed.push(ids[i]);
+      continue;
     }
-    const out = await fn(client);
-    await client.query(out === null ? "ROLLBACK" : "COMMIT");
-    return out;
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw e;
-  } finally {
-    client.release();
+    const row: OutboxRow = { id: ids[i], cacheKey: items[i].cacheKey, kind: items[i].kind, payload: items[i].payload ?? null, firstPassDone: false, attempts: 0 };
+    try {
+      await repairer.handleOutbox(row);
+      ok.push(ids[i]);
+    } catch (e) {
+      error = e ?? new Error("failed");
+      failed.push(ids[i]);
+    }
+  }
+  await markFirstPass(pgPool(), ok).catch(() => {});
+  if (failed.length) {
+    console.error(`ALERT quota change: Redis work for ${failed.length} key(s) failed; queued for retry`, String(error));
+    await markFirstPassFailed(pgPool(), failed, error).catch(() => {});
   }
 }
 
 /**
- * Whole replace of a user's limits (UpsertForUser: usage and windows of kept rows preserved,
- * missing platforms soft-deleted), audited, then every registry platform's cache key deleted.
+ * Whole replace of a user's limits (UpsertForUser: usage and windows of kept rows preserved, missing
+ * platforms soft-deleted), audited, then carried into Redis for every registry platform.
  */
 export async function saveUserQuotas(userId: number, quotas: SaveQuotaInput, actor: Actor): Promise<QuotaChangeResult> {
-  const { repo } = appBilling();
-  const keys = PLATFORMS.map((p) => billingKeys.userPlatformQuota(userId, p));
-  const r = redis();
-  const done = await inUserTransaction(userId, async (client) => {
-    const before = await repo.listByUser(userId, client);
-    await repo.upsertForUser(userId, quotas, client);
-    await recordAudit(client, { actor, action: "user.platform_quotas.update", targetType: "user", targetId: String(userId), changes: limitChanges(before, quotas) });
-    return r ? enqueueInvalidations(client, keys) : [];
-  });
-  if (done === null) return { ok: false, code: "USER_NOT_FOUND" };
-  await deleteNow(r, pgPool(), done, keys);
+  const { repo, service } = appBilling();
+  const useRedis = redis() !== null;
+  let work: { ids: number[]; items: OutboxItem[] };
+  try {
+    work = await inUserTransaction(userId, async (client) => {
+      const before = await repo.listByUser(userId, client);
+      await repo.upsertForUser(userId, quotas, client);
+      const after = await repo.listByUser(userId, client);
+      await recordAudit(client, { actor, action: "user.platform_quotas.update", targetType: "user", targetId: String(userId), changes: limitChanges(before, quotas) });
+      const items = useRedis ? saveWork(userId, before, after, service.config.flusherEnabled) : [];
+      return { ids: await enqueueOutbox(client, items), items };
+    });
+  } catch (e) {
+    if (e instanceof UserMissing) return { ok: false, code: "USER_NOT_FOUND" };
+    throw e;
+  }
+  await firstPass(work.ids, work.items);
   return { ok: true, view: (await getUserQuotasView(userId))! };
 }
 
 /**
  * Reset one window's usage to 0 (DESIGN §3.2: daily/weekly start at the current calendar start,
- * monthly at now, so both of the gateway's expiry rules agree), audited, that key invalidated.
+ * monthly at now, so both of the gateway's expiry rules agree), audited, carried into Redis: the key
+ * dropped (direct mode) or the window reset in place at most once (flusher mode).
  */
 export async function resetUserQuotaWindow(userId: number, platform: string, window: Window, actor: Actor, now = Date.now()): Promise<QuotaChangeResult> {
-  const { repo, clock } = appBilling();
-  const key = billingKeys.userPlatformQuota(userId, platform);
-  const r = redis();
-  let missingRow = false;
-  const done = await inUserTransaction(userId, async (client) => {
-    const row = (await repo.listByUser(userId, client)).find((x) => x.platform === platform);
-    if (!row) {
-      missingRow = true;
-      return null;
-    }
-    const before = { daily: row.dailyUsage, weekly: row.weeklyUsage, monthly: row.monthlyUsage }[window];
-    await repo.resetWindow(userId, platform, window, clock.currentWindowStart(window, now), client);
-    await recordAudit(client, {
-      actor,
-      action: "user.platform_quotas.reset",
-      targetType: "user",
-      targetId: String(userId),
-      changes: [{ key: "usage", platform, window, before, after: 0 }],
+  const { repo, clock, service } = appBilling();
+  const cacheKey = billingKeys.userPlatformQuota(userId, platform);
+  const newStart = clock.currentWindowStart(window, now);
+  let work: { ids: number[]; items: OutboxItem[] };
+  try {
+    work = await inUserTransaction(userId, async (client) => {
+      const row = (await repo.listByUser(userId, client)).find((x) => x.platform === platform);
+      if (!row) throw new RowMissing();
+      const before = { daily: row.dailyUsage, weekly: row.weeklyUsage, monthly: row.monthlyUsage }[window];
+      await repo.resetWindow(userId, platform, window, newStart, client);
+      await recordAudit(client, {
+        actor,
+        action: "user.platform_quotas.reset",
+        targetType: "user",
+        targetId: String(userId),
+        changes: [{ key: "usage", platform, window, before, after: 0 }],
+      });
+      const items: OutboxItem[] = !redis()
+        ? []
+        : service.config.flusherEnabled
+          ? [{ cacheKey, kind: "admin", payload: { op: "reset", window, start: newStart, resetId: randomUUID() } }]
+          : [{ cacheKey, kind: "del" }];
+      return { ids: await enqueueOutbox(client, items), items };
     });
-    return r ? enqueueInvalidations(client, [key]) : [];
-  });
-  if (done === null) return { ok: false, code: missingRow ? "QUOTA_NOT_FOUND" : "USER_NOT_FOUND" };
-  await deleteNow(r, pgPool(), done, [key]);
+  } catch (e) {
+    if (e instanceof UserMissing) return { ok: false, code: "USER_NOT_FOUND" };
+    if (e instanceof RowMissing) return { ok: false, code: "QUOTA_NOT_FOUND" };
+    throw e;
+  }
+  await firstPass(work.ids, work.items);
   return { ok: true, view: (await getUserQuotasView(userId))! };
 }

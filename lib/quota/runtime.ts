@@ -1,24 +1,28 @@
 import "server-only";
-import { QuotaCache } from "@/lib/billing/quota-cache";
-import { QuotaRepository } from "@/lib/billing/quota-repo";
-import { BillingService } from "@/lib/billing/service";
-import { QuotaClock } from "@/lib/billing/windows";
+import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
 import { env } from "@/lib/config/env";
 import { pgPool } from "@/lib/db/client";
 import { redis } from "@/lib/redis/client";
 
-/** lib/billing wired onto the app's singletons (pg pool, Redis client, QUOTA_TIMEZONE). */
-type AppBilling = { clock: QuotaClock; repo: QuotaRepository; cache: QuotaCache | null; service: BillingService };
+/**
+ * lib/billing wired onto the app's singletons (its pg pool, its Redis client, QUOTA_TIMEZONE,
+ * QUOTA_FLUSHER_ENABLED) through the library's one composition root. The repairer runs in every
+ * console instance: it carries admin changes into Redis (the outbox) and finishes usage ops that
+ * gateways parked.
+ */
+const globalForBilling = globalThis as unknown as { qcBilling?: BillingRuntime };
 
-const globalForBilling = globalThis as unknown as { qcBilling?: AppBilling };
-
-export function appBilling(): AppBilling {
+export function appBilling(): BillingRuntime {
   if (!globalForBilling.qcBilling) {
-    const clock = new QuotaClock(env().QUOTA_TIMEZONE);
-    const repo = new QuotaRepository(pgPool(), clock);
-    const r = redis();
-    const cache = r ? new QuotaCache(r) : null;
-    globalForBilling.qcBilling = { clock, repo, cache, service: new BillingService({ cache, repo, clock }) };
+    const e = env();
+    globalForBilling.qcBilling = createBillingRuntime({
+      pool: pgPool(),
+      redis: redis(),
+      timeZone: e.QUOTA_TIMEZONE,
+      config: { flusherEnabled: e.QUOTA_FLUSHER_ENABLED === "true" },
+      // QC_REPAIRER=off: a test drives the repairer's passes itself.
+      repair: process.env.NEXT_PHASE !== "phase-production-build" && process.env.QC_REPAIRER !== "off",
+    });
   }
   return globalForBilling.qcBilling;
 }

@@ -1,5 +1,6 @@
 import "server-only";
 import Redis from "ioredis";
+import { REDIS_OPTIONS } from "@/lib/billing/connections";
 import { env } from "@/lib/config/env";
 
 /**
@@ -20,14 +21,7 @@ export function redis(): Redis | null {
     globalForRedis.qcRedis = null;
     return null;
   }
-  const client = new Redis(url, {
-    lazyConnect: false,
-    enableOfflineQueue: true,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
-    commandTimeout: 1000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-  });
+  const client = new Redis(url, { ...REDIS_OPTIONS, lazyConnect: false, enableOfflineQueue: true });
   // Without a listener ioredis logs every reconnect error as unhandled.
   client.on("error", () => {});
   globalForRedis.qcRedis = client;

@@ -2,7 +2,7 @@ import Redis from "ioredis";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PLATFORMS } from "@/lib/billing/platforms";
-import { billingKeys } from "@/lib/redis/keys";
+import { billingKeys } from "@/lib/billing/keys";
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { PrivateRedis } from "../support/redis-server";
 import { testEnv } from "../support/test-env";
@@ -18,16 +18,21 @@ let users: number[] = [];
 const admin = { id: 1, email: "quota-admin@example.com" };
 const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({ daily, weekly, monthly });
 
-/** The app's modules wired to `redisUrl` (fresh module graph, fresh singletons). */
-async function app(redisUrl: string) {
+/**
+ * The app's modules wired to `redisUrl` (fresh module graph, fresh singletons). The repairer is not
+ * started (QC_REPAIRER=off): the tests run its passes themselves, so nothing depends on timing.
+ */
+async function app(redisUrl: string, o: { flusher?: boolean } = {}) {
   vi.resetModules();
   const g = globalThis as Record<string, unknown>;
   delete g.qcRedis;
   delete g.qcBilling;
   process.env.REDIS_URL = redisUrl;
+  process.env.QUOTA_FLUSHER_ENABLED = o.flusher ? "true" : "false";
+  process.env.QC_REPAIRER = "off";
   const [admin, outbox, runtime, db] = await Promise.all([
     import("@/lib/quota/admin"),
-    import("@/lib/quota/outbox"),
+    import("@/lib/billing/outbox"),
     import("@/lib/quota/runtime"),
     import("@/lib/db/client"),
   ]);
@@ -43,6 +48,8 @@ afterAll(async () => {
   await deleteUsers(c, users);
   await c.query("DELETE FROM cache_invalidation_outbox");
   process.env.REDIS_URL = testEnv().redisUrl;
+  delete process.env.QUOTA_FLUSHER_ENABLED;
+  delete process.env.QC_REPAIRER;
   await c.end();
   await r.quit();
 });
@@ -117,6 +124,40 @@ describe("resetUserQuotaWindow", () => {
   });
 });
 
+describe("flusher mode: admin changes never drop usage the database has not seen (issue 9 §1)", () => {
+  it("a save and a reset during traffic keep every unflushed cost; the flush then writes them all", async () => {
+    const a = await app(testEnv().redisUrl, { flusher: true });
+    const u = users[3];
+    await a.billing.repo.upsertForUser(u, [{ platform: "anthropic", limits: L(100, 1000, 10_000) }]);
+    await a.billing.service.checkUserPlatformQuotaEligibility(u, "anthropic");
+    const key = billingKeys.userPlatformQuota(u, "anthropic");
+    const record = async (n: number, cost: number) => {
+      for (let i = 0; i < n; i++) expect((await a.billing.service.recordUsage({ userId: u, platform: "anthropic", cost })).cacheApplied).toBe(true);
+    };
+    await record(10, 0.25); // 2.5 in Redis only (flusher mode)
+    expect((await rowText(c, u, "anthropic")).mu).toBe("0.0000000000");
+
+    const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(50, 1000, 10_000) : L(null) })), admin);
+    expect(res.ok).toBe(true);
+    // In place: the limit changed, the unflushed usage is still there (upstream DELs it → lost).
+    expect(await r.hmget(key, "daily_limit", "daily_usage", "monthly_usage")).toEqual(["50", "2.5", "2.5"]);
+    await record(4, 0.5); // +2
+
+    expect((await a.resetUserQuotaWindow(u, "anthropic", "daily", admin)).ok).toBe(true);
+    expect(await r.hmget(key, "daily_usage", "weekly_usage", "monthly_usage")).toEqual(["0", "4.5", "4.5"]);
+    await record(2, 1); // +2
+    // The second passes (limits re-applied, reset not applied twice) keep everything.
+    await c.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+    await a.billing.repairer.runOnce();
+    expect(await r.hmget(key, "daily_usage", "weekly_usage", "monthly_usage", "daily_limit")).toEqual(["2", "6.5", "6.5", "50"]);
+
+    const flusher = a.billing.flusher();
+    await flusher.flush();
+    await flusher.stop();
+    expect(await rowText(c, u, "anthropic")).toMatchObject({ dl: "50.0000000000", du: "2.0000000000", wu: "6.5000000000", mu: "6.5000000000" });
+  });
+});
+
 describe("cache invalidation through a Redis outage", () => {
   it("the save succeeds with Redis stopped; the outbox holds the keys; once Redis is back the worker deletes them unprompted", async () => {
     const pr = await PrivateRedis.start();
@@ -135,25 +176,25 @@ describe("cache invalidation through a Redis outage", () => {
       const pending = await a.pendingInvalidations(a.pool, billingKeys.userPlatformQuota(u, ""));
       expect(pending.count).toBe(PLATFORMS.length);
 
-      // The app's background worker keeps failing (and backing off) while Redis is down.
-      const stop = a.startOutboxWorker({ redis: a.billing.cache!.redis, pool: a.pool }, 100);
+      // The repairer's passes keep failing (and backing off) while Redis is down.
       const attempts = async () =>
-        (await c.query("SELECT min(attempts)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`])).rows[0].n;
-      for (let i = 0; i < 100 && (await attempts()) < 2; i++) await new Promise((res) => setTimeout(res, 100));
+        (await c.query("SELECT max(attempts)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`])).rows[0].n;
+      for (let i = 0; i < 3; i++) {
+        await c.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+        await a.billing.repairer.runOnce();
+      }
       expect(await attempts()).toBeGreaterThanOrEqual(2);
-      // Redis returns (empty after the restart): put the stale entry back as if it had survived; the
-      // worker's next try is at least 2 s away (backoff), so this write lands first.
+      // Redis returns (empty after the restart): put the stale entry back as if it had survived.
       await pr.up();
-      probe.disconnect(); // its reconnect back-off could delay the write past the worker's DEL
+      probe.disconnect();
       const writer = new Redis(pr.url);
       await writer.hset(billingKeys.userPlatformQuota(u, "openai"), "daily_limit", "100", "schema_version", "1");
       writer.disconnect();
-      for (let i = 0; i < 300; i++) {
-        const left = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
-        if (left.rows[0].n === 0) break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      await stop();
+      // Redis answering makes every backed-off row due at once; two passes (first + second) drain it.
+      await a.expediteOutbox(a.pool);
+      await a.billing.repairer.runOnce();
+      await c.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+      await a.billing.repairer.runOnce();
       const check = new Redis(pr.url);
       expect(await check.exists(billingKeys.userPlatformQuota(u, "openai"))).toBe(0);
       check.disconnect();

@@ -1,7 +1,8 @@
 import Redis from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { QuotaCache, QUOTA_FIELDS, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
-import { billingKeys } from "@/lib/redis/keys";
+import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
+import { OpIds } from "@/lib/billing/ledger";
+import { QuotaCache, QUOTA_FIELDS, QUOTA_SCRIPTS, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
 import { testEnv } from "../support/test-env";
 
 /**
@@ -33,8 +34,10 @@ beforeAll(() => {
   r = new Redis(testEnv().redisUrl);
   cache = new QuotaCache(r);
 });
+const ids = new OpIds();
+const INC = { ttlSeconds: 86400, markDirty: false, leaseMs: 30_000 };
 afterEach(async () => {
-  const keys = await r.keys(`billing:user_platform_quota:${U}:*`);
+  const keys = [...(await r.keys(`billing:user_platform_quota:${U}:*`)), ...(await r.keys(`qc:billing:*`))];
   if (keys.length) await r.del(...keys);
   await r.del(billingKeys.dirtySet);
 });
@@ -69,6 +72,7 @@ describe("Set writes the gateway's bytes", () => {
     expect(await cache.get(U, "openai")).toEqual({
       ...entry(),
       monthlyWindowStart: Date.parse("2026-11-20T08:15:30Z"),
+      malformed: null,
     });
   });
 
@@ -117,6 +121,32 @@ describe("reading what Go and Redis wrote", () => {
       weeklyWindowStart: null,
       monthlyWindowStart: null,
     });
+    // Read as Go reads them, and flagged so they can be counted and repaired.
+    expect(e.malformed).toEqual(["weekly_usage", "monthly_usage", "monthly_limit", "monthly_window_start"]);
+  });
+
+  it("reads hex floats, 1e400 and NaN exactly as Go's strconv does (and flags them)", async () => {
+    await r.hset(key("grok"), {
+      daily_usage: "1e400", // ParseFloat: ErrRange → Go's reader uses 0
+      weekly_usage: "0x1p-2", // 0.25
+      monthly_usage: "2",
+      version: "0",
+      schema_version: "1",
+      daily_limit: "0x1p-2", // 0.25, not "unlimited"
+      weekly_limit: "NaN", // a NaN limit never blocks (usage >= NaN is false), as in Go
+      monthly_limit: "1e400", // range error → nil
+      daily_window_start: "1795708800",
+      weekly_window_start: "+1795708800",
+      monthly_window_start: "1795708800",
+    });
+    const e = (await cache.get(U, "grok"))!;
+    expect(e.dailyUsage).toBe(0);
+    expect(e.weeklyUsage).toBe(0.25);
+    expect(e.dailyLimit).toBe(0.25);
+    expect(Number.isNaN(e.weeklyLimit)).toBe(true);
+    expect(e.monthlyLimit).toBeNull();
+    expect(e.weeklyWindowStart).toBe(1795708800_000);
+    expect(e.malformed).toEqual(["daily_usage", "weekly_usage", "daily_limit", "weekly_limit", "monthly_limit", "weekly_window_start"]);
   });
 
   it("a legacy hash (no schema_version) is a hit with schema 0", async () => {
@@ -125,39 +155,145 @@ describe("reading what Go and Redis wrote", () => {
   });
 });
 
-describe("the increment script (spec §6.2)", () => {
-  it("is a no-op on a missing key — the key stays absent", async () => {
-    expect(await cache.increment(U, "deepseek", 1.25, 86400, true)).toBe(false);
+describe("the increment script (spec §6.2): the gateway's effect, at most once per op", () => {
+  it("is a no-op on a missing key — the key stays absent — and takes a lease on the key", async () => {
+    const op = ids.next();
+    expect(await cache.increment(U, "deepseek", 1.25, op, { ...INC, markDirty: true })).toBe("noop");
     expect(await r.exists(key("deepseek"))).toBe(0);
     expect(await r.exists(billingKeys.dirtySet)).toBe(0);
+    const lease = Number(await r.hget(ledgerKeys.fence(U, "deepseek"), `l:${op.id}`));
+    expect(lease).toBeGreaterThan(Date.now() + 25_000);
+    expect(await cache.opState(op)).toBe(2);
   });
 
   it("is a no-op on a legacy schema (missing or other schema_version)", async () => {
     await r.hset(key("openai"), { daily_usage: "1", weekly_usage: "1", monthly_usage: "1", version: "0" });
     await r.hset(key("gemini"), { daily_usage: "1", weekly_usage: "1", monthly_usage: "1", version: "0", schema_version: "2" });
-    expect(await cache.increment(U, "openai", 1, 86400, false)).toBe(false);
-    expect(await cache.increment(U, "gemini", 1, 86400, false)).toBe(false);
+    expect(await cache.increment(U, "openai", 1, ids.next(), INC)).toBe("noop");
+    expect(await cache.increment(U, "gemini", 1, ids.next(), INC)).toBe("noop");
     expect(await r.hget(key("openai"), "daily_usage")).toBe("1");
     expect(await r.hget(key("gemini"), "version")).toBe("0");
   });
 
   it("0.5 + 0.25 → all three usages 0.75, version 1 → 3, TTL reset; Go-formatted cost", async () => {
     await cache.set(U, "anthropic", entry({ dailyUsage: 0, weeklyUsage: 0, monthlyUsage: 0, version: 1 }), 100);
-    expect(await cache.increment(U, "anthropic", 0.5, 86400, false)).toBe(true);
-    expect(await cache.increment(U, "anthropic", 0.25, 86400, false)).toBe(true);
+    expect(await cache.increment(U, "anthropic", 0.5, ids.next(), INC)).toBe("applied");
+    expect(await cache.increment(U, "anthropic", 0.25, ids.next(), INC)).toBe("applied");
     expect(await r.hmget(key("anthropic"), "daily_usage", "weekly_usage", "monthly_usage", "version")).toEqual(["0.75", "0.75", "0.75", "3"]);
     expect(await r.ttl(key("anthropic"))).toBeGreaterThan(86000);
-    expect(await cache.increment(U, "anthropic", 1e-7, 86400, false)).toBe(true); // sent as "0.0000001"
+    expect(await cache.increment(U, "anthropic", 1e-7, ids.next(), INC)).toBe("applied"); // sent as "0.0000001"
     expect(Number(await r.hget(key("anthropic"), "daily_usage"))).toBeCloseTo(0.7500001, 12);
+  });
+
+  it("leaves exactly the bytes the gateway's own script leaves on the same hash", async () => {
+    const start = entry({ dailyUsage: 0.1, weeklyUsage: 2, monthlyUsage: 3.3, version: 4 });
+    await cache.set(U, "anthropic", start, 100);
+    await cache.set(U, "openai", start, 100);
+    for (const cost of [0.5, 1e-7, 123.456789, 0.3]) {
+      expect(await cache.increment(U, "anthropic", cost, ids.next(), { ...INC, markDirty: true })).toBe("applied");
+      const goCost = String(cost === 1e-7 ? "0.0000001" : cost);
+      await QUOTA_SCRIPTS.gatewayIncrement.run(r, [key("openai"), billingKeys.dirtySet], [goCost, "86400", "1", `${U}:openai`, "86400"]);
+    }
+    const ours = await r.hgetall(key("anthropic"));
+    const theirs = await r.hgetall(key("openai"));
+    expect(Object.entries(ours)).toEqual(Object.entries(theirs));
+    expect((await r.smembers(billingKeys.dirtySet)).sort()).toEqual([`${U}:anthropic`, `${U}:openai`]);
+  });
+
+  it("applies an op at most once: a second delivery of the same op reports what the first did", async () => {
+    await cache.set(U, "anthropic", entry({ dailyUsage: 0, weeklyUsage: 0, monthlyUsage: 0, version: 0 }), 100);
+    const op = ids.next();
+    expect(await cache.increment(U, "anthropic", 2, op, INC)).toBe("applied");
+    expect(await cache.increment(U, "anthropic", 2, op, INC)).toBe("seen-applied");
+    expect(await r.hget(key("anthropic"), "daily_usage")).toBe("2");
+    const missing = ids.next();
+    expect(await cache.increment(U, "kimi", 1, missing, INC)).toBe("noop");
+    await cache.set(U, "kimi", entry(), 100); // the key appears (a rebuild) — the op must not apply now
+    expect(await cache.increment(U, "kimi", 1, missing, INC)).toBe("seen-noop");
+    expect(await r.hget(key("kimi"), "daily_usage")).toBe("0.5");
+  });
+
+  it("refuses a hash whose usage or version bytes it could not process, without a partial write", async () => {
+    await cache.set(U, "zhipu", entry(), 100);
+    await r.hset(key("zhipu"), "weekly_usage", "garbage"); // HINCRBYFLOAT would fail half-way
+    const op = ids.next();
+    expect(await cache.increment(U, "zhipu", 1, op, INC)).toBe("malformed");
+    expect(await r.hmget(key("zhipu"), "daily_usage", "weekly_usage", "version")).toEqual(["0.5", "garbage", "7"]);
+    expect(await r.hexists(ledgerKeys.fence(U, "zhipu"), `l:${op.id}`)).toBe(1);
+  });
+
+  it("a cancelled op can never apply; invalidate drops the key and moves the fence generation", async () => {
+    await cache.set(U, "grok", entry(), 100);
+    const op = ids.next();
+    expect(await cache.invalidate(U, "grok", op)).toBe(0); // never seen → cancelled
+    expect(await r.exists(key("grok"))).toBe(0);
+    expect(await r.hget(ledgerKeys.fence(U, "grok"), "gen")).toBe("1");
+    await cache.set(U, "grok", entry(), 100);
+    expect(await cache.increment(U, "grok", 5, op, INC)).toBe("seen-cancelled"); // the late delivery
+    expect(await r.hget(key("grok"), "daily_usage")).toBe("0.5");
   });
 
   it("marks the dirty set only when asked: member '{user}:{platform}', TTL 86400", async () => {
     await cache.set(U, "anthropic", entry(), 86400);
-    await cache.increment(U, "anthropic", 1, 86400, false);
+    await cache.increment(U, "anthropic", 1, ids.next(), INC);
     expect(await r.exists(billingKeys.dirtySet)).toBe(0);
-    await cache.increment(U, "anthropic", 1, 86400, true);
+    await cache.increment(U, "anthropic", 1, ids.next(), { ...INC, markDirty: true });
     expect(await r.smembers(billingKeys.dirtySet)).toEqual([`${U}:anthropic`]);
     expect(await r.ttl(billingKeys.dirtySet)).toBeGreaterThan(86390);
+  });
+});
+
+describe("fenced rebuilds (quota-set-fenced.lua)", () => {
+  it("writes the gateway's bytes when nothing fences it, and never over a current entry", async () => {
+    expect(await cache.setFenced(U, "anthropic", entry(), 86400, "")).toBe("written");
+    expect(Object.keys(await r.hgetall(key("anthropic")))).toEqual([...QUOTA_FIELDS]);
+    expect(await cache.setFenced(U, "anthropic", entry({ dailyUsage: 99 }), 86400, "")).toBe("exists");
+    expect(await r.hget(key("anthropic"), "daily_usage")).toBe("0.5");
+  });
+
+  it("is discarded when the generation moved since it was read, or an op holds a live lease", async () => {
+    const gen = await cache.fenceGeneration(U, "openai");
+    await cache.invalidate(U, "openai"); // e.g. a usage op committed meanwhile
+    expect(await cache.setFenced(U, "openai", entry(), 86400, gen)).toBe("fenced-generation");
+    expect(await r.exists(key("openai"))).toBe(0);
+    const gen2 = await cache.fenceGeneration(U, "openai");
+    expect(await cache.increment(U, "openai", 1, ids.next(), INC)).toBe("noop"); // lease taken
+    expect(await cache.setFenced(U, "openai", entry(), 86400, gen2)).toBe("fenced-lease");
+    expect(await r.exists(key("openai"))).toBe(0);
+  });
+
+  it("prunes an expired lease (its owner died) and then writes", async () => {
+    await r.hset(ledgerKeys.fence(U, "gemini"), "l:dead.1", String(Date.now() - 1));
+    expect(await cache.setFenced(U, "gemini", entry(), 86400, "")).toBe("written");
+    expect(await r.hexists(ledgerKeys.fence(U, "gemini"), "l:dead.1")).toBe(0);
+  });
+});
+
+describe("admin changes in place (flusher mode, quota-admin-apply.lua)", () => {
+  it("rewrites limits, keeps usage and windows", async () => {
+    await cache.set(U, "anthropic", entry({ dailyUsage: 3 }), 86400);
+    expect(await cache.applyLimits(U, "anthropic", { daily: 1.5, weekly: null, monthly: 100 })).toBe(true);
+    expect(await r.hmget(key("anthropic"), "daily_usage", "daily_limit", "weekly_limit", "monthly_limit")).toEqual(["3", "1.5", "", "100"]);
+    expect(await cache.applyLimits(U, "kimi", { daily: 1, weekly: 1, monthly: 1 })).toBe(false); // no entry: nothing to change
+    expect(await r.exists(key("kimi"))).toBe(0);
+  });
+
+  it("resets one window at most once per reset id, and marks the key dirty", async () => {
+    await cache.set(U, "openai", entry({ dailyUsage: 3, weeklyUsage: 4 }), 86400);
+    const start = Date.parse("2026-11-27T00:00:00+08:00");
+    expect(await cache.applyReset(U, "openai", "daily", start, "r1")).toBe("applied");
+    await cache.increment(U, "openai", 2, ids.next(), INC);
+    expect(await cache.applyReset(U, "openai", "daily", start, "r1")).toBe("already"); // a retry keeps the 2
+    expect(await r.hmget(key("openai"), "daily_usage", "weekly_usage", "daily_window_start")).toEqual(["2", "6", "1795708800"]);
+    expect(await r.smembers(billingKeys.dirtySet)).toEqual([`${U}:openai`]);
+  });
+
+  it("replaces an entry and hands back the usage it held", async () => {
+    await cache.set(U, "gemini", entry({ dailyUsage: 3, weeklyUsage: 4, monthlyUsage: 5 }), 86400);
+    const old = await cache.replace(U, "gemini", entry({ dailyUsage: 0, weeklyUsage: 0, monthlyUsage: 0, dailyLimit: null, weeklyLimit: null, monthlyLimit: null }), 3600);
+    expect(old).toEqual({ usage: [3, 4, 5], starts: [Date.parse("2026-11-27T00:00:00+08:00"), null, Date.parse("2026-11-20T08:15:30Z")] });
+    expect(await r.hmget(key("gemini"), "daily_usage", "daily_limit")).toEqual(["0", ""]);
+    expect(await r.ttl(key("gemini"))).toBeLessThanOrEqual(3600);
   });
 });
 
@@ -168,7 +304,7 @@ describe("our window refresh (better than upstream)", () => {
     const newDay = Date.parse("2026-11-27T00:00:00+08:00");
     // Another check refreshed the daily window already and an increment followed.
     await cache.refreshWindows(U, "openai", [{ window: "daily", seenStart: stale, newStart: newDay }], 86400);
-    await cache.increment(U, "openai", 2, 86400, false);
+    await cache.increment(U, "openai", 2, ids.next(), INC);
     // A slower check that saw the old daily start now refreshes daily + weekly.
     const changed = await cache.refreshWindows(
       U,
@@ -200,17 +336,27 @@ describe("our window refresh (better than upstream)", () => {
   });
 });
 
-describe("dirty set helpers", () => {
-  it("pops, reads many in one pipeline, and re-adds with the TTL", async () => {
+describe("the crash-safe flusher's dirty-set steps", () => {
+  it("claims into a processing set, requeues with the TTL, and recovers a dead flusher's members", async () => {
     await cache.set(U, "anthropic", entry(), 60);
     await r.sadd(billingKeys.dirtySet, `${U}:anthropic`, `${U}:openai`);
-    const popped = (await cache.popDirty(10)).sort();
+    const popped = (await cache.claimDirty("f1", 10, 200)).sort();
     expect(popped).toEqual([`${U}:anthropic`, `${U}:openai`]);
+    expect(await r.scard(billingKeys.dirtySet)).toBe(0);
+    expect((await r.smembers(ledgerKeys.flushing("f1"))).sort()).toEqual(popped);
     const read = await cache.readMany([key("anthropic"), key("openai")]);
     expect(read[0]!.dailyLimit).toBe(20);
     expect(read[1]).toBeNull();
-    await cache.reAddDirty(popped);
-    expect((await r.smembers(billingKeys.dirtySet)).sort()).toEqual(popped);
+    await cache.requeueDirty("f1", [`${U}:openai`]);
+    expect(await r.smembers(billingKeys.dirtySet)).toEqual([`${U}:openai`]);
     expect(await r.ttl(billingKeys.dirtySet)).toBeGreaterThan(86390);
+    // f1 "dies" with anthropic still in flight: nothing comes back while its heartbeat lives …
+    expect(await cache.recoverDeadFlushers()).toBe(0);
+    await new Promise((res) => setTimeout(res, 250));
+    // … and everything once it has expired.
+    expect(await cache.recoverDeadFlushers()).toBe(1);
+    expect((await r.smembers(billingKeys.dirtySet)).sort()).toEqual(popped);
+    expect(await r.exists(ledgerKeys.flushing("f1"))).toBe(0);
+    expect(await r.sismember(ledgerKeys.flushers, "f1")).toBe(0);
   });
 });

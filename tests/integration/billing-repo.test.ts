@@ -109,6 +109,55 @@ describe("incrementUsageWithReset", () => {
   });
 });
 
+describe("incrementExactlyOnce (every usage write)", () => {
+  it("commits in two round trips and reports the txid; txid_status agrees", async () => {
+    const u = await user();
+    const w = await repo.incrementExactlyOnce({ userId: u, platform: "openai", cost: 0.25, at: Date.now() });
+    expect(w.status).toBe("committed");
+    expect(await repo.transactionStatus((w as { txid: string }).txid)).toBe("committed");
+    expect((await rowText(c, u, "openai")).du).toBe("0.2500000000");
+  });
+
+  it("commits its outbox row in the same transaction, and consumes a given outbox row at most once", async () => {
+    const u = await user();
+    const key = `billing:user_platform_quota:${u}:gemini`;
+    await repo.incrementExactlyOnce({ userId: u, platform: "gemini", cost: 1, at: Date.now(), outbox: { cacheKey: key, kind: "cancel", payload: { x: 1 } } });
+    const { rows } = await c.query<{ id: string; kind: string }>("SELECT id, kind FROM cache_invalidation_outbox WHERE cache_key = $1", [key]);
+    expect(rows.map((r) => r.kind)).toEqual(["cancel"]);
+    const id = Number(rows[0].id);
+    expect((await repo.incrementExactlyOnce({ userId: u, platform: "gemini", cost: 2, at: Date.now(), consumeOutboxId: id })).status).toBe("committed");
+    expect((await repo.incrementExactlyOnce({ userId: u, platform: "gemini", cost: 2, at: Date.now(), consumeOutboxId: id })).status).toBe("skipped");
+    expect((await rowText(c, u, "gemini")).mu).toBe("3.0000000000"); // 1 + 2, the second 2 refused
+  });
+
+  it("a failure before COMMIT leaves nothing behind; a failing beforeCommit hook aborts", async () => {
+    const u = await user();
+    const w = await repo.incrementExactlyOnce({
+      userId: u,
+      platform: "kimi",
+      cost: 1,
+      at: Date.now(),
+      beforeCommit: async () => {
+        throw new Error("journal unavailable");
+      },
+    });
+    expect(w.status).toBe("failed");
+    expect(await rowText(c, u, "kimi")).toBeNull();
+    await expect(repo.incrementExactlyOnce({ userId: u, platform: "bad'name", cost: 1, at: Date.now() })).rejects.toThrow(/invalid platform/);
+  });
+
+  it("an op written late (a retry after midnight) never moves today's daily window back", async () => {
+    const u = await user();
+    const today = t("2026-11-26T00:30:00+08:00");
+    await repo.incrementUsageWithReset(u, "deepseek", 2, today);
+    // Recorded yesterday 23:59, written now: it belongs to yesterday's day (closed) but still to this week and month.
+    await repo.incrementUsageWithReset(u, "deepseek", 1, t("2026-11-25T23:59:00+08:00"));
+    const row = await rowText(c, u, "deepseek");
+    expect(row).toMatchObject({ du: "2.0000000000", wu: "3.0000000000", mu: "3.0000000000" });
+    expect(row.ds.getTime()).toBe(t("2026-11-26T00:00:00+08:00"));
+  });
+});
+
 describe("resetWindow", () => {
   it("zeroes one window with the given start and leaves the others", async () => {
     const u = await user();

@@ -3,7 +3,7 @@ import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BillingServiceError, QuotaExhaustedError } from "@/lib/billing/errors";
 import type { QuotaCacheEntry } from "@/lib/billing/quota-cache";
-import { billingKeys } from "@/lib/redis/keys";
+import { billingKeys } from "@/lib/billing/keys";
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
 import { blackholeServer, PrivateRedis } from "../support/redis-server";
@@ -295,19 +295,21 @@ describe("recordUsage (spec §5.3)", () => {
     const u = await user();
     await b.repo.upsertForUser(u, [{ platform: "openai", limits: L(10) }]);
     await b.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW });
-    expect(await b.service.recordUsage({ userId: u, platform: "openai", cost: 1.25, now: NOW })).toEqual({
+    expect(await b.service.recordUsage({ userId: u, platform: "openai", cost: 1.25, now: NOW })).toMatchObject({
       recorded: true,
       cacheApplied: true,
       dbWritten: true,
+      parked: null,
     });
     expect(await r.hget(billingKeys.userPlatformQuota(u, "openai"), "daily_usage")).toBe("1.25");
     expect((await rowText(c, u, "openai")).du).toBe("1.2500000000");
 
     const fl = makeBilling({ config: { flusherEnabled: true } });
-    expect(await fl.service.recordUsage({ userId: u, platform: "openai", cost: 1, now: NOW })).toEqual({
+    expect(await fl.service.recordUsage({ userId: u, platform: "openai", cost: 1, now: NOW })).toMatchObject({
       recorded: true,
       cacheApplied: true,
       dbWritten: false,
+      parked: null,
     });
     expect(await r.sismember(billingKeys.dirtySet, `${u}:openai`)).toBe(1);
     expect((await rowText(c, u, "openai")).du).toBe("1.2500000000");

@@ -1,9 +1,7 @@
 import Redis from "ioredis";
-import pg from "pg";
-import { QuotaCache } from "@/lib/billing/quota-cache";
-import { QuotaRepository } from "@/lib/billing/quota-repo";
-import { BillingService, type BillingConfig, type BillingLogger } from "@/lib/billing/service";
-import { QuotaClock } from "@/lib/billing/windows";
+import { REDIS_OPTIONS } from "@/lib/billing/connections";
+import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
+import type { BillingConfig, BillingLogger } from "@/lib/billing/service";
 import { testEnv } from "./test-env";
 
 /** Collects what the billing chain logs, so tests can assert on alerts without noise. */
@@ -13,29 +11,34 @@ export function memoryLogger() {
   return { logger, lines };
 }
 
-/** A billing service on the test database and a given Redis URL (or none). */
-export function makeBilling(opts: { redisUrl?: string | null; databaseUrl?: string; config?: Partial<BillingConfig>; timeZone?: string } = {}) {
-  const pool = new pg.Pool({ connectionString: opts.databaseUrl ?? testEnv().databaseUrl, max: 20, connectionTimeoutMillis: 2000 });
-  pool.on("error", () => {});
+/**
+ * A billing runtime on the test database and a given Redis URL (or none), built by the library's own
+ * composition root. The repairer is not started unless `repair: true` (tests drive it with
+ * `runtime.repairer.runOnce()` / `settleAll()` to stay deterministic).
+ */
+export function makeBilling(
+  opts: { redisUrl?: string | null; databaseUrl?: string; config?: Partial<BillingConfig>; timeZone?: string; repair?: boolean; poolMax?: number } = {},
+): BillingRuntime & { log: ReturnType<typeof memoryLogger> } {
   const redisUrl = opts.redisUrl === undefined ? testEnv().redisUrl : opts.redisUrl;
-  const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 500, connectTimeout: 500, retryStrategy: () => 100 }) : null;
-  redis?.on("error", () => {});
-  const clock = new QuotaClock(opts.timeZone ?? "Asia/Shanghai");
-  const repo = new QuotaRepository(pool, clock);
-  const cache = redis ? new QuotaCache(redis) : null;
   const log = memoryLogger();
-  const service = new BillingService({ cache, repo, clock, logger: log.logger }, opts.config);
-  return {
-    pool,
+  const redis = redisUrl ? new Redis(redisUrl, { ...REDIS_OPTIONS, commandTimeout: 500, connectTimeout: 500, retryStrategy: () => 100 }) : null;
+  redis?.on("error", () => {});
+  const rt = createBillingRuntime({
+    databaseUrl: opts.databaseUrl ?? testEnv().databaseUrl,
     redis,
-    clock,
-    repo,
-    cache,
-    service,
+    timeZone: opts.timeZone ?? "Asia/Shanghai",
+    poolMax: opts.poolMax ?? 20,
+    config: opts.config,
+    logger: log.logger,
+    repair: opts.repair ?? false,
+  });
+  const close = rt.close;
+  return {
+    ...rt,
     log,
     async close() {
+      await close();
       redis?.disconnect();
-      await pool.end();
     },
   };
 }

@@ -1,0 +1,108 @@
+import { QuotaExhaustedError } from "./errors";
+import { QUOTA_SCHEMA_VERSION, type QuotaCacheEntry, type WindowRefresh } from "./quota-cache";
+import type { QuotaRow } from "./quota-repo";
+import { cacheWindowExpired, monthlyWindowExpired, type QuotaClock, type Window } from "./windows";
+
+/**
+ * The pure core of the eligibility check (spec §5.2): functions of (entry or row, clock, now) with
+ * no I/O, so the rule both sides must agree on is unit-tested on its own.
+ */
+
+/**
+ * A cache entry built from a database row without losing usage (DESIGN §3.1): an expired window gets
+ * usage 0 and the current window start; a live window keeps the row's usage and start. (The gateway
+ * copies stale starts, so its next check zeroes usage recorded in between.)
+ */
+export function entryFromRow(row: QuotaRow, clock: QuotaClock, now: number): QuotaCacheEntry {
+  const sod = clock.startOfDay(now);
+  const sow = clock.startOfWeek(now);
+  const dailyLive = !cacheWindowExpired(row.dailyWindowStart, sod);
+  const weeklyLive = !cacheWindowExpired(row.weeklyWindowStart, sow);
+  const monthlyLive = !monthlyWindowExpired(row.monthlyWindowStart, now);
+  return {
+    dailyUsage: dailyLive ? row.dailyUsage : 0,
+    weeklyUsage: weeklyLive ? row.weeklyUsage : 0,
+    monthlyUsage: monthlyLive ? row.monthlyUsage : 0,
+    version: 0,
+    schemaVersion: QUOTA_SCHEMA_VERSION,
+    dailyLimit: row.dailyLimit,
+    weeklyLimit: row.weeklyLimit,
+    monthlyLimit: row.monthlyLimit,
+    dailyWindowStart: dailyLive ? row.dailyWindowStart : sod,
+    weeklyWindowStart: weeklyLive ? row.weeklyWindowStart : sow,
+    monthlyWindowStart: monthlyLive ? row.monthlyWindowStart : now,
+  };
+}
+
+/** The sentinel the gateway writes for "no row" (spec §5.2 step 3a): no limits, usage 0, windows set. */
+export function sentinelEntry(clock: QuotaClock, now: number): QuotaCacheEntry {
+  return {
+    dailyUsage: 0,
+    weeklyUsage: 0,
+    monthlyUsage: 0,
+    version: 0,
+    schemaVersion: QUOTA_SCHEMA_VERSION,
+    dailyLimit: null,
+    weeklyLimit: null,
+    monthlyLimit: null,
+    dailyWindowStart: clock.startOfDay(now),
+    weeklyWindowStart: clock.startOfWeek(now),
+    monthlyWindowStart: now,
+  };
+}
+
+/**
+ * The windows of a cached entry that have expired and should be reset in Redis (spec §4.4): none for
+ * a sentinel-like entry (no limits), whose short TTL must not be upgraded.
+ */
+export function windowsToRefresh(entry: QuotaCacheEntry, clock: QuotaClock, now: number): WindowRefresh[] {
+  if (entry.dailyLimit === null && entry.weeklyLimit === null && entry.monthlyLimit === null) return [];
+  const out: WindowRefresh[] = [];
+  const sod = clock.startOfDay(now);
+  if (cacheWindowExpired(entry.dailyWindowStart, sod)) out.push({ window: "daily", seenStart: entry.dailyWindowStart, newStart: sod });
+  const sow = clock.startOfWeek(now);
+  if (cacheWindowExpired(entry.weeklyWindowStart, sow)) out.push({ window: "weekly", seenStart: entry.weeklyWindowStart, newStart: sow });
+  if (monthlyWindowExpired(entry.monthlyWindowStart, now)) out.push({ window: "monthly", seenStart: entry.monthlyWindowStart, newStart: now });
+  return out;
+}
+
+/** What the rule reads: a cache entry or a database row (same field names). */
+export type QuotaState = Pick<
+  QuotaCacheEntry,
+  | "dailyUsage"
+  | "weeklyUsage"
+  | "monthlyUsage"
+  | "dailyLimit"
+  | "weeklyLimit"
+  | "monthlyLimit"
+  | "dailyWindowStart"
+  | "weeklyWindowStart"
+  | "monthlyWindowStart"
+>;
+
+/**
+ * The block/allow rule: daily → weekly → monthly; blocked when a limit is set and the window's usage
+ * (0 when the window expired) is ≥ the limit. Returns the error to send, or null to allow. NaN limits
+ * and usages compare false, exactly as in Go. Pass the cached entry as read (cache path) or the row as
+ * loaded (database path) — never a rebuilt entry, whose fresh monthly start would change when and in
+ * which zone Go reports the monthly reset.
+ */
+export function decideQuota(entry: QuotaState, clock: QuotaClock, now: number): QuotaExhaustedError | null {
+  if (entry.dailyLimit !== null) {
+    const used = cacheWindowExpired(entry.dailyWindowStart, clock.startOfDay(now)) ? 0 : entry.dailyUsage;
+    if (used >= entry.dailyLimit) return exhausted("daily", clock.formatRfc3339(clock.nextDailyReset(now)));
+  }
+  if (entry.weeklyLimit !== null) {
+    const used = cacheWindowExpired(entry.weeklyWindowStart, clock.startOfWeek(now)) ? 0 : entry.weeklyUsage;
+    if (used >= entry.weeklyLimit) return exhausted("weekly", clock.formatRfc3339(clock.nextWeeklyReset(now)));
+  }
+  if (entry.monthlyLimit !== null) {
+    const used = monthlyWindowExpired(entry.monthlyWindowStart, now) ? 0 : entry.monthlyUsage;
+    if (used >= entry.monthlyLimit) return exhausted("monthly", clock.monthlyResetAt(entry.monthlyWindowStart, now));
+  }
+  return null;
+}
+
+function exhausted(window: Window, resetsAt: string): QuotaExhaustedError {
+  return new QuotaExhaustedError(window, resetsAt);
+}
