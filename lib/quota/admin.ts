@@ -1,10 +1,9 @@
 import "server-only";
-import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { recordAudit, latestAudit, type AuditChange } from "@/lib/audit/audit";
 import { billingKeys } from "@/lib/billing/keys";
-import { enqueueOutbox, markFirstPass, markFirstPassFailed, pendingInvalidations, type OutboxItem, type OutboxRow } from "@/lib/billing/outbox";
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { firstPass, resetWork, saveWork } from "@/lib/billing/admin-changes";
+import { enqueueOutbox, pendingInvalidations, type OutboxItem } from "@/lib/billing/outbox";
 import { withTransaction, type QuotaLimits, type QuotaRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { Window } from "@/lib/billing/windows";
@@ -17,10 +16,8 @@ import { appBilling } from "./runtime";
  * Admin operations on one user's platform quotas (spec §7.3 with DESIGN §3's improvements): read with
  * the freshest usage, whole-replace save, window reset — each change audited and its Redis work
  * recorded in the same transaction (lib/billing/outbox.ts), then done right after the commit and
- * once more a few seconds later. How Redis is changed depends on who holds the usage
- * (docs/consistency.md): in direct mode PostgreSQL has every cost, so the keys are dropped and
- * rebuilt; in flusher mode the hash holds usage PostgreSQL has not seen yet, so the change is applied
- * to it in place — never a blind DEL of a dirty hash.
+ * once more a few seconds later — dropped in direct mode, applied in place in flusher mode
+ * (lib/billing/admin-changes.ts, docs/consistency.md).
  */
 export type UserQuotasView = {
   platform_quotas: AdminQuotaItem[];
@@ -85,53 +82,6 @@ async function inUserTransaction<T>(userId: number, fn: (client: pg.PoolClient) 
 }
 
 /**
- * The Redis work of a save, per registry platform (the gateway invalidates all of them): drop the key
- * (direct mode); in flusher mode rewrite its limits in place when the row stays the same row, or
- * replace the entry when the key now stands for another row (a platform removed or added), keeping
- * the old entry's usage on the row it belonged to.
- */
-function saveWork(userId: number, before: QuotaRow[], after: QuotaRow[], flusherMode: boolean): OutboxItem[] {
-  return PLATFORMS.map((p): OutboxItem => {
-    const cacheKey = billingKeys.userPlatformQuota(userId, p);
-    if (!flusherMode) return { cacheKey, kind: "del" };
-    const b = before.find((r) => r.platform === p);
-    const a = after.find((r) => r.platform === p);
-    if ((b && a && b.id === a.id) || (!b && !a)) return { cacheKey, kind: "admin", payload: { op: "limits" } };
-    return { cacheKey, kind: "admin", payload: { op: "replace", oldRowId: b?.id ?? null } };
-  });
-}
-
-/** Right after the commit: the first pass of the change's Redis work (the outbox worker retries what fails). */
-async function firstPass(ids: number[], items: OutboxItem[]): Promise<void> {
-  const { repairer } = appBilling();
-  if (!redis() || ids.length === 0) return;
-  const ok: number[] = [];
-  const failed: number[] = [];
-  let error: unknown = null;
-  for (let i = 0; i < ids.length; i++) {
-    // After one failure Redis is most likely down: leave the rest to the worker at once rather than
-    // make the admin wait out a timeout per key.
-    if (error !== null) {
-      failed.push(ids[i]);
-      continue;
-    }
-    const row: OutboxRow = { id: ids[i], cacheKey: items[i].cacheKey, kind: items[i].kind, payload: items[i].payload ?? null, firstPassDone: false, attempts: 0 };
-    try {
-      await repairer.handleOutbox(row);
-      ok.push(ids[i]);
-    } catch (e) {
-      error = e ?? new Error("failed");
-      failed.push(ids[i]);
-    }
-  }
-  await markFirstPass(pgPool(), ok).catch(() => {});
-  if (failed.length) {
-    console.error(`ALERT quota change: Redis work for ${failed.length} key(s) failed; queued for retry`, String(error));
-    await markFirstPassFailed(pgPool(), failed, error).catch(() => {});
-  }
-}
-
-/**
  * Whole replace of a user's limits (UpsertForUser: usage and windows of kept rows preserved, missing
  * platforms soft-deleted), audited, then carried into Redis for every registry platform.
  */
@@ -152,7 +102,7 @@ export async function saveUserQuotas(userId: number, quotas: SaveQuotaInput, act
     if (e instanceof UserMissing) return { ok: false, code: "USER_NOT_FOUND" };
     throw e;
   }
-  await firstPass(work.ids, work.items);
+  await firstPass(appBilling(), work.ids, work.items);
   return { ok: true, view: (await getUserQuotasView(userId))! };
 }
 
@@ -163,7 +113,6 @@ export async function saveUserQuotas(userId: number, quotas: SaveQuotaInput, act
  */
 export async function resetUserQuotaWindow(userId: number, platform: string, window: Window, actor: Actor, now = Date.now()): Promise<QuotaChangeResult> {
   const { repo, clock, service } = appBilling();
-  const cacheKey = billingKeys.userPlatformQuota(userId, platform);
   const newStart = clock.currentWindowStart(window, now);
   let work: { ids: number[]; items: OutboxItem[] };
   try {
@@ -179,11 +128,7 @@ export async function resetUserQuotaWindow(userId: number, platform: string, win
         targetId: String(userId),
         changes: [{ key: "usage", platform, window, before, after: 0 }],
       });
-      const items: OutboxItem[] = !redis()
-        ? []
-        : service.config.flusherEnabled
-          ? [{ cacheKey, kind: "admin", payload: { op: "reset", window, start: newStart, resetId: randomUUID() } }]
-          : [{ cacheKey, kind: "del" }];
+      const items: OutboxItem[] = redis() ? resetWork(userId, platform, window, newStart, service.config.flusherEnabled) : [];
       return { ids: await enqueueOutbox(client, items), items };
     });
   } catch (e) {
@@ -191,6 +136,6 @@ export async function resetUserQuotaWindow(userId: number, platform: string, win
     if (e instanceof RowMissing) return { ok: false, code: "QUOTA_NOT_FOUND" };
     throw e;
   }
-  await firstPass(work.ids, work.items);
+  await firstPass(appBilling(), work.ids, work.items);
   return { ok: true, view: (await getUserQuotasView(userId))! };
 }
