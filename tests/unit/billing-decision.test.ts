@@ -1,0 +1,107 @@
+import { describe, expect, it } from "vitest";
+import { decideQuota, entryFromRow, sentinelEntry, windowsToRefresh } from "@/lib/billing/decision";
+import type { QuotaCacheEntry } from "@/lib/billing/quota-cache";
+import type { QuotaRow } from "@/lib/billing/quota-repo";
+import { MONTH_MS, QuotaClock } from "@/lib/billing/windows";
+
+/** The pure core of the eligibility check (spec §5.2), as both sides must decide it. */
+const t = (iso: string) => Date.parse(iso);
+const sh = new QuotaClock("Asia/Shanghai");
+const NOW = t("2026-11-25T10:00:00+08:00"); // Wednesday
+const SOD = t("2026-11-25T00:00:00+08:00");
+const SOW = t("2026-11-23T00:00:00+08:00");
+
+const entry = (over: Partial<QuotaCacheEntry> = {}): QuotaCacheEntry => ({
+  dailyUsage: 0,
+  weeklyUsage: 0,
+  monthlyUsage: 0,
+  version: 0,
+  schemaVersion: 1,
+  dailyLimit: null,
+  weeklyLimit: null,
+  monthlyLimit: null,
+  dailyWindowStart: SOD,
+  weeklyWindowStart: SOW,
+  monthlyWindowStart: NOW - 86400_000,
+  ...over,
+});
+
+const row = (over: Partial<QuotaRow> = {}): QuotaRow => ({
+  id: 1,
+  userId: 7,
+  platform: "anthropic",
+  dailyLimit: 10,
+  weeklyLimit: 100,
+  monthlyLimit: 1000,
+  dailyUsage: 3,
+  weeklyUsage: 30,
+  monthlyUsage: 300,
+  dailyWindowStart: SOD,
+  weeklyWindowStart: SOW,
+  monthlyWindowStart: NOW - 86400_000,
+  createdAt: 0,
+  updatedAt: 0,
+  ...over,
+});
+
+describe("decideQuota: daily → weekly → monthly, usage >= limit blocks", () => {
+  it("allows under every limit, blocks at equality, in window order", () => {
+    expect(decideQuota(entry({ dailyLimit: 10, dailyUsage: 9.99 }), sh, NOW)).toBeNull();
+    const e = decideQuota(entry({ dailyLimit: 5, dailyUsage: 5, weeklyLimit: 1, weeklyUsage: 9 }), sh, NOW);
+    expect(e?.reason).toBe("USER_PLATFORM_DAILY_QUOTA_EXHAUSTED");
+    expect(e?.metadata.window_resets_at).toBe("2026-11-26T00:00:00+08:00");
+    expect(decideQuota(entry({ weeklyLimit: 1, weeklyUsage: 1 }), sh, NOW)?.metadata.window_resets_at).toBe("2026-11-30T00:00:00+08:00");
+  });
+
+  it("null = unlimited, 0 = disabled from the first request, NaN never blocks (as in Go)", () => {
+    expect(decideQuota(entry({ dailyUsage: 999 }), sh, NOW)).toBeNull();
+    expect(decideQuota(entry({ monthlyLimit: 0 }), sh, NOW)?.window).toBe("monthly");
+    expect(decideQuota(entry({ dailyLimit: NaN, dailyUsage: 1e9 }), sh, NOW)).toBeNull();
+  });
+
+  it("an expired window counts as 0: yesterday's start, or a monthly start 30 d ago (inclusive)", () => {
+    expect(decideQuota(entry({ dailyLimit: 1, dailyUsage: 5, dailyWindowStart: SOD - 1 }), sh, NOW)).toBeNull();
+    expect(decideQuota(entry({ monthlyLimit: 1, monthlyUsage: 5, monthlyWindowStart: NOW - MONTH_MS }), sh, NOW)).toBeNull();
+    expect(decideQuota(entry({ monthlyLimit: 1, monthlyUsage: 5, monthlyWindowStart: NOW - MONTH_MS + 1 }), sh, NOW)?.window).toBe("monthly");
+  });
+
+  it("monthly resets_at: start + 30 d in UTC from a start, now + 30 d in the quota zone from now (as Go prints them)", () => {
+    const fromStart = decideQuota(entry({ monthlyLimit: 1, monthlyUsage: 1, monthlyWindowStart: t("2026-11-20T08:15:30Z") }), sh, NOW);
+    expect(fromStart?.metadata.window_resets_at).toBe("2026-12-20T08:15:30Z");
+    const fromNow = decideQuota(row({ dailyLimit: null, weeklyLimit: null, monthlyLimit: 0, monthlyWindowStart: null }), sh, NOW);
+    expect(fromNow?.metadata.window_resets_at).toBe("2026-12-25T10:00:00+08:00");
+  });
+});
+
+describe("entryFromRow: a rebuild never loses live usage (better than upstream)", () => {
+  it("keeps live windows' usage and start; expired ones get 0 and the current start", () => {
+    const e = entryFromRow(row({ dailyWindowStart: SOD - 86400_000, monthlyWindowStart: null }), sh, NOW);
+    expect(e).toMatchObject({
+      dailyUsage: 0,
+      dailyWindowStart: SOD,
+      weeklyUsage: 30,
+      weeklyWindowStart: SOW,
+      monthlyUsage: 0,
+      monthlyWindowStart: NOW,
+      dailyLimit: 10,
+      schemaVersion: 1,
+      version: 0,
+    });
+  });
+
+  it("the sentinel has no limits, zero usage and every window set", () => {
+    expect(sentinelEntry(sh, NOW)).toMatchObject({ dailyLimit: null, weeklyLimit: null, monthlyLimit: null, dailyUsage: 0, dailyWindowStart: SOD, weeklyWindowStart: SOW, monthlyWindowStart: NOW });
+  });
+});
+
+describe("windowsToRefresh (spec §4.4)", () => {
+  it("lists exactly the expired windows with the start it saw and the new one", () => {
+    const stale = t("2020-01-01T00:00:00Z");
+    expect(windowsToRefresh(entry({ dailyLimit: 1, dailyWindowStart: stale }), sh, NOW)).toEqual([{ window: "daily", seenStart: stale, newStart: SOD }]);
+    expect(windowsToRefresh(entry({ dailyLimit: 1 }), sh, NOW)).toEqual([]);
+  });
+
+  it("never refreshes a sentinel-like entry (its short TTL must not be upgraded)", () => {
+    expect(windowsToRefresh(entry({ dailyWindowStart: null, weeklyWindowStart: null, monthlyWindowStart: null }), sh, NOW)).toEqual([]);
+  });
+});
