@@ -1,7 +1,7 @@
 // npm run demo — the console on embedded defaults, for a machine with nothing installed.
 //
 //  * DATABASE_URL unset → an embedded PostgreSQL (PGlite) with its data in .data/pglite, served on
-//    a local port through pglite-socket; migrations applied; demo data seeded.
+//    a local port (scripts/lib/pglite-server.mjs); migrations applied; demo data seeded.
 //  * REDIS_URL unset → a private redis-server on a free local port if one is installed, else the
 //    console runs without the shared cache and says so.
 //  * builds the app when there is no build or the sources are newer, then `next start`.
@@ -58,7 +58,7 @@ process.on("SIGTERM", () => shutdown(0));
 
 async function startEmbeddedPostgres() {
   const { PGlite } = await import("@electric-sql/pglite");
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  const { servePglite } = await import("./lib/pglite-server.mjs");
   const dir = path.join(dataDir, "pglite");
   log(`embedded PostgreSQL (PGlite), data in ${path.relative(root, dir) || dir}`);
   const db = await PGlite.create(dir);
@@ -67,15 +67,14 @@ async function startEmbeddedPostgres() {
   const { run } = await import("./migrate.mjs");
   if ((await run("deploy")) !== 0) throw new Error("migrations failed");
   delete globalThis.__qcPglite;
-  // PGlite is one session; the socket server queues queries and keeps each transaction on the
-  // connection that opened it, so a small pool is safe.
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 });
-  await server.start();
+  // PGlite is one session: the server runs one client's protocol cycle at a time and keeps a
+  // transaction on the connection that opened it (scripts/lib/pglite-server.mjs), so pools are safe.
+  const server = await servePglite(db, { host: "127.0.0.1", port: 0, maxConnections: 64 });
   cleanups.push(async () => {
-    await server.stop();
+    await server.close();
     await db.close();
   });
-  const [, port] = server.getServerConn().split(":");
+  const port = server.port;
   return { url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres?sslmode=disable`, poolMax: "4" };
 }
 

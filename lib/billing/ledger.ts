@@ -112,6 +112,8 @@ export class UsageLedger {
       logger: LedgerLogger;
       /** called when a key's hash turned out malformed (the repairer fixes it) */
       onMalformed?: (userId: number, platform: string) => void;
+      /** direct mode: a parked op's cost committed late (the repairer verifies the key's hash) */
+      onSettledLate?: (userId: number, platform: string) => void;
     },
     readonly config: LedgerConfig,
   ) {}
@@ -177,8 +179,15 @@ export class UsageLedger {
       if (applied) return { recorded: true, cacheApplied: true, dbWritten: false, parked: null, opId: op.id };
       // The Redis step could not run: replay it into Redis later (Redis stays the source of truth).
       if (redis === "error") return this.parkForReplay(parked);
-      // A no-op (missing / legacy / malformed entry): the gateway loses this cost; we write it to
-      // PostgreSQL under the lease the no-op took, so no rebuild can land without it.
+      // A malformed entry is repaired IN PLACE and then flushed: a PostgreSQL write now would be
+      // overwritten by that absolute snapshot. Replay the cost into Redis once the hash is repaired,
+      // as a fresh op (this one is spent as a no-op in the op map), and give up the no-op's lease.
+      if (redis === "malformed" && cache) {
+        await withTimeout(cache.release(userId, platform, op.id, false), this.config.incrementTimeoutMs, "lease release").catch(() => {});
+        return this.parkForReplay({ ...parked, op: this.ids.next(), redis: "error", leased: false });
+      }
+      // A no-op (missing / legacy entry): the gateway loses this cost; we write it to PostgreSQL under
+      // the lease the no-op took, so no rebuild can land without it.
       return this.writeAndSettle(parked);
     }
     // Direct mode: PostgreSQL is the source of truth. A lost Redis reply is cancelled-and-invalidated
@@ -233,9 +242,11 @@ export class UsageLedger {
     try {
       await cache.release(p.userId, p.platform, p.op.id, p.mode === "direct");
       // Direct mode, written late: a rebuild may have read the row before this write whatever the
-      // lease did (the op was applied to a hash that was later dropped) — drop the hash so the next
-      // check rebuilds it from PostgreSQL, which now has the cost.
-      if (p.mode === "direct" && p.parked) await cache.invalidate(p.userId, p.platform);
+      // lease did (the op was applied to a hash that was later dropped, before it was parked). Have
+      // the key verified against PostgreSQL — dropped only if PostgreSQL now has more — rather than
+      // dropping it outright: under a database backlog every parked op would otherwise empty the
+      // cache and send every check to the database.
+      if (p.mode === "direct" && p.parked) this.deps.onSettledLate?.(p.userId, p.platform);
     } catch (e) {
       this.deps.logger.warn("billing: lease release failed (it will expire)", { op: p.op.id, error: String(e) });
     }

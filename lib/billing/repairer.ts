@@ -375,7 +375,12 @@ export class BillingRepairer {
       outcome = await withTimeout(cache.increment(p.userId, p.platform, p.cost, op, o), ledger.config.incrementTimeoutMs, "replay");
     }
     if (outcome === "applied" || outcome === "seen-applied" || outcome === "seen-cancelled") return;
-    if (outcome === "malformed") this.reportMalformed(p.userId, p.platform);
+    if (outcome === "malformed") {
+      // The hash is repaired in place and then flushed (repairKey): a PostgreSQL write now would be
+      // overwritten by that snapshot. Retry (outbox backoff) once the repair has run.
+      this.reportMalformed(p.userId, p.platform);
+      throw new Error("quota hash malformed: the replay waits for its repair");
+    }
     const parked: ParkedOp = { ...p, op, redis: outcome, leased: true };
     const w = await repo.incrementExactlyOnce({ userId: p.userId, platform: p.platform, cost: p.cost, at: p.at, consumeOutboxId: outboxId });
     if (w.status === "committed") {

@@ -86,7 +86,7 @@ export class BillingService {
       metrics?: BillingMetrics;
       /** a check found a malformed hash (the runtime's repairer fixes it) */
       onMalformed?: (userId: number, platform: string) => void;
-      /** a check rebuilt a hash from a row (the repairer verifies it against PostgreSQL shortly after) */
+      /** a check rebuilt a hash from a row, or a parked op committed late (the repairer verifies the key against PostgreSQL) */
       onRebuilt?: (userId: number, platform: string) => void;
     },
     config: Partial<BillingConfig> = {},
@@ -95,7 +95,15 @@ export class BillingService {
     if (!(this.config.sentinelTtlSeconds > 0)) this.config.sentinelTtlSeconds = QUOTA_SENTINEL_TTL_SECONDS;
     this.metrics = deps.metrics ?? newBillingMetrics();
     this.ledger = new UsageLedger(
-      { cache: deps.cache, repo: deps.repo, pool: deps.pool, metrics: this.metrics, logger: this.log, onMalformed: deps.onMalformed },
+      {
+        cache: deps.cache,
+        repo: deps.repo,
+        pool: deps.pool,
+        metrics: this.metrics,
+        logger: this.log,
+        onMalformed: deps.onMalformed,
+        onSettledLate: deps.onRebuilt,
+      },
       this.config,
     );
   }

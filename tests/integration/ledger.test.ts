@@ -44,7 +44,9 @@ afterAll(async () => {
 
 describe("rebuilds racing the recording (issue 9 §3)", () => {
   it("500 records + 500 checks on a cold key: Redis equals PostgreSQL, PostgreSQL the exact sum", async () => {
-    const b = makeBilling();
+    // A generous load timeout: the point is the race between rebuilds and records, which a busy
+    // machine must not turn into fail-open checks that never rebuild.
+    const b = makeBilling({ config: { dbTimeoutMs: 30_000 } });
     const u = await user();
     try {
       const costs: number[] = [];

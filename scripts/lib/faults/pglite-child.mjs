@@ -1,11 +1,12 @@
-// Child-process entry of pglite-server.ts: an embedded PostgreSQL (PGlite) served over TCP by
-// pglite-socket, optionally migrated first (scripts/migrate.mjs on the same instance, as
+// Child-process entry of pglite-server.ts: an embedded PostgreSQL (PGlite) served over TCP by the
+// project's cycle-safe server (scripts/lib/pglite-server.mjs — pglite-socket interleaves clients'
+// messages), optionally migrated first (scripts/migrate.mjs on the same instance, as
 // scripts/demo.mjs does). Prints one line `PGLITE_READY {"port":…}` on stdout when it serves.
 // Exits on SIGTERM/SIGINT, and when its parent goes away (stdin closes).
 import fs from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { servePglite } from "../pglite-server.mjs";
 
 const opts = JSON.parse(process.argv[2] ?? "{}");
 
@@ -59,21 +60,15 @@ if (opts.migrate) {
     console.log = log;
   }
 }
-const server = new PGLiteSocketServer({
-  db,
-  host: "127.0.0.1",
-  port: opts.port ?? 0,
-  maxConnections: opts.maxConnections ?? 32,
-});
-await server.start();
-const port = Number(server.getServerConn().split(":").pop());
+const server = await servePglite(db, { host: "127.0.0.1", port: opts.port ?? 0, maxConnections: opts.maxConnections ?? 32 });
+const port = server.port;
 
 let closing = false;
 async function shutdown() {
   if (closing) return;
   closing = true;
   try {
-    await server.stop();
+    await server.close();
     await db.close();
   } finally {
     process.exit(0);

@@ -10,7 +10,7 @@ export interface PgliteServerOptions {
   migrate?: boolean;
   /** Port to serve on (default: a free one chosen by the child). */
   port?: number;
-  /** pglite-socket's connection limit (default 32). */
+  /** the server's connection limit (default 32). */
   maxConnections?: number;
   /**
    * Where a fresh in-memory start keeps PGlite's initdb result (see pglite-child.mjs). Default
@@ -26,7 +26,7 @@ const childEntry = path.join(here, "pglite-child.mjs");
 const defaultCacheDir = () => process.env.QC_FAULTS_CACHE_DIR || path.resolve(here, "../../../node_modules/.cache/qc-faults");
 
 /**
- * An embedded PostgreSQL (PGlite) served over TCP by pglite-socket in a CHILD process, so it can
+ * An embedded PostgreSQL (PGlite) served over TCP (scripts/lib/pglite-server.mjs) in a CHILD process, so it can
  * be killed (SIGKILL) and hung (SIGSTOP) like a real server. Speaks the wire protocol to pg.
  * A fresh in-memory PGlite runs initdb in WebAssembly first (~5 s); its result is cached on disk
  * (cacheDir), so later in-memory starts take ~1 s plus the migrations (~1 s).
