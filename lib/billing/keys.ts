@@ -13,7 +13,7 @@
  * | apikey:rate:{apiKeyID}                           | HASH   | 604800 s                           | gateway + lib/billing           |
  * | qc:billing:fence:{userID}:{platform}             | HASH   | 86400 s, refreshed on each write   | lib/billing: `gen` (bumped when a rebuild from an older row must not land), `l:{op}` (lease of a usage op whose PostgreSQL write is not confirmed yet), `r:{window}` (last admin reset applied in place) |
  * | qc:billing:ops:{epoch}                           | STRING | 172800 s                           | lib/billing: 2 bits per usage op (0 unseen, 1 applied, 2 no-op, 3 cancelled) — makes every increment at-most-once and its fate queryable |
- * | qc:billing:journal / qc:billing:journal:ops      | ZSET / HASH | none (drained by the repairer) | lib/billing: usage ops whose PostgreSQL write failed, by due time / payload |
+ * | qc:billing:journal / …:ops / …:claims             | ZSET / HASH / HASH | none (drained by the repairer) | lib/billing: usage ops whose PostgreSQL write failed, by due time / payload / claiming repairer |
  * | qc:billing:flushers                              | SET    | none                               | lib/billing flusher registry    |
  * | qc:billing:flusher:{id}                          | STRING | 15 s, renewed each tick            | flusher heartbeat               |
  * | qc:billing:flushing:{id}                         | SET    | 86400 s                            | members a flusher popped and has not committed yet |
@@ -47,6 +47,7 @@ export const ledgerKeys = {
   ops: (epoch: string) => `qc:billing:ops:${epoch}`,
   journal: "qc:billing:journal",
   journalOps: "qc:billing:journal:ops",
+  journalClaims: "qc:billing:journal:claims",
   flushers: "qc:billing:flushers",
   flusherHeartbeat: (flusherId: string) => `qc:billing:flusher:${flusherId}`,
   flushing: (flusherId: string) => `qc:billing:flushing:${flusherId}`,

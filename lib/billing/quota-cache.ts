@@ -154,8 +154,9 @@ const SCRIPTS = {
   lease: LuaScript.load("quota-lease", 2),
   adminApply: LuaScript.load("quota-admin-apply", 3),
   repairFields: LuaScript.load("quota-repair-fields", 1),
-  journalAdd: LuaScript.load("journal-add", 3),
-  journalClaim: LuaScript.load("journal-claim", 2),
+  journalAdd: LuaScript.load("journal-add", 4),
+  journalClaim: LuaScript.load("journal-claim", 3),
+  journalRenew: LuaScript.load("journal-renew", 3),
   flusherClaim: LuaScript.load("flusher-claim", 4),
   flusherRequeue: LuaScript.load("flusher-requeue", 2),
   flusherRecover: LuaScript.load("flusher-recover", 2),
@@ -393,22 +394,35 @@ export class QuotaCache {
   async journalAdd(op: { id: string; userId: number; platform: string }, payload: string, delayMs: number, lease: { ms: number } | null): Promise<void> {
     await SCRIPTS.journalAdd.run(
       this.redis,
-      [ledgerKeys.journal, ledgerKeys.journalOps, ledgerKeys.fence(op.userId, op.platform)],
+      [ledgerKeys.journal, ledgerKeys.journalOps, ledgerKeys.fence(op.userId, op.platform), ledgerKeys.journalClaims],
       [op.id, payload, formatGoInt(Math.max(0, Math.round(delayMs))), lease ? "1" : "0", formatGoInt(lease?.ms ?? 0), formatGoInt(FENCE_TTL_SECONDS)],
     );
   }
 
-  /** Claim up to n due journal entries for `claimMs`. */
-  async journalClaim(n: number, claimMs: number): Promise<Array<{ id: string; payload: string }>> {
-    const flat = (await SCRIPTS.journalClaim.run(this.redis, [ledgerKeys.journal, ledgerKeys.journalOps], [formatGoInt(n), formatGoInt(claimMs)])) as string[];
+  /** Claim up to n due journal entries for `claimMs` under `token` (journal-claim.lua). */
+  async journalClaim(n: number, claimMs: number, token: string): Promise<Array<{ id: string; payload: string }>> {
+    const flat = (await SCRIPTS.journalClaim.run(
+      this.redis,
+      [ledgerKeys.journal, ledgerKeys.journalOps, ledgerKeys.journalClaims],
+      [formatGoInt(n), formatGoInt(claimMs), token],
+    )) as string[];
     const out: Array<{ id: string; payload: string }> = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i], payload: flat[i + 1] });
     return out;
   }
 
+  /** Extend this repairer's claim on an entry before writing it; null when the claim is lost (journal-renew.lua). */
+  async journalRenew(id: string, token: string, claimMs: number): Promise<string | null> {
+    const r = await SCRIPTS.journalRenew.run(this.redis, [ledgerKeys.journal, ledgerKeys.journalOps, ledgerKeys.journalClaims], [id, token, formatGoInt(claimMs)]);
+    return typeof r === "string" ? r : null;
+  }
+
   /** Drop a journal entry once its op is settled. */
   async journalDone(id: string): Promise<void> {
-    await execOrThrow(this.redis.multi().zrem(ledgerKeys.journal, id).hdel(ledgerKeys.journalOps, id), "journal done");
+    await execOrThrow(
+      this.redis.multi().zrem(ledgerKeys.journal, id).hdel(ledgerKeys.journalOps, id).hdel(ledgerKeys.journalClaims, id),
+      "journal done",
+    );
   }
 
   async journalSize(): Promise<number> {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type Redis from "ioredis";
 import type pg from "pg";
 import { entryFromRow, sentinelEntry } from "./decision";
@@ -23,6 +24,9 @@ import type { QuotaClock, Window } from "./windows";
  *
  * Each step tolerates the other store being down and is safe to run in several processes at once.
  */
+/** How long a repairer owns a claimed journal entry: far above one write (pool timeouts: ≤ 15 s). */
+const JOURNAL_CLAIM_MS = 60_000;
+
 export type AdminPayload =
   | { op: "limits" }
   | { op: "reset"; window: Window; start: number; resetId: string }
@@ -37,6 +41,8 @@ export class BillingRepairer {
   /** rebuilt keys to verify against PostgreSQL, with when (direct mode) */
   private readonly verifications = new Map<string, { userId: number; platform: string; due: number[] }>();
   private lastRecovery = 0;
+  /** this repairer's claim token for journal entries */
+  private readonly token = randomBytes(8).toString("hex");
 
   constructor(
     private readonly deps: {
@@ -208,12 +214,17 @@ export class BillingRepairer {
   private async drainJournal(): Promise<number> {
     const { cache } = this.deps;
     if (!cache) return 0;
-    const entries = await cache.journalClaim(100, 30_000);
+    const entries = await cache.journalClaim(25, JOURNAL_CLAIM_MS, this.token);
     let done = 0;
     for (const e of entries) {
+      // A batch can outlast one claim period when the database is slow: renew the claim right before
+      // this entry's write (and take the payload as it is now — another repairer may have stored a
+      // txid in it). A write is bounded far below the claim, so no one else can take the entry meanwhile.
+      const payload = await cache.journalRenew(e.id, this.token, JOURNAL_CLAIM_MS);
+      if (payload === null) continue;
       let p: ParkedOp;
       try {
-        p = JSON.parse(e.payload) as ParkedOp;
+        p = JSON.parse(payload) as ParkedOp;
       } catch {
         this.deps.logger.error("ALERT billing: unreadable journal entry dropped", { id: e.id });
         await cache.journalDone(e.id);

@@ -58,6 +58,11 @@ export async function servePglite(db, { host = "127.0.0.1", port = 0, maxConnect
         else if (status === "I" && pinned === cycle.conn) pinned = null;
         if (!cycle.conn.closed && out.length) cycle.conn.socket.write(out);
         cycle.resolve();
+        if (pinned === cycle.conn && cycle.conn.closed) {
+          // The client left while this cycle ran: its transaction can never finish.
+          pinned = null;
+          await db.execProtocolRaw(simpleQuery("ROLLBACK")).catch(() => {});
+        }
       }
     } finally {
       running = false;

@@ -336,6 +336,23 @@ describe("our window refresh (better than upstream)", () => {
   });
 });
 
+describe("the journal of parked ops", () => {
+  it("a repairer whose claim ran out cannot write the entry: only the new claimer's renew succeeds", async () => {
+    const op = { id: "e1.7", userId: U, platform: "openai" };
+    await cache.journalAdd(op, '{"x":1}', 0, { ms: 30_000 });
+    expect(await cache.journalClaim(10, 100, "A")).toEqual([{ id: "e1.7", payload: '{"x":1}' }]);
+    expect(await cache.journalClaim(10, 100, "B")).toEqual([]); // claimed: not due
+    await new Promise((res) => setTimeout(res, 150)); // A is slow: its claim runs out …
+    expect(await cache.journalClaim(10, 100, "B")).toEqual([{ id: "e1.7", payload: '{"x":1}' }]);
+    expect(await cache.journalRenew("e1.7", "A", 60_000)).toBeNull(); // … so A must not write it
+    expect(await cache.journalRenew("e1.7", "B", 60_000)).toBe('{"x":1}');
+    await cache.journalAdd(op, '{"x":1,"txid":"9"}', 0, null); // rescheduled: the claim is released
+    expect(await cache.journalRenew("e1.7", "B", 60_000)).toBeNull();
+    await cache.journalDone("e1.7");
+    expect(await cache.journalSize()).toBe(0);
+  });
+});
+
 describe("the crash-safe flusher's dirty-set steps", () => {
   it("claims into a processing set, requeues with the TTL, and recovers a dead flusher's members", async () => {
     await cache.set(U, "anthropic", entry(), 60);
