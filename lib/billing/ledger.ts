@@ -203,6 +203,18 @@ export class UsageLedger {
       await this.settle(p);
       return { recorded: true, cacheApplied: p.redis === "applied", dbWritten: true, parked: null, opId: p.op.id };
     }
+    if (w.status === "rejected") {
+      // The row can never exist (the user was deleted; a platform the CHECK refuses): not a fault to retry.
+      this.deps.metrics.usageOpsRejected++;
+      this.deps.logger.error("ALERT billing: the database refuses this usage op for good (user deleted?); not recorded", {
+        userId: p.userId,
+        platform: p.platform,
+        cost: p.cost,
+        error: String(w.error),
+      });
+      await this.settle(p);
+      return { recorded: false, cacheApplied: p.redis === "applied", dbWritten: false, parked: null, opId: p.op.id };
+    }
     this.deps.metrics.dbIncrementErrors++;
     this.deps.logger.error("ALERT billing: quota database increment failed; parked for an exactly-once retry", {
       userId: p.userId,
@@ -275,11 +287,11 @@ export class UsageLedger {
   }
 
   /** Put (or put back) a parked op into the Redis journal, taking or extending its lease on the key. */
-  async journal(p: ParkedOp): Promise<void> {
+  async journal(p: ParkedOp, delayMs = retryDelayMs(p.tries)): Promise<void> {
     const { cache } = this.deps;
     if (!cache) throw new Error("no Redis");
     await withTimeout(
-      cache.journalAdd({ id: p.op.id, userId: p.userId, platform: p.platform }, JSON.stringify({ ...p, leased: true }), retryDelayMs(p.tries), {
+      cache.journalAdd({ id: p.op.id, userId: p.userId, platform: p.platform }, JSON.stringify({ ...p, leased: true }), delayMs, {
         ms: this.journalLeaseMs(p),
       }),
       this.config.incrementTimeoutMs,

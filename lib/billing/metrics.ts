@@ -35,6 +35,8 @@ export type BillingMetrics = {
   usageOpsSettled: number;
   /** parked ops held only in this process's memory (both stores unreachable) */
   usageOpsInMemory: number;
+  /** usage ops the database refuses for good (their user was deleted): logged and dropped */
+  usageOpsRejected: number;
   flushes: number;
   flushErrors: number;
   flushRows: number;
@@ -65,6 +67,7 @@ export function newBillingMetrics(): BillingMetrics {
     usageOpsParked: 0,
     usageOpsSettled: 0,
     usageOpsInMemory: 0,
+    usageOpsRejected: 0,
     flushes: 0,
     flushErrors: 0,
     flushRows: 0,

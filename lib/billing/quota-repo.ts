@@ -163,10 +163,15 @@ function incrementSet(w: { cost: string; sod: string; sodNext: string; sow: stri
 /** Work committed in the same transaction as a usage increment (the outbox row of a lost Redis reply). */
 export type OutboxRow = { cacheKey: string; kind: "cancel" | "replay" | "del"; payload: unknown; delayMs?: number };
 
+/** One usage write: `cost` recorded at `at`, with the outbox row to commit together with it. */
+export type UsageWrite = { userId: number; platform: string; cost: number; at: number; outbox?: OutboxRow };
+
 /** The outcome of an exactly-once write: a definite yes, a definite no, or "committed?" with the txid to ask about. */
 export type ExactWrite =
   | { status: "committed"; txid: string }
   | { status: "failed"; error: unknown }
+  /** the database refuses it for good (user deleted, platform not allowed): a retry cannot succeed */
+  | { status: "rejected"; error: unknown }
   | { status: "uncertain"; txid: string; error: unknown }
   /** the outbox row it had to consume was already gone: another worker wrote this op */
   | { status: "skipped" };
@@ -254,19 +259,79 @@ export class QuotaRepository {
    * `transactionStatus(txid)` tells later whether it committed. BEGIN and the write travel as one
    * simple-protocol message (numbers, instants and a validated platform name are inlined) so the
    * common case costs two round trips, and a transaction never waits on anything but PostgreSQL.
+   * A write the database refuses for good (the user was deleted: FK; a platform the CHECK does not
+   * allow) is "rejected" — retrying it can never succeed.
    */
-  async incrementExactlyOnce(input: {
-    userId: number;
-    platform: string;
-    cost: number;
-    at: number;
-    /** commit this outbox row together with the cost */
-    outbox?: OutboxRow;
+  async incrementExactlyOnce(input: UsageWrite & {
     /** commit only if this outbox row still exists, deleting it (the op of a replay row is written once) */
     consumeOutboxId?: number;
     /** called with the txid before COMMIT is sent (persist it where a retry will look); a throw aborts */
     beforeCommit?: (txid: string) => Promise<void>;
   }): Promise<ExactWrite> {
+    return this.writeExactlyOnce([input], { consumeOutboxId: input.consumeOutboxId, beforeCommit: input.beforeCommit, single: true });
+  }
+
+  /**
+   * Several usage writes in ONE transaction, committed exactly once together (one txid for all): the
+   * repairer drains parked ops this way after an outage. Rows are written in (user, platform) order,
+   * the order the flusher locks them in, so the two never deadlock.
+   */
+  async incrementManyExactlyOnce(items: UsageWrite[], opts: { beforeCommit?: (txid: string) => Promise<void> } = {}): Promise<ExactWrite> {
+    const sorted = [...items].sort((a, b) => a.userId - b.userId || (a.platform < b.platform ? -1 : a.platform > b.platform ? 1 : 0));
+    return this.writeExactlyOnce(sorted, { beforeCommit: opts.beforeCommit, single: false });
+  }
+
+  private async writeExactlyOnce(
+    items: UsageWrite[],
+    opts: { consumeOutboxId?: number; beforeCommit?: (txid: string) => Promise<void>; single: boolean },
+  ): Promise<ExactWrite> {
+    if (items.length === 0) throw new Error("nothing to write");
+    // Built before a connection is taken: a bad input throws here, never half-way through a transaction.
+    const statements = items.map((it) => this.writeStatements(it));
+    const consume = opts.consumeOutboxId === undefined ? "" : `DELETE FROM cache_invalidation_outbox WHERE id = ${sqlInt(opts.consumeOutboxId)};`;
+    let client: pg.PoolClient;
+    try {
+      client = await checkout(this.pool);
+    } catch (error) {
+      return { status: "failed", error };
+    }
+    let txid: string | null = null;
+    try {
+      if (opts.single) {
+        // The common case: a plain UPDATE; the upsert only when the row is missing.
+        const [st] = statements;
+        const first = (await client.query(`BEGIN; ${consume} ${st.outbox} ${st.update} RETURNING txid_current()::text AS txid`)) as unknown as pg.QueryResult<{ txid: string }>[];
+        if (consume && first[1].rowCount === 0) {
+          await client.query("ROLLBACK");
+          client.release();
+          return { status: "skipped" };
+        }
+        txid = first[first.length - 1].rows[0]?.txid ?? null;
+        if (txid === null) txid = (await client.query<{ txid: string }>(`${st.upsert} RETURNING txid_current()::text AS txid`)).rows[0].txid;
+      } else {
+        const body = statements.map((st) => `${st.outbox} ${st.upsert};`).join("\n");
+        const res = (await client.query(`BEGIN; ${body} SELECT txid_current()::text AS txid`)) as unknown as pg.QueryResult<{ txid: string }>[];
+        txid = res[res.length - 1].rows[0].txid;
+      }
+      if (opts.beforeCommit) await opts.beforeCommit(txid);
+    } catch (error) {
+      client.release(true); // destroy: the server rolls back what it has of this transaction
+      const code = (error as { code?: string }).code;
+      if (code === "23503" || code === "23514") return { status: "rejected", error };
+      return { status: "failed", error };
+    }
+    try {
+      await client.query("COMMIT");
+      client.release();
+      return { status: "committed", txid };
+    } catch (error) {
+      client.release(true);
+      return { status: "uncertain", txid, error };
+    }
+  }
+
+  /** The SQL of one usage write: its outbox row (if any), the UPDATE, and the upsert for a missing row. */
+  private writeStatements(input: UsageWrite): { outbox: string; update: string; upsert: string } {
     const { clock } = this;
     const sod = clock.startOfDay(input.at);
     const sow = clock.startOfWeek(input.at);
@@ -280,55 +345,20 @@ export class QuotaRepository {
     };
     const user = sqlInt(input.userId);
     const platform = sqlText(input.platform);
-    const update = `UPDATE user_platform_quotas AS q SET ${incrementSet(w)}
-  WHERE q.user_id = ${user} AND q.platform = ${platform} AND q.deleted_at IS NULL RETURNING txid_current()::text AS txid`;
     const outbox = input.outbox
       ? `INSERT INTO cache_invalidation_outbox (cache_key, kind, payload, next_attempt_at)
          VALUES (${quoteLiteral(input.outbox.cacheKey)}, ${quoteLiteral(input.outbox.kind)}, ${quoteLiteral(JSON.stringify(input.outbox.payload))}::jsonb,
                  now() + interval '${Math.max(0, Math.round(input.outbox.delayMs ?? 0))} milliseconds');`
       : "";
-
-    let client: pg.PoolClient;
-    try {
-      client = await checkout(this.pool);
-    } catch (error) {
-      return { status: "failed", error };
-    }
-    const consume =
-      input.consumeOutboxId === undefined ? "" : `DELETE FROM cache_invalidation_outbox WHERE id = ${sqlInt(input.consumeOutboxId)};`;
-    let txid: string | null = null;
-    try {
-      const first = (await client.query(`BEGIN; ${consume} ${outbox} ${update}`)) as unknown as pg.QueryResult<{ txid: string }>[];
-      if (consume && first[1].rowCount === 0) {
-        await client.query("ROLLBACK");
-        client.release();
-        return { status: "skipped" };
-      }
-      const updated = first[first.length - 1];
-      txid = updated.rows[0]?.txid ?? null;
-      if (txid === null) {
-        const upsert = await client.query<{ txid: string }>(
-          `INSERT INTO user_platform_quotas AS q (user_id, platform, daily_usage_usd, weekly_usage_usd, monthly_usage_usd,
+    return {
+      outbox,
+      update: `UPDATE user_platform_quotas AS q SET ${incrementSet(w)}
+  WHERE q.user_id = ${user} AND q.platform = ${platform} AND q.deleted_at IS NULL`,
+      upsert: `INSERT INTO user_platform_quotas AS q (user_id, platform, daily_usage_usd, weekly_usage_usd, monthly_usage_usd,
               daily_window_start, weekly_window_start, monthly_window_start, created_at, updated_at)
            VALUES (${user}, ${platform}, ${w.cost}, ${w.cost}, ${w.cost}, ${w.sod}, ${w.sow}, ${w.at}, now(), now())
-           ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET ${incrementSet(w)}
-           RETURNING txid_current()::text AS txid`,
-        );
-        txid = upsert.rows[0].txid;
-      }
-      if (input.beforeCommit) await input.beforeCommit(txid);
-    } catch (error) {
-      client.release(true); // destroy: the server rolls back what it has of this transaction
-      return { status: "failed", error };
-    }
-    try {
-      await client.query("COMMIT");
-      client.release();
-      return { status: "committed", txid };
-    } catch (error) {
-      client.release(true);
-      return { status: "uncertain", txid, error };
-    }
+           ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET ${incrementSet(w)}`,
+    };
   }
 
   /**
@@ -401,7 +431,7 @@ export class QuotaRepository {
 
   /**
    * The flusher's absolute write, made safe against every other writer: the active rows of the batch
-   * are locked FOR UPDATE first, THEN `readSnapshots` reads Redis, THEN the usages and window starts
+   * are locked FOR UPDATE first (in (user, platform) order, as batched usage writes lock them), THEN `readSnapshots` reads Redis, THEN the usages and window starts
    * are overwritten, in one transaction. A direct PostgreSQL increment of the same row (a usage op whose
    * key was missing) therefore lands either before the lock — and the snapshot read afterwards already
    * contains it, or the key is absent and skipped — or after the commit, on top of the snapshot; an
@@ -416,7 +446,7 @@ export class QuotaRepository {
       const { rows } = await c.query<{ user_id: string; platform: string }>(
         `SELECT user_id, platform FROM user_platform_quotas
          WHERE (user_id, platform) IN (SELECT * FROM unnest($1::bigint[], $2::text[])) AND deleted_at IS NULL
-         ORDER BY id FOR UPDATE`,
+         ORDER BY user_id, platform FOR UPDATE`,
         [keys.map((k) => k.userId), keys.map((k) => k.platform)],
       );
       const locked = new Set(rows.map((r) => `${r.user_id}:${r.platform}`));

@@ -26,6 +26,8 @@ import type { QuotaClock, Window } from "./windows";
  */
 /** How long a repairer owns a claimed journal entry: far above one write (pool timeouts: ≤ 15 s). */
 const JOURNAL_CLAIM_MS = 60_000;
+/** Journal entries claimed — and written in one transaction — per pass. */
+const JOURNAL_BATCH = 200;
 
 export type AdminPayload =
   | { op: "limits" }
@@ -212,13 +214,14 @@ export class BillingRepairer {
   // ---- journal ----
 
   private async drainJournal(): Promise<number> {
-    const { cache } = this.deps;
+    const { cache, repo, ledger } = this.deps;
     if (!cache) return 0;
-    const entries = await cache.journalClaim(25, JOURNAL_CLAIM_MS, this.token);
+    const entries = await cache.journalClaim(JOURNAL_BATCH, JOURNAL_CLAIM_MS, this.token);
     let done = 0;
+    const toWrite: Array<{ p: ParkedOp; id: string }> = [];
     for (const e of entries) {
       // A batch can outlast one claim period when the database is slow: renew the claim right before
-      // this entry's write (and take the payload as it is now — another repairer may have stored a
+      // this entry is handled (and take the payload as it is now — another repairer may have stored a
       // txid in it). A write is bounded far below the claim, so no one else can take the entry meanwhile.
       const payload = await cache.journalRenew(e.id, this.token, JOURNAL_CLAIM_MS);
       if (payload === null) continue;
@@ -230,21 +233,57 @@ export class BillingRepairer {
         await cache.journalDone(e.id);
         continue;
       }
-      const r = await this.writeParked(p, e.id).catch((err) => {
+      const r = await this.prepareParked(p, e.id).catch((err) => {
         this.deps.logger.warn("billing repairer: journal entry failed", { op: p.op.id, error: String(err) });
         return "retry" as const;
       });
-      if (r === "done") done++;
-      else await this.deps.ledger.journal(p).catch(() => {});
+      if (r === "write") toWrite.push({ p, id: e.id });
+      else if (r === "done") done++;
+      else await ledger.journal(p).catch(() => {});
     }
+    if (toWrite.length === 0) return done;
+    // The entries to write go to PostgreSQL in ONE transaction (one txid, stored in every entry before
+    // COMMIT, so whoever picks them up next asks txid_status instead of writing them twice).
+    const w = await repo.incrementManyExactlyOnce(
+      toWrite.map(({ p }) => ({ userId: p.userId, platform: p.platform, cost: p.cost, at: p.at, outbox: ledger.writeOnceOutbox(p) })),
+      {
+        beforeCommit: async (txid) => {
+          for (const { p } of toWrite) p.txid = txid;
+          await withTimeout(Promise.all(toWrite.map(({ p }) => ledger.journal(p, 30_000))), ledger.config.incrementTimeoutMs, "journal txid");
+        },
+      },
+    );
+    if (w.status === "committed") {
+      for (const { p, id } of toWrite) await this.finish(p, id);
+      return done + toWrite.length;
+    }
+    if (w.status === "rejected" && toWrite.length > 1) {
+      // One of them can never be written (its user is gone): write them one by one to find it.
+      for (const { p, id } of toWrite) {
+        const r = await this.writeParked(p, id).catch(() => "retry" as const);
+        if (r === "done") done++;
+        else await ledger.journal(p).catch(() => {});
+      }
+      return done;
+    }
+    if (w.status === "rejected") {
+      this.dropRejected(toWrite[0].p, w.error);
+      await this.finish(toWrite[0].p, toWrite[0].id);
+      return done + 1;
+    }
+    // failed: retry them all later (uncertain: their txid is already stored).
+    if (w.status === "uncertain") for (const { p } of toWrite) p.txid = w.txid;
+    else for (const { p } of toWrite) delete p.txid;
+    for (const { p } of toWrite) await ledger.journal(p).catch(() => {});
     return done;
   }
 
   /**
-   * Finish a parked op's PostgreSQL write exactly once. `journalId` is its journal entry (null for an op
-   * held in memory, which only this process sees). Returns "done" when it is settled, "retry" else.
+   * Everything a parked op needs before its PostgreSQL write: the fate of an earlier attempt (txid),
+   * and — for a journal entry — a live lease on the key (or, flusher mode, a rebuilt entry in Redis
+   * to apply the cost to instead). Returns "write" when the cost still has to be written.
    */
-  private async writeParked(p: ParkedOp, journalId: string | null): Promise<"done" | "retry"> {
+  private async prepareParked(p: ParkedOp, journalId: string | null): Promise<"write" | "done" | "retry"> {
     const { repo, ledger, cache } = this.deps;
     p.tries++;
     if (p.txid) {
@@ -280,29 +319,50 @@ export class BillingRepairer {
       }
       p.leased = true;
     }
+    return "write";
+  }
+
+  /**
+   * Finish a parked op's PostgreSQL write exactly once, on its own. `journalId` is its journal entry
+   * (null for an op held in memory, which only this process sees). Returns "done" when it is settled.
+   */
+  private async writeParked(p: ParkedOp, journalId: string | null): Promise<"done" | "retry"> {
+    const { repo, ledger, cache } = this.deps;
+    const prep = await this.prepareParked(p, journalId);
+    if (prep !== "write") return prep;
     const w = await repo.incrementExactlyOnce({
       userId: p.userId,
       platform: p.platform,
       cost: p.cost,
       at: p.at,
       outbox: ledger.writeOnceOutbox(p),
-      // A journal entry is visible to every repairer: the txid is stored before COMMIT, so whoever
-      // picks the entry up next asks txid_status instead of writing the cost twice.
       beforeCommit:
         journalId !== null && cache
           ? async (txid) => {
               p.txid = txid;
-              await withTimeout(
-                cache.journalAdd({ id: p.op.id, userId: p.userId, platform: p.platform }, JSON.stringify(p), 30_000, { ms: ledger.journalLeaseMs(p) }),
-                ledger.config.incrementTimeoutMs,
-                "journal txid",
-              );
+              await withTimeout(ledger.journal(p, 30_000), ledger.config.incrementTimeoutMs, "journal txid");
             }
           : undefined,
     });
     if (w.status === "committed") return this.finish(p, journalId);
+    if (w.status === "rejected") {
+      this.dropRejected(p, w.error);
+      return this.finish(p, journalId);
+    }
     if (w.status === "uncertain") p.txid = w.txid;
     return "retry";
+  }
+
+  /** A write the database refuses for good (the user was deleted): logged, counted, not retried. */
+  private dropRejected(p: ParkedOp, error: unknown): void {
+    this.deps.metrics.usageOpsRejected++;
+    this.deps.logger.error("ALERT billing: the database refuses this usage op for good (user deleted?); dropped", {
+      op: p.op.id,
+      userId: p.userId,
+      platform: p.platform,
+      cost: p.cost,
+      error: String(error),
+    });
   }
 
   private async finish(p: ParkedOp, journalId: string | null, o: { released?: boolean } = {}): Promise<"done"> {
@@ -399,6 +459,12 @@ export class BillingRepairer {
       return;
     }
     if (w.status === "skipped") return;
+    if (w.status === "rejected") {
+      this.dropRejected(parked, w.error);
+      await ledger.settle(parked);
+      await this.deps.pool.query("DELETE FROM cache_invalidation_outbox WHERE id = $1", [outboxId ?? -1]);
+      return;
+    }
     // Hand the PostgreSQL part to the journal (Redis answers), keeping the lease.
     if (w.status === "uncertain") parked.txid = w.txid;
     await ledger.journal(parked);

@@ -46,7 +46,7 @@ describe("rebuilds racing the recording (issue 9 §3)", () => {
   it("500 records + 500 checks on a cold key: Redis equals PostgreSQL, PostgreSQL the exact sum", async () => {
     // A generous load timeout: the point is the race between rebuilds and records, which a busy
     // machine must not turn into fail-open checks that never rebuild.
-    const b = makeBilling({ config: { dbTimeoutMs: 30_000 } });
+    const b = makeBilling({ config: { dbTimeoutMs: 30_000, cacheWriteTimeoutMs: 5000 } });
     const u = await user();
     try {
       const costs: number[] = [];
@@ -108,6 +108,31 @@ describe("PostgreSQL faults in direct mode (issue 9 §5, §6)", () => {
       await b.repairer.settleAll();
       expect(await b.cache!.journalSize()).toBe(0);
       const r = await checkLedger(b.pool, b.redis, new Map([[`${u}:anthropic`, costs]]));
+      expect(r.keys[0].why ?? "consistent").toBe("consistent");
+    } finally {
+      await b.close();
+      await proxy.close();
+    }
+  });
+
+  it("a parked op whose user was deleted meanwhile is dropped with an alert; the rest of its batch lands", async () => {
+    const { proxy, url } = await proxiedDatabase();
+    const b = makeBilling({ databaseUrl: url, config: { recordTimeoutMs: 5000 } });
+    const keep = await user();
+    const gone = await user();
+    try {
+      await proxy.refuse();
+      const kept = [1.25, 2.5];
+      for (const cost of kept) await b.service.recordUsage({ userId: keep, platform: "anthropic", cost });
+      await b.service.recordUsage({ userId: gone, platform: "anthropic", cost: 9 });
+      expect(await b.cache!.journalSize()).toBe(3);
+      await proxy.pass();
+      await c.query("DELETE FROM users WHERE id = $1", [gone]); // rows go with it (ON DELETE CASCADE)
+      await b.repairer.settleAll();
+      expect(await b.cache!.journalSize()).toBe(0);
+      expect(b.metrics.usageOpsRejected).toBe(1);
+      expect(b.log.lines.some((l) => l.includes("refuses this usage op for good"))).toBe(true);
+      const r = await checkLedger(b.pool, null, new Map([[`${keep}:anthropic`, kept]]));
       expect(r.keys[0].why ?? "consistent").toBe("consistent");
     } finally {
       await b.close();
