@@ -1,7 +1,8 @@
 /**
  * Counters of the billing chain, as plain numbers (no dependency): the service, the ledger, the
  * repairer and the flusher increment them; the console exposes them in Prometheus format
- * (/api/metrics, lib/metrics), a Node gateway can do the same with `billingMetricsText`.
+ * (/api/metrics, lib/metrics); a Node gateway registers the same metrics on its own prom-client
+ * registry with `registerBillingMetrics(registry, () => runtime)` (lib/billing/prometheus.ts).
  */
 export type DecisionSource = "skip" | "cache" | "database" | "database-no-cache" | "no-row" | "fail-open" | "fail-closed";
 

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
 import { builtActions, callAction as call, type BuiltAction } from "../support/actions";
 import { rawDb } from "../support/db";
-import { BOOTSTRAP_ADMIN } from "../support/e2e-global-setup";
+import { BOOTSTRAP_ADMIN, E2E_METRICS_TOKEN } from "../support/e2e-global-setup";
 import { forgedCookieFor, sessionCookieFor } from "../support/session";
+import { testEnv } from "../support/test-env";
 
 /**
  * Authorization at the HTTP boundary of the production build: every page, route handler and
@@ -15,6 +16,9 @@ import { forgedCookieFor, sessionCookieFor } from "../support/session";
 const base = inject("baseURL");
 const PUBLIC_ACTIONS = new Set(["signInAction", "registerAction"]); // create the session; throttled instead
 const PUBLIC_ROUTES = new Set(["/api/health"]); // load-balancer probe, reveals only up/down
+// Token-protected, not session-protected: 401 without `Authorization: Bearer $METRICS_TOKEN` (the
+// e2e server sets one), 404 when METRICS_TOKEN is unset (tests/e2e/api-errors.test.ts).
+const TOKEN_ROUTES = new Set(["/api/metrics"]);
 
 const appPaths = Object.keys(JSON.parse(fs.readFileSync(".next/server/app-paths-manifest.json", "utf8")) as Record<string, string>);
 const pages = appPaths
@@ -99,10 +103,14 @@ describe("bootstrap admin", () => {
 });
 
 describe("route handlers", () => {
-  it.each(apiRoutes.filter((r) => !PUBLIC_ROUTES.has(r)))("GET %s answers 401 without a session", async (r) => {
+  it.each(apiRoutes.filter((r) => !PUBLIC_ROUTES.has(r)))("GET %s answers 401 without a session (or token)", async (r) => {
     const res = await fetch(`${base}${r}`);
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ code: 401, message: "UNAUTHENTICATED" });
+  });
+
+  it("the build has the route handlers this test expects to protect", () => {
+    expect(apiRoutes).toEqual(expect.arrayContaining(["/api/v1/me", "/api/v1/user/platform-quotas", ...TOKEN_ROUTES]));
   });
 
   it("GET /api/v1/me returns the session's own user and no secrets (positive control)", async () => {
@@ -119,6 +127,46 @@ describe("route handlers", () => {
     const body = await res.json();
     expect(body).toMatchObject({ status: "ok", database: { status: "up" }, redis: { status: "up" } });
     expect(JSON.stringify(body)).not.toMatch(/postgres|redis:\/\/|127\.0\.0\.1/);
+  });
+});
+
+// Operators' scrape endpoint: the bearer token is the only key. A session (even an admin's) must not
+// open it, a wrong or differently-presented token must not either, and the scrape must not leak
+// configuration.
+describe("GET /api/metrics (bearer token)", () => {
+  const url = `${base}/api/metrics`;
+  const expect401 = async (res: Response, what: string) => {
+    expect(res.status, what).toBe(401);
+    expect(res.headers.get("www-authenticate"), what).toBe("Bearer");
+    expect(await res.json(), what).toEqual({ code: 401, message: "UNAUTHENTICATED" });
+  };
+
+  it("refuses no token, a session, a wrong token, another scheme and the token in the query", async () => {
+    await expect401(await fetch(url), "no token");
+    await expect401(await fetch(url, { headers: { Cookie: adminCookie } }), "admin session");
+    await expect401(await fetch(url, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN.slice(0, -1)}x` } }), "same length, wrong");
+    await expect401(await fetch(url, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN}0` } }), "longer");
+    await expect401(await fetch(url, { headers: { Authorization: `Bearer ${testEnv().sessionSecret}` } }), "session secret");
+    const basic = Buffer.from(`metrics:${E2E_METRICS_TOKEN}`).toString("base64");
+    await expect401(await fetch(url, { headers: { Authorization: `Basic ${basic}` } }), "basic");
+    await expect401(await fetch(`${url}?token=${E2E_METRICS_TOKEN}`), "query");
+  });
+
+  it("serves Prometheus text to the right token, with no secrets or hosts (positive control)", async () => {
+    const res = await fetch(url, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const text = await res.text();
+    expect(text).toContain("# TYPE qc_billing_checks_total counter");
+    expect(text).toMatch(/^qc_billing_checks_total\{source="cache"\} \d+$/m);
+    expect(text).toMatch(/^qc_billing_ledger_readable\{store="redis"\} 1$/m);
+    expect(text).toContain("qc_signup_defaults_fallbacks_total");
+    expect(text).toContain("qc_process_cpu_seconds_total");
+    const env = testEnv();
+    for (const secret of [E2E_METRICS_TOKEN, env.sessionSecret, env.databaseUrl, env.redisUrl, BOOTSTRAP_ADMIN.email, "127.0.0.1", "postgresql://"]) {
+      expect(text.includes(secret), `scrape contains ${secret}`).toBe(false);
+    }
   });
 });
 

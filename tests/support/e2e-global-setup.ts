@@ -7,6 +7,9 @@ import { testEnv } from "./test-env";
 /** The server is started with these as ADMIN_EMAIL / ADMIN_PASSWORD (bootstrap admin). */
 export const BOOTSTRAP_ADMIN = { email: "e2e-root@example.com", password: "e2e-root-password" };
 
+/** The server's METRICS_TOKEN: /api/metrics answers only `Authorization: Bearer <this>`. */
+export const E2E_METRICS_TOKEN = "e2e-metrics-token-0123456789abcdef";
+
 declare module "vitest" {
   export interface ProvidedContext {
     baseURL: string;
@@ -20,6 +23,37 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<numbe
   });
 }
 
+export type NextServer = { baseURL: string; output: () => string; stop: () => Promise<void> };
+
+/**
+ * `next start` of the production build on a free port with this environment (production mode).
+ * Returns once /api/health answers (200 or 503, so a server whose database is down counts as
+ * started). `capture`: keep stdout/stderr for assertions instead of printing them.
+ */
+export async function startNextServer(env: NodeJS.ProcessEnv, opts: { capture?: boolean } = {}): Promise<NextServer> {
+  const port = await freePort();
+  const server: ChildProcess = spawn(process.execPath, ["node_modules/next/dist/bin/next", "start", "-p", String(port), "-H", "127.0.0.1"], {
+    env: { ...env, NODE_ENV: "production" },
+    stdio: ["ignore", opts.capture ? "pipe" : "inherit", opts.capture ? "pipe" : "inherit"],
+  });
+  let output = "";
+  server.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  server.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((r) => server.once("exit", () => r()));
+  const stop = async () => {
+    if (server.exitCode === null && server.signalCode === null) server.kill("SIGTERM");
+    await exited;
+  };
+  const baseURL = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHealth(baseURL, 60_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { baseURL, output: () => output, stop };
+}
+
 /** Seeds the test database and serves the production build (`next start`) for the e2e suite. */
 export default async function setup(project: TestProject) {
   testEnv();
@@ -27,20 +61,12 @@ export default async function setup(project: TestProject) {
   if ((await run("node_modules/.bin/tsx", ["--conditions=react-server", "prisma/seed.ts"], process.env)) !== 0) {
     throw new Error("seed failed");
   }
-  const port = await freePort();
-  const server: ChildProcess = spawn(
-    process.execPath,
-    ["node_modules/next/dist/bin/next", "start", "-p", String(port), "-H", "127.0.0.1"],
-    {
-      env: { ...process.env, NODE_ENV: "production", ADMIN_EMAIL: BOOTSTRAP_ADMIN.email, ADMIN_PASSWORD: BOOTSTRAP_ADMIN.password },
-      stdio: ["ignore", "inherit", "inherit"],
-    },
-  );
-  const baseURL = `http://127.0.0.1:${port}`;
-  await waitForHealth(baseURL, 60_000);
-  project.provide("baseURL", baseURL);
-  return async () => {
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("exit", r));
-  };
+  const server = await startNextServer({
+    ...process.env,
+    ADMIN_EMAIL: BOOTSTRAP_ADMIN.email,
+    ADMIN_PASSWORD: BOOTSTRAP_ADMIN.password,
+    METRICS_TOKEN: E2E_METRICS_TOKEN,
+  });
+  project.provide("baseURL", server.baseURL);
+  return server.stop;
 }

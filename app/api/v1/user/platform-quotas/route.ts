@@ -1,4 +1,5 @@
 import { NextResponse } from "next/server";
+import { jsonRoute } from "@/lib/api/route";
 import { requireApiUser } from "@/lib/auth/guards";
 import { getMyQuotas } from "@/lib/quota/user";
 
@@ -8,9 +9,9 @@ export const dynamic = "force-dynamic";
  * GET /api/v1/user/platform-quotas — the gateway's user read (spec §7.2): the session user's own
  * quotas only; query parameters, headers and ids in the request are ignored.
  */
-export async function GET() {
+export const GET = jsonRoute(async () => {
   const { user, denied } = await requireApiUser();
   if (denied) return denied;
   const data = await getMyQuotas(user.id);
   return NextResponse.json({ code: 0, message: "success", data }, { headers: { "Cache-Control": "no-store" } });
-}
+});

@@ -1,4 +1,5 @@
 import { NextResponse } from "next/server";
+import { jsonRoute } from "@/lib/api/route";
 import { requireApiUser } from "@/lib/auth/guards";
 import { getUserQuotasView } from "@/lib/quota/admin";
 
@@ -8,7 +9,7 @@ export const dynamic = "force-dynamic";
  * GET /api/v1/admin/users/:id/platform-quotas — the gateway's admin read (spec §7.3), same envelope
  * and item shape (window starts included), plus `last_change` and `pending_invalidations`.
  */
-export async function GET(_req: Request, ctx: RouteContext<"/api/v1/admin/users/[id]/platform-quotas">) {
+export const GET = jsonRoute(async (_req: Request, ctx: RouteContext<"/api/v1/admin/users/[id]/platform-quotas">) => {
   const { denied } = await requireApiUser("admin");
   if (denied) return denied;
   const { id } = await ctx.params;
@@ -16,4 +17,4 @@ export async function GET(_req: Request, ctx: RouteContext<"/api/v1/admin/users/
   const view = await getUserQuotasView(Number(id));
   if (!view) return NextResponse.json({ code: 404, message: "user not found", reason: "USER_NOT_FOUND" }, { status: 404 });
   return NextResponse.json({ code: 0, message: "success", data: view }, { headers: { "Cache-Control": "no-store" } });
-}
+});
