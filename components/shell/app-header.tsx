@@ -12,17 +12,18 @@ export async function AppHeader({ user }: { user: SessionUser }) {
     <header className="border-b border-slate-200 bg-white">
       <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
         <span className="font-semibold">{tc("appName")}</span>
-        <nav aria-label={t("main")} className="flex flex-1 items-center gap-1 text-sm">
+        <nav aria-label={t("main")} className="order-last flex w-full flex-wrap items-center gap-1 text-sm sm:order-none sm:w-auto sm:flex-1">
           <NavLink href="/dashboard">{t("dashboard")}</NavLink>
           {user.role === "admin" ? (
-            <div className="flex items-center gap-1" data-testid="admin-menu">
+            <div className="flex flex-wrap items-center gap-1" data-testid="admin-menu">
               <span className="ml-3 mr-1 text-xs font-semibold uppercase tracking-wide text-slate-400">{t("admin")}</span>
               <NavLink href="/admin/users">{t("users")}</NavLink>
               <NavLink href="/admin/settings">{t("settings")}</NavLink>
+              <NavLink href="/admin/cache">{t("cache")}</NavLink>
             </div>
           ) : null}
         </nav>
-        <div className="flex items-center gap-3">
+        <div className="ml-auto flex items-center gap-3">
           <span className="hidden text-sm text-slate-600 sm:inline" title={user.email}>
             {t("signedInAs", { email: user.email })} · {user.role === "admin" ? t("roleAdmin") : t("roleUser")}
           </span>

@@ -3,7 +3,7 @@
 import type { ReactNode } from "react";
 import { Link, usePathname } from "@/i18n/navigation";
 
-export function NavLink({ href, children }: { href: "/dashboard" | "/admin/users" | "/admin/settings"; children: ReactNode }) {
+export function NavLink({ href, children }: { href: "/dashboard" | "/admin/users" | "/admin/settings" | "/admin/cache"; children: ReactNode }) {
   const active = usePathname() === href;
   return (
     <Link

@@ -1,0 +1,34 @@
+import type { Metadata } from "next";
+import { dehydrate, HydrationBoundary, QueryClient } from "@tanstack/react-query";
+import { getTranslations, setRequestLocale } from "next-intl/server";
+import { CacheStatusPanel } from "@/components/admin-cache/cache-status-panel";
+import { DriftCheck } from "@/components/admin-cache/drift-check";
+import { cacheHealthKeys } from "@/components/admin-cache/query";
+import { PageHeader } from "@/components/ui/card";
+import { requireAdmin } from "@/lib/auth/guards";
+import { DRIFT_MAX_KEYS, getCacheStatus } from "@/lib/quota/cache-health";
+
+export async function generateMetadata({ params }: PageProps<"/[locale]/admin/cache">): Promise<Metadata> {
+  const t = await getTranslations({ locale: (await params).locale, namespace: "CacheHealth" });
+  return { title: t("title") };
+}
+
+export default async function AdminCachePage({ params }: PageProps<"/[locale]/admin/cache">) {
+  setRequestLocale((await params).locale);
+  await requireAdmin();
+  // Prefetched and hydrated into React Query: the panel renders at once, then refreshes every 10 s.
+  const queryClient = new QueryClient();
+  const [, t] = await Promise.all([
+    queryClient.prefetchQuery({ queryKey: cacheHealthKeys.status, queryFn: getCacheStatus }),
+    getTranslations("CacheHealth"),
+  ]);
+  return (
+    <>
+      <PageHeader title={t("title")} description={t("description")} />
+      <HydrationBoundary state={dehydrate(queryClient)}>
+        <CacheStatusPanel />
+      </HydrationBoundary>
+      <DriftCheck maxKeys={DRIFT_MAX_KEYS} />
+    </>
+  );
+}

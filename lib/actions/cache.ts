@@ -1,0 +1,62 @@
+"use server";
+
+import { revalidatePath } from "next/cache";
+import { z } from "zod";
+import { fail, guardedAction, toFieldErrors, type ActionResult } from "@/lib/actions/safe-action";
+import type { SessionUser } from "@/lib/auth/session";
+import { isPlatform } from "@/lib/billing/platforms";
+import { repairAllDrift, repairDriftKey, runDriftCheck } from "@/lib/quota/cache-health";
+
+const UserId = z.number("INVALID_ID").int("INVALID_ID").positive("INVALID_ID").max(Number.MAX_SAFE_INTEGER, "INVALID_ID");
+const Platform = z.string("UNKNOWN_PLATFORM").refine(isPlatform, "UNKNOWN_PLATFORM");
+const NoInput = z.strictObject({}, "INVALID_INPUT");
+const RepairKeySchema = z.strictObject({ userId: UserId, platform: Platform });
+
+/**
+ * The factory authenticates, then parses, then checks the role. These actions take `z.unknown()`
+ * there and parse here, after the factory's admin check, so a non-admin learns nothing about their
+ * input shape (always FORBIDDEN) — the Cache health contract is "role before parsing".
+ */
+function parsed<S extends z.ZodType, T>(schema: S, run: (input: z.infer<S>, user: SessionUser) => Promise<ActionResult<T>>) {
+  return async (input: unknown, { user }: { user: SessionUser }): Promise<ActionResult<T>> => {
+    const r = schema.safeParse(input ?? {});
+    if (!r.success) return fail("INVALID_INPUT", toFieldErrors(r.error));
+    return run(r.data, user);
+  };
+}
+
+const actor = (u: SessionUser) => ({ id: u.id, email: u.email });
+
+/** Admin: compare every Redis quota hash with its PostgreSQL row (read-only). */
+export const runDriftCheckAction = guardedAction({
+  role: "admin",
+  schema: z.unknown(),
+  handler: parsed(NoInput, async () => {
+    const r = await runDriftCheck();
+    return r.ok ? { ok: true, data: r.data } : fail(r.code);
+  }),
+});
+
+/** Admin: repair one drifted key (direct: drop it; flusher: queue it for the flusher), audited, then check again. */
+export const repairDriftKeyAction = guardedAction({
+  role: "admin",
+  schema: z.unknown(),
+  handler: parsed(RepairKeySchema, async ({ userId, platform }, user) => {
+    const r = await repairDriftKey(userId, platform, actor(user));
+    if (!r.ok) return fail(r.code);
+    revalidatePath("/[locale]/admin/users", "page");
+    return { ok: true, data: r.data };
+  }),
+});
+
+/** Admin: repair every drifted key found now, audited per key, then check again. */
+export const repairAllDriftAction = guardedAction({
+  role: "admin",
+  schema: z.unknown(),
+  handler: parsed(NoInput, async (_input, user) => {
+    const r = await repairAllDrift(actor(user));
+    if (!r.ok) return fail(r.code);
+    revalidatePath("/[locale]/admin/users", "page");
+    return { ok: true, data: r.data };
+  }),
+});
