@@ -73,7 +73,7 @@ describe("reconcile: the report", () => {
     await r.hset(key(b, "openai"), "daily_limit", "99");
 
     const res = await reconcile(direct, { userIds: users, ...fast });
-    expect(res).toMatchObject({ mode: "direct", checked: 4, absent: 1, skipped: 0, drifted: 2, repaired: 0, truncated: false });
+    expect(res).toMatchObject({ mode: "direct", checked: 4, absent: 1, unreadable: 0, skipped: 0, drifted: 2, repaired: 0, truncated: false });
     const byUser = new Map(res.items.map((i) => [i.userId, i]));
     expect(byUser.get(a)).toEqual({
       userId: a,
@@ -85,9 +85,13 @@ describe("reconcile: the report", () => {
     });
     expect(byUser.get(b)).toMatchObject({ platform: "openai", kind: "limits", redis: { limits: [99, 50, 200] }, postgres: { limits: [10, 50, 200] } });
     expect(byUser.has(ok)).toBe(false);
-    // Read-only: nothing changed, and the result is what the Cache health panel shows as "last drift check".
+    // Read-only: nothing changed. A run over some users is not "the last drift check" …
     expect(await r.hget(key(a, "anthropic"), "daily_usage")).toBe("7.5");
-    expect(JSON.parse((await r.get(ledgerKeys.reconcile))!)).toEqual({ at: res.at, checked: 4, drifted: 2, repaired: 0 });
+    expect(await r.get(ledgerKeys.reconcile)).toBeNull();
+    // … a full run is, as the Cache health panel and /api/health show it.
+    const full = await reconcile(direct, fast);
+    expect(full.drifted).toBeGreaterThanOrEqual(2);
+    expect(JSON.parse((await r.get(ledgerKeys.reconcile))!)).toEqual({ at: full.at, checked: full.checked, drifted: full.drifted, repaired: 0 });
   });
 
   it("flusher mode: a key in billing:upq:dirty or in a flusher's processing set is skipped (PostgreSQL lags until the flush)", async () => {
@@ -168,6 +172,30 @@ describe("reconcile: repair", () => {
     expect(row).toMatchObject({ du: "7.5000000000", wu: "1.2500000000", mu: "1.2500000000" });
     expect([Number(row.du), Number(row.wu), Number(row.mu)]).toEqual([e.dailyUsage, e.weeklyUsage, e.monthlyUsage]);
     expect(await reconcile(flusher, { userIds: [a, b], ...fast })).toMatchObject({ drifted: 0, skipped: 0 });
+  });
+
+  it("compares what enforcement counts, whatever the window starts say: a hash that missed costs is drift", async () => {
+    const [a] = users;
+    await keyWithHash(direct, a, "anthropic", 2);
+    // Redis' monthly window was restarted an hour ago and holds 50; PostgreSQL's is older and holds 2.
+    await r.hset(key(a, "anthropic"), "monthly_usage", "50", "monthly_window_start", String(Math.floor((Date.now() - 3600_000) / 1000)));
+    const res = await reconcile(direct, { userIds: [a], ...fast });
+    expect(res).toMatchObject({ drifted: 1 });
+    expect(res.items[0]).toMatchObject({ kind: "usage", redis: { monthly: 50 }, postgres: { monthly: 2 } });
+  });
+
+  it("flusher mode never lowers recorded usage: where PostgreSQL has more (Redis lost data), Redis is raised to it", async () => {
+    const [a] = users;
+    await keyWithHash(flusher, a, "anthropic", 0);
+    await flusher.repo.incrementUsageWithReset(a, "anthropic", 5, Date.now()); // PostgreSQL: 5 (e.g. an earlier flush)
+    // Redis was restored from an old snapshot: its monthly usage is 1 in the same window.
+    const row = await flusher.repo.getByUserPlatform(a, "anthropic");
+    await r.hset(key(a, "anthropic"), "monthly_usage", "1", "monthly_window_start", String(Math.floor(row!.monthlyWindowStart! / 1000)));
+    const res = await reconcile(flusher, { userIds: [a], repair: true, ...fast });
+    expect(res).toMatchObject({ drifted: 1, repaired: 1 });
+    expect(await r.hget(key(a, "anthropic"), "monthly_usage")).toBe("5");
+    await flusher.flusher().flush();
+    expect((await rowText(c, a, "anthropic")).mu).toBe("5.0000000000");
   });
 
   it("repairKey: direct drops the hash, flusher queues the key and rewrites its limits, no row → no-row", async () => {
