@@ -6,7 +6,7 @@ import { getSessionUser, type Role, type SessionUser } from "@/lib/auth/session"
 
 /**
  * The guarded action factory. Every server action is built with it, so every action
- * authenticates → parses its input with zod → authorizes the role → runs the domain function,
+ * authenticates → authorizes the role → parses its input with zod → runs the domain function,
  * in that order, and returns a typed result instead of throwing.
  *
  * Expected failures are results with a stable `code` (translated on the client under
@@ -50,9 +50,10 @@ export function guardedAction<S extends z.ZodType, T>(opts: {
     try {
       const user = await getSessionUser();
       if (!user) return fail("UNAUTHENTICATED");
+      // Role before parsing: a non-admin learns nothing about an admin action's input rules.
+      if (opts.role === "admin" && user.role !== "admin") return fail("FORBIDDEN");
       const parsed = opts.schema.safeParse(input);
       if (!parsed.success) return fail("INVALID_INPUT", toFieldErrors(parsed.error));
-      if (opts.role === "admin" && user.role !== "admin") return fail("FORBIDDEN");
       return await opts.handler(parsed.data, { user });
     } catch (e) {
       unstable_rethrow(e); // redirect() / notFound() are control flow, not failures
