@@ -327,6 +327,17 @@ export class UsageLedger {
     setTimeout(() => this.malformedKeys.delete(key), 10_000).unref();
     this.deps.onMalformed?.(userId, platform);
   }
+
+  /**
+   * The repairer is about to repair this key: let the next sighting of garbage be reported again at
+   * once. (The 10 s de-duplication above only spares the repairer a report per request while a repair
+   * is pending; without this, a key garbled again right after its repair was not repaired before the
+   * window ran out — and in flusher mode the flusher skips a malformed hash, so its usage stayed out of
+   * PostgreSQL until some later request happened to report it.)
+   */
+  malformedRepairing(userId: number, platform: string): void {
+    this.malformedKeys.delete(`${userId}:${platform}`);
+  }
 }
 
 /** Backoff of parked ops: 0.5 s, 1 s, 2 s … at most 30 s. */

@@ -534,6 +534,7 @@ export class BillingRepairer {
     let n = 0;
     for (const [k, { userId, platform }] of [...this.malformed]) {
       this.malformed.delete(k);
+      this.deps.ledger.malformedRepairing(userId, platform);
       await this.repairKey(userId, platform);
       n++;
     }
