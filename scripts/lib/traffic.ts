@@ -1,5 +1,5 @@
 import type { BillingRuntime } from "@/lib/billing/runtime";
-import { billingKeys } from "@/lib/billing/keys";
+import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
 import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
 import type { QuotaUsageFlusher } from "@/lib/billing/flusher";
 import { monthlyWindowExpired } from "@/lib/billing/windows";
@@ -24,6 +24,17 @@ export type TrafficOptions = {
   onTick?: (t: TrafficTick) => void;
   /** called after each scheduled request index (faults are injected from here) */
   onRequest?: (i: number) => void | Promise<void>;
+  /**
+   * called once when the traffic starts, with a handle that plays extra requests (a burst on given
+   * keys, e.g. many checks on cold keys at once) through the same chain and into the same counts;
+   * runTraffic waits for them before it returns
+   */
+  onStart?: (ctl: TrafficControl) => void;
+};
+
+export type TrafficControl = {
+  /** One more request (check, then — if allowed — a record) on this key, or on a random one. */
+  request(userId?: number, platform?: string): Promise<void>;
 };
 
 export type TrafficTick = { elapsed: number; requests: number; allowed: number; blocked: Record<string, number>; perSecond: number; p50: number; p99: number; attemptedUnits: bigint };
@@ -94,9 +105,9 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
   let windowRequests = 0;
   let inflight = 0;
 
-  const one = async () => {
-    const u = o.users[Math.floor(o.random() * o.users.length)];
-    const p = o.platforms[Math.floor(o.random() * o.platforms.length)];
+  const one = async (user?: number, platform?: string) => {
+    const u = user ?? o.users[Math.floor(o.random() * o.users.length)];
+    const p = platform ?? o.platforms[Math.floor(o.random() * o.platforms.length)];
     const units = Math.round((o.costMin + o.random() * (o.costMax - o.costMin)) * UNIT);
     const k = keyOf(u, p);
     const t0 = performance.now();
@@ -137,6 +148,14 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
   let scheduled = 0;
   const total = Math.floor(o.durationSeconds * o.rate);
   const pending = new Set<Promise<void>>();
+  const track = (p: Promise<void>) => {
+    const q = p
+      .catch((e) => void (res.errors[String(e)] = (res.errors[String(e)] ?? 0) + 1))
+      .finally(() => pending.delete(q));
+    pending.add(q);
+    return q;
+  };
+  o.onStart?.({ request: (u, p) => track(one(u, p)) });
   await new Promise<void>((resolve) => {
     let lastReport = started;
     const timer = setInterval(() => {
@@ -146,14 +165,13 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
       while (scheduled < due && inflight < maxInflight) {
         const i = scheduled++;
         inflight++;
-        const p = Promise.resolve(o.onRequest?.(i))
-          .then(one)
-          .catch((e) => void (res.errors[String(e)] = (res.errors[String(e)] ?? 0) + 1))
-          .finally(() => {
-            inflight--;
-            pending.delete(p);
-          });
-        pending.add(p);
+        void track(
+          Promise.resolve(o.onRequest?.(i))
+            .then(() => one())
+            .finally(() => {
+              inflight--;
+            }),
+        );
       }
       if (now - lastReport >= 1000) {
         const secs = (now - lastReport) / 1000;
@@ -195,23 +213,88 @@ export async function monthlySnapshot(rt: BillingRuntime, keys: Iterable<{ userI
   return out;
 }
 
-/** Let everything in flight finish: parked ops written, outbox drained, the flusher's last flush. */
-export async function quiesce(rt: BillingRuntime, flusher: QuotaUsageFlusher | null, timeoutMs = 120_000): Promise<{ ok: boolean; left: { journal: number; memory: number; outbox: number } }> {
+/** 1e-10 USD: the scale of the usage columns (numeric(…, 10)), for exact comparisons. */
+export const EXACT_UNIT = 10_000_000_000n;
+
+/** A numeric's text ("12.3400000000", "-0.5") as an integer of 1e-10 USD, exactly. */
+export function numericToExact(text: string): bigint {
+  const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
+  if (!m) throw new Error(`not a numeric: ${JSON.stringify(text)}`);
+  const frac = (m[3] ?? "").padEnd(10, "0");
+  if (frac.length > 10 && /[1-9]/.test(frac.slice(10))) throw new Error(`more than 10 decimals: ${text}`);
+  const v = BigInt(m[2] || "0") * EXACT_UNIT + BigInt(frac.slice(0, 10) || "0");
+  return m[1] ? -v : v;
+}
+
+/**
+ * Σ monthly usage per touched key over ALL its rows — the active one and any an admin soft-deleted
+ * meanwhile (removing a platform keeps that row's usage on it; re-adding it starts a new row) — read
+ * as numeric text, exactly, in 1e-10 USD. An expired monthly window counts as 0.
+ */
+export async function exactMonthlySnapshot(rt: BillingRuntime, keys: Iterable<{ userId: number; platform: string }>, now = Date.now()): Promise<Map<string, bigint>> {
+  const list = [...keys];
+  const out = new Map<string, bigint>(list.map((k) => [`${k.userId}:${k.platform}`, 0n]));
+  if (list.length === 0) return out;
+  const { rows } = await rt.pool.query<{ user_id: string; platform: string; mu: string; ms: Date | null }>(
+    `SELECT user_id, platform, monthly_usage_usd::text AS mu, monthly_window_start AS ms FROM user_platform_quotas
+     WHERE (user_id, platform) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`,
+    [list.map((k) => k.userId), list.map((k) => k.platform)],
+  );
+  for (const r of rows) {
+    if (monthlyWindowExpired(r.ms === null ? null : r.ms.getTime(), now)) continue;
+    const key = `${r.user_id}:${r.platform}`;
+    out.set(key, (out.get(key) ?? 0n) + numericToExact(r.mu));
+  }
+  return out;
+}
+
+export type QuiesceLeft = {
+  journal: number;
+  memory: number;
+  outbox: number;
+  /** members in the dirty set (counted only with a flusher) */
+  dirty?: number;
+  /** members popped by a flusher and not committed yet (a killed flusher's, until recovered) */
+  flushing?: number;
+  /** rebuilt hashes still to verify against PostgreSQL (direct mode) */
+  verifications?: number;
+};
+
+/**
+ * Let everything in flight finish: parked ops written, outbox drained (second passes made due now),
+ * rebuilds verified, the flusher's last flush — and, with a flusher, nothing left in the dirty set or
+ * in any flusher's processing set (a killed flusher's members come back once its heartbeat expired).
+ */
+export async function quiesce(rt: BillingRuntime, flusher: QuotaUsageFlusher | null, timeoutMs = 120_000): Promise<{ ok: boolean; left: QuiesceLeft }> {
   const deadline = Date.now() + timeoutMs;
-  let left = { journal: 0, memory: 0, outbox: 0 };
+  let left: QuiesceLeft = { journal: 0, memory: 0, outbox: 0 };
   await rt.service.ledger.drain();
   for (;;) {
     await rt.repairer.runOnce();
     await rt.repairer.verifyAllNow().catch(() => 0);
     if (flusher) await flusher.flush().catch(() => {});
     left = await rt.repairer.backlog().catch(() => ({ journal: -1, memory: -1, outbox: -1 }));
-    const dirty = rt.redis ? await rt.redis.scard(billingKeys.dirtySet).catch(() => -1) : 0;
-    if (left.journal === 0 && left.memory === 0 && left.outbox === 0 && (!flusher || dirty === 0)) return { ok: true, left };
+    left.verifications = rt.repairer.pendingVerifications();
+    if (flusher && rt.redis) {
+      left.dirty = await rt.redis.scard(billingKeys.dirtySet).catch(() => -1);
+      left.flushing = await flushingMembers(rt).catch(() => -1);
+    }
+    const busy = left.journal !== 0 || left.memory !== 0 || left.outbox !== 0 || left.verifications !== 0 || (flusher && (left.dirty !== 0 || left.flushing !== 0));
+    if (!busy) return { ok: true, left };
     if (Date.now() > deadline) return { ok: false, left };
     // Outbox rows wait for their second pass: make them due now, the work is idempotent.
     await rt.pool.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE next_attempt_at > now()").catch(() => {});
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Members held in the processing sets of every registered flusher. */
+async function flushingMembers(rt: BillingRuntime): Promise<number> {
+  if (!rt.redis) return 0;
+  const ids = await rt.redis.smembers(ledgerKeys.flushers);
+  let n = 0;
+  for (const id of ids) n += await rt.redis.scard(ledgerKeys.flushing(id));
+  return n;
 }
 
 export type LedgerReport = {
@@ -229,27 +312,39 @@ export type LedgerReport = {
 
 /**
  * The ledger check after quiescing: per touched key, PostgreSQL Δ (monthly window) = attempted −
- * refused-by-the-write-guard; Redis = PostgreSQL where both have the window; usage ≤ limit + the
- * in-flight tolerance ((1 + the most allowed-but-unrecorded requests seen at an allow) × the largest
- * cost, plus whatever fail-open let through).
+ * refused-by-the-write-guard; Redis = PostgreSQL where both have the window (a hash left malformed
+ * counts as drift); usage ≤ limit + the in-flight tolerance ((1 + the most allowed-but-unrecorded
+ * requests seen at an allow) × the largest cost, plus whatever fail-open let through) in every live
+ * window. With `exact`, `before` comes from exactMonthlySnapshot and Δ is compared to the last of
+ * the 10 stored decimals over all of a key's rows (the chaos suite).
  */
-export async function checkLedger(rt: BillingRuntime, before: Map<string, bigint>, res: TrafficResult, costMax: number, now = Date.now()): Promise<LedgerReport> {
-  const after = await monthlySnapshot(rt, res.keys.values(), now);
+export async function checkLedger(
+  rt: BillingRuntime,
+  before: Map<string, bigint>,
+  res: TrafficResult,
+  costMax: number,
+  now = Date.now(),
+  opts: { exact?: boolean } = {},
+): Promise<LedgerReport> {
+  const scale = opts.exact ? EXACT_UNIT / BigInt(UNIT) : 1n;
+  const perUsd = Number(scale) * UNIT;
+  const after = opts.exact ? await exactMonthlySnapshot(rt, res.keys.values(), now) : await monthlySnapshot(rt, res.keys.values(), now);
   const rows = await rt.repo.getMany([...res.keys.values()]);
   const report: LedgerReport = { keys: res.keys.size, attemptedUsd: 0, postgresDeltaUsd: 0, lost: [], doubled: [], drift: [], overCap: [] };
   let attempted = 0n;
   let delta = 0n;
   for (const [key, k] of res.keys) {
-    const expected = k.attempted - k.unrecorded;
+    const expected = (k.attempted - k.unrecorded) * scale;
     const d = (after.get(key) ?? 0n) - (before.get(key) ?? 0n);
     attempted += expected;
     delta += d;
-    if (d < expected) report.lost.push({ key, missingUsd: Number(expected - d) / UNIT });
-    if (d > expected) report.doubled.push({ key, extraUsd: Number(d - expected) / UNIT });
+    if (d < expected) report.lost.push({ key, missingUsd: Number(expected - d) / perUsd });
+    if (d > expected) report.doubled.push({ key, extraUsd: Number(d - expected) / perUsd });
     const row = rows.get(key);
     if (rt.redis && row) {
       const e = decodeQuotaEntry(await rt.redis.hgetall(billingKeys.userPlatformQuota(k.userId, k.platform)));
-      if (e && e.schemaVersion === 1 && (e.dailyLimit !== null || e.weeklyLimit !== null || e.monthlyLimit !== null)) {
+      if (e?.malformed) report.drift.push({ key, redis: `malformed ${e.malformed.join(",")}`, postgres: `${row.dailyUsage}/${row.weeklyUsage}/${row.monthlyUsage}` });
+      else if (e && e.schemaVersion === 1 && (e.dailyLimit !== null || e.weeklyLimit !== null || e.monthlyLimit !== null)) {
         const differs = (a: number, b: number, sa: number | null, sb: number | null) => sa !== null && sa === sb && Math.abs(a - b) > 1e-7;
         if (
           differs(e.dailyUsage, row.dailyUsage, e.dailyWindowStart, row.dailyWindowStart) ||
@@ -262,9 +357,9 @@ export async function checkLedger(rt: BillingRuntime, before: Map<string, bigint
     }
     if (row) {
       const tolerance = (1 + k.maxInflightAtAllow) * costMax + Number(k.failOpenUnits) / UNIT;
-      const sod = rt.clock.startOfDay(now);
       const checks: Array<[string, number | null, number, boolean]> = [
-        ["daily", row.dailyLimit, row.dailyUsage, row.dailyWindowStart === sod],
+        ["daily", row.dailyLimit, row.dailyUsage, row.dailyWindowStart === rt.clock.startOfDay(now)],
+        ["weekly", row.weeklyLimit, row.weeklyUsage, row.weeklyWindowStart === rt.clock.startOfWeek(now)],
         ["monthly", row.monthlyLimit, row.monthlyUsage, !monthlyWindowExpired(row.monthlyWindowStart, now)],
       ];
       for (const [w, limit, usage, live] of checks) {
@@ -272,7 +367,7 @@ export async function checkLedger(rt: BillingRuntime, before: Map<string, bigint
       }
     }
   }
-  report.attemptedUsd = Number(attempted) / UNIT;
-  report.postgresDeltaUsd = Number(delta) / UNIT;
+  report.attemptedUsd = Number(attempted) / perUsd;
+  report.postgresDeltaUsd = Number(delta) / perUsd;
   return report;
 }
