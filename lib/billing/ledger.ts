@@ -10,7 +10,7 @@ import type pg from "pg";
  * is a usage op with a unique id. Its Redis step (quota-increment.lua) is at-most-once per id and
  * leaves a lease on the key when it was a no-op; its PostgreSQL step is committed exactly once
  * (QuotaRepository.incrementExactlyOnce: a failure before COMMIT is a definite "no", an unconfirmed
- * COMMIT is resolved through txid_status). Whatever cannot finish now is parked — in Redis when
+ * COMMIT is resolved by its commit marker). Whatever cannot finish now is parked — in Redis when
  * PostgreSQL failed (the journal), in PostgreSQL when Redis failed (the outbox), in memory when both
  * did — and the repairer (lib/billing/repairer.ts) finishes it exactly once.
  *
@@ -45,8 +45,8 @@ export type ParkedOp = {
   mode: "direct" | "flusher";
   /** what its Redis step did, as far as known */
   redis: IncrementOutcome | "error" | "none";
-  /** txid of an unconfirmed COMMIT, to ask txid_status about */
-  txid?: string;
+  /** commit token of an unconfirmed COMMIT (QuotaRepository.commitStatus tells its fate) */
+  commit?: string;
   /** the outbox row (cancel / replay) that must be committed with the op's PostgreSQL write */
   outbox?: "cancel" | "del";
   /** the op holds a lease on the key (its no-op took one, or it was parked in the journal) */
@@ -223,7 +223,7 @@ export class UsageLedger {
       status: w.status,
       error: String(w.error),
     });
-    if (w.status === "uncertain") p.txid = w.txid;
+    if (w.status === "uncertain") p.commit = w.commit;
     return this.park(p);
   }
 

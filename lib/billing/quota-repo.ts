@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import type pg from "pg";
 import { formatGoFloat } from "./encoding";
 import { PLATFORMS } from "./platforms";
@@ -166,19 +167,52 @@ export type OutboxRow = { cacheKey: string; kind: "cancel" | "replay" | "del"; p
 /** One usage write: `cost` recorded at `at`, with the outbox row to commit together with it. */
 export type UsageWrite = { userId: number; platform: string; cost: number; at: number; outbox?: OutboxRow };
 
-/** The outcome of an exactly-once write: a definite yes, a definite no, or "committed?" with the txid to ask about. */
+/**
+ * The outcome of an exactly-once write: a definite yes, a definite no, or "committed?" with the
+ * write's commit token (its marker) to ask `commitStatus` about.
+ */
 export type ExactWrite =
-  | { status: "committed"; txid: string }
+  | { status: "committed"; commit: string }
   | { status: "failed"; error: unknown }
   /** the database refuses it for good (user deleted, platform not allowed): a retry cannot succeed */
   | { status: "rejected"; error: unknown }
-  | { status: "uncertain"; txid: string; error: unknown }
+  | { status: "uncertain"; commit: string; error: unknown }
   /** the outbox row it had to consume was already gone: another worker wrote this op */
   | { status: "skipped" };
 
-export type TxStatus = "committed" | "aborted" | "in progress" | "unknown";
+/**
+ * The fate of an earlier write attempt: "committed", "not committed" (it never will: write it again),
+ * "pending" (the answer could not be had now — the database is unreachable or the attempt is still
+ * finishing: ask again later), "unknowable" (its marker is past the retention: an operator decides).
+ */
+export type CommitStatus = "committed" | "not committed" | "pending" | "unknowable";
+
+/** Markers are kept this long (the repairer prunes older ones); a token older than MARKER_TRUST_MS is "unknowable". */
+export const MARKER_RETENTION_DAYS = 35;
+const MARKER_TRUST_MS = 30 * 86_400_000;
+/** Acknowledged writes' markers are deleted in batches, at most this often. */
+const MARKER_RELEASE_DELAY_MS = 1000;
+
+/**
+ * A write's marker id: milliseconds since the epoch × 2^22 + 22 random bits (a bigint below 2^63 until
+ * the year 2248). Two writers drawing the same id in the same millisecond make the second write fail
+ * its INSERT (unique violation) before anything is committed — a retry, never a wrong answer.
+ */
+export function newMarker(now = Date.now()): string {
+  return (BigInt(now) * 4_194_304n + BigInt(randomInt(4_194_304))).toString();
+}
+
+/** The instant a marker was made (epoch ms), or null if `token` is no marker token. */
+export function markerTime(token: string): number | null {
+  const m = /^m:(\d{1,19})$/.exec(token);
+  return m ? Number(BigInt(m[1]) / 4_194_304n) : null;
+}
 
 export class QuotaRepository {
+  /** markers of acknowledged writes no one will ever ask about, deleted in the next batch */
+  private acked: string[] = [];
+  private releaseTimer: NodeJS.Timeout | null = null;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly clock: QuotaClock,
@@ -250,13 +284,17 @@ export class QuotaRepository {
    * the row (NULL limits) when missing — and commit it EXACTLY ONCE, so a retry after any failure can
    * never count it twice:
    *
-   *   1st round trip  BEGIN; [INSERT outbox row;] UPDATE … RETURNING txid_current()   (no COMMIT sent yet)
-   *   (row missing)   INSERT … ON CONFLICT DO UPDATE … RETURNING txid_current()
+   *   1st round trip  BEGIN; INSERT marker; [INSERT outbox row;] UPDATE …   (no COMMIT sent yet)
+   *   (row missing)   INSERT … ON CONFLICT DO UPDATE …
    *   2nd round trip  COMMIT
    *
    * A failure before COMMIT was sent is a definite "not written" (the connection is destroyed, so the
-   * server rolls the transaction back). A failure of the COMMIT itself is "uncertain" with the txid:
-   * `transactionStatus(txid)` tells later whether it committed. BEGIN and the write travel as one
+   * server rolls the transaction back). A failure of the COMMIT itself is "uncertain" with the commit
+   * token: `commitStatus(token)` tells later whether it committed — by the marker, a row with a
+   * client-made id committed in the same transaction. (Not by txid_status: a crash that loses a
+   * transaction's unflushed WAL hands its txid out again, and txid_status then reports the new
+   * transaction's commit for the lost one.) The transaction forces synchronous_commit on, so an
+   * acknowledged COMMIT survives a crash even where the server's default is off. BEGIN and the write travel as one
    * simple-protocol message (numbers, instants and a validated platform name are inlined) so the
    * common case costs two round trips, and a transaction never waits on anything but PostgreSQL.
    * A write the database refuses for good (the user was deleted: FK; a platform the CHECK does not
@@ -265,25 +303,25 @@ export class QuotaRepository {
   async incrementExactlyOnce(input: UsageWrite & {
     /** commit only if this outbox row still exists, deleting it (the op of a replay row is written once) */
     consumeOutboxId?: number;
-    /** called with the txid before COMMIT is sent (persist it where a retry will look); a throw aborts */
-    beforeCommit?: (txid: string) => Promise<void>;
+    /** called with the commit token before COMMIT is sent (persist it where a retry will look); a throw aborts */
+    beforeCommit?: (commit: string) => Promise<void>;
   }): Promise<ExactWrite> {
     return this.writeExactlyOnce([input], { consumeOutboxId: input.consumeOutboxId, beforeCommit: input.beforeCommit, single: true });
   }
 
   /**
-   * Several usage writes in ONE transaction, committed exactly once together (one txid for all): the
+   * Several usage writes in ONE transaction, committed exactly once together (one marker for all): the
    * repairer drains parked ops this way after an outage. Rows are written in (user, platform) order,
    * the order the flusher locks them in, so the two never deadlock.
    */
-  async incrementManyExactlyOnce(items: UsageWrite[], opts: { beforeCommit?: (txid: string) => Promise<void> } = {}): Promise<ExactWrite> {
+  async incrementManyExactlyOnce(items: UsageWrite[], opts: { beforeCommit?: (commit: string) => Promise<void> } = {}): Promise<ExactWrite> {
     const sorted = [...items].sort((a, b) => a.userId - b.userId || (a.platform < b.platform ? -1 : a.platform > b.platform ? 1 : 0));
     return this.writeExactlyOnce(sorted, { beforeCommit: opts.beforeCommit, single: false });
   }
 
   private async writeExactlyOnce(
     items: UsageWrite[],
-    opts: { consumeOutboxId?: number; beforeCommit?: (txid: string) => Promise<void>; single: boolean },
+    opts: { consumeOutboxId?: number; beforeCommit?: (commit: string) => Promise<void>; single: boolean },
   ): Promise<ExactWrite> {
     if (items.length === 0) throw new Error("nothing to write");
     // Built before a connection is taken: a bad input throws here, never half-way through a transaction.
@@ -295,25 +333,25 @@ export class QuotaRepository {
     } catch (error) {
       return { status: "failed", error };
     }
-    let txid: string | null = null;
+    const marker = newMarker();
+    const token = `m:${marker}`;
+    // The marker first: a colliding id fails here, before anything else ran.
+    const head = `BEGIN; SET LOCAL synchronous_commit TO on; INSERT INTO billing_commit_markers (id) VALUES (${marker}); ${consume}`;
     try {
       if (opts.single) {
         // The common case: a plain UPDATE; the upsert only when the row is missing.
         const [st] = statements;
-        const first = (await client.query(`BEGIN; ${consume} ${st.outbox} ${st.update} RETURNING txid_current()::text AS txid`)) as unknown as pg.QueryResult<{ txid: string }>[];
-        if (consume && first[1].rowCount === 0) {
+        const first = (await client.query(`${head} ${st.outbox} ${st.update}`)) as unknown as pg.QueryResult[];
+        if (consume && first[3].rowCount === 0) {
           await client.query("ROLLBACK");
           client.release();
           return { status: "skipped" };
         }
-        txid = first[first.length - 1].rows[0]?.txid ?? null;
-        if (txid === null) txid = (await client.query<{ txid: string }>(`${st.upsert} RETURNING txid_current()::text AS txid`)).rows[0].txid;
+        if (first[first.length - 1].rowCount === 0) await client.query(st.upsert);
       } else {
-        const body = statements.map((st) => `${st.outbox} ${st.upsert};`).join("\n");
-        const res = (await client.query(`BEGIN; ${body} SELECT txid_current()::text AS txid`)) as unknown as pg.QueryResult<{ txid: string }>[];
-        txid = res[res.length - 1].rows[0].txid;
+        await client.query(`${head} ${statements.map((st) => `${st.outbox} ${st.upsert};`).join("\n")}`);
       }
-      if (opts.beforeCommit) await opts.beforeCommit(txid);
+      if (opts.beforeCommit) await opts.beforeCommit(token);
     } catch (error) {
       client.release(true); // destroy: the server rolls back what it has of this transaction
       const code = (error as { code?: string }).code;
@@ -323,11 +361,44 @@ export class QuotaRepository {
     try {
       await client.query("COMMIT");
       client.release();
-      return { status: "committed", txid };
     } catch (error) {
       client.release(true);
-      return { status: "uncertain", txid, error };
+      return { status: "uncertain", commit: token, error };
     }
+    // No one will ask about a write whose token was never handed out: its marker can go.
+    if (!opts.beforeCommit) this.releaseMarker(marker);
+    return { status: "committed", commit: token };
+  }
+
+  /** Queue a marker for deletion (batched: one DELETE per MARKER_RELEASE_DELAY_MS at most). */
+  private releaseMarker(marker: string): void {
+    this.acked.push(marker);
+    if (this.releaseTimer) return;
+    this.releaseTimer = setTimeout(() => void this.flushReleasedMarkers(), MARKER_RELEASE_DELAY_MS);
+    this.releaseTimer.unref();
+  }
+
+  /** Delete the queued markers now (a failure keeps them queued; the age prune is the backstop). */
+  async flushReleasedMarkers(): Promise<void> {
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    this.releaseTimer = null;
+    const batch = this.acked.splice(0, 10_000);
+    if (batch.length === 0) return;
+    try {
+      await this.pool.query("DELETE FROM billing_commit_markers WHERE id = ANY($1::bigint[])", [batch]);
+    } catch {
+      if (this.acked.length < 100_000) this.acked.unshift(...batch);
+    }
+    if (this.acked.length > 0 && !this.releaseTimer) {
+      this.releaseTimer = setTimeout(() => void this.flushReleasedMarkers(), MARKER_RELEASE_DELAY_MS);
+      this.releaseTimer.unref();
+    }
+  }
+
+  /** Drop markers past the retention (the repairer calls this now and then). Returns how many. */
+  async pruneMarkers(): Promise<number> {
+    const r = await this.pool.query(`DELETE FROM billing_commit_markers WHERE created_at < now() - interval '${MARKER_RETENTION_DAYS} days'`);
+    return r.rowCount ?? 0;
   }
 
   /** The SQL of one usage write: its outbox row (if any), the UPDATE, and the upsert for a missing row. */
@@ -370,11 +441,34 @@ export class QuotaRepository {
     if (w.status !== "committed") throw w.status === "skipped" ? new Error("skipped") : (w.error as Error);
   }
 
-  /** Did transaction `txid` commit? (txid_status: PostgreSQL ≥ 10, PGlite.) */
-  async transactionStatus(txid: string): Promise<TxStatus> {
-    const { rows } = await this.pool.query<{ s: string | null }>("SELECT txid_status($1::bigint) AS s", [txid]);
-    const s = rows[0]?.s;
-    return s === "committed" || s === "aborted" || s === "in progress" ? s : "unknown";
+  /**
+   * Did the write with commit token `token` commit? Probed by inserting its marker in a transaction
+   * that is rolled back: a committed marker makes the insert do nothing ("committed"); a write still
+   * in progress makes it wait for that write's end (bounded by the statement timeout: "pending");
+   * otherwise the write's transaction is over without its marker — it never committed and never will
+   * (its connection is gone, so no COMMIT can follow). No snapshot race: the unique index sees
+   * commits, not snapshots.
+   */
+  async commitStatus(token: string): Promise<CommitStatus> {
+    const at = markerTime(token);
+    if (at === null) throw new Error(`not a commit token: ${token}`);
+    if (Date.now() - at > MARKER_TRUST_MS) return "unknowable";
+    let client: pg.PoolClient;
+    try {
+      client = await checkout(this.pool);
+    } catch {
+      return "pending";
+    }
+    try {
+      const res = (await client.query(
+        `BEGIN; INSERT INTO billing_commit_markers (id) VALUES (${token.slice(2)}) ON CONFLICT (id) DO NOTHING RETURNING id; ROLLBACK`,
+      )) as unknown as pg.QueryResult[];
+      client.release();
+      return res[1].rowCount === 0 ? "committed" : "not committed";
+    } catch {
+      client.release(true);
+      return "pending";
+    }
   }
 
   /**

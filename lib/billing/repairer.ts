@@ -45,6 +45,8 @@ export class BillingRepairer {
   private lastRecovery = 0;
   /** this repairer's claim token for journal entries */
   private readonly token = randomBytes(8).toString("hex");
+  /** when commit markers past their retention were last pruned (hourly) */
+  private lastMarkerPrune = 0;
 
   constructor(
     private readonly deps: {
@@ -145,6 +147,10 @@ export class BillingRepairer {
     await step("recovered", () => this.recoverFlushers());
     await step("repaired", () => this.repairMalformed());
     await step("repaired", () => this.runVerifications());
+    if (Date.now() - this.lastMarkerPrune > 3600_000) {
+      this.lastMarkerPrune = Date.now();
+      await this.deps.repo.pruneMarkers().catch((e: unknown) => this.deps.logger.warn("billing repairer: marker prune failed", { error: String(e) }));
+    }
     return out;
   }
 
@@ -222,7 +228,7 @@ export class BillingRepairer {
     for (const e of entries) {
       // A batch can outlast one claim period when the database is slow: renew the claim right before
       // this entry is handled (and take the payload as it is now — another repairer may have stored a
-      // txid in it). A write is bounded far below the claim, so no one else can take the entry meanwhile.
+      // commit token in it). A write is bounded far below the claim, so no one else can take the entry meanwhile.
       const payload = await cache.journalRenew(e.id, this.token, JOURNAL_CLAIM_MS);
       if (payload === null) continue;
       let p: ParkedOp;
@@ -242,14 +248,14 @@ export class BillingRepairer {
       else await ledger.journal(p).catch(() => {});
     }
     if (toWrite.length === 0) return done;
-    // The entries to write go to PostgreSQL in ONE transaction (one txid, stored in every entry before
-    // COMMIT, so whoever picks them up next asks txid_status instead of writing them twice).
+    // The entries to write go to PostgreSQL in ONE transaction (one commit token, stored in every entry
+    // before COMMIT, so whoever picks them up next asks commitStatus instead of writing them twice).
     const w = await repo.incrementManyExactlyOnce(
       toWrite.map(({ p }) => ({ userId: p.userId, platform: p.platform, cost: p.cost, at: p.at, outbox: ledger.writeOnceOutbox(p) })),
       {
-        beforeCommit: async (txid) => {
-          for (const { p } of toWrite) p.txid = txid;
-          await withTimeout(Promise.all(toWrite.map(({ p }) => ledger.journal(p, 30_000))), ledger.config.incrementTimeoutMs, "journal txid");
+        beforeCommit: async (commit) => {
+          for (const { p } of toWrite) p.commit = commit;
+          await withTimeout(Promise.all(toWrite.map(({ p }) => ledger.journal(p, 30_000))), ledger.config.incrementTimeoutMs, "journal commit token");
         },
       },
     );
@@ -271,30 +277,33 @@ export class BillingRepairer {
       await this.finish(toWrite[0].p, toWrite[0].id);
       return done + 1;
     }
-    // failed: retry them all later (uncertain: their txid is already stored).
-    if (w.status === "uncertain") for (const { p } of toWrite) p.txid = w.txid;
-    else for (const { p } of toWrite) delete p.txid;
+    // failed: retry them all later (uncertain: their commit token is already stored).
+    if (w.status === "uncertain") for (const { p } of toWrite) p.commit = w.commit;
+    else for (const { p } of toWrite) delete p.commit;
     for (const { p } of toWrite) await ledger.journal(p).catch(() => {});
     return done;
   }
 
   /**
-   * Everything a parked op needs before its PostgreSQL write: the fate of an earlier attempt (txid),
+   * Everything a parked op needs before its PostgreSQL write: the fate of an earlier attempt (its commit token),
    * and — for a journal entry — a live lease on the key (or, flusher mode, a rebuilt entry in Redis
    * to apply the cost to instead). Returns "write" when the cost still has to be written.
    */
   private async prepareParked(p: ParkedOp, journalId: string | null): Promise<"write" | "done" | "retry"> {
     const { repo, ledger, cache } = this.deps;
     p.tries++;
-    if (p.txid) {
-      const s = await repo.transactionStatus(p.txid);
+    if (p.commit) {
+      const s = await repo.commitStatus(p.commit);
       if (s === "committed") return this.finish(p, journalId);
-      if (s === "in progress") return "retry";
-      if (s === "unknown") {
-        this.deps.logger.error("ALERT billing: cannot tell whether a parked op committed; it stays parked", { op: p.op.id, txid: p.txid });
+      if (s === "pending") return "retry";
+      if (s === "unknowable") {
+        this.deps.logger.error("ALERT billing: cannot tell whether a parked op committed (its marker is past the retention); it stays parked", {
+          op: p.op.id,
+          commit: p.commit,
+        });
         return "retry";
       }
-      delete p.txid; // aborted: write it again
+      delete p.commit; // never committed: write it again
     }
     if (cache && journalId !== null) {
       const lease = await cache.ensureLease(p.userId, p.platform, p.op.id, ledger.journalLeaseMs(p), p.mode === "flusher");
@@ -338,9 +347,9 @@ export class BillingRepairer {
       outbox: ledger.writeOnceOutbox(p),
       beforeCommit:
         journalId !== null && cache
-          ? async (txid) => {
-              p.txid = txid;
-              await withTimeout(ledger.journal(p, 30_000), ledger.config.incrementTimeoutMs, "journal txid");
+          ? async (commit) => {
+              p.commit = commit;
+              await withTimeout(ledger.journal(p, 30_000), ledger.config.incrementTimeoutMs, "journal commit token");
             }
           : undefined,
     });
@@ -349,7 +358,7 @@ export class BillingRepairer {
       this.dropRejected(p, w.error);
       return this.finish(p, journalId);
     }
-    if (w.status === "uncertain") p.txid = w.txid;
+    if (w.status === "uncertain") p.commit = w.commit;
     return "retry";
   }
 
@@ -466,7 +475,7 @@ export class BillingRepairer {
       return;
     }
     // Hand the PostgreSQL part to the journal (Redis answers), keeping the lease.
-    if (w.status === "uncertain") parked.txid = w.txid;
+    if (w.status === "uncertain") parked.commit = w.commit;
     await ledger.journal(parked);
   }
 

@@ -2,9 +2,11 @@ import pg from "pg";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PLATFORMS } from "@/lib/billing/platforms";
-import { QuotaFkViolationError, QuotaNotFoundError, QuotaRepository, SNAPSHOT_CHUNK_ROWS } from "@/lib/billing/quota-repo";
+import { markerTime, newMarker, QuotaFkViolationError, QuotaNotFoundError, QuotaRepository, SNAPSHOT_CHUNK_ROWS } from "@/lib/billing/quota-repo";
 import { QuotaClock } from "@/lib/billing/windows";
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
+import { migrate } from "@/scripts/lib/chaos/services";
+import { PostgresCluster } from "@/scripts/lib/faults";
 import { testEnv } from "../support/test-env";
 
 /** The repository against real PostgreSQL: spec §1.3 and the cases of spec §9 that pin it. */
@@ -110,12 +112,62 @@ describe("incrementUsageWithReset", () => {
 });
 
 describe("incrementExactlyOnce (every usage write)", () => {
-  it("commits in two round trips and reports the txid; txid_status agrees", async () => {
+  it("commits in two round trips with its marker; the marker of an acknowledged write is deleted", async () => {
     const u = await user();
     const w = await repo.incrementExactlyOnce({ userId: u, platform: "openai", cost: 0.25, at: Date.now() });
     expect(w.status).toBe("committed");
-    expect(await repo.transactionStatus((w as { txid: string }).txid)).toBe("committed");
+    const token = (w as { commit: string }).commit;
+    expect(await repo.commitStatus(token)).toBe("committed");
     expect((await rowText(c, u, "openai")).du).toBe("0.2500000000");
+    await repo.flushReleasedMarkers(); // no token was handed out: no one will ask, the marker goes
+    expect((await c.query("SELECT 1 FROM billing_commit_markers WHERE id = $1", [token.slice(2)])).rowCount).toBe(0);
+  });
+
+  it("commitStatus: a write whose token was handed out keeps its marker; one that never committed is 'not committed'", async () => {
+    const u = await user();
+    let handed = "";
+    const ok = await repo.incrementExactlyOnce({ userId: u, platform: "zhipu", cost: 1, at: Date.now(), beforeCommit: async (tk) => void (handed = tk) });
+    expect(ok.status).toBe("committed");
+    await repo.flushReleasedMarkers();
+    expect(await repo.commitStatus(handed)).toBe("committed");
+    let lost = "";
+    const failed = await repo.incrementExactlyOnce({
+      userId: u,
+      platform: "zhipu",
+      cost: 2,
+      at: Date.now(),
+      beforeCommit: async (tk) => {
+        lost = tk;
+        throw new Error("journal unavailable"); // COMMIT never sent
+      },
+    });
+    expect(failed.status).toBe("failed");
+    expect(await repo.commitStatus(lost)).toBe("not committed");
+    expect((await rowText(c, u, "zhipu")).mu).toBe("1.0000000000");
+  });
+
+  it("commitStatus waits for a write still in progress and reports how it ended", async () => {
+    const u = await user();
+    let probe: Promise<string> | null = null;
+    const w = await repo.incrementExactlyOnce({
+      userId: u,
+      platform: "grok",
+      cost: 3,
+      at: Date.now(),
+      beforeCommit: async (tk) => {
+        probe = repo.commitStatus(tk);
+        await new Promise((res) => setTimeout(res, 300)); // the probe meets the open transaction
+      },
+    });
+    expect(w.status).toBe("committed");
+    // Not waiting would have found no committed marker and said "not committed".
+    expect(await probe).toBe("committed");
+  });
+
+  it("a marker token older than the trust horizon is 'unknowable'; a malformed token throws", async () => {
+    expect(await repo.commitStatus(`m:${newMarker(Date.now() - 31 * 86_400_000)}`)).toBe("unknowable");
+    expect(markerTime(`m:${newMarker(1_700_000_000_123)}`)).toBe(1_700_000_000_123);
+    await expect(repo.commitStatus("12345")).rejects.toThrow(/not a commit token/);
   });
 
   it("commits its outbox row in the same transaction, and consumes a given outbox row at most once", async () => {
@@ -272,4 +324,64 @@ describe("batchSnapshotUsage (flusher write)", () => {
     const snap = { userId: 2_000_000_000, platform: "openai", dailyUsage: 1, weeklyUsage: 1, monthlyUsage: 1, dailyWindowStart: 0, weeklyWindowStart: 0, monthlyWindowStart: 0 };
     await expect(repo.batchSnapshotUsage([snap], Date.now())).rejects.toBeInstanceOf(QuotaFkViolationError);
   });
+});
+
+describe("commit markers across a PostgreSQL crash (chaos finding: txid reuse)", () => {
+  // txid_status cannot answer "did it commit?" across a crash: a transaction whose WAL had not been
+  // flushed leaves no trace, and its txid is handed out again after recovery (scripts/lib/chaos/
+  // repro-txid-reuse.ts shows txid_status then saying "committed" for the lost write). The marker is
+  // committed with the write or not at all, so the probe's answer survives the crash.
+  let cluster: PostgresCluster;
+  let cpool: pg.Pool;
+  let crepo: QuotaRepository;
+  let cu: number;
+  beforeAll(async () => {
+    cluster = await PostgresCluster.start({ fsync: true });
+    const url = await cluster.createDatabase("markers");
+    await migrate(url);
+    cpool = new pg.Pool({ connectionString: url, max: 4 });
+    cpool.on("error", () => {});
+    crepo = new QuotaRepository(cpool, clock);
+    const cc = new pg.Client({ connectionString: url });
+    await cc.connect();
+    [cu] = await createUsers(cc, "crash", 1);
+    await cc.end();
+  }, 120_000);
+  afterAll(async () => {
+    await cpool?.end().catch(() => {});
+    await cluster?.cleanup();
+  });
+
+  const usage = async () => (await cpool.query<{ m: string }>("SELECT monthly_usage_usd::text AS m FROM user_platform_quotas WHERE user_id = $1 AND platform = 'openai'", [cu])).rows[0]?.m ?? null;
+
+  it("a write open when the server crashes is 'not committed' after recovery, also once its txid is handed out again; its retry counts once", async () => {
+    await crepo.incrementUsageWithReset(cu, "openai", 1, Date.now());
+    let token = "";
+    const w = await crepo.incrementExactlyOnce({
+      userId: cu,
+      platform: "openai",
+      cost: 0.25,
+      at: Date.now(),
+      beforeCommit: async (tk) => {
+        token = tk;
+        await cluster.restart({ mode: "immediate" }); // crash + recovery before COMMIT is sent
+      },
+    });
+    expect(w.status).toBe("uncertain");
+    // Other work takes the next txids (the lost one among them, when its WAL never reached disk).
+    for (let i = 0; i < 10; i++) await crepo.incrementUsageWithReset(cu, "kimi", 0.01, Date.now());
+    expect(await crepo.commitStatus(token)).toBe("not committed");
+    expect(await usage()).toBe("1.0000000000");
+    expect((await crepo.incrementExactlyOnce({ userId: cu, platform: "openai", cost: 0.25, at: Date.now() })).status).toBe("committed");
+    expect(await usage()).toBe("1.2500000000");
+  }, 60_000);
+
+  it("an acknowledged write is 'committed' after a crash right after its COMMIT", async () => {
+    let token = "";
+    const w = await crepo.incrementExactlyOnce({ userId: cu, platform: "openai", cost: 0.5, at: Date.now(), beforeCommit: async (tk) => void (token = tk) });
+    expect(w.status).toBe("committed");
+    await cluster.restart({ mode: "immediate" });
+    expect(await crepo.commitStatus(token)).toBe("committed");
+    expect(await usage()).toBe("1.7500000000");
+  }, 60_000);
 });

@@ -167,7 +167,7 @@ describe("PostgreSQL faults in direct mode (issue 9 §5, §6)", () => {
     }
   }, 60_000);
 
-  it("connections cut mid-commit: an unconfirmed COMMIT is resolved through txid_status, never written twice", async () => {
+  it("connections cut mid-commit: an unconfirmed COMMIT is resolved by its commit marker, never written twice", async () => {
     const { proxy, url } = await proxiedDatabase();
     const b = makeBilling({ databaseUrl: url, config: { recordTimeoutMs: 5000 } });
     const u = await user();
