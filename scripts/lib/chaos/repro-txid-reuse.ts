@@ -1,11 +1,14 @@
 // Minimal reproduction of the chaos suite's "pg-restart · direct" finding:
 //   npx tsx scripts/lib/chaos/repro-txid-reuse.ts
+// Why the ledger resolves an unconfirmed COMMIT by its commit marker (QuotaRepository.commitStatus) and
+// no longer by txid_status, which it did until this finding (see tests/integration/billing-repo.test.ts
+// "commit markers across a PostgreSQL crash" for the ledger's side):
 // txid_status is only a safe "did it commit?" for a txid the server has made durable. A transaction that
-// is open (its txid already handed out — the ledger stores it in the journal BEFORE sending COMMIT) when
+// is open (its txid already handed out — the ledger stored it in the journal BEFORE sending COMMIT) when
 // the server crashes leaves no WAL behind if its WAL buffers were not written yet; after recovery the
 // server hands out the SAME txid again, and once that new transaction commits, txid_status says
-// "committed" for the old one — whose write never happened. A parked op whose stored txid is resolved
-// this way is dropped as done: its cost is lost.
+// "committed" for the old one — whose write never happened. A parked op whose stored txid was resolved
+// this way was dropped as done: its cost was lost.
 import pg from "pg";
 import { PostgresCluster } from "../faults";
 
