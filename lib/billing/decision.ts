@@ -51,18 +51,24 @@ export function sentinelEntry(clock: QuotaClock, now: number): QuotaCacheEntry {
   };
 }
 
+const NONE: readonly WindowRefresh[] = Object.freeze([]);
+
 /**
  * The windows of a cached entry that have expired and should be reset in Redis (spec §4.4): none for
  * a sentinel-like entry (no limits), whose short TTL must not be upgraded.
  */
-export function windowsToRefresh(entry: QuotaCacheEntry, clock: QuotaClock, now: number): WindowRefresh[] {
-  if (entry.dailyLimit === null && entry.weeklyLimit === null && entry.monthlyLimit === null) return [];
-  const out: WindowRefresh[] = [];
+export function windowsToRefresh(entry: QuotaCacheEntry, clock: QuotaClock, now: number): readonly WindowRefresh[] {
+  if (entry.dailyLimit === null && entry.weeklyLimit === null && entry.monthlyLimit === null) return NONE;
   const sod = clock.startOfDay(now);
-  if (cacheWindowExpired(entry.dailyWindowStart, sod)) out.push({ window: "daily", seenStart: entry.dailyWindowStart, newStart: sod });
   const sow = clock.startOfWeek(now);
-  if (cacheWindowExpired(entry.weeklyWindowStart, sow)) out.push({ window: "weekly", seenStart: entry.weeklyWindowStart, newStart: sow });
-  if (monthlyWindowExpired(entry.monthlyWindowStart, now)) out.push({ window: "monthly", seenStart: entry.monthlyWindowStart, newStart: now });
+  const d = cacheWindowExpired(entry.dailyWindowStart, sod);
+  const w = cacheWindowExpired(entry.weeklyWindowStart, sow);
+  const m = monthlyWindowExpired(entry.monthlyWindowStart, now);
+  if (!d && !w && !m) return NONE; // the hot path allocates nothing
+  const out: WindowRefresh[] = [];
+  if (d) out.push({ window: "daily", seenStart: entry.dailyWindowStart, newStart: sod });
+  if (w) out.push({ window: "weekly", seenStart: entry.weeklyWindowStart, newStart: sow });
+  if (m) out.push({ window: "monthly", seenStart: entry.monthlyWindowStart, newStart: now });
   return out;
 }
 

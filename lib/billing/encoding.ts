@@ -64,7 +64,7 @@ const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
  * as Go's atof64exact — otherwise Number(), which is correctly rounded, as Go is. An infinite
  * result (Go: ErrRange) is not canonical either.
  */
-function canonicalDecimal(s: string, signed: boolean): number {
+export function canonicalDecimal(s: string, signed: boolean): number {
   const n = s.length;
   let i = signed && n > 0 && s.charCodeAt(0) === 45 ? 1 : 0;
   const start = i;
@@ -97,7 +97,7 @@ function canonicalDecimal(s: string, signed: boolean): number {
 }
 
 /** `^-?\d+$` with at most 15 digits → its value (never -0), else NaN. */
-function canonicalSmallInt(s: string): number {
+export function canonicalSmallInt(s: string): number {
   const n = s.length;
   const start = n > 0 && s.charCodeAt(0) === 45 ? 1 : 0;
   if (n === start || n - start > 15) return NaN;

@@ -5,6 +5,8 @@ import {
   formatNullableFloat,
   formatNullableInstant,
   readQuotaInstant,
+  canonicalDecimal,
+  canonicalSmallInt,
   readQuotaInt,
   readQuotaLimit,
   readQuotaUsage,
@@ -94,29 +96,107 @@ export function encodeQuotaEntry(e: QuotaCacheEntry): string[] {
 export function decodeQuotaEntry(h: Record<string, string>): DecodedQuotaEntry | null {
   // Go reads with HGETALL: any non-empty hash is a hit (a legacy one is rejected by schemaVersion).
   if (isEmpty(h)) return null;
+  return decodeFields(
+    h.daily_usage,
+    h.weekly_usage,
+    h.monthly_usage,
+    h.version,
+    h.schema_version,
+    h.daily_limit,
+    h.weekly_limit,
+    h.monthly_limit,
+    h.daily_window_start,
+    h.weekly_window_start,
+    h.monthly_window_start,
+  );
+}
+
+/**
+ * HMGET of the 11 fields (in QUOTA_FIELDS order) → the same entry decodeQuotaEntry makes of that
+ * hash's HGETALL. All 11 nil is a miss (null): the key is absent, or holds none of the gateway's
+ * fields — which upstream's HGETALL reads as a legacy hit (schema_version 0), and handles exactly as
+ * a miss (spec §5.2 step 3). The eligibility check reads this way: Redis and ioredis answer an
+ * HMGET without building a field-name map, so the hot path costs less than a raw HGETALL.
+ */
+export function decodeQuotaValues(v: ReadonlyArray<string | null>): DecodedQuotaEntry | null {
+  let any = false;
+  for (let n = 0; n < QUOTA_FIELDS.length; n++) if (v[n] !== null && v[n] !== undefined) any = true;
+  if (!any) return null;
+  const f = (n: number) => v[n] ?? undefined;
+  return decodeFields(f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10));
+}
+
+/** The 11 fields (undefined = absent) → the entry, as Go reads them. */
+function decodeFields(
+  a: string | undefined,
+  b: string | undefined,
+  c: string | undefined,
+  d: string | undefined,
+  e: string | undefined,
+  f: string | undefined,
+  g: string | undefined,
+  i: string | undefined,
+  j: string | undefined,
+  k: string | undefined,
+  l: string | undefined,
+): DecodedQuotaEntry {
+  // The hot path: every field in the canonical form a legitimate writer produces (NaN = not canonical;
+  // those bytes take Go's full readers below, which give the same value for a canonical field).
+  if (a !== undefined && b !== undefined && c !== undefined && d !== undefined && e !== undefined) {
+    if (f !== undefined && g !== undefined && i !== undefined && j !== undefined && k !== undefined && l !== undefined) {
+      const du = canonicalDecimal(a, true);
+      const wu = canonicalDecimal(b, true);
+      const mu = canonicalDecimal(c, true);
+      const ver = canonicalSmallInt(d);
+      const sv = canonicalSmallInt(e);
+      const dl = f === "" ? null : canonicalDecimal(f, false);
+      const wl = g === "" ? null : canonicalDecimal(g, false);
+      const ml = i === "" ? null : canonicalDecimal(i, false);
+      const ds = j === "" ? null : canonicalSmallInt(j) * 1000;
+      const ws = k === "" ? null : canonicalSmallInt(k) * 1000;
+      const ms = l === "" ? null : canonicalSmallInt(l) * 1000;
+      // NaN !== NaN: one comparison per field tells canonical from not.
+      if (du === du && wu === wu && mu === mu && ver === ver && sv === sv && dl === dl && wl === wl && ml === ml && ds === ds && ws === ws && ms === ms) {
+        return {
+          dailyUsage: du,
+          weeklyUsage: wu,
+          monthlyUsage: mu,
+          version: ver,
+          schemaVersion: sv,
+          dailyLimit: dl,
+          weeklyLimit: wl,
+          monthlyLimit: ml,
+          dailyWindowStart: ds,
+          weeklyWindowStart: ws,
+          monthlyWindowStart: ms,
+          malformed: null,
+        };
+      }
+    }
+  }
   let bad: QuotaField[] | null = null;
-  const mark = (f: QuotaField) => (bad ??= []).push(f);
-  const du = readQuotaUsage(h.daily_usage);
+  const mark = (field: QuotaField) => (bad ??= []).push(field);
+  const du = readQuotaUsage(a);
   if (du.malformed) mark("daily_usage");
-  const wu = readQuotaUsage(h.weekly_usage);
+  const wu = readQuotaUsage(b);
   if (wu.malformed) mark("weekly_usage");
-  const mu = readQuotaUsage(h.monthly_usage);
+  const mu = readQuotaUsage(c);
   if (mu.malformed) mark("monthly_usage");
-  const ver = readQuotaInt(h.version);
+  const ver = readQuotaInt(d);
   if (ver.malformed) mark("version");
-  const sv = readQuotaInt(h.schema_version);
+  const sv = readQuotaInt(e);
   if (sv.malformed) mark("schema_version");
-  const dl = readQuotaLimit(h.daily_limit);
+  const dl = readQuotaLimit(f);
   if (dl.malformed) mark("daily_limit");
-  const wl = readQuotaLimit(h.weekly_limit);
+  const wl = readQuotaLimit(g);
   if (wl.malformed) mark("weekly_limit");
-  const ml = readQuotaLimit(h.monthly_limit);
+  const ml = readQuotaLimit(i);
   if (ml.malformed) mark("monthly_limit");
-  const ds = readQuotaInstant(h.daily_window_start);
+  const ds = readQuotaInstant(j);
   if (ds.malformed) mark("daily_window_start");
-  const ws = readQuotaInstant(h.weekly_window_start);
+  const ws = readQuotaInstant(k);
   if (ws.malformed) mark("weekly_window_start");
-  const ms = readQuotaInstant(h.monthly_window_start);
+  const ms = readQuotaInstant(l);
   if (ms.malformed) mark("monthly_window_start");
   return {
     dailyUsage: du.value,
@@ -192,6 +272,15 @@ export class QuotaCache {
   /** HGETALL; null on a miss. */
   async get(userId: number, platform: string): Promise<DecodedQuotaEntry | null> {
     return decodeQuotaEntry(await this.redis.hgetall(billingKeys.userPlatformQuota(userId, platform)));
+  }
+
+  /**
+   * HMGET of the 11 fields of one quota key, as ioredis answers it (decode with decodeQuotaValues: the
+   * same entry as `get`). The eligibility check awaits this promise itself: one async layer less on
+   * the hot path than `get`.
+   */
+  readValues(userId: number, platform: string): Promise<Array<string | null>> {
+    return this.redis.hmget(billingKeys.userPlatformQuota(userId, platform), ...QUOTA_FIELDS);
   }
 
   /** Pipelined HGETALL of many keys; a failed command yields undefined at its position. */
@@ -314,7 +403,7 @@ export class QuotaCache {
   }
 
   /** Reset the given expired windows if nobody else did since they were read; returns how many. */
-  async refreshWindows(userId: number, platform: string, refresh: WindowRefresh[], ttlSeconds: number): Promise<number> {
+  async refreshWindows(userId: number, platform: string, refresh: readonly WindowRefresh[], ttlSeconds: number): Promise<number> {
     const args: string[] = [formatGoInt(QUOTA_SCHEMA_VERSION), formatGoInt(ttlSeconds)];
     for (const w of ["daily", "weekly", "monthly"] as const) {
       const r = refresh.find((x) => x.window === w);

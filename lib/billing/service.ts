@@ -3,6 +3,7 @@ import { BillingServiceError, QuotaExhaustedError } from "./errors";
 import { UsageLedger, withTimeout, type RecordResult } from "./ledger";
 import { newBillingMetrics, type BillingMetrics, type DecisionSource } from "./metrics";
 import {
+  decodeQuotaValues,
   hasAnyLimit,
   QUOTA_CACHE_TTL_SECONDS,
   QUOTA_SCHEMA_VERSION,
@@ -10,6 +11,7 @@ import {
   type DecodedQuotaEntry,
   type QuotaCache,
   type QuotaCacheEntry,
+  type WindowRefresh,
 } from "./quota-cache";
 import type { QuotaRepository, QuotaRow } from "./quota-repo";
 import type pg from "pg";
@@ -120,28 +122,39 @@ export class BillingService {
   async checkUserPlatformQuotaEligibility(
     userId: number,
     platform: string,
-    opts: { now?: number; signal?: AbortSignal; subscriptionMode?: boolean } = {},
+    opts?: { now?: number; signal?: AbortSignal; subscriptionMode?: boolean },
   ): Promise<QuotaDecision> {
     // Subscription-mode requests are exempt from platform quotas, check and recording alike (spec §5.1).
-    if (!platform || this.config.simpleMode || opts.subscriptionMode) return this.count(ALLOW_SKIP);
-    const now = opts.now ?? Date.now();
-    const { cache } = this.deps;
-    let cacheFailed = cache === null;
-    if (cache) {
-      try {
-        const entry = await cache.get(userId, platform);
-        if (entry && entry.schemaVersion === QUOTA_SCHEMA_VERSION) return this.count(await this.decideFromCache(userId, platform, entry, now));
-        if (entry?.malformed) this.malformed(userId, platform); // e.g. schema_version "1.0": Go treats it as legacy too
-      } catch (e) {
-        cacheFailed = true;
-        this.metrics.cacheReadErrors++;
-        this.log.warn("billing: quota cache read failed, deciding from the database", { userId, platform, error: String(e) });
-      }
+    if (!platform || this.config.simpleMode || opts?.subscriptionMode) return this.count(ALLOW_SKIP);
+    const now = opts?.now ?? Date.now();
+    const cache = this.deps.cache;
+    if (cache === null) return this.checkFromDatabase(userId, platform, now, true, opts?.signal);
+    let values: Array<string | null>;
+    try {
+      values = await cache.readValues(userId, platform);
+    } catch (e) {
+      this.metrics.cacheReadErrors++;
+      this.log.warn("billing: quota cache read failed, deciding from the database", { userId, platform, error: String(e) });
+      return this.checkFromDatabase(userId, platform, now, true, opts?.signal);
     }
+    // The hot path (one Redis round trip, nothing else awaited): a current entry with no window to refresh.
+    const entry = decodeQuotaValues(values);
+    if (entry !== null && entry.schemaVersion === QUOTA_SCHEMA_VERSION) {
+      if (entry.malformed !== null) this.malformed(userId, platform);
+      const refresh = windowsToRefresh(entry, this.deps.clock, now);
+      if (refresh.length === 0) return this.count(this.decide(entry, now, "cache"));
+      return this.count(await this.refreshAndDecide(userId, platform, entry, refresh, now));
+    }
+    if (entry?.malformed) this.malformed(userId, platform); // e.g. schema_version "1.0": Go treats it as legacy too
+    return this.checkFromDatabase(userId, platform, now, false, opts?.signal);
+  }
 
+  /** A miss, a legacy entry or no Redis: decide from the row, and rebuild the entry unless `cacheFailed`. */
+  private async checkFromDatabase(userId: number, platform: string, now: number, cacheFailed: boolean, signal?: AbortSignal): Promise<QuotaDecision> {
+    const { cache } = this.deps;
     let loaded: { row: QuotaRow | null; generation: string | null };
     try {
-      loaded = await this.load(userId, platform, !cacheFailed, opts.signal);
+      loaded = await this.load(userId, platform, !cacheFailed, signal);
     } catch (e) {
       this.metrics.dbLoadErrors++;
       this.metrics.failOpen++;
@@ -251,10 +264,8 @@ export class BillingService {
     }
   }
 
-  private async decideFromCache(userId: number, platform: string, entry: DecodedQuotaEntry, now: number): Promise<QuotaDecision> {
-    if (entry.malformed) this.malformed(userId, platform);
-    const refresh = windowsToRefresh(entry, this.deps.clock, now);
-    if (refresh.length > 0 && this.deps.cache) {
+  private async refreshAndDecide(userId: number, platform: string, entry: DecodedQuotaEntry, refresh: readonly WindowRefresh[], now: number): Promise<QuotaDecision> {
+    if (this.deps.cache) {
       this.metrics.refreshes++;
       try {
         await withTimeout(

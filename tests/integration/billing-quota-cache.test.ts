@@ -2,7 +2,7 @@ import Redis from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
 import { OpIds } from "@/lib/billing/ledger";
-import { QuotaCache, QUOTA_FIELDS, QUOTA_SCRIPTS, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
+import { decodeQuotaValues, QuotaCache, QUOTA_FIELDS, QUOTA_SCRIPTS, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
 import { testEnv } from "../support/test-env";
 
 /**
@@ -152,6 +152,28 @@ describe("reading what Go and Redis wrote", () => {
   it("a legacy hash (no schema_version) is a hit with schema 0", async () => {
     await r.hset(key("zhipu"), { daily_usage: "1", version: "0" });
     expect((await cache.get(U, "zhipu"))!.schemaVersion).toBe(0);
+  });
+
+  it("the check's HMGET read decodes every hash above exactly as Get's HGETALL does", async () => {
+    const hashes: Record<string, Record<string, string>> = {
+      kimi: { daily_usage: "0", weekly_usage: "", monthly_usage: "abc", version: "3", schema_version: "1", daily_limit: "10.5", weekly_limit: "", monthly_limit: "oops", daily_window_start: "1795708800", weekly_window_start: "", monthly_window_start: "x" },
+      grok: { daily_usage: "1e400", weekly_usage: "0x1p-2", monthly_usage: "2", version: "0", schema_version: "1", daily_limit: "0x1p-2", weekly_limit: "NaN", monthly_limit: "1e400", daily_window_start: "1795708800", weekly_window_start: "+1795708800", monthly_window_start: "1795708800" },
+      zhipu: { daily_usage: "1", version: "0" }, // legacy
+      gemini: { daily_limit: "5", schema_version: "1" }, // usages and version missing: still a hit
+    };
+    for (const [p, h] of Object.entries(hashes)) await r.hset(key(p), h);
+    await cache.set(U, "openai", entry(), 60);
+    for (const p of [...Object.keys(hashes), "openai"]) {
+      expect(await cache.get(U, p)).not.toBeNull();
+      expect(decodeQuotaValues(await cache.readValues(U, p)), p).toEqual(await cache.get(U, p));
+    }
+    // Absent: a miss both ways.
+    expect(decodeQuotaValues(await cache.readValues(U, "antigravity"))).toBeNull();
+    // Only foreign fields: upstream's HGETALL calls it a legacy hit (schema 0), which the check handles
+    // exactly as a miss (spec §5.2 step 3); the HMGET read calls it a miss.
+    await r.hset(key("deepseek"), { some_future_field: "1" });
+    expect((await cache.get(U, "deepseek"))!.schemaVersion).toBe(0);
+    expect(decodeQuotaValues(await cache.readValues(U, "deepseek"))).toBeNull();
   });
 });
 
