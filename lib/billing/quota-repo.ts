@@ -109,6 +109,20 @@ function num(v: number | null, what: string): string | null {
   return formatGoFloat(v);
 }
 
+/** Snapshots as the eight parallel arrays `$1..$8` of the unnest(...) AS s(user_id, platform, du, wu, mu, ds, ws, ms) writes. */
+function snapshotColumns(chunk: readonly UsageSnapshot[]) {
+  return [
+    chunk.map((s) => s.userId),
+    chunk.map((s) => s.platform),
+    chunk.map((s) => num(s.dailyUsage, "daily usage")),
+    chunk.map((s) => num(s.weeklyUsage, "weekly usage")),
+    chunk.map((s) => num(s.monthlyUsage, "monthly usage")),
+    chunk.map((s) => new Date(s.dailyWindowStart)),
+    chunk.map((s) => new Date(s.weeklyWindowStart)),
+    chunk.map((s) => new Date(s.monthlyWindowStart)),
+  ];
+}
+
 const WINDOW_COLUMNS: Record<Window, { usage: string; start: string }> = {
   daily: { usage: "daily_usage_usd", start: "daily_window_start" },
   weekly: { usage: "weekly_usage_usd", start: "weekly_window_start" },
@@ -556,16 +570,7 @@ export class QuotaRepository {
            FROM unnest($1::bigint[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[],
                        $6::timestamptz[], $7::timestamptz[], $8::timestamptz[]) AS s(user_id, platform, du, wu, mu, ds, ws, ms)
            WHERE q.user_id = s.user_id AND q.platform = s.platform AND q.deleted_at IS NULL`,
-          [
-            chunk.map((s) => s.userId),
-            chunk.map((s) => s.platform),
-            chunk.map((s) => num(s.dailyUsage, "daily usage")),
-            chunk.map((s) => num(s.weeklyUsage, "weekly usage")),
-            chunk.map((s) => num(s.monthlyUsage, "monthly usage")),
-            chunk.map((s) => new Date(s.dailyWindowStart)),
-            chunk.map((s) => new Date(s.weeklyWindowStart)),
-            chunk.map((s) => new Date(s.monthlyWindowStart)),
-          ],
+          snapshotColumns(chunk),
         );
       }
       return { written: write.length, withoutRow };
@@ -595,17 +600,7 @@ export class QuotaRepository {
              weekly_window_start = EXCLUDED.weekly_window_start,
              monthly_window_start = EXCLUDED.monthly_window_start,
              updated_at = EXCLUDED.updated_at`,
-          [
-            chunk.map((s) => s.userId),
-            chunk.map((s) => s.platform),
-            chunk.map((s) => num(s.dailyUsage, "daily usage")),
-            chunk.map((s) => num(s.weeklyUsage, "weekly usage")),
-            chunk.map((s) => num(s.monthlyUsage, "monthly usage")),
-            chunk.map((s) => new Date(s.dailyWindowStart)),
-            chunk.map((s) => new Date(s.weeklyWindowStart)),
-            chunk.map((s) => new Date(s.monthlyWindowStart)),
-            new Date(now),
-          ],
+          [...snapshotColumns(chunk), new Date(now)],
         );
       } catch (e) {
         if ((e as { code?: string }).code === "23503") throw new QuotaFkViolationError(e);

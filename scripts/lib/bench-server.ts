@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 
 /**
  * What the benchmarks that serve the production build share: a free port, `next start` in its
@@ -35,18 +34,7 @@ function groupCpuSeconds(pgid: number | null): number | null {
   return ticks / CLK_TCK;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => (port ? resolve(port) : reject(new Error("could not get a free port"))));
-    });
-  });
-}
+export { freePort } from "./faults/free-port";
 
 export type Server = {
   child: ChildProcess;
