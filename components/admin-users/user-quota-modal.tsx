@@ -36,9 +36,14 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
   const dialogRef = useRef<HTMLDivElement>(null);
   const [pending, startTransition] = useTransition();
   const [resetting, setResetting] = useState<string | null>(null);
-  const [texts, setTexts] = useState<Texts | null>(null);
+  const [texts, setTextsState] = useState<Texts | null>(null);
   const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
-  const { data, isError, isPending } = useQuery({
+  // The version the edited text was seeded from: a save sends it, and a save from a stale one is
+  // refused (CONFLICT). Until the first edit the form and the version both follow the query.
+  const [seededVersion, setSeededVersion] = useState<string | null>(null);
+  const [conflict, setConflict] = useState(false);
+  const [reloading, setReloading] = useState(false);
+  const { data, isError, isPending, refetch } = useQuery({
     queryKey: userQuotaKeys.detail(user.id),
     queryFn: async (): Promise<UserQuotasView> => {
       const res = await fetch(`/api/v1/admin/users/${user.id}/platform-quotas`, { cache: "no-store" });
@@ -48,6 +53,13 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
   });
   // The editable text is seeded once from the server; later refetches only refresh usage.
   const form = texts ?? (data ? textsFrom(data.platform_quotas) : null);
+  const version = seededVersion ?? data?.version ?? null;
+
+  /** Every edit (a cell, clear all) goes through here: the first one pins the version it started from. */
+  function setTexts(next: Texts) {
+    if (texts === null && data) setSeededVersion(data.version);
+    setTextsState(next);
+  }
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => e.key === "Escape" && close();
@@ -75,7 +87,7 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
   }
 
   function save() {
-    if (!form) return;
+    if (!form || version === null) return;
     const bad = Object.keys(errors);
     if (bad.length) {
       notify(t("invalidNumber", { fields: bad.join(", ") }));
@@ -87,9 +99,9 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
       return { platform: p, daily_limit_usd: v("daily"), weekly_limit_usd: v("weekly"), monthly_limit_usd: v("monthly") };
     });
     startTransition(async () => {
-      const r = await saveUserPlatformQuotasAction({ userId: user.id, quotas }).catch(() => null);
+      const r = await saveUserPlatformQuotasAction({ userId: user.id, version, quotas }).catch(() => null);
       if (r?.ok) {
-        queryClient.setQueryData(userQuotaKeys.detail(user.id), r.data);
+        queryClient.setQueryData(userQuotaKeys.detail(user.id), r.data.view);
         notify(t("updateSuccess"));
         router.refresh();
         close();
@@ -104,6 +116,10 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
         }
         setServerErrors(mapped);
       }
+      if (r?.code === "CONFLICT") {
+        setConflict(true); // shown in the dialog with its reload; nothing was saved
+        return;
+      }
       notify(r ? `${t("updateFailed")}: ${te(r.code as "INTERNAL_ERROR")}` : t("updateFailed"));
     });
   }
@@ -114,10 +130,24 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
     const r = await resetUserPlatformQuotaWindowAction({ userId: user.id, platform: p, window: w }).catch(() => null);
     setResetting(null);
     if (r?.ok) {
-      queryClient.setQueryData(userQuotaKeys.detail(user.id), r.data);
+      queryClient.setQueryData(userQuotaKeys.detail(user.id), r.data.view);
+      // A reset keeps the limits: edits made on exactly the version it was applied to stay current.
+      if (seededVersion !== null && seededVersion === r.data.applied.from) setSeededVersion(r.data.applied.to);
       notify(t("resetSuccess", { platform: tp(p), window: windowName[w] }));
       router.refresh();
     } else notify(r ? `${t("resetFailed")}: ${te(r.code as "INTERNAL_ERROR")}` : t("resetFailed"));
+  }
+
+  /** After a conflict: fetch the current values and start over from them (the edits are dropped). */
+  async function reload() {
+    setReloading(true);
+    const r = await refetch();
+    setReloading(false);
+    if (r.isError) return;
+    setTextsState(null);
+    setSeededVersion(null);
+    setServerErrors({});
+    setConflict(false);
   }
 
   return (
@@ -130,6 +160,14 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
         <div className="px-6 py-4">
           {isPending ? <p className="py-8 text-center text-slate-500">{t("loading")}</p> : null}
           {isError ? <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{t("loadFailed")}</p> : null}
+          {conflict ? (
+            <div role="alert" data-testid="quota-conflict" className="mb-3 flex flex-wrap items-center justify-between gap-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">
+              <span>{t("conflict")}</span>
+              <button type="button" disabled={reloading} onClick={() => void reload()} className="rounded-md border border-amber-300 bg-white px-3 py-1 text-sm font-medium hover:bg-amber-100 disabled:opacity-60">
+                {reloading ? t("loading") : t("reload")}
+              </button>
+            </div>
+          ) : null}
           {data && data.pending_invalidations > 0 ? (
             <p role="status" data-testid="pending-invalidations" className="mb-3 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">
               {t("pending", { count: data.pending_invalidations })}
@@ -217,7 +255,7 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
             <button type="button" onClick={close} className="rounded-md border border-slate-300 px-4 py-2 text-sm hover:bg-slate-100">
               {t("cancel")}
             </button>
-            <button type="button" disabled={pending || !form} onClick={save} className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60">
+            <button type="button" disabled={pending || !form || conflict} onClick={save} className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60">
               {pending ? t("saving") : t("save")}
             </button>
           </div>

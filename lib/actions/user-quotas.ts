@@ -9,10 +9,13 @@ import { LimitSchema } from "@/lib/settings/quota-schema";
 
 const UserId = z.number("INVALID_ID").int("INVALID_ID").positive("INVALID_ID").max(Number.MAX_SAFE_INTEGER, "INVALID_ID");
 const Platform = z.string("UNKNOWN_PLATFORM").refine(isPlatform, "UNKNOWN_PLATFORM");
+/** The quota version the modal loaded (lib/quota/version.ts); a stale one is CONFLICT. */
+const Version = z.string("INVALID_VERSION").min(1, "INVALID_VERSION").max(128, "INVALID_VERSION");
 
 const SaveSchema = z
   .strictObject({
     userId: UserId,
+    version: Version,
     quotas: z
       .array(
         z.strictObject({
@@ -33,19 +36,23 @@ const SaveSchema = z
     });
   });
 
-/** Admin: whole replace of one user's platform limits (the gateway's PUT …/platform-quotas). */
+/**
+ * Admin: whole replace of one user's platform limits (the gateway's PUT …/platform-quotas), made from
+ * `version`; a save over a newer change is CONFLICT and changes nothing.
+ */
 export const saveUserPlatformQuotasAction = guardedAction({
   role: "admin",
   schema: SaveSchema,
-  handler: async ({ userId, quotas }, { user }) => {
+  handler: async ({ userId, version, quotas }, { user }) => {
     const r = await saveUserQuotas(
       userId,
       quotas.map((q) => ({ platform: q.platform, limits: { daily: q.daily_limit_usd, weekly: q.weekly_limit_usd, monthly: q.monthly_limit_usd } })),
       { id: user.id, email: user.email },
+      version,
     );
     if (!r.ok) return fail(r.code);
     revalidatePath("/[locale]/admin/users", "page");
-    return { ok: true, data: r.view };
+    return { ok: true, data: { view: r.view, applied: r.applied } };
   },
 });
 
@@ -57,6 +64,6 @@ export const resetUserPlatformQuotaWindowAction = guardedAction({
     const r = await resetUserQuotaWindow(userId, platform, window, { id: user.id, email: user.email });
     if (!r.ok) return fail(r.code);
     revalidatePath("/[locale]/admin/users", "page");
-    return { ok: true, data: r.view };
+    return { ok: true, data: { view: r.view, applied: r.applied } };
   },
 });

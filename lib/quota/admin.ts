@@ -11,18 +11,22 @@ import { pgPool } from "@/lib/db/client";
 import { redis } from "@/lib/redis/client";
 import { pipelineEntries } from "@/lib/users/list";
 import { appBilling } from "./runtime";
+import { bumpQuotaVersion, readQuotaVersion } from "./version";
 
 /**
  * Admin operations on one user's platform quotas (spec §7.3 with DESIGN §3's improvements): read with
  * the freshest usage, whole-replace save, window reset — each change audited and its Redis work
  * recorded in the same transaction (lib/billing/outbox.ts), then done right after the commit and
  * once more a few seconds later — dropped in direct mode, applied in place in flusher mode
- * (lib/billing/admin-changes.ts, docs/consistency.md).
+ * (lib/billing/admin-changes.ts, docs/consistency.md). A save must present the `version` it was
+ * made from (lib/quota/version.ts); one made from an older version is CONFLICT and changes nothing.
  */
 export type UserQuotasView = {
   platform_quotas: AdminQuotaItem[];
   last_change: { actor_email: string; action: string; at: string } | null;
   pending_invalidations: number;
+  /** what a save made from this view must send back (lib/quota/version.ts) */
+  version: string;
 };
 
 type Actor = { id: number; email: string };
@@ -36,6 +40,9 @@ export async function userExists(userId: number): Promise<boolean> {
 export async function getUserQuotasView(userId: number, now = Date.now()): Promise<UserQuotasView | null> {
   if (!(await userExists(userId))) return null;
   const { repo, clock } = appBilling();
+  // The version is read before the rows: a change landing between the two reads leaves the view
+  // with rows newer than its version, so a save made from it conflicts (never the reverse).
+  const version = await readQuotaVersion(pgPool(), userId);
   const rows = await repo.listByUser(userId);
   const entries = await pipelineEntries(redis(), rows.map((r) => billingKeys.userPlatformQuota(userId, r.platform)));
   const [last] = await latestAudit("user", String(userId));
@@ -44,11 +51,18 @@ export async function getUserQuotasView(userId: number, now = Date.now()): Promi
     platform_quotas: rows.map((row, i) => adminQuotaItem(row, now, clock, entries[i])),
     last_change: last ? { actor_email: last.actorEmail, action: last.action, at: last.createdAt } : null,
     pending_invalidations: pending.count,
+    version,
   };
 }
 
 export type SaveQuotaInput = Array<{ platform: string; limits: QuotaLimits }>;
-export type QuotaChangeResult = { ok: true; view: UserQuotasView } | { ok: false; code: "USER_NOT_FOUND" | "QUOTA_NOT_FOUND" };
+/**
+ * `applied`: the version the change was made on and the one it produced (read in its transaction).
+ * A modal holding `from` may adopt `to`; `view.version` is read after the commit and can be newer.
+ */
+export type QuotaChangeResult =
+  | { ok: true; view: UserQuotasView; applied: { from: string; to: string } }
+  | { ok: false; code: "USER_NOT_FOUND" | "QUOTA_NOT_FOUND" | "CONFLICT" };
 
 function limitChanges(before: QuotaRow[], after: SaveQuotaInput): AuditChange[] {
   const out: AuditChange[] = [];
@@ -71,6 +85,7 @@ function limitChanges(before: QuotaRow[], after: SaveQuotaInput): AuditChange[] 
 
 class UserMissing extends Error {}
 class RowMissing extends Error {}
+class StaleVersion extends Error {}
 
 /** The change's transaction, with the user row locked; throws UserMissing when there is no such user. */
 async function inUserTransaction<T>(userId: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -83,44 +98,52 @@ async function inUserTransaction<T>(userId: number, fn: (client: pg.PoolClient) 
 
 /**
  * Whole replace of a user's limits (UpsertForUser: usage and windows of kept rows preserved, missing
- * platforms soft-deleted), audited, then carried into Redis for every registry platform.
+ * platforms soft-deleted), audited, then carried into Redis for every registry platform. Refused with
+ * CONFLICT — nothing written, audited or queued — unless the stored version is still
+ * `expectedVersion`, checked under the user's row lock that every console quota change takes.
  */
-export async function saveUserQuotas(userId: number, quotas: SaveQuotaInput, actor: Actor): Promise<QuotaChangeResult> {
+export async function saveUserQuotas(userId: number, quotas: SaveQuotaInput, actor: Actor, expectedVersion: string): Promise<QuotaChangeResult> {
   const { repo, service } = appBilling();
   const useRedis = redis() !== null;
-  let work: { ids: number[]; items: OutboxItem[] };
+  let work: { ids: number[]; items: OutboxItem[]; version: string };
   try {
     work = await inUserTransaction(userId, async (client) => {
+      if ((await readQuotaVersion(client, userId)) !== expectedVersion) throw new StaleVersion();
       const before = await repo.listByUser(userId, client);
       await repo.upsertForUser(userId, quotas, client);
+      await bumpQuotaVersion(client, userId);
       const after = await repo.listByUser(userId, client);
       await recordAudit(client, { actor, action: "user.platform_quotas.update", targetType: "user", targetId: String(userId), changes: limitChanges(before, quotas) });
       const items = useRedis ? saveWork(userId, before, after, service.config.flusherEnabled) : [];
-      return { ids: await enqueueOutbox(client, items), items };
+      return { ids: await enqueueOutbox(client, items), items, version: await readQuotaVersion(client, userId) };
     });
   } catch (e) {
     if (e instanceof UserMissing) return { ok: false, code: "USER_NOT_FOUND" };
+    if (e instanceof StaleVersion) return { ok: false, code: "CONFLICT" };
     throw e;
   }
   await firstPass(appBilling(), work.ids, work.items);
-  return { ok: true, view: (await getUserQuotasView(userId))! };
+  return { ok: true, view: (await getUserQuotasView(userId))!, applied: { from: expectedVersion, to: work.version } };
 }
 
 /**
  * Reset one window's usage to 0 (DESIGN §3.2: daily/weekly start at the current calendar start,
  * monthly at now, so both of the gateway's expiry rules agree), audited, carried into Redis: the key
- * dropped (direct mode) or the window reset in place at most once (flusher mode).
+ * dropped (direct mode) or the window reset in place at most once (flusher mode). Moves the version
+ * on (an open modal's save then conflicts unless it held exactly the version reset here).
  */
 export async function resetUserQuotaWindow(userId: number, platform: string, window: Window, actor: Actor, now = Date.now()): Promise<QuotaChangeResult> {
   const { repo, clock, service } = appBilling();
   const newStart = clock.currentWindowStart(window, now);
-  let work: { ids: number[]; items: OutboxItem[] };
+  let work: { ids: number[]; items: OutboxItem[]; applied: { from: string; to: string } };
   try {
     work = await inUserTransaction(userId, async (client) => {
       const row = (await repo.listByUser(userId, client)).find((x) => x.platform === platform);
       if (!row) throw new RowMissing();
+      const from = await readQuotaVersion(client, userId);
       const before = { daily: row.dailyUsage, weekly: row.weeklyUsage, monthly: row.monthlyUsage }[window];
       await repo.resetWindow(userId, platform, window, newStart, client);
+      await bumpQuotaVersion(client, userId);
       await recordAudit(client, {
         actor,
         action: "user.platform_quotas.reset",
@@ -129,7 +152,7 @@ export async function resetUserQuotaWindow(userId: number, platform: string, win
         changes: [{ key: "usage", platform, window, before, after: 0 }],
       });
       const items: OutboxItem[] = redis() ? resetWork(userId, platform, window, newStart, service.config.flusherEnabled) : [];
-      return { ids: await enqueueOutbox(client, items), items };
+      return { ids: await enqueueOutbox(client, items), items, applied: { from, to: await readQuotaVersion(client, userId) } };
     });
   } catch (e) {
     if (e instanceof UserMissing) return { ok: false, code: "USER_NOT_FOUND" };
@@ -137,5 +160,5 @@ export async function resetUserQuotaWindow(userId: number, platform: string, win
     throw e;
   }
   await firstPass(appBilling(), work.ids, work.items);
-  return { ok: true, view: (await getUserQuotasView(userId))! };
+  return { ok: true, view: (await getUserQuotasView(userId))!, applied: work.applied };
 }

@@ -30,13 +30,16 @@ async function app(redisUrl: string, o: { flusher?: boolean } = {}) {
   process.env.REDIS_URL = redisUrl;
   process.env.QUOTA_FLUSHER_ENABLED = o.flusher ? "true" : "false";
   process.env.QC_REPAIRER = "off";
-  const [admin, outbox, runtime, db] = await Promise.all([
+  const [admin, outbox, runtime, db, version] = await Promise.all([
     import("@/lib/quota/admin"),
     import("@/lib/billing/outbox"),
     import("@/lib/quota/runtime"),
     import("@/lib/db/client"),
+    import("@/lib/quota/version"),
   ]);
-  return { ...admin, ...outbox, billing: runtime.appBilling(), pool: db.pgPool() };
+  /** The version a modal opened now would send. */
+  const versionOf = (userId: number) => version.readQuotaVersion(db.pgPool(), userId);
+  return { ...admin, ...outbox, billing: runtime.appBilling(), pool: db.pgPool(), versionOf };
 }
 
 beforeAll(async () => {
@@ -68,7 +71,7 @@ describe("saveUserQuotas", () => {
     await a.billing.service.checkUserPlatformQuotaEligibility(u, "kimi"); // sentinel
     expect(await r.exists(billingKeys.userPlatformQuota(u, "anthropic"), billingKeys.userPlatformQuota(u, "kimi"))).toBe(2);
 
-    const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(5) : L(null) })), admin);
+    const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(5) : L(null) })), admin, await a.versionOf(u));
     expect(res.ok).toBe(true);
     for (const p of PLATFORMS) expect(await r.exists(billingKeys.userPlatformQuota(u, p)), p).toBe(0);
     expect(await rowText(c, u, "anthropic")).toMatchObject({ dl: "5.0000000000", du: "3.5000000000" });
@@ -99,7 +102,7 @@ describe("saveUserQuotas", () => {
   it("an unknown user is USER_NOT_FOUND and writes nothing", async () => {
     const a = await app(testEnv().redisUrl);
     const before = await c.query("SELECT count(*)::int AS n FROM console_audit_logs");
-    expect(await a.saveUserQuotas(2_000_000_001, [{ platform: "openai", limits: L(1) }], admin)).toEqual({ ok: false, code: "USER_NOT_FOUND" });
+    expect(await a.saveUserQuotas(2_000_000_001, [{ platform: "openai", limits: L(1) }], admin, await a.versionOf(2_000_000_001))).toEqual({ ok: false, code: "USER_NOT_FOUND" });
     expect((await c.query("SELECT count(*)::int AS n FROM console_audit_logs")).rows[0].n).toBe(before.rows[0].n);
   });
 });
@@ -137,7 +140,7 @@ describe("flusher mode: admin changes never drop usage the database has not seen
     await record(10, 0.25); // 2.5 in Redis only (flusher mode)
     expect((await rowText(c, u, "anthropic")).mu).toBe("0.0000000000");
 
-    const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(50, 1000, 10_000) : L(null) })), admin);
+    const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(50, 1000, 10_000) : L(null) })), admin, await a.versionOf(u));
     expect(res.ok).toBe(true);
     // In place: the limit changed, the unflushed usage is still there (upstream DELs it → lost).
     expect(await r.hmget(key, "daily_limit", "daily_usage", "monthly_usage")).toEqual(["50", "2.5", "2.5"]);
@@ -170,7 +173,7 @@ describe("cache invalidation through a Redis outage", () => {
       expect(await probe.hget(billingKeys.userPlatformQuota(u, "openai"), "daily_limit")).toBe("100");
       await pr.down();
 
-      const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "openai" ? L(1) : L(null) })), admin);
+      const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "openai" ? L(1) : L(null) })), admin, await a.versionOf(u));
       expect(res.ok).toBe(true);
       expect((await rowText(c, u, "openai")).dl).toBe("1.0000000000");
       const pending = await a.pendingInvalidations(a.pool, billingKeys.userPlatformQuota(u, ""));

@@ -7,7 +7,8 @@ export const dynamic = "force-dynamic";
 
 /**
  * GET /api/v1/admin/users/:id/platform-quotas — the gateway's admin read (spec §7.3), same envelope
- * and item shape (window starts included), plus `last_change` and `pending_invalidations`.
+ * and item shape (window starts included), plus `last_change`, `pending_invalidations` and the
+ * `version` a save from this read must send (lib/quota/version.ts).
  */
 export const GET = jsonRoute(async (_req: Request, ctx: RouteContext<"/api/v1/admin/users/[id]/platform-quotas">) => {
   const { denied } = await requireApiUser("admin");
