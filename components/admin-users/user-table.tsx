@@ -4,6 +4,7 @@ import type { UserListRow } from "@/lib/users/list";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { QuotaSummary, type QuotaSummaryLabels } from "./quota-summary";
 import { QuotaModalTrigger, UserQuotaModalProvider } from "./use-user-quota-modal";
+import { UserRoleToggle } from "./user-role-toggle";
 import { UserStatusToggle } from "./user-status-toggle";
 
 /** The users list: one server-rendered table; quotas open the per-user modal; status through its action. */
@@ -65,6 +66,7 @@ export async function UserTable({ users, currentUserId }: { users: UserListRow[]
               <td className="px-4 py-2 text-right">
                 <div className="flex items-start justify-end gap-2">
                   <QuotaModalTrigger user={{ id: u.id, email: u.email }} />
+                  <UserRoleToggle userId={u.id} role={u.role} email={u.email} self={u.id === currentUserId} />
                   {u.id === currentUserId ? null : <UserStatusToggle userId={u.id} status={u.status} email={u.email} />}
                 </div>
               </td>

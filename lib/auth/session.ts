@@ -71,3 +71,9 @@ export async function destroySession() {
   if (token) await db().session.deleteMany({ where: { tokenHash: hashSessionToken(token) } });
   jar.delete(sessionCookieName());
 }
+
+/** The stored form (SHA-256) of this request's session token, or null: lets a change keep exactly this session. */
+export async function currentSessionTokenHash(): Promise<string | null> {
+  const token = verifySessionCookie((await cookies()).get(sessionCookieName())?.value, env().sessionSecret);
+  return token ? hashSessionToken(token) : null;
+}

@@ -107,18 +107,47 @@ export async function ensureBootstrapAdmin(email: string | undefined, password: 
   return ensureUser({ email, password, role: "admin", username: "admin" });
 }
 
-/** Enable or disable a user (audited); disabling also ends all of their console sessions. */
+type Actor = { id: number; email: string };
+type Tx = Parameters<Parameters<ReturnType<typeof db>["$transaction"]>[0]>[0];
+
+/**
+ * The lock every status and role change takes first, so "the last active admin cannot be disabled
+ * or demoted" holds under concurrency: every active admin row (id order, so two of these never
+ * deadlock), then the target row. Two admins disabling each other at once: the second waits, then
+ * re-reads the admin set without the first's target and is refused. Returns null when the target
+ * does not exist.
+ */
+async function lockAdminsAndTarget(tx: Tx, id: number) {
+  const admins = await tx.$queryRaw<{ id: bigint }[]>`
+    SELECT id FROM users WHERE role = 'admin' AND status = 'active' AND deleted_at IS NULL ORDER BY id FOR UPDATE`;
+  const [target] = await tx.$queryRaw<{ id: bigint; role: string; status: string }[]>`
+    SELECT id, role, status FROM users WHERE id = ${BigInt(id)} AND deleted_at IS NULL FOR UPDATE`;
+  const activeAdmins = new Set(admins.map((a) => Number(a.id)));
+  return target ? { target, activeAdmins } : null;
+}
+
+export type AdminRuleCode = "NOT_FOUND" | "FORBIDDEN" | "LAST_ADMIN" | "CANNOT_DISABLE_SELF";
+
+/**
+ * Enable or disable a user (audited); disabling also ends all of their console sessions. Refused
+ * (nothing changed) for the last active admin, for oneself, and when the actor is no longer an
+ * active admin by the time the locks are held.
+ */
 export async function setUserStatus(
   id: number,
   status: "active" | "disabled",
-  actor: { id: number; email: string },
-): Promise<{ ok: true; user: UserDto } | { ok: false; code: "NOT_FOUND" }> {
+  actor: Actor,
+): Promise<{ ok: true; user: UserDto } | { ok: false; code: AdminRuleCode }> {
   return db().$transaction(async (tx) => {
-    const found = await tx.user.findFirst({ where: { id: BigInt(id), deletedAt: null }, select: { id: true, status: true } });
-    if (!found) return { ok: false, code: "NOT_FOUND" } as const;
-    const u = await tx.user.update({ where: { id: found.id }, data: { status }, select: userDtoSelect });
-    if (status === "disabled") await tx.session.deleteMany({ where: { userId: found.id } });
-    if (found.status !== status) {
+    const locked = await lockAdminsAndTarget(tx, id);
+    if (!locked) return { ok: false, code: "NOT_FOUND" } as const;
+    const { target, activeAdmins } = locked;
+    if (!activeAdmins.has(actor.id)) return { ok: false, code: "FORBIDDEN" } as const;
+    if (status === "disabled" && id === actor.id) return { ok: false, code: "CANNOT_DISABLE_SELF" } as const;
+    if (status === "disabled" && activeAdmins.has(id) && activeAdmins.size <= 1) return { ok: false, code: "LAST_ADMIN" } as const;
+    const u = await tx.user.update({ where: { id: target.id }, data: { status }, select: userDtoSelect });
+    if (status === "disabled") await tx.session.deleteMany({ where: { userId: target.id } });
+    if (target.status !== status) {
       await tx.auditLog.create({
         data: {
           actorId: BigInt(actor.id),
@@ -126,10 +155,52 @@ export async function setUserStatus(
           action: "user.status.update",
           targetType: "user",
           targetId: String(id),
-          changes: [{ key: "status", before: found.status, after: status }],
+          changes: [{ key: "status", before: target.status, after: status }],
         },
       });
     }
     return { ok: true, user: toDto(u) } as const;
+  });
+}
+
+/**
+ * Make a user an admin or an admin a user (audited). A change ends every console session of that
+ * user — a promoted session was opened with less trust, a demoted one must not outlive it — except,
+ * when admins change their own role, the session making the change (`keepSessionTokenHash`).
+ * Refused (nothing changed) for the last active admin and when the actor is no longer an active admin.
+ */
+export async function setUserRole(
+  id: number,
+  role: "admin" | "user",
+  actor: Actor,
+  keepSessionTokenHash: string | null = null,
+): Promise<{ ok: true; user: UserDto; endedSessions: number } | { ok: false; code: Exclude<AdminRuleCode, "CANNOT_DISABLE_SELF"> }> {
+  return db().$transaction(async (tx) => {
+    const locked = await lockAdminsAndTarget(tx, id);
+    if (!locked) return { ok: false, code: "NOT_FOUND" } as const;
+    const { target, activeAdmins } = locked;
+    if (!activeAdmins.has(actor.id)) return { ok: false, code: "FORBIDDEN" } as const;
+    if (role === "user" && activeAdmins.has(id) && activeAdmins.size <= 1) return { ok: false, code: "LAST_ADMIN" } as const;
+    if (target.role === role) {
+      const same = await tx.user.findUniqueOrThrow({ where: { id: target.id }, select: userDtoSelect });
+      return { ok: true, user: toDto(same), endedSessions: 0 } as const;
+    }
+    const u = await tx.user.update({ where: { id: target.id }, data: { role }, select: userDtoSelect });
+    const keep = id === actor.id && keepSessionTokenHash ? keepSessionTokenHash : null;
+    const ended = await tx.session.deleteMany({ where: { userId: target.id, ...(keep ? { tokenHash: { not: keep } } : {}) } });
+    await tx.auditLog.create({
+      data: {
+        actorId: BigInt(actor.id),
+        actorEmail: actor.email,
+        action: "user.role.update",
+        targetType: "user",
+        targetId: String(id),
+        changes: [
+          { key: "role", before: target.role, after: role },
+          { key: "sessions_ended", before: null, after: ended.count },
+        ],
+      },
+    });
+    return { ok: true, user: toDto(u), endedSessions: ended.count } as const;
   });
 }

@@ -1,0 +1,49 @@
+"use client";
+
+import { useTranslations } from "next-intl";
+import { useRouter } from "next/navigation";
+import { useState, useTransition } from "react";
+import { useRouter as useLocaleRouter } from "@/i18n/navigation";
+import { setUserRoleAction } from "@/lib/actions/users";
+
+/**
+ * Make admin / make user for one row. The server enforces the last-admin rule and ends the user's
+ * other sessions; admins who give up their own role leave the admin pages for the dashboard.
+ */
+export function UserRoleToggle({ userId, role, email, self }: { userId: number; role: "admin" | "user"; email: string; self: boolean }) {
+  const t = useTranslations("AdminUsers");
+  const te = useTranslations("Errors");
+  const router = useRouter();
+  const localeRouter = useLocaleRouter();
+  const [pending, startTransition] = useTransition();
+  const [error, setError] = useState<string | null>(null);
+  const next = role === "admin" ? "user" : "admin";
+  return (
+    <span className="inline-flex flex-col items-end">
+      <button
+        type="button"
+        disabled={pending}
+        data-testid="role-toggle"
+        aria-label={t(next === "admin" ? "makeAdminFor" : "makeUserFor", { email })}
+        onClick={() =>
+          startTransition(async () => {
+            setError(null);
+            const r = await setUserRoleAction({ userId, role: next }).catch(() => null);
+            if (!r) setError(te("INTERNAL_ERROR"));
+            else if (!r.ok) setError(te(r.code as "FORBIDDEN"));
+            else if (self && next === "user") localeRouter.replace("/dashboard");
+            else router.refresh();
+          })
+        }
+        className="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-60"
+      >
+        {t(next === "admin" ? "makeAdmin" : "makeUser")}
+      </button>
+      {error ? (
+        <span role="alert" className="mt-1 text-xs text-red-700">
+          {error}
+        </span>
+      ) : null}
+    </span>
+  );
+}
