@@ -13,9 +13,9 @@ const NoInput = z.strictObject({}, "INVALID_INPUT");
 const RepairKeySchema = z.strictObject({ userId: UserId, platform: Platform });
 
 /**
- * The factory authenticates, then parses, then checks the role. These actions take `z.unknown()`
- * there and parse here, after the factory's admin check, so a non-admin learns nothing about their
- * input shape (always FORBIDDEN) — the Cache health contract is "role before parsing".
+ * These actions take `z.unknown()` in the factory and parse here, in the handler. The factory now
+ * checks the role before its own parse too, so this is a second guarantee of the same contract: a
+ * non-admin learns nothing about their input shape (always FORBIDDEN).
  */
 function parsed<S extends z.ZodType, T>(schema: S, run: (input: z.infer<S>, user: SessionUser) => Promise<ActionResult<T>>) {
   return async (input: unknown, { user }: { user: SessionUser }): Promise<ActionResult<T>> => {

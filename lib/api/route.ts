@@ -2,6 +2,8 @@ import "server-only";
 import { randomUUID } from "node:crypto";
 import { unstable_rethrow } from "next/navigation";
 import { NextResponse } from "next/server";
+import { requireApiUser } from "@/lib/auth/guards";
+import type { Role, SessionUser } from "@/lib/auth/session";
 import { isBackendUnavailable } from "./errors";
 
 /** Seconds a client should wait before retrying after a 503 (the pools' reconnect horizon). */
@@ -14,8 +16,8 @@ export const RETRY_AFTER_SECONDS = 5;
  * and anything else
  *   500 {"code":500,"message":"INTERNAL_ERROR","error_id":"…"}
  * with the stack logged server-side under that id (never sent). Next's control-flow throws
- * (notFound(), redirect(), dynamic-usage bailouts) pass through untouched. The handler keeps its
- * own order of work (authenticate → parse → authorize → domain); this only shapes failures.
+ * (notFound(), redirect(), dynamic-usage bailouts) pass through untouched. This only shapes
+ * failures; session routes use `guardedRoute`, which also authenticates and authorizes first.
  */
 export function jsonRoute<A extends unknown[]>(handler: (...args: A) => Response | Promise<Response>): (...args: A) => Promise<Response> {
   return async (...args: A) => {
@@ -26,6 +28,22 @@ export function jsonRoute<A extends unknown[]>(handler: (...args: A) => Response
       return routeErrorResponse(e, (args as unknown[])[0]); // Next passes the request even to a handler that declares none
     }
   };
+}
+
+/**
+ * A session route: authenticate → authorize the role → only then the handler (which parses its
+ * params and query), like guardedAction for server actions. A non-admin calling an admin route gets
+ * 403 whatever it sends, an anonymous caller 401 — never a 400 about its input. Failures as jsonRoute.
+ */
+export function guardedRoute<C>(
+  role: Role,
+  handler: (req: Request, ctx: C, user: SessionUser) => Response | Promise<Response>,
+): (req: Request, ctx: C) => Promise<Response> {
+  return jsonRoute(async (req: Request, ctx: C) => {
+    const { user, denied } = await requireApiUser(role);
+    if (denied) return denied;
+    return handler(req, ctx, user);
+  });
 }
 
 /** The JSON envelope for an error a handler threw (exported for handlers that catch themselves). */

@@ -26,7 +26,54 @@ const pages = appPaths
   .map((p) => p.replace(/\/page$/, "").replace("[locale]", "en").replace(/\/\([^)]+\)/g, "") || "/en");
 const apiRoutes = appPaths.filter((p) => p.startsWith("/api/") && p.endsWith("/route")).map((p) => p.replace(/\/route$/, ""));
 const actions = builtActions();
-const callAction = (action: BuiltAction, args: unknown[], cookie?: string) => call(base, action, args, cookie);
+const callAction = (action: BuiltAction, args: unknown[] | string, cookie?: string) => call(base, action, args, cookie);
+
+/**
+ * The role each action declares in its source (`export const x = guardedAction({ role: … })`); null
+ * when the export is not a guarded action. Read from the file the manifest names, so a new action is
+ * classified without editing this test.
+ */
+function declaredRole(action: BuiltAction): "admin" | "user" | null {
+  const src = fs.readFileSync(action.file, "utf8");
+  const m = new RegExp(`export const ${action.name} = guardedAction\\(\\{\\s*role: "(admin|user)"`).exec(src);
+  return m ? (m[1] as "admin" | "user") : null;
+}
+/** Same for route handlers: `export const GET = guardedRoute("admin" | "user", …)`. */
+function declaredRouteRole(route: string): "admin" | "user" | null {
+  const src = fs.readFileSync(`app${route}/route.ts`, "utf8");
+  const m = /export const GET = guardedRoute\("(admin|user)"/.exec(src);
+  return m ? (m[1] as "admin" | "user") : null;
+}
+const adminActions = actions.filter((a) => declaredRole(a) === "admin");
+
+/**
+ * Bodies a caller can send an action: one that would pass its schema (where we know the action),
+ * and empty, missing, garbage and non-object arguments. Each is what React's reply encoding sends
+ * for that argument list.
+ */
+function bodies(action: BuiltAction): Array<[string, unknown[]]> {
+  const id = Number(targetId);
+  const valid: Record<string, unknown> = {
+    setUserStatusAction: { userId: id, status: "disabled" },
+    setUserRoleAction: { userId: id, role: "admin" },
+    saveUserPlatformQuotasAction: { userId: id, version: "0.0", quotas: [{ platform: "openai", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }] },
+    resetUserPlatformQuotaWindowAction: { userId: id, platform: "openai", window: "daily" },
+    repairDriftKeyAction: { userId: id, platform: "openai" },
+    runDriftCheckAction: {},
+    repairAllDriftAction: {},
+  };
+  return [
+    ...(action.name in valid ? ([["valid-looking", [valid[action.name]]]] as Array<[string, unknown[]]>) : []),
+    ["empty object", [{}]],
+    ["no argument", []],
+    ["wrong types", [{ userId: "1; drop table users", status: "gone", role: 7, quotas: "x".repeat(2000), version: null }]],
+    ["string", ["garbage"]],
+    ["number", [42]],
+    ["null", [null]],
+    ["array", [[1, 2, 3]]],
+    ["two arguments", [{}, "extra"]],
+  ];
+}
 
 let c: pg.Client;
 let adminCookie: string;
@@ -113,6 +160,35 @@ describe("route handlers", () => {
     expect(apiRoutes).toEqual(expect.arrayContaining(["/api/v1/me", "/api/v1/user/platform-quotas", ...TOKEN_ROUTES]));
   });
 
+  it("every session route is a guardedRoute with a declared role (authorization before any parsing)", () => {
+    const session = apiRoutes.filter((r) => !PUBLIC_ROUTES.has(r) && !TOKEN_ROUTES.has(r));
+    for (const r of session) expect(declaredRouteRole(r), r).not.toBeNull();
+    expect(session.filter((r) => declaredRouteRole(r) === "admin")).toEqual(expect.arrayContaining(["/api/v1/admin/users/[id]/platform-quotas", "/api/v1/admin/cache/status"]));
+  });
+
+  // Role before parsing for routes too: whatever the path parameters and query, a user's session
+  // gets 403 from an admin route and an anonymous caller 401 — never a 400/404 about the input.
+  it.each(apiRoutes.filter((r) => declaredRouteRole(r) === "admin"))("GET %s: 403 for a user and 401 anonymously whatever the parameters", async (r) => {
+    // Not "%E0%A4%A" (malformed percent-encoding): Next answers its own plain 500 for any such path
+    // before a route or the proxy runs (vercel/next.js#94278), so no handler code is reached.
+    const values = ["1", "abc", "0", "-1", "99999999999999999999", "%00", "%25", "1.5", "1%2F..%2F2"];
+    const urls = r.includes("[") ? values.map((v) => r.replace(/\[[^\]]+\]/g, v)) : [r];
+    for (const u of urls.flatMap((x) => [x, `${x}?id=abc&user_id=%00&q=${"x".repeat(500)}`])) {
+      const user = await fetch(`${base}${u}`, { headers: { Cookie: userCookie } });
+      expect(user.status, u).toBe(403);
+      expect(await user.json(), u).toEqual({ code: 403, message: "FORBIDDEN" });
+      const anon = await fetch(`${base}${u}`);
+      expect(anon.status, u).toBe(401);
+      expect(await anon.json(), u).toEqual({ code: 401, message: "UNAUTHENTICATED" });
+    }
+  });
+
+  it("the admin read route parses its id only for an admin (positive control)", async () => {
+    const res = await fetch(`${base}/api/v1/admin/users/abc/platform-quotas`, { headers: { Cookie: adminCookie } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ code: 400, message: "invalid user id" });
+  });
+
   it("GET /api/v1/me returns the session's own user and no secrets (positive control)", async () => {
     const res = await fetch(`${base}/api/v1/me?id=1&user_id=1`, { headers: { Cookie: userCookie } });
     expect(res.status).toBe(200);
@@ -175,15 +251,51 @@ describe("server actions", () => {
     expect(actions.map((a) => a.name)).toEqual(expect.arrayContaining(["signInAction", "signOutAction", "setUserStatusAction"]));
   });
 
+  it("every action but sign-in and registration is a guardedAction with a declared role", () => {
+    for (const a of actions) expect(PUBLIC_ACTIONS.has(a.name) ? "public" : declaredRole(a), `${a.name} in ${a.file}`).not.toBeNull();
+    expect(adminActions.map((a) => a.name)).toEqual(
+      expect.arrayContaining(["setUserStatusAction", "setUserRoleAction", "saveUserPlatformQuotasAction", "resetUserPlatformQuotaWindowAction", "saveQuotaDefaultsAction"]),
+    );
+  });
+
   it.each(actions.filter((a) => !PUBLIC_ACTIONS.has(a.name)).map((a) => [a.name, a] as const))(
-    "%s refuses an anonymous caller",
+    "%s refuses an anonymous caller whatever it sends",
     async (_name, action) => {
-      const r = await callAction(action, [{ userId: Number(targetId), status: "disabled", locale: "en" }]);
-      expect(r.contentType).toBe("text/x-component");
-      expect(r.body).toContain('"code":"UNAUTHENTICATED"');
-      expect(await statusOf(targetId)).toBe("active");
+      for (const [what, body] of bodies(action)) {
+        const r = await callAction(action, body);
+        expect(r.contentType, what).toBe("text/x-component");
+        expect(r.body, what).toBe('{"ok":false,"code":"UNAUTHENTICATED"}');
+      }
+      expect(await c.query("SELECT role, status FROM users WHERE id = $1", [targetId]).then((q) => q.rows[0])).toEqual({ role: "user", status: "active" });
     },
   );
+
+  // Issue 10 §7: parsing ran before the role check, so a user's session learned each admin
+  // action's input rules (field errors) by sending it anything. Role first: FORBIDDEN, always.
+  it.each(adminActions.map((a) => [a.name, a] as const))("%s is FORBIDDEN to a signed-in user whatever it sends, and parses for an admin", async (_name, action) => {
+    const before = await c.query("SELECT (SELECT count(*) FROM console_audit_logs)::int AS audits, (SELECT role || status FROM users WHERE id = $1) AS target", [targetId]);
+    for (const [what, body] of bodies(action)) {
+      const r = await callAction(action, body, userCookie);
+      expect(r.contentType, what).toBe("text/x-component");
+      expect(r.body, what).toBe('{"ok":false,"code":"FORBIDDEN"}');
+    }
+    expect((await c.query("SELECT (SELECT count(*) FROM console_audit_logs)::int AS audits, (SELECT role || status FROM users WHERE id = $1) AS target", [targetId])).rows).toEqual(before.rows);
+    // Bodies React cannot decode never reach an action at all (Next answers 500 with an error digest
+    // only): no input rule leaks and nothing changes either.
+    for (const raw of ["this is not json", "", "[", '"$@1"']) {
+      const r = await callAction(action, raw, userCookie);
+      expect(r.raw, JSON.stringify(raw)).not.toMatch(/INVALID_INPUT|fieldErrors|"ok":true/);
+      if (r.status === 500) expect(r.body, JSON.stringify(raw)).toMatch(/^E\{"digest":"\d+"\}$/);
+      else expect(r.body, JSON.stringify(raw)).toBe('{"ok":false,"code":"FORBIDDEN"}');
+    }
+    expect((await c.query("SELECT (SELECT count(*) FROM console_audit_logs)::int AS audits, (SELECT role || status FROM users WHERE id = $1) AS target", [targetId])).rows).toEqual(before.rows);
+    // Positive control: the same garbage from an admin is rejected by the parser, i.e. the user's
+    // FORBIDDEN above came from the role check, not from the input.
+    for (const body of [["garbage"], [42], [[1, 2, 3]]]) {
+      const r = await callAction(action, body, adminCookie);
+      expect(r.body, JSON.stringify(body)).toContain('"code":"INVALID_INPUT"');
+    }
+  });
 
   // A user's session must not reach an admin action: the check is inside the action itself.
   it("setUserStatusAction: a user's session is FORBIDDEN and nothing changes; an admin's works", async () => {

@@ -3,13 +3,15 @@ import fs from "node:fs";
 /** Server actions of the production build, from Next's manifest (id, export name, a page that loads it). */
 type ActionEntry = { exportedName: string; filename: string; workers: Record<string, unknown> };
 
-export type BuiltAction = { id: string; name: string; page: string };
+/** `file`: the source file that exports it (repository-relative), e.g. lib/actions/users.ts. */
+export type BuiltAction = { id: string; name: string; page: string; file: string };
 
 export function builtActions(): BuiltAction[] {
   const manifest = JSON.parse(fs.readFileSync(".next/server/server-reference-manifest.json", "utf8")) as { node: Record<string, ActionEntry> };
   return Object.entries(manifest.node).map(([id, a]) => ({
     id,
     name: a.exportedName,
+    file: a.filename,
     // Next only runs an action posted to a page whose bundle has it.
     page: Object.keys(a.workers)[0].replace(/^app/, "").replace(/\/page$/, "").replace("[locale]", "en").replace(/\/\([^)]+\)/g, ""),
   }));

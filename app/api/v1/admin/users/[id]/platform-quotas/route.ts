@@ -1,6 +1,5 @@
 import { NextResponse } from "next/server";
-import { jsonRoute } from "@/lib/api/route";
-import { requireApiUser } from "@/lib/auth/guards";
+import { guardedRoute } from "@/lib/api/route";
 import { getUserQuotasView } from "@/lib/quota/admin";
 
 export const dynamic = "force-dynamic";
@@ -10,9 +9,7 @@ export const dynamic = "force-dynamic";
  * and item shape (window starts included), plus `last_change`, `pending_invalidations` and the
  * `version` a save from this read must send (lib/quota/version.ts).
  */
-export const GET = jsonRoute(async (_req: Request, ctx: RouteContext<"/api/v1/admin/users/[id]/platform-quotas">) => {
-  const { denied } = await requireApiUser("admin");
-  if (denied) return denied;
+export const GET = guardedRoute("admin", async (_req: Request, ctx: RouteContext<"/api/v1/admin/users/[id]/platform-quotas">) => {
   const { id } = await ctx.params;
   if (!/^\d{1,15}$/.test(id) || Number(id) <= 0) return NextResponse.json({ code: 400, message: "invalid user id" }, { status: 400 });
   const view = await getUserQuotasView(Number(id));
