@@ -146,26 +146,30 @@ describe("the quota actions and read route without the browser", () => {
     const bob = await idOf("bob.dev@example.org");
     const cookie = await sessionCookieFor(DEMO_ADMIN.email);
     const before = await snapshot(bob);
-    const r = await callAction(base, builtAction("saveUserPlatformQuotasAction"), [{ userId: bob, quotas }], cookie);
+    const r = await callAction(base, builtAction("saveUserPlatformQuotasAction"), [{ userId: bob, version: "0.0", quotas }], cookie);
     expect(r.body).toContain('"code":"INVALID_INPUT"');
     expect(r.body).toContain(code);
     expect(await snapshot(bob)).toEqual(before);
   });
 
-  it("NaN (React's $NaN encoding) is refused; a user's session is FORBIDDEN; an unknown user is USER_NOT_FOUND", async () => {
+  it("NaN (React's $NaN encoding) is refused; a user's session is FORBIDDEN; an unknown user is USER_NOT_FOUND; no or a stale version is refused", async () => {
     const bob = await idOf("bob.dev@example.org");
     const admin = await sessionCookieFor(DEMO_ADMIN.email);
     const user = await sessionCookieFor("alice@example.com");
     const action = builtAction("saveUserPlatformQuotasAction");
     const before = await snapshot(bob);
-    const nan = await callAction(base, action, `[{"userId":${bob},"quotas":[{"platform":"openai","daily_limit_usd":"$NaN","weekly_limit_usd":null,"monthly_limit_usd":null}]}]`, admin);
+    const nan = await callAction(base, action, `[{"userId":${bob},"version":"0.0","quotas":[{"platform":"openai","daily_limit_usd":"$NaN","weekly_limit_usd":null,"monthly_limit_usd":null}]}]`, admin);
     expect(nan.body).toContain('"quotas.0.daily_limit_usd":["NOT_FINITE"]');
-    const denied = await callAction(base, action, [{ userId: bob, quotas: full({ daily_limit_usd: 1 }) }], user);
+    const denied = await callAction(base, action, [{ userId: bob, version: "0.0", quotas: full({ daily_limit_usd: 1 }) }], user);
     expect(denied.body).toBe('{"ok":false,"code":"FORBIDDEN"}');
     const reset = await callAction(base, builtAction("resetUserPlatformQuotaWindowAction"), [{ userId: bob, platform: "openai", window: "daily" }], user);
     expect(reset.body).toBe('{"ok":false,"code":"FORBIDDEN"}');
-    const missing = await callAction(base, action, [{ userId: 99_999_999, quotas: full() }], admin);
+    const missing = await callAction(base, action, [{ userId: 99_999_999, version: "0.0", quotas: full() }], admin);
     expect(missing.body).toBe('{"ok":false,"code":"USER_NOT_FOUND"}');
+    const noVersion = await callAction(base, action, [{ userId: bob, quotas: full() }], admin);
+    expect(noVersion.body).toContain('"version":["INVALID_VERSION"]');
+    const stale = await callAction(base, action, [{ userId: bob, version: "0.0", quotas: full({ daily_limit_usd: 1 }) }], admin);
+    expect(stale.body).toBe('{"ok":false,"code":"CONFLICT"}');
     const badWindow = await callAction(base, builtAction("resetUserPlatformQuotaWindowAction"), [{ userId: bob, platform: "openai", window: "yearly" }], admin);
     expect(badWindow.body).toContain('"window":["INVALID_WINDOW"]');
     expect(await snapshot(bob)).toEqual(before);
