@@ -86,6 +86,23 @@ function patchCharColumns(adapter) {
   return adapter;
 }
 
+/**
+ * adapter-pg 7.10 runs a migration script by splitting it at every ";" — inside a DO block, a
+ * string or a comment too — whereas Prisma's native engine sends the script whole. Send it whole
+ * here as well (one simple query, which PostgreSQL runs as one implicit transaction), so a
+ * migration behaves the same offline and under `prisma migrate deploy`.
+ */
+function wholeScripts(adapter) {
+  adapter.executeScript = async function (script) {
+    try {
+      await this.client.query(script);
+    } catch (error) {
+      this.onError(error);
+    }
+  };
+  return adapter;
+}
+
 async function makeAdapter() {
   if (globalThis.__qcPglite) {
     // In-process PGlite handed over by scripts/demo.mjs.
@@ -113,7 +130,7 @@ async function makeAdapter() {
   const pool = (database) => new pg.Pool({ ...config, database, max: 1 });
   const factory = new PrismaPg(pool(config.database));
   const connect = factory.connect.bind(factory);
-  factory.connect = async () => patchCharColumns(await connect());
+  factory.connect = async () => wholeScripts(patchCharColumns(await connect()));
   // The adapter's own shadow database (for `diff`) is dropped while its pool still holds a
   // connection, which PostgreSQL refuses. This one closes the pool first, then drops.
   factory.connectToShadowDb = async () => {
@@ -121,7 +138,7 @@ async function makeAdapter() {
     const admin = new pg.Client(config);
     await admin.connect();
     await admin.query(`CREATE DATABASE "${database}"`);
-    const shadow = patchCharColumns(await new PrismaPg(pool(database), { disposeExternalPool: true }).connect());
+    const shadow = wholeScripts(patchCharColumns(await new PrismaPg(pool(database), { disposeExternalPool: true }).connect()));
     const dispose = shadow.dispose.bind(shadow);
     shadow.dispose = async () => {
       await dispose();
