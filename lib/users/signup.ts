@@ -1,6 +1,7 @@
 import "server-only";
 import type pg from "pg";
 import type { AuthSource } from "@/lib/auth-sources";
+import { emailAdvisoryLockKey, emailMatchSql } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { pgPool } from "@/lib/db/client";
@@ -9,11 +10,34 @@ import { readQuotaDefaults } from "@/lib/settings/store";
 
 export type SignUpResult = { ok: true; userId: number } | { ok: false; code: "EMAIL_TAKEN" };
 
+const UNIQUE_VIOLATION = "23505";
+
+/**
+ * Addresses nobody can register by e-mail: the `.invalid` top-level domain (RFC 2606, never
+ * deliverable), which holds the gateway's synthetic OAuth addresses (`…@linuxdo-connect.invalid`,
+ * `…@oidc-connect.invalid`, …) that its direct registration refuses too (`isReservedEmail`).
+ */
+export function isReservedSignupEmail(email: string): boolean {
+  return /\.invalid$/.test(email.trim().toLowerCase());
+}
+
 /**
  * Create a user and snapshot the sign-up quota defaults into `user_platform_quotas` — one row per
  * registry platform, all-null rows included — in the same transaction (spec §2.5, improved: the
  * gateway snapshots outside the sign-up transaction and swallows failures, so a user can end up
  * with no rows, i.e. unlimited). Later changes of the defaults do not touch these rows.
+ *
+ * One account per normalised address (lower(trim(email))), even under concurrency and next to the
+ * gateway: inside the transaction we take the gateway's own advisory lock for the address
+ * (`emailAdvisoryLockKey`, the key its sign-up takes) and then re-check with the gateway's
+ * predicate among live rows. Concurrent sign-ups of `A@x.com` and ` a@x.com` therefore run one
+ * after the other, and the second finds the first. Where the console owns the schema, the unique
+ * index `qc_users_email_normalized_unique_active` is the backstop; a unique violation from it (or
+ * from `users_email_key` / the gateway's `users_email_unique_active`) is EMAIL_TAKEN too. No
+ * `ON CONFLICT (email)`: the gateway's only e-mail index is partial, which that clause cannot use.
+ *
+ * The password is hashed before anything is looked up, so a taken address costs the same bcrypt
+ * work as a new one.
  *
  * What the rows hold is `planSignupDefaults` (lib/settings/signup-plan.ts): an unreadable stored
  * map disables instead of granting "unlimited", and a stored limit the DECIMAL(20,10) columns
@@ -32,17 +56,24 @@ export async function signUpUser(input: {
   const client = await pgPool().connect();
   try {
     await client.query("BEGIN");
-    const taken = await client.query("SELECT 1 FROM users WHERE lower(email) = lower($1)", [email]);
+    await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [emailAdvisoryLockKey(email).toString()]);
+    const taken = await client.query(`SELECT 1 FROM users WHERE ${emailMatchSql(1)} AND deleted_at IS NULL LIMIT 1`, [email]);
     if (taken.rowCount) {
       await client.query("ROLLBACK");
       return { ok: false, code: "EMAIL_TAKEN" };
     }
-    const inserted = await client.query<{ id: string }>(
-      `INSERT INTO users (email, username, password_hash, role, status, balance, signup_source)
-       VALUES ($1, $2, $3, 'user', 'active', $4, $5) ON CONFLICT (email) DO NOTHING RETURNING id`,
-      [email, input.username ?? null, passwordHash, input.balance ?? "0", input.source],
-    );
-    if (!inserted.rows[0]) {
+    // username only when given: the gateway's column is NOT NULL DEFAULT '', ours is nullable.
+    const username = input.username ?? null;
+    const cols = ["email", "password_hash", "role", "status", "balance", "signup_source", ...(username === null ? [] : ["username"])];
+    const values = [email, passwordHash, "user", "active", input.balance ?? "0", input.source, ...(username === null ? [] : [username])];
+    let inserted;
+    try {
+      inserted = await client.query<{ id: string }>(
+        `INSERT INTO users (${cols.join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING id`,
+        values,
+      );
+    } catch (e) {
+      if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
       await client.query("ROLLBACK");
       return { ok: false, code: "EMAIL_TAKEN" };
     }

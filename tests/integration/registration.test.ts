@@ -1,0 +1,145 @@
+import fs from "node:fs";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isReservedSignupEmail, signUpUser } from "@/lib/users/signup";
+import { rawDb } from "../support/db";
+
+/**
+ * Sign-up on real PostgreSQL: one account per normalised address under concurrency (issue 10 #4:
+ * eight concurrent sign-ups with case variants of one address created eight accounts), both in
+ * the console's own schema and in the gateway's (no unique index on the normalised address), and
+ * the migration's backstop index on a database that already holds duplicates.
+ */
+let c: pg.Client;
+const VARIANTS = (local: string) => [
+  `${local}@example.com`,
+  `${local.toUpperCase()}@EXAMPLE.COM`,
+  ` ${local}@example.com`,
+  `${local}@example.com `,
+  `${local[0].toUpperCase()}${local.slice(1)}@Example.com`,
+  `\t${local}@example.COM`,
+  `${local}@EXAMPLE.com  `,
+  `  ${local.toUpperCase()}@example.com`,
+];
+const PASSWORD = "long-enough-password";
+
+async function accounts(local: string) {
+  const { rows } = await c.query<{ id: string; email: string }>(
+    "SELECT id, email FROM users WHERE lower(trim(email)) = $1 AND deleted_at IS NULL ORDER BY id",
+    [`${local}@example.com`],
+  );
+  return rows;
+}
+
+beforeAll(async () => {
+  c = await rawDb();
+});
+afterAll(async () => {
+  await c.query("DELETE FROM users WHERE lower(trim(email)) LIKE 'reg-test-%'");
+  await c.end();
+});
+
+describe("one account per normalised address", () => {
+  it("8 concurrent sign-ups with case/whitespace variants of one address create exactly 1 account", async () => {
+    const results = await Promise.all(VARIANTS("reg-test-race").map((email) => signUpUser({ email, password: PASSWORD, source: "email" })));
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => !r.ok)).toEqual(Array(7).fill({ ok: false, code: "EMAIL_TAKEN" }));
+    const rows = await accounts("reg-test-race");
+    expect(rows).toHaveLength(1);
+    const winner = results.find((r) => r.ok);
+    expect(winner && winner.ok && String(winner.userId)).toBe(rows[0].id);
+    // The winner got its whole quota snapshot; nobody else got rows.
+    const q = await c.query("SELECT count(*)::int AS n FROM user_platform_quotas WHERE user_id = $1", [rows[0].id]);
+    expect(q.rows[0].n).toBe(8);
+  });
+
+  // Attached to the gateway's database there is no unique index on lower(trim(email)) — only
+  // `users_email_unique_active (email) WHERE deleted_at IS NULL` — so the advisory lock and the
+  // re-check alone must hold. Reproduced here by giving `users` exactly the gateway's e-mail index.
+  it("holds with the gateway's indexes too (case-sensitive partial index only), through the lock alone", async () => {
+    await c.query("DROP INDEX qc_users_email_normalized_unique_active");
+    await c.query("DROP INDEX users_email_key");
+    await c.query("CREATE UNIQUE INDEX users_email_unique_active ON users (email) WHERE deleted_at IS NULL");
+    try {
+      const results = await Promise.all(VARIANTS("reg-test-gw").map((email) => signUpUser({ email, password: PASSWORD, source: "email" })));
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      expect(await accounts("reg-test-gw")).toHaveLength(1);
+    } finally {
+      await c.query("DROP INDEX users_email_unique_active");
+      await c.query('CREATE UNIQUE INDEX "users_email_key" ON "users"("email")');
+      await c.query("CREATE UNIQUE INDEX qc_users_email_normalized_unique_active ON users ((lower(trim(email)))) WHERE deleted_at IS NULL");
+    }
+  });
+
+  it("a soft-deleted account does not hold its address (as in the gateway); the live one does", async () => {
+    const first = await signUpUser({ email: "reg-test-gone@example.com", password: PASSWORD, source: "email" });
+    expect(first.ok).toBe(true);
+    await c.query("UPDATE users SET deleted_at = now() WHERE email = 'reg-test-gone@example.com'");
+    const again = await signUpUser({ email: "Reg-Test-Gone@example.com", password: PASSWORD, source: "email" });
+    expect(again.ok).toBe(true);
+    expect(await signUpUser({ email: "REG-TEST-GONE@example.com", password: PASSWORD, source: "email" })).toEqual({ ok: false, code: "EMAIL_TAKEN" });
+  });
+
+  // Guards the backstop itself: if the lock were ever bypassed, the index refuses the second row.
+  it("the unique index refuses a case variant written without the lock", async () => {
+    await c.query("INSERT INTO users (email, password_hash) VALUES ('reg-test-idx@example.com', 'x')");
+    await expect(c.query("INSERT INTO users (email, password_hash) VALUES (' REG-TEST-IDX@example.com', 'x')")).rejects.toMatchObject({
+      code: "23505",
+      constraint: "qc_users_email_normalized_unique_active",
+    });
+  });
+
+  it("a taken address costs the same bcrypt work as a new one (no timing difference to enumerate by)", async () => {
+    await signUpUser({ email: "reg-test-timing@example.com", password: PASSWORD, source: "email" });
+    const time = async (email: string) => {
+      const t0 = performance.now();
+      await signUpUser({ email, password: PASSWORD, source: "email" });
+      return performance.now() - t0;
+    };
+    const taken: number[] = [];
+    const fresh: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      taken.push(await time("REG-TEST-TIMING@example.com"));
+      fresh.push(await time(`reg-test-timing-${i}@example.com`));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[2];
+    console.log(`[registration] sign-up median: taken ${median(taken).toFixed(1)} ms, new ${median(fresh).toFixed(1)} ms`);
+    expect(median(taken) / median(fresh)).toBeGreaterThan(0.6);
+  });
+
+  it("the gateway's synthetic OAuth addresses (.invalid) are reserved", () => {
+    for (const e of ["linuxdo-1@linuxdo-connect.invalid", "x@OIDC-CONNECT.INVALID ", "a@b.invalid"]) expect(isReservedSignupEmail(e), e).toBe(true);
+    for (const e of ["a@invalid.com", "a@example.com", "invalid@example.org"]) expect(isReservedSignupEmail(e), e).toBe(false);
+  });
+});
+
+describe("migration 20261210090000_users_email_normalized_unique", () => {
+  const sql = fs.readFileSync("prisma/migrations/20261210090000_users_email_normalized_unique/migration.sql", "utf8");
+
+  // A database that already holds case variants (the finding's eight accounts) must still migrate:
+  // the oldest account per address is covered, the younger duplicates are exempt by id, and no new
+  // duplicate can be added — of those addresses or any other.
+  it("on a database that already holds case-variant duplicates: migrates, exempts the younger ones, blocks new ones", async () => {
+    await c.query("BEGIN");
+    try {
+      await c.query("DROP INDEX qc_users_email_normalized_unique_active");
+      const { rows } = await c.query<{ id: string }>(
+        `INSERT INTO users (email, password_hash) VALUES ('reg-test-dup@example.com', 'x'), ('REG-TEST-DUP@example.com', 'x'),
+           (' reg-test-dup@Example.com', 'x'), ('reg-test-single@example.com', 'x') RETURNING id`,
+      );
+      await c.query(sql);
+      const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d")).rows[0].d as string;
+      expect(def).toContain("lower(TRIM(BOTH FROM email))");
+      expect(def).toContain(`id <> ALL ('{${rows[1].id},${rows[2].id}}'::bigint[])`);
+      await c.query("SAVEPOINT s");
+      await expect(c.query("INSERT INTO users (email, password_hash) VALUES ('Reg-Test-Dup@example.com', 'x')")).rejects.toMatchObject({ code: "23505" });
+      await c.query("ROLLBACK TO s");
+      await expect(c.query("INSERT INTO users (email, password_hash) VALUES ('REG-TEST-SINGLE@example.com', 'x')")).rejects.toMatchObject({ code: "23505" });
+    } finally {
+      await c.query("ROLLBACK");
+    }
+    // Rolled back: the migrated index is the plain one again.
+    const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d")).rows[0].d as string;
+    expect(def).toMatch(/WHERE \(deleted_at IS NULL\)$/);
+  });
+});
