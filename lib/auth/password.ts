@@ -10,6 +10,9 @@ export const BCRYPT_COST = 10;
 /** bcrypt reads at most 72 bytes; Go's GenerateFromPassword rejects longer input outright. */
 export const MAX_PASSWORD_BYTES = 72;
 
+/** The shortest password a person may choose (code points); the rest of the policy: password-policy.ts. */
+export const MIN_PASSWORD_CHARS = 8;
+
 export async function hashPassword(password: string): Promise<string> {
   if (Buffer.byteLength(password, "utf8") > MAX_PASSWORD_BYTES) throw new Error("password too long");
   const hash = await bcrypt.hash(password, BCRYPT_COST);
