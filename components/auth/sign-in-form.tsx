@@ -5,19 +5,23 @@ import { useTranslations } from "next-intl";
 import { signInAction, type SignInState } from "@/lib/actions/auth";
 import { Link } from "@/i18n/navigation";
 import { AuthField } from "./auth-field";
+import { errorText } from "./error-text";
 
 
-export function SignInForm({ locale, next }: { locale: string; next?: string }) {
+export function SignInForm({ locale, next, registrationOpen }: { locale: string; next?: string; registrationOpen: boolean }) {
   const t = useTranslations("SignIn");
   const te = useTranslations("Errors");
   const [state, formAction, pending] = useActionState<SignInState, FormData>(signInAction, {});
-  const fieldError = (name: string) => state.fieldErrors?.[name]?.[0];
+  const emailError = errorText(te, state.fieldErrors?.email?.[0]);
+  const passwordError = errorText(te, state.fieldErrors?.password?.[0]);
   const formError =
     state.code === "RATE_LIMITED"
       ? te("RATE_LIMITED", { minutes: Math.max(1, Math.ceil((state.retryAfterSeconds ?? 60) / 60)) })
-      : state.code && state.code !== "INVALID_INPUT"
-        ? te(state.code)
-        : null;
+      : state.code === "INVALID_INPUT"
+        ? emailError || passwordError
+          ? null
+          : te("INVALID_INPUT")
+        : errorText(te, state.code);
 
   return (
     <form action={formAction} className="rounded-xl border border-slate-200 bg-white p-6 shadow-sm" noValidate>
@@ -32,8 +36,8 @@ export function SignInForm({ locale, next }: { locale: string; next?: string }) 
           </p>
         ) : null}
       </div>
-      <AuthField name="email" label={t("email")} autoComplete="username" defaultValue={state.email} error={fieldError("email") && te(fieldError("email") as "REQUIRED")} />
-      <AuthField name="password" label={t("password")} autoComplete="current-password" error={fieldError("password") && te(fieldError("password") as "REQUIRED")} />
+      <AuthField name="email" label={t("email")} autoComplete="username" defaultValue={state.email} error={emailError} />
+      <AuthField name="password" label={t("password")} autoComplete="current-password" error={passwordError} />
       <button
         type="submit"
         disabled={pending}
@@ -41,12 +45,14 @@ export function SignInForm({ locale, next }: { locale: string; next?: string }) 
       >
         {pending ? t("submitting") : t("submit")}
       </button>
-      <p className="mt-4 text-center text-sm text-slate-600">
-        {t("noAccount")}{" "}
-        <Link href="/register" className="font-medium text-blue-700 underline">
-          {t("register")}
-        </Link>
-      </p>
+      {registrationOpen ? (
+        <p className="mt-4 text-center text-sm text-slate-600">
+          {t("noAccount")}{" "}
+          <Link href="/register" className="font-medium text-blue-700 underline">
+            {t("register")}
+          </Link>
+        </p>
+      ) : null}
     </form>
   );
 }

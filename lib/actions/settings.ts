@@ -1,8 +1,10 @@
 "use server";
 
 import { revalidatePath } from "next/cache";
+import { z } from "zod";
 import { fail, guardedAction } from "@/lib/actions/safe-action";
 import { QuotaDefaultsFormSchema } from "@/lib/settings/quota-schema";
+import { saveRegistrationSetting } from "@/lib/settings/registration";
 import { saveQuotaDefaults } from "@/lib/settings/store";
 
 /**
@@ -18,5 +20,20 @@ export const saveQuotaDefaultsAction = guardedAction({
     if (!r.ok) return fail(r.code);
     revalidatePath("/[locale]/admin/settings", "page");
     return { ok: true, data: { defaults: r.data, changed: r.changed } };
+  },
+});
+
+/**
+ * Admin: the console's registration switch (the admin's half; REGISTRATION_ENABLED is the
+ * operator's). A save over a newer one is CONFLICT.
+ */
+export const saveRegistrationSettingAction = guardedAction({
+  role: "admin",
+  schema: z.object({ enabled: z.boolean({ error: "INVALID_INPUT" }), version: z.string({ error: "INVALID_INPUT" }).max(64, "TOO_LONG") }),
+  handler: async (input, { user }) => {
+    const r = await saveRegistrationSetting(input, { id: user.id, email: user.email });
+    if (!r.ok) return fail(r.code);
+    revalidatePath("/[locale]/admin/settings", "page");
+    return { ok: true, data: { setting: r.data, changed: r.changed } };
   },
 });

@@ -28,6 +28,8 @@ const EnvSchema = z.object({
   QUOTA_FLUSHER_ENABLED: z.enum(["true", "false"]).default("false"),
   /** Bearer token for /api/metrics (Prometheus); unset = the endpoint answers 404. */
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
+  /** The operator's hard switch for the public register page; the admin's setting must be on too (lib/settings/registration.ts). */
+  REGISTRATION_ENABLED: z.enum(["true", "false"]).default("false"),
   ADMIN_EMAIL: z.string().optional(),
   ADMIN_PASSWORD: z.string().optional(),
 });

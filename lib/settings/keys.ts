@@ -10,3 +10,11 @@ export const QUOTA_DEFAULT_KEYS: readonly string[] = [
   SYSTEM_QUOTAS_KEY,
   ...AUTH_SOURCES.flatMap((s) => [sourceQuotasKey(s), sourceGrantKey(s)]),
 ];
+
+/**
+ * The console's own registration switch (admin's soft switch; REGISTRATION_ENABLED is the
+ * operator's hard one). A console-owned key on purpose: the gateway's `registration_enabled`
+ * gates the gateway's own sign-up and OAuth first logins, which this switch must never change.
+ * "true" = on; anything else, or no row, = off.
+ */
+export const CONSOLE_REGISTRATION_KEY = "quota_console_registration_enabled";

@@ -56,7 +56,7 @@ describe("quota defaults", () => {
     await linuxdo.getByRole("switch").check();
     await cell(page, "sources.linuxdo.overrides.openai.monthly").fill("0");
     expect(await cell(page, "sources.linuxdo.overrides.anthropic.daily").getAttribute("placeholder")).toBe("inherits: $10");
-    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("button", { name: "Save", exact: true }).click();
     await expect.poll(() => page.getByTestId("toast").textContent()).toBe("Quota defaults saved.");
     await expect.poll(() => page.getByTestId("last-change").textContent()).toMatch(/^Last changed by admin@example\.com on /);
 
@@ -84,6 +84,8 @@ describe("quota defaults", () => {
   });
 
   it("a new e-mail sign-up gets the snapshot of the defaults (all platforms, anthropic 10/–/100)", async () => {
+    // Registration is off by default: the admin's switch (the e2e server sets REGISTRATION_ENABLED).
+    await c.query("INSERT INTO settings (key, value) VALUES ('quota_console_registration_enabled', 'true') ON CONFLICT (key) DO UPDATE SET value = 'true'");
     const ctx = await browser.newContext({ locale: "en-US" });
     const page = await ctx.newPage();
     await page.goto(`${base}/en/sign-in`);
@@ -103,6 +105,7 @@ describe("quota defaults", () => {
     expect(rows.map((r) => r.platform).sort()).toEqual([...PLATFORMS].sort());
     expect(rows.find((r) => r.platform === "anthropic")).toMatchObject({ d: "10.0000000000", w: null, m: "100.0000000000", signup_source: "email" });
     await ctx.close();
+    await c.query("DELETE FROM settings WHERE key = 'quota_console_registration_enabled'");
   });
 
   it.each([
@@ -118,7 +121,7 @@ describe("quota defaults", () => {
       const describedBy = await input.getAttribute("aria-describedby");
       expect(await page.locator(`[id="${describedBy}"]`).textContent()).toBe(message);
     }
-    await page.getByRole("button", { name: save }).click();
+    await page.getByRole("button", { name: save, exact: true }).click();
     await expect.poll(() => page.getByTestId("form-error").textContent()).toContain(formError);
     expect(await page.evaluate(() => document.activeElement?.getAttribute("data-cell"))).toBe("system.gemini.weekly");
     await page.waitForTimeout(300);

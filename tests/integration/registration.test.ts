@@ -1,14 +1,15 @@
 import fs from "node:fs";
 import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { isReservedSignupEmail, signUpUser } from "@/lib/users/signup";
 import { rawDb } from "../support/db";
 
 /**
  * Sign-up on real PostgreSQL: one account per normalised address under concurrency (issue 10 #4:
  * eight concurrent sign-ups with case variants of one address created eight accounts), both in
- * the console's own schema and in the gateway's (no unique index on the normalised address), and
- * the migration's backstop index on a database that already holds duplicates.
+ * the console's own schema and in the gateway's (no unique index on the normalised address), the
+ * migration's backstop index on a database that already holds duplicates, and the registration
+ * switch (env × admin setting) with its optimistic concurrency.
  */
 let c: pg.Client;
 const VARIANTS = (local: string) => [
@@ -35,6 +36,8 @@ beforeAll(async () => {
   c = await rawDb();
 });
 afterAll(async () => {
+  await c.query("DELETE FROM settings WHERE key = 'quota_console_registration_enabled'");
+  await c.query("DELETE FROM console_audit_logs WHERE target_type = 'settings' AND target_id = 'registration'");
   await c.query("DELETE FROM users WHERE lower(trim(email)) LIKE 'reg-test-%'");
   await c.end();
 });
@@ -141,5 +144,62 @@ describe("migration 20261210090000_users_email_normalized_unique", () => {
     // Rolled back: the migrated index is the plain one again.
     const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d")).rows[0].d as string;
     expect(def).toMatch(/WHERE \(deleted_at IS NULL\)$/);
+  });
+});
+
+describe("the registration switch (REGISTRATION_ENABLED × admin setting)", () => {
+  const actor = { id: 1, email: "reg-test-admin@example.com" };
+  async function registration(envValue: string | undefined) {
+    vi.resetModules();
+    if (envValue === undefined) delete process.env.REGISTRATION_ENABLED;
+    else process.env.REGISTRATION_ENABLED = envValue;
+    return import("@/lib/settings/registration");
+  }
+  afterAll(() => {
+    delete process.env.REGISTRATION_ENABLED;
+  });
+
+  it("is closed by default: env unset, and env on with no setting stored", async () => {
+    await c.query("DELETE FROM settings WHERE key = 'quota_console_registration_enabled'");
+    expect(await (await registration(undefined)).isRegistrationOpen()).toBe(false);
+    const on = await registration("true");
+    expect(await on.isRegistrationOpen()).toBe(false);
+    expect(await on.readRegistrationSetting()).toMatchObject({ envEnabled: true, settingEnabled: false, open: false });
+  });
+
+  it("opens only when both are on; the env switch overrides the admin's", async () => {
+    const on = await registration("true");
+    const before = await on.readRegistrationSetting();
+    const saved = await on.saveRegistrationSetting({ enabled: true, version: before.version }, actor);
+    expect(saved).toMatchObject({ ok: true, changed: true, data: { settingEnabled: true, open: true } });
+    expect(await on.isRegistrationOpen()).toBe(true);
+    const { rows } = await c.query("SELECT value FROM settings WHERE key = 'quota_console_registration_enabled'");
+    expect(rows).toEqual([{ value: "true" }]);
+    // The gateway's own switch is a different key and is never written.
+    expect((await c.query("SELECT count(*)::int AS n FROM settings WHERE key = 'registration_enabled'")).rows[0].n).toBe(0);
+    const off = await registration("false");
+    expect(await off.isRegistrationOpen()).toBe(false);
+    expect(await off.readRegistrationSetting()).toMatchObject({ envEnabled: false, settingEnabled: true, open: false });
+    const audit = await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'settings' AND target_id = 'registration'");
+    expect(audit.rows).toEqual([
+      { actor_email: actor.email, action: "settings.registration.update", changes: [{ key: "quota_console_registration_enabled", before: false, after: true }] },
+    ]);
+  });
+
+  it("a save made from a stale version is CONFLICT and changes nothing", async () => {
+    const on = await registration("true");
+    const a = await on.readRegistrationSetting();
+    const b = await on.readRegistrationSetting();
+    expect(await on.saveRegistrationSetting({ enabled: false, version: a.version }, actor)).toMatchObject({ ok: true, changed: true });
+    expect(await on.saveRegistrationSetting({ enabled: true, version: b.version }, actor)).toEqual({ ok: false, code: "CONFLICT" });
+    expect((await c.query("SELECT value FROM settings WHERE key = 'quota_console_registration_enabled'")).rows).toEqual([{ value: "false" }]);
+  });
+
+  it("anything but the exact value \"true\" is off (as the gateway reads booleans)", async () => {
+    const on = await registration("true");
+    for (const v of ["TRUE", "1", "yes", ""]) {
+      await c.query("UPDATE settings SET value = $1 WHERE key = 'quota_console_registration_enabled'", [v]);
+      expect(await on.isRegistrationOpen(), v).toBe(false);
+    }
   });
 });

@@ -44,3 +44,28 @@ export async function callAction(base: string, action: BuiltAction, args: unknow
   const body = raw.split("\n").find((l) => l.startsWith("1:"))?.slice(2) ?? "";
   return { status: res.status, body, raw, contentType: res.headers.get("content-type") };
 }
+
+/**
+ * Call a form action the way `useActionState` does: React's reply encoding of `[prevState,
+ * formData]` as multipart — the form's fields under `_1_<name>`, row 0 the arguments referencing
+ * them (`$K1`). `headers` are added as sent (e.g. a different client address).
+ */
+export async function callFormAction(
+  base: string,
+  action: BuiltAction,
+  fields: Record<string, string>,
+  opts: { cookie?: string; prevState?: unknown; headers?: Record<string, string> } = {},
+) {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(`_1_${k}`, v);
+  form.append("0", JSON.stringify([opts.prevState ?? {}, "$K1"]));
+  const res = await fetch(`${base}${action.page}`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "Next-Action": action.id, Accept: "text/x-component", Origin: base, ...(opts.cookie ? { Cookie: opts.cookie } : {}), ...opts.headers },
+    body: form,
+  });
+  const raw = await res.text();
+  const body = raw.split("\n").find((l) => l.startsWith("1:"))?.slice(2) ?? "";
+  return { status: res.status, body, raw, headers: res.headers };
+}

@@ -66,6 +66,9 @@ export default async function setup(project: TestProject) {
     ADMIN_EMAIL: BOOTSTRAP_ADMIN.email,
     ADMIN_PASSWORD: BOOTSTRAP_ADMIN.password,
     METRICS_TOKEN: E2E_METRICS_TOKEN,
+    // The operator's switch on, so the admin's switch decides (tests/e2e/registration.test.ts
+    // starts a server without it to show the default).
+    REGISTRATION_ENABLED: "true",
   });
   project.provide("baseURL", server.baseURL);
   return server.stop;

@@ -2,8 +2,10 @@ import type { Metadata } from "next";
 import { redirect } from "next/navigation";
 import { getTranslations, setRequestLocale } from "next-intl/server";
 import { RegisterForm } from "@/components/auth/register-form";
+import { RegistrationClosed } from "@/components/auth/registration-closed";
 import { LocaleSwitcher } from "@/components/shell/locale-switcher";
 import { getSessionUser } from "@/lib/auth/session";
+import { isRegistrationOpen } from "@/lib/settings/registration";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/register">): Promise<Metadata> {
   const t = await getTranslations({ locale: (await params).locale, namespace: "Register" });
@@ -14,7 +16,7 @@ export default async function RegisterPage({ params }: PageProps<"/[locale]/regi
   const { locale } = await params;
   setRequestLocale(locale);
   if (await getSessionUser()) redirect(`/${locale}/dashboard`);
-  const t = await getTranslations("Common");
+  const [open, t] = await Promise.all([isRegistrationOpen(), getTranslations("Common")]);
   return (
     <main className="grid min-h-screen place-items-center px-4">
       <div className="w-full max-w-sm">
@@ -22,7 +24,7 @@ export default async function RegisterPage({ params }: PageProps<"/[locale]/regi
           <span className="text-lg font-semibold">{t("appName")}</span>
           <LocaleSwitcher />
         </div>
-        <RegisterForm locale={locale} />
+        {open ? <RegisterForm locale={locale} /> : <RegistrationClosed />}
       </div>
     </main>
   );

@@ -4,6 +4,7 @@ import { getTranslations, setRequestLocale } from "next-intl/server";
 import { SignInForm } from "@/components/auth/sign-in-form";
 import { LocaleSwitcher } from "@/components/shell/locale-switcher";
 import { getSessionUser } from "@/lib/auth/session";
+import { isRegistrationOpen } from "@/lib/settings/registration";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/sign-in">): Promise<Metadata> {
   const t = await getTranslations({ locale: (await params).locale, namespace: "SignIn" });
@@ -15,7 +16,8 @@ export default async function SignInPage({ params, searchParams }: PageProps<"/[
   setRequestLocale(locale);
   if (await getSessionUser()) redirect(`/${locale}/dashboard`);
   const next = (await searchParams).next;
-  const t = await getTranslations("Common");
+  // The register link is a courtesy: an unreadable setting hides it rather than break sign-in.
+  const [registrationOpen, t] = await Promise.all([isRegistrationOpen().catch(() => false), getTranslations("Common")]);
   return (
     <main className="grid min-h-screen place-items-center px-4">
       <div className="w-full max-w-sm">
@@ -23,7 +25,7 @@ export default async function SignInPage({ params, searchParams }: PageProps<"/[
           <span className="text-lg font-semibold">{t("appName")}</span>
           <LocaleSwitcher />
         </div>
-        <SignInForm locale={locale} next={typeof next === "string" ? next : undefined} />
+        <SignInForm locale={locale} next={typeof next === "string" ? next : undefined} registrationOpen={registrationOpen} />
       </div>
     </main>
   );

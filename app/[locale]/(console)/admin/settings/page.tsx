@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { getTranslations, setRequestLocale } from "next-intl/server";
 import { QuotaDefaultsForm } from "@/components/admin-settings/quota-defaults-form";
+import { RegistrationForm } from "@/components/admin-settings/registration-form";
 import { SettingsHealthAlert } from "@/components/admin-settings/settings-health-alert";
 import { Card, Field, PageHeader } from "@/components/ui/card";
 import { latestAudit } from "@/lib/audit/audit";
@@ -8,6 +9,7 @@ import { requireAdmin } from "@/lib/auth/guards";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { env } from "@/lib/config/env";
 import { getHealth } from "@/lib/health";
+import { readRegistrationSetting } from "@/lib/settings/registration";
 import { settingsHealth } from "@/lib/settings/signup-plan";
 import { readQuotaDefaults } from "@/lib/settings/store";
 
@@ -19,8 +21,9 @@ export async function generateMetadata({ params }: PageProps<"/[locale]/admin/se
 export default async function AdminSettingsPage({ params }: PageProps<"/[locale]/admin/settings">) {
   setRequestLocale((await params).locale);
   await requireAdmin();
-  const [defaults, [last], health, t, tp] = await Promise.all([
+  const [defaults, registration, [last], health, t, tp] = await Promise.all([
     readQuotaDefaults(),
+    readRegistrationSetting(),
     latestAudit("settings", "quota_defaults"),
     getHealth({ maxAgeMs: 5000 }),
     getTranslations("AdminSettings"),
@@ -31,6 +34,7 @@ export default async function AdminSettingsPage({ params }: PageProps<"/[locale]
     <>
       <PageHeader title={t("title")} description={t("description")} />
       <SettingsHealthAlert issues={settingsHealth(defaults)} />
+      <RegistrationForm initial={registration} />
       <QuotaDefaultsForm initial={defaults} lastChange={last ? { email: last.actorEmail, at: last.createdAt } : null} />
       <h2 className="mb-3 mt-8 text-base font-semibold">{t("systemInfo")}</h2>
       <div className="grid gap-4 md:grid-cols-2">

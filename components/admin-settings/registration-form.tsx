@@ -1,0 +1,85 @@
+"use client";
+
+import { useTranslations } from "next-intl";
+import { useRouter } from "next/navigation";
+import { useState, useTransition } from "react";
+import { errorText } from "@/components/auth/error-text";
+import { saveRegistrationSettingAction } from "@/lib/actions/settings";
+import type { RegistrationSetting } from "@/lib/settings/registration";
+
+/**
+ * Admin → Settings → Registration: the admin's switch, next to the operator's
+ * (REGISTRATION_ENABLED, read-only here) and what the two give together. A save carries the
+ * version it was loaded with; a stale one is refused with CONFLICT and a reload.
+ */
+export function RegistrationForm({ initial }: { initial: RegistrationSetting }) {
+  const t = useTranslations("AdminSettings");
+  const te = useTranslations("Errors");
+  const router = useRouter();
+  const [saved, setSaved] = useState(initial);
+  const [enabled, setEnabled] = useState(initial.settingEnabled);
+  const [message, setMessage] = useState<{ kind: "ok" | "conflict" | "error"; text: string } | null>(null);
+  const [pending, startTransition] = useTransition();
+  const open = saved.envEnabled && enabled;
+
+  function submit(e: React.FormEvent) {
+    e.preventDefault();
+    setMessage(null);
+    startTransition(async () => {
+      const r = await saveRegistrationSettingAction({ enabled, version: saved.version });
+      if (r.ok) {
+        setSaved(r.data.setting);
+        setEnabled(r.data.setting.settingEnabled);
+        setMessage({ kind: "ok", text: r.data.changed ? t("registrationSaved") : t("savedNoChange") });
+        router.refresh();
+      } else if (r.code === "CONFLICT") setMessage({ kind: "conflict", text: te("CONFLICT") });
+      else setMessage({ kind: "error", text: errorText(te, r.code) ?? te("INTERNAL_ERROR") });
+    });
+  }
+
+  return (
+    <form onSubmit={submit} className="mb-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="registration-title" data-testid="registration-settings">
+      <h2 id="registration-title" className="text-base font-semibold">{t("registrationTitle")}</h2>
+      <p className="mt-1 text-sm text-slate-600">{t("registrationHint")}</p>
+      <dl className="mt-3 text-sm">
+        <div className="flex justify-between gap-4 border-b border-slate-100 py-2">
+          <dt className="text-slate-600">{t("registrationEnv")}</dt>
+          <dd className="font-medium" data-testid="registration-env">{saved.envEnabled ? t("grantOn") : t("registrationOff")}</dd>
+        </div>
+      </dl>
+      {saved.envEnabled ? null : <p className="mt-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">{t("registrationEnvOff")}</p>}
+      <label className="mt-3 flex items-center gap-3 text-sm">
+        <input
+          type="checkbox"
+          role="switch"
+          name="registration"
+          aria-checked={enabled}
+          checked={enabled}
+          onChange={(e) => setEnabled(e.target.checked)}
+          className="h-4 w-4 accent-blue-700"
+        />
+        {t("registrationSwitch")}
+      </label>
+      <p className={`mt-3 text-sm font-medium ${open ? "text-green-700" : "text-slate-700"}`} data-testid="registration-effective" data-open={open}>
+        {open ? t("registrationOpen") : t("registrationClosed")}
+      </p>
+      <div className="mt-3 flex items-center justify-end gap-3">
+        <div aria-live="polite" className="text-sm">
+          {message ? (
+            <span role={message.kind === "ok" ? "status" : "alert"} className={message.kind === "ok" ? "text-green-700" : "text-red-700"} data-testid="registration-message">
+              {message.text}{" "}
+              {message.kind === "conflict" ? (
+                <button type="button" className="underline" onClick={() => window.location.reload()}>
+                  {t("reload")}
+                </button>
+              ) : null}
+            </span>
+          ) : null}
+        </div>
+        <button type="submit" disabled={pending} className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60">
+          {pending ? t("saving") : t("registrationSave")}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,108 @@
+import "server-only";
+import { createHash } from "node:crypto";
+import type pg from "pg";
+import { recordAudit } from "@/lib/audit/audit";
+import { env } from "@/lib/config/env";
+import { pgPool } from "@/lib/db/client";
+import { CONSOLE_REGISTRATION_KEY } from "./keys";
+
+/**
+ * Whether the public register page creates accounts. Two switches, both must be on:
+ *
+ * - `REGISTRATION_ENABLED` (env, default false) is the operator's hard switch. Off, the page is
+ *   closed whatever the admin setting says, and no query is made.
+ * - the admin's soft switch on Admin → Settings, stored as CONSOLE_REGISTRATION_KEY in `settings`
+ *   (default: no row = off), so an operator who turns the env on still opens nothing until an
+ *   admin decides to.
+ *
+ * Fails closed: an unreadable setting is off; a database error propagates (the action then answers
+ * INTERNAL_ERROR and creates nothing).
+ */
+export type RegistrationSetting = {
+  /** REGISTRATION_ENABLED */
+  envEnabled: boolean;
+  /** the admin's switch as stored */
+  settingEnabled: boolean;
+  /** both: the register page creates accounts */
+  open: boolean;
+  /** hash of the stored value (or its absence): a save must present the version it was made from */
+  version: string;
+};
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+const SAVE_LOCK = 0x71635f72; // pg_advisory_xact_lock key of "registration setting save" (quota defaults use …71)
+
+const envEnabled = () => env().REGISTRATION_ENABLED === "true";
+
+async function readRaw(client: Queryable): Promise<string | null> {
+  const { rows } = await client.query<{ value: string }>("SELECT value FROM settings WHERE key = $1", [CONSOLE_REGISTRATION_KEY]);
+  return rows[0]?.value ?? null;
+}
+
+function versionOf(raw: string | null): string {
+  return createHash("sha256").update(raw === null ? "\u0001" : `=${raw}`).digest("hex").slice(0, 16);
+}
+
+function fromRaw(raw: string | null): RegistrationSetting {
+  const settingEnabled = raw === "true";
+  return { envEnabled: envEnabled(), settingEnabled, open: envEnabled() && settingEnabled, version: versionOf(raw) };
+}
+
+/** Both switches and their combination, for the settings page. */
+export async function readRegistrationSetting(client: Queryable = pgPool()): Promise<RegistrationSetting> {
+  return fromRaw(await readRaw(client));
+}
+
+/** Whether the register page is open now (no query while the env switch is off). */
+export async function isRegistrationOpen(client: Queryable = pgPool()): Promise<boolean> {
+  if (!envEnabled()) return false;
+  return (await readRaw(client)) === "true";
+}
+
+export type SaveRegistrationResult = { ok: true; data: RegistrationSetting; changed: boolean } | { ok: false; code: "CONFLICT" };
+
+/**
+ * Set the admin's switch. Refused with CONFLICT when the stored value changed since `version` was
+ * read (two admins); value, version check and audit row in one transaction under an advisory lock.
+ */
+export async function saveRegistrationSetting(
+  input: { enabled: boolean; version: string },
+  actor: { id: number; email: string },
+): Promise<SaveRegistrationResult> {
+  const client = await pgPool().connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [SAVE_LOCK]);
+    const raw = await readRaw(client);
+    if (versionOf(raw) !== input.version) {
+      await client.query("ROLLBACK");
+      return { ok: false, code: "CONFLICT" };
+    }
+    const next = input.enabled ? "true" : "false";
+    const changed = (raw === "true") !== input.enabled;
+    if (raw !== next) {
+      await client.query(
+        `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+        [CONSOLE_REGISTRATION_KEY, next],
+      );
+    }
+    if (changed) {
+      await recordAudit(client, {
+        actor,
+        action: "settings.registration.update",
+        targetType: "settings",
+        targetId: "registration",
+        changes: [{ key: CONSOLE_REGISTRATION_KEY, before: raw === "true", after: input.enabled }],
+      });
+    }
+    await client.query("COMMIT");
+    return { ok: true, data: fromRaw(next), changed };
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}
