@@ -116,8 +116,8 @@ describe("one account per normalised address", () => {
   });
 });
 
-describe("migration 20261210090000_users_email_normalized_unique", () => {
-  const sql = fs.readFileSync("prisma/migrations/20261210090000_users_email_normalized_unique/migration.sql", "utf8");
+describe("migration 20261202013000_users_email_normalized_unique", () => {
+  const sql = fs.readFileSync("prisma/migrations/20261202013000_users_email_normalized_unique/migration.sql", "utf8");
 
   // A database that already holds case variants (the finding's eight accounts) must still migrate:
   // the oldest account per address is covered, the younger duplicates are exempt by id, and no new
