@@ -14,9 +14,19 @@ import { redis } from "@/lib/redis/client";
 import { billingKeys } from "@/lib/redis/keys";
 import type { UserDto } from "./users";
 
+/**
+ * Control characters (NUL above all: PostgreSQL refuses it in text, 22021) and lone surrogates
+ * cannot be part of an address or a name; the search ignores them rather than failing the page.
+ */
+const UNSEARCHABLE = /[\p{Cc}\p{Cs}]/gu;
+
 /** The users list's state, read from the URL (`?q=&role=&status=&source=&limit=1&over80=1&sort=&dir=&page=`). */
 export const UserListParamsSchema = z.object({
-  q: z.string().trim().max(100).catch(""),
+  q: z
+    .string()
+    .transform((s) => s.replace(UNSEARCHABLE, "").trim())
+    .pipe(z.string().max(100))
+    .catch(""),
   role: z.enum(["", "admin", "user"]).catch(""),
   status: z.enum(["", "active", "disabled"]).catch(""),
   source: z.enum(["", ...AUTH_SOURCES]).catch(""),
@@ -69,7 +79,7 @@ export async function listUsersWithQuotas(
   },
 ): Promise<{ rows: UserListRow[]; total: number; pageSize: number }> {
   const now = deps.now ?? Date.now();
-  const like = params.q ? `%${params.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+  const like = params.q ? searchPattern(params.q) : null;
   const order = ORDER[params.sort][params.dir];
   const { rows } = await deps.pool.query<{
     id: string;
@@ -159,6 +169,14 @@ export async function listUsersWithQuotas(
     }),
   }));
   return { rows: out, total: rows.length ? Number(rows[0].total) : 0, pageSize: USER_PAGE_SIZE };
+}
+
+/**
+ * `q` as an ILIKE "contains" pattern with `%`, `_` and `\` taken literally (backslash is
+ * PostgreSQL's default LIKE escape): searching `a_b` must not match `axb`.
+ */
+export function searchPattern(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /** HGETALL of many keys in one pipeline; undefined entries when Redis is absent or failing. */

@@ -132,3 +132,44 @@ describe("listUsersWithQuotas", () => {
     await r.del(billingKeys.userPlatformQuota(first.id, "anthropic"), billingKeys.userPlatformQuota(first.id, "openai"));
   });
 });
+
+// Guards issue 10 §7: the search is a "contains" match with LIKE's metacharacters taken literally
+// (`_` one character, `%` anything, `\` the escape, were wildcards or errors), and NUL — which
+// PostgreSQL refuses in text (22021) and used to fail the page — is ignored.
+describe("the search box's input", () => {
+  const ESC = [
+    ["lit_1@esc.test", null],
+    ["litx1@esc.test", null],
+    ["pct%1@esc.test", null],
+    ["pctx1@esc.test", null],
+    ["bs1@esc.test", "back\\slash"],
+    ["bs2@esc.test", "backslash"],
+  ] as const;
+  beforeAll(async () => {
+    for (const [email, username] of ESC) {
+      await c.query("INSERT INTO users (email, username, password_hash) VALUES ($1, $2, 'x')", [email, username]);
+    }
+  });
+  afterAll(async () => {
+    await c.query("DELETE FROM users WHERE email LIKE '%@esc.test'");
+  });
+  const emails = async (q: string) => (await listUsersWithQuotas(P({ q, sort: "email", dir: "asc" }), counted().deps)).rows.map((u) => u.email);
+
+  it("`_`, `%` and `\\` match only themselves", async () => {
+    expect(await emails("esc.test")).toHaveLength(6); // positive control: the rows are there
+    expect(await emails("lit_1")).toEqual(["lit_1@esc.test"]);
+    expect(await emails("t%1")).toEqual(["pct%1@esc.test"]);
+    expect(await emails("k\\s")).toEqual(["bs1@esc.test"]);
+    expect(await emails("\\")).toEqual(["bs1@esc.test"]);
+    expect(await emails("t_1")).toEqual(["lit_1@esc.test"]);
+    expect(await emails("%@esc")).toEqual([]);
+  });
+
+  it("NUL and other control characters are dropped, not sent to PostgreSQL", async () => {
+    expect(P({ q: "\u0000" }).q).toBe("");
+    expect(P({ q: " lit\u0000_1\t" }).q).toBe("lit_1");
+    expect(P({ q: "\ud800lit_1" }).q).toBe("lit_1");
+    expect(await emails("lit\u0000_1")).toEqual(["lit_1@esc.test"]);
+    expect((await listUsersWithQuotas(P({ q: "\u0000" }), counted().deps)).total).toBeGreaterThanOrEqual(10_006);
+  });
+});
