@@ -1,10 +1,30 @@
 import createMiddleware from "next-intl/middleware";
+import { NextResponse, type NextRequest } from "next/server";
 import { routing } from "./i18n/routing";
+import { env } from "./lib/config/env";
+import { newNonce, securityHeaders } from "./lib/security/headers";
 
-// Locale negotiation only (prefix redirect, Accept-Language, NEXT_LOCALE cookie). Authentication
-// is not done here: every page, route handler and action checks the session itself.
-export default createMiddleware(routing);
+const handleI18nRouting = createMiddleware(routing);
 
-export const config = {
-  matcher: "/((?!api|_next|_vercel|.*\\..*).*)",
-};
+/** Page paths get locale negotiation; route handlers, Next's assets and files do not. */
+const isPagePath = (pathname: string) => !/^\/(api|_next|_vercel)(\/|$)/.test(pathname) && !/\.[^/]*$/.test(pathname);
+
+/**
+ * Runs on every request (no matcher): security headers with a fresh CSP nonce on every response —
+ * pages, route handlers, server-action POSTs, static assets, 404s — and, on page paths, next-intl's
+ * locale negotiation (prefix redirect, Accept-Language, NEXT_LOCALE cookie). The CSP also goes on
+ * the *request*, where Next.js reads the nonce for its scripts; `x-nonce` carries it to the layout.
+ * Authentication is not done here: every page, route handler and action checks the session itself.
+ */
+export default function proxy(request: NextRequest) {
+  const nonce = newNonce();
+  const headers = securityHeaders({ nonce, dev: process.env.NODE_ENV === "development", secure: env().cookieSecure });
+  request.headers.set("content-security-policy", headers["Content-Security-Policy"]);
+  request.headers.set("x-nonce", nonce);
+  // next-intl forwards a copy of request.headers to the render; elsewhere pass them on ourselves.
+  const response = isPagePath(request.nextUrl.pathname)
+    ? handleI18nRouting(request)
+    : NextResponse.next({ request: { headers: request.headers } });
+  for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+  return response;
+}

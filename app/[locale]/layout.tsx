@@ -1,8 +1,10 @@
 import type { Metadata } from "next";
+import { headers } from "next/headers";
 import { notFound } from "next/navigation";
 import { hasLocale, NextIntlClientProvider } from "next-intl";
 import { getTranslations, setRequestLocale } from "next-intl/server";
 import { Providers } from "@/components/providers";
+import { CspNonce } from "@/components/shell/csp-nonce";
 import { TimeZoneCookie } from "@/components/shell/time-zone-cookie";
 import { routing } from "@/i18n/routing";
 
@@ -16,9 +18,12 @@ export default async function LocaleLayout({ children, params }: LayoutProps<"/[
   const { locale } = await params;
   if (!hasLocale(routing.locales, locale)) notFound();
   setRequestLocale(locale);
+  // Set by proxy.ts on every request; Next.js itself reads it from the CSP header.
+  const nonce = (await headers()).get("x-nonce");
   return (
     <html lang={locale === "zh" ? "zh-CN" : "en"}>
       <body className="min-h-screen">
+        <CspNonce nonce={nonce} />
         <NextIntlClientProvider>
           <Providers>{children}</Providers>
           <TimeZoneCookie />
