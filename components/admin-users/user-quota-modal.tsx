@@ -6,6 +6,7 @@ import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState, useTransition } from "react";
 import { QuotaCell } from "@/components/admin-settings/quota-cell";
 import { limitText } from "@/components/admin-settings/format";
+import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from "@/lib/actions/user-quotas";
 import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
 import type { AdminQuotaItem } from "@/lib/billing/quota-view";
@@ -62,7 +63,8 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
   }
 
   useEffect(() => {
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && close();
+    // A confirm dialog on top handles (and preventDefaults) its own Esc: that closes only it.
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && !e.defaultPrevented && close();
     document.addEventListener("keydown", onKey);
     dialogRef.current?.querySelector<HTMLInputElement>("input")?.focus();
     return () => document.removeEventListener("keydown", onKey);
@@ -237,16 +239,18 @@ export function UserQuotaModal({ user }: { user: ModalUser }) {
         </div>
         <div className="flex flex-wrap items-center justify-between gap-3 border-t border-slate-200 px-6 py-3">
           <div className="flex items-center gap-4">
-            <button
-              type="button"
-              disabled={!form}
-              onClick={() => {
-                if (form && window.confirm(t("clearAllConfirm"))) setTexts(textsFrom([]));
-              }}
-              className="text-sm text-red-700 underline disabled:opacity-40"
-            >
-              {t("clearAll")}
-            </button>
+            <ConfirmDialog
+              trigger={
+                <button type="button" disabled={!form} className="text-sm text-red-700 underline disabled:opacity-40">
+                  {t("clearAll")}
+                </button>
+              }
+              title={t("clearAllConfirmTitle")}
+              description={t("clearAllConfirm")}
+              confirmLabel={t("clearAllConfirmAction")}
+              cancelLabel={t("cancel")}
+              onConfirm={() => setTexts(textsFrom([]))}
+            />
             <span className="text-xs text-slate-500" data-testid="modal-last-change">
               {data?.last_change ? t("lastChange", { email: data.last_change.actor_email, time: when(data.last_change.at) }) : data ? t("noChange") : null}
             </span>

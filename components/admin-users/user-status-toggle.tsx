@@ -3,9 +3,14 @@
 import { useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
+import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { setUserStatusAction } from "@/lib/actions/users";
 
-/** Enable / disable one user; the server answers with a code that is shown translated. */
+/**
+ * Enable / disable one user; the server answers with a code that is shown translated. Disabling
+ * asks first (it ends the user's sessions): one stray click — or a click in a framed page — must
+ * not lock someone out. Enabling acts at once.
+ */
 export function UserStatusToggle({ userId, status, email }: { userId: number; status: "active" | "disabled"; email: string }) {
   const t = useTranslations("AdminUsers");
   const te = useTranslations("Errors");
@@ -13,24 +18,38 @@ export function UserStatusToggle({ userId, status, email }: { userId: number; st
   const [pending, startTransition] = useTransition();
   const [error, setError] = useState<string | null>(null);
   const next = status === "active" ? "disabled" : "active";
+  const apply = () =>
+    startTransition(async () => {
+      setError(null);
+      const r = await setUserStatusAction({ userId, status: next });
+      if (r.ok) router.refresh();
+      else setError(te(r.code as "FORBIDDEN"));
+    });
+  const button = (
+    <button
+      type="button"
+      disabled={pending}
+      aria-label={t(next === "disabled" ? "disableUser" : "enableUser", { email })}
+      onClick={next === "active" ? apply : undefined}
+      className="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-60"
+    >
+      {t(next === "disabled" ? "disable" : "enable")}
+    </button>
+  );
   return (
     <span className="inline-flex flex-col items-end">
-      <button
-        type="button"
-        disabled={pending}
-        aria-label={t(next === "disabled" ? "disableUser" : "enableUser", { email })}
-        onClick={() =>
-          startTransition(async () => {
-            setError(null);
-            const r = await setUserStatusAction({ userId, status: next });
-            if (r.ok) router.refresh();
-            else setError(te(r.code as "FORBIDDEN"));
-          })
-        }
-        className="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-60"
-      >
-        {t(next === "disabled" ? "disable" : "enable")}
-      </button>
+      {next === "disabled" ? (
+        <ConfirmDialog
+          trigger={button}
+          title={t("disableConfirmTitle", { email })}
+          description={t("disableConfirmBody", { email })}
+          confirmLabel={t("disableConfirmAction")}
+          cancelLabel={t("cancel")}
+          onConfirm={apply}
+        />
+      ) : (
+        button
+      )}
       {error ? (
         <span role="alert" className="mt-1 text-xs text-red-700">
           {error}

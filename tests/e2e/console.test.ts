@@ -105,6 +105,7 @@ describe("admin", () => {
     const row = page.locator("tr", { hasText: "carol.w@example.net" });
     await expect.poll(() => row.textContent()).toContain("正常");
     await row.getByRole("button", { name: "禁用 carol.w@example.net" }).click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "禁用用户" }).click();
     await expect.poll(() => row.textContent()).toContain("已禁用");
     expect((await c.query("SELECT status FROM users WHERE email = 'carol.w@example.net'")).rows[0].status).toBe("disabled");
     await row.getByRole("button", { name: "启用 carol.w@example.net" }).click();

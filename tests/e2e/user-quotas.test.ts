@@ -24,7 +24,7 @@ const idOf = async (email: string) => Number((await c.query("SELECT id FROM user
 async function adminOn(locale: "en" | "zh"): Promise<Page> {
   const ctx = await browser.newContext({ locale: locale === "zh" ? "zh-CN" : "en-US", timezoneId: "America/Los_Angeles" });
   const page = await ctx.newPage();
-  page.on("dialog", (d) => void d.accept()); // confirm dialogs (reset, clear all)
+  page.on("dialog", (d) => void d.accept()); // the reset window's confirm()
   await page.goto(`${base}/${locale}/sign-in`);
   await signIn(page, DEMO_ADMIN.email, DEMO_ADMIN.password);
   await page.waitForURL(`${base}/${locale}/dashboard`);
@@ -93,6 +93,7 @@ describe("per-user platform quotas", () => {
     await screenshot(page, "user-quota-modal-en");
 
     await dialog.getByRole("button", { name: "Clear All (remove all limits)" }).click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Clear all" }).click();
     expect(await dialog.locator('[data-cell="anthropic.daily"]').inputValue()).toBe("");
     await dialog.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => row.getByTestId("quota-cell").textContent()).toBe("Not configured");
