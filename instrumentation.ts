@@ -11,8 +11,8 @@ export async function register() {
   if (!process.env.ADMIN_EMAIL || !process.env.ADMIN_PASSWORD) return;
   const { ensureBootstrapAdmin } = await import("@/lib/users/users");
   try {
-    const r = await ensureBootstrapAdmin(process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
-    if (r?.created) console.log(`[bootstrap] created admin ${process.env.ADMIN_EMAIL}`);
+    // Logs what happened: created, exists as admin, or exists as a non-admin (not promoted).
+    await ensureBootstrapAdmin(process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
   } catch (e) {
     console.error("[bootstrap] could not create the admin account", e);
   }

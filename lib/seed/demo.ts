@@ -37,7 +37,7 @@ export const DEMO_USERS: ReadonlyArray<{
 export async function seedDemo(opts: { adminEmail?: string; adminPassword?: string } = {}) {
   const adminEmail = opts.adminEmail ?? DEMO_ADMIN.email;
   const admin = await ensureBootstrapAdmin(adminEmail, opts.adminPassword ?? DEMO_ADMIN.password);
-  let created = admin?.created ? 1 : 0;
+  let created = admin?.outcome === "created" ? 1 : 0;
   for (const u of DEMO_USERS) {
     // Demo users sign up like real ones: each gets the sign-up snapshot of the quota defaults.
     const r = await signUpUser({ email: u.email, password: DEMO_USER_PASSWORD, username: u.username, source: u.source, balance: u.balance });
@@ -46,5 +46,5 @@ export async function seedDemo(opts: { adminEmail?: string; adminPassword?: stri
       if (u.status === "disabled") await db().user.update({ where: { id: BigInt(r.userId) }, data: { status: "disabled" } });
     }
   }
-  return { adminEmail, created, total: DEMO_USERS.length + 1 };
+  return { adminEmail, adminOutcome: admin?.outcome ?? null, created, total: DEMO_USERS.length + 1 };
 }

@@ -1,5 +1,6 @@
 import "server-only";
 import { db } from "@/lib/db/client";
+import { emailAdvisoryLockKey, emailMatchSql, normalizeEmail } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
 import type { AuthSource } from "@/lib/auth-sources";
 
@@ -77,34 +78,54 @@ export type NewUser = {
 };
 
 /**
- * Create a user if the e-mail is free; an existing user is returned unchanged (its password and
- * role are never overwritten), which makes seeding and bootstrapping idempotent.
+ * Create a user if no account has this address yet; an existing one is returned unchanged (its
+ * password and role are never overwritten), which makes seeding and bootstrapping idempotent.
+ * "This address" is the gateway's identity, `lower(trim(email))` compared exactly (never a
+ * pattern: `_` is a character, not a wildcard). The check and the insert run under the gateway's
+ * advisory lock for the address, so concurrent starts create one account.
  */
-export async function ensureUser(u: NewUser): Promise<{ id: number; created: boolean }> {
-  const email = u.email.trim();
-  const existing = await db().user.findFirst({ where: { email: { equals: email, mode: "insensitive" } }, select: { id: true } });
-  if (existing) return { id: Number(existing.id), created: false };
-  const created = await db().user.create({
-    data: {
+export async function ensureUser(u: NewUser): Promise<{ id: number; created: boolean; role: "admin" | "user" }> {
+  const email = normalizeEmail(u.email);
+  const passwordHash = await hashPassword(u.password);
+  return db().$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${emailAdvisoryLockKey(email)})`;
+    const existing = await tx.$queryRawUnsafe<{ id: bigint; role: string }[]>(
+      `SELECT id, role FROM users WHERE ${emailMatchSql(1)} AND deleted_at IS NULL ORDER BY id LIMIT 1`,
       email,
-      passwordHash: await hashPassword(u.password),
-      username: u.username ?? null,
-      role: u.role ?? "user",
-      signupSource: u.signupSource ?? "email",
-      balance: u.balance ?? "0",
-    },
-    select: { id: true },
+    );
+    if (existing[0]) return { id: Number(existing[0].id), created: false, role: existing[0].role === "admin" ? "admin" : "user" } as const;
+    const created = await tx.user.create({
+      data: {
+        email,
+        passwordHash,
+        username: u.username ?? null,
+        role: u.role ?? "user",
+        signupSource: u.signupSource ?? "email",
+        balance: u.balance ?? "0",
+      },
+      select: { id: true },
+    });
+    return { id: Number(created.id), created: true, role: u.role ?? "user" } as const;
   });
-  return { id: Number(created.id), created: true };
 }
 
+export type BootstrapAdminResult = { id: number; outcome: "created" | "exists-admin" | "exists-not-admin" };
+
 /**
- * The bootstrap admin from ADMIN_EMAIL / ADMIN_PASSWORD: created once when missing; an existing
- * account with that e-mail is left as it is (its password may have been changed since).
+ * The bootstrap admin from ADMIN_EMAIL / ADMIN_PASSWORD: created once when missing. An existing
+ * account with that address is left as it is (its password may have been changed since) and is
+ * never promoted; the outcome says which case happened, and is logged, so an operator whose
+ * ADMIN_EMAIL names an ordinary user learns why no admin appeared.
  */
-export async function ensureBootstrapAdmin(email: string | undefined, password: string | undefined) {
+export async function ensureBootstrapAdmin(email: string | undefined, password: string | undefined): Promise<BootstrapAdminResult | null> {
   if (!email || !password) return null;
-  return ensureUser({ email, password, role: "admin", username: "admin" });
+  const r = await ensureUser({ email, password, role: "admin", username: "admin" });
+  const outcome = r.created ? "created" : r.role === "admin" ? "exists-admin" : "exists-not-admin";
+  const who = `${normalizeEmail(email)} (user ${r.id})`;
+  if (outcome === "created") console.log(`[bootstrap] created admin ${who}`);
+  else if (outcome === "exists-admin") console.log(`[bootstrap] admin ${who} exists already; password left unchanged`);
+  else console.warn(`[bootstrap] ADMIN_EMAIL ${who} exists as a non-admin account: not promoted, no admin created`);
+  return { id: r.id, outcome };
 }
 
 type Actor = { id: number; email: string };

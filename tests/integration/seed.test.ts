@@ -37,4 +37,22 @@ describe("demo seed", () => {
     expect(first.find((u) => u.signup_source === "linuxdo")!.email).toMatch(/@linuxdo-connect\.invalid$/);
     expect(first.filter((u) => u.status === "disabled")).toHaveLength(1);
   });
+
+  // Guards issue 10 finding 1: with alice@example.com seeded, ADMIN_EMAIL=a_ice@example.com used to
+  // "exist already" (ILIKE wildcard) and the seed reported an admin nobody could sign in as.
+  it("creates the ADMIN_EMAIL admin when only a wildcard-lookalike account exists", async () => {
+    await seedDemo();
+    try {
+      const r = await seedDemo({ adminEmail: "a_ice@example.com", adminPassword: "a-ice-root-pass" });
+      expect(r.adminOutcome).toBe("created");
+      const rows = (await c.query("SELECT email, role, password_hash FROM users WHERE email IN ('a_ice@example.com', 'alice@example.com') ORDER BY email")).rows;
+      expect(rows.map((u) => [u.email, u.role])).toEqual([
+        ["a_ice@example.com", "admin"],
+        ["alice@example.com", "user"],
+      ]);
+      expect(await verifyPassword("a-ice-root-pass", rows[0].password_hash)).toBe(true);
+    } finally {
+      await c.query("DELETE FROM users WHERE email = 'a_ice@example.com'");
+    }
+  });
 });

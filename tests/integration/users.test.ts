@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ensureBootstrapAdmin, setUserRole, setUserStatus } from "@/lib/users/users";
 import { rawDb } from "../support/db";
 
@@ -37,14 +37,50 @@ afterAll(async () => {
 describe("users domain", () => {
   it("creates the bootstrap admin once and never overwrites an existing account", async () => {
     const first = await ensureBootstrapAdmin("users-test-root@example.com", "first-password");
-    expect(first).toMatchObject({ created: true });
+    expect(first).toMatchObject({ outcome: "created" });
     const before = (await c.query("SELECT password_hash, role FROM users WHERE id = $1", [first!.id])).rows[0];
     expect(before.role).toBe("admin");
-    const again = await ensureBootstrapAdmin("USERS-TEST-ROOT@example.com", "another-password");
-    expect(again).toEqual({ id: first!.id, created: false });
+    const again = await ensureBootstrapAdmin(" USERS-TEST-ROOT@example.com ", "another-password");
+    expect(again).toEqual({ id: first!.id, outcome: "exists-admin" });
     const after = (await c.query("SELECT password_hash FROM users WHERE id = $1", [first!.id])).rows[0];
     expect(after.password_hash).toBe(before.password_hash);
     expect(await ensureBootstrapAdmin(undefined, "x")).toBeNull();
+  });
+
+  // Guards issue 10 finding 1: the bootstrap lookup was an ILIKE on the raw address, so `_`
+  // matched any character and ADMIN_EMAIL=a_ice@… silently "found" alice and created no admin.
+  it("matches ADMIN_EMAIL exactly: a_ice@… creates an admin next to alice@…", async () => {
+    await c.query("INSERT INTO users (email, password_hash) VALUES ('users-test-alice@example.com', 'x')");
+    const r = await ensureBootstrapAdmin("users-test-a_ice@example.com", "root-password");
+    expect(r).toMatchObject({ outcome: "created" });
+    const rows = (await c.query("SELECT email, role FROM users WHERE email IN ('users-test-alice@example.com', 'users-test-a_ice@example.com') ORDER BY email")).rows;
+    expect(rows).toEqual([
+      { email: "users-test-a_ice@example.com", role: "admin" },
+      { email: "users-test-alice@example.com", role: "user" },
+    ]);
+    const pct = await ensureBootstrapAdmin("users-test-%@example.com", "root-password");
+    expect(pct).toMatchObject({ outcome: "created" });
+  });
+
+  it("says so when ADMIN_EMAIL is an existing non-admin account, and does not promote it", async () => {
+    const u = (await c.query("INSERT INTO users (email, password_hash) VALUES ('users-test-plain@example.com', 'x') RETURNING id")).rows[0];
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const r = await ensureBootstrapAdmin("Users-Test-Plain@example.com", "root-password");
+      expect(r).toEqual({ id: Number(u.id), outcome: "exists-not-admin" });
+      expect(warn.mock.calls.flat().join("\n")).toMatch(/exists as a non-admin account: not promoted/);
+    } finally {
+      warn.mockRestore();
+    }
+    expect((await c.query("SELECT role, password_hash FROM users WHERE id = $1", [u.id])).rows[0]).toEqual({ role: "user", password_hash: "x" });
+  });
+
+  it("creates one account when several instances bootstrap the same admin at once", async () => {
+    const spellings = ["users-test-race@example.com", "USERS-TEST-RACE@example.com", " users-test-race@example.com", "Users-Test-Race@Example.com"];
+    const results = await Promise.all(spellings.map((e) => ensureBootstrapAdmin(e, "root-password")));
+    expect(results.filter((r) => r?.outcome === "created")).toHaveLength(1);
+    expect(new Set(results.map((r) => r?.id)).size).toBe(1);
+    expect((await c.query("SELECT count(*)::int AS n FROM users WHERE lower(trim(email)) = 'users-test-race@example.com'")).rows[0].n).toBe(1);
   });
 
   it("disabling a user ends their sessions; an unknown id is NOT_FOUND", async () => {
