@@ -4,7 +4,8 @@
 //    a local port (scripts/lib/pglite-server.mjs); migrations applied; demo data seeded.
 //  * REDIS_URL unset → a private redis-server on a free local port if one is installed, else the
 //    console runs without the shared cache and says so.
-//  * builds the app when there is no build or the sources are newer, then `next start`.
+//  * builds the app when there is no build or the sources are newer, then serves it like `npm start`
+//    (scripts/serve.mjs: listens on 127.0.0.1 unless HOST says otherwise).
 //
 // Environment: PORT (3000), HOST (127.0.0.1), DEMO_DATA_DIR (.data), DEMO_BUILD (auto | always |
 // never), plus everything in README.
@@ -167,7 +168,7 @@ if (buildMode === "always" || (buildMode === "auto" && needsBuild())) {
 
 const port = env.PORT ?? "3000";
 const host = env.HOST ?? "127.0.0.1";
-const app = spawn(process.execPath, ["node_modules/next/dist/bin/next", "start", "-p", port, "-H", host], {
+const app = spawn(process.execPath, ["scripts/serve.mjs", "-p", port, "-H", host], {
   stdio: ["ignore", "inherit", "inherit"],
   env,
 });

@@ -26,13 +26,15 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<numbe
 export type NextServer = { baseURL: string; output: () => string; stop: () => Promise<void> };
 
 /**
- * `next start` of the production build on a free port with this environment (production mode).
+ * The production build served as `npm start` serves it (scripts/serve.mjs: Next's request handler
+ * behind a server that reports the socket peer address) on a free 127.0.0.1 port with this
+ * environment (production mode).
  * Returns once /api/health answers (200 or 503, so a server whose database is down counts as
  * started). `capture`: keep stdout/stderr for assertions instead of printing them.
  */
 export async function startNextServer(env: NodeJS.ProcessEnv, opts: { capture?: boolean } = {}): Promise<NextServer> {
   const port = await freePort();
-  const server: ChildProcess = spawn(process.execPath, ["node_modules/next/dist/bin/next", "start", "-p", String(port), "-H", "127.0.0.1"], {
+  const server: ChildProcess = spawn(process.execPath, ["scripts/serve.mjs", "-p", String(port), "-H", "127.0.0.1"], {
     env: { ...env, NODE_ENV: "production" },
     stdio: ["ignore", opts.capture ? "pipe" : "inherit", opts.capture ? "pipe" : "inherit"],
   });
@@ -54,7 +56,7 @@ export async function startNextServer(env: NodeJS.ProcessEnv, opts: { capture?: 
   return { baseURL, output: () => output, stop };
 }
 
-/** Seeds the test database and serves the production build (`next start`) for the e2e suite. */
+/** Seeds the test database and serves the production build (`npm start`) for the e2e suite. */
 export default async function setup(project: TestProject) {
   testEnv();
   if (!fs.existsSync(".next/BUILD_ID")) throw new Error("no production build: run `npm test` (it builds before e2e)");

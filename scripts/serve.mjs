@@ -1,0 +1,55 @@
+// npm start — serve the production build (what `next start` does, through Next's custom-server API)
+// on HOST (default 127.0.0.1) and PORT (default 3000). Usage: node scripts/serve.mjs [-p PORT] [-H HOST]
+//
+// Why not plain `next start`: the App Router cannot see the socket's peer address. Next copies it
+// into X-Forwarded-For only when the request has no such header, so a client that sends one picks
+// its own "IP". This server hands the real peer address to the app in a header whose name is
+// random per process (QC_PEER_HEADER), set on every request, so no client can supply it.
+// lib/auth/request-meta.ts reads it, and honours X-Forwarded-For only as TRUSTED_PROXIES allows.
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import path from "node:path";
+
+const args = process.argv.slice(2);
+const flag = (short, long) => {
+  const i = args.findIndex((a) => a === short || a === long);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const port = Number(flag("-p", "--port") ?? process.env.PORT ?? 3000);
+const hostname = flag("-H", "--hostname") ?? process.env.HOST ?? "127.0.0.1";
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+
+process.env.NODE_ENV ??= "production";
+const peerHeader = `x-qc-peer-${randomBytes(12).toString("hex")}`;
+process.env.QC_PEER_HEADER = peerHeader;
+
+// Imported after NODE_ENV is settled, as `next start` does.
+const { default: next } = await import("next");
+const app = next({ dev: false, dir: root, hostname, port });
+const handle = app.getRequestHandler();
+await app.prepare();
+
+const server = http.createServer((req, res) => {
+  req.headers[peerHeader] = req.socket.remoteAddress ?? "";
+  void handle(req, res);
+});
+server.on("error", (e) => {
+  console.error(`[serve] ${e.message}`);
+  process.exit(1);
+});
+server.listen(port, hostname, () => {
+  const a = server.address();
+  const shown = typeof a === "object" && a ? `${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}` : String(a);
+  console.log(`[serve] listening on http://${shown}${hostname === "127.0.0.1" || hostname === "::1" || hostname === "localhost" ? " (local only; set HOST to listen elsewhere)" : ""}`);
+});
+
+let closing = false;
+const stop = () => {
+  if (closing) return;
+  closing = true;
+  server.close(() => process.exit(0));
+  server.closeIdleConnections?.();
+  setTimeout(() => process.exit(0), 5_000).unref();
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
