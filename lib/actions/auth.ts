@@ -3,6 +3,7 @@
 import { redirect } from "next/navigation";
 import { z } from "zod";
 import { checkCredentials } from "@/lib/auth/credentials";
+import { readKnownDevices, rememberKnownDevice } from "@/lib/auth/device";
 import { requestMeta } from "@/lib/auth/request-meta";
 import { SignInSchema, safeNextPath } from "@/lib/auth/schemas";
 import { createSession, destroySession } from "@/lib/auth/session";
@@ -17,9 +18,12 @@ export type SignInState = {
 
 /**
  * Sign in with e-mail and password. The only action that runs without a session — it is what
- * creates one — and it is throttled per account and per IP instead.
+ * creates one — and it is throttled instead (lib/auth/sign-in-throttle.ts). A successful sign-in
+ * makes this browser a known device of the account, which nobody else's failures can lock out.
  */
 export async function signInAction(_prev: SignInState, formData: FormData): Promise<SignInState> {
+  // Anyone can post any arguments to an action id: a JSON body, a plain object, null.
+  if (!(formData instanceof FormData)) return { code: "INVALID_INPUT" };
   const parsed = SignInSchema.safeParse({
     email: formData.get("email"),
     password: formData.get("password"),
@@ -33,8 +37,12 @@ export async function signInAction(_prev: SignInState, formData: FormData): Prom
   const meta = await requestMeta();
   let result;
   try {
-    result = await checkCredentials(email, password, meta.ip);
-    if (result.ok) await createSession(result.userId, meta);
+    const devices = await readKnownDevices();
+    result = await checkCredentials(email, password, { ip: meta.ip, devices });
+    if (result.ok) {
+      await createSession(result.userId, meta);
+      await rememberKnownDevice(devices, result.userId, result.deviceNonce);
+    }
   } catch (e) {
     console.error("[signIn] unexpected error", e);
     return { code: "INTERNAL_ERROR", email };

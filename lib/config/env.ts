@@ -1,6 +1,7 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { parseTrustedProxies, type TrustedProxies } from "@/lib/auth/client-ip";
 
 /**
  * Every environment variable the console reads, parsed once. README "Configuration" lists the
@@ -17,11 +18,28 @@ const EnvSchema = z.object({
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(168),
   /** Secure cookie flag; defaults to true in production. The demo sets false (plain http). */
   COOKIE_SECURE: z.enum(["true", "false"]).optional(),
-  /** Trust the left-most X-Forwarded-For entry (only behind a proxy you control). */
-  TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+  /** Replaced by TRUSTED_PROXIES; refused so that an old deployment does not silently change meaning. */
+  TRUST_PROXY: z.undefined({ error: "TRUST_PROXY was replaced by TRUSTED_PROXIES (a hop count or a comma list of proxy CIDRs; unset = X-Forwarded-For is ignored)" }).optional(),
+  /** Unset: X-Forwarded-For is ignored. A hop count, or a comma list of proxy addresses/CIDRs (lib/auth/client-ip.ts). */
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      try {
+        parseTrustedProxies(v);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: (e as Error).message });
+      }
+    }),
+  /** Free sign-in failures per account and client before exponential back-off starts. */
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  /** Failures per client (all accounts) per LOGIN_WINDOW_SECONDS. */
   LOGIN_IP_MAX_FAILURES: z.coerce.number().int().min(1).max(100000).default(30),
+  /** The per-client window, and the longest back-off delay of one account and client. */
   LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
+  /** The per-account ceiling: failures from unrecognised devices per LOGIN_ACCOUNT_WINDOW_SECONDS. */
+  LOGIN_ACCOUNT_MAX_FAILURES: z.coerce.number().int().min(1).max(1000000).default(100),
+  LOGIN_ACCOUNT_WINDOW_SECONDS: z.coerce.number().int().min(60).max(86400).default(3600),
   /** Must equal the gateway's time zone: daily/weekly windows are calendar windows there. */
   QUOTA_TIMEZONE: z.string().default("Asia/Shanghai"),
   /** Must equal the gateway's database.user_platform_quota_flusher_enabled: admin changes are then applied in place. */
@@ -34,7 +52,7 @@ const EnvSchema = z.object({
   ADMIN_PASSWORD: z.string().optional(),
 });
 
-export type Env = z.infer<typeof EnvSchema> & { sessionSecret: string; cookieSecure: boolean };
+export type Env = z.infer<typeof EnvSchema> & { sessionSecret: string; cookieSecure: boolean; trustedProxies: TrustedProxies };
 
 let cached: Env | undefined;
 
@@ -59,6 +77,7 @@ export function env(): Env {
     ...e,
     sessionSecret,
     cookieSecure: e.COOKIE_SECURE ? e.COOKIE_SECURE === "true" : e.NODE_ENV === "production",
+    trustedProxies: parseTrustedProxies(e.TRUSTED_PROXIES),
   };
   return cached;
 }

@@ -9,41 +9,53 @@ const PASSWORD = "right-password";
 const GO_HASH = "$2a$10$XajjQvNhvvRt5GSeFk1xFeyqRrsxkhBkUiQeg0dt.wU1qD4aFDcga"; // "allmine", written by Go
 let c: pg.Client;
 let r: Redis;
+const ids: Record<string, string> = {};
 
-async function freshModules(redisUrl: string) {
+async function freshModules(redisUrl: string, envOverrides: Record<string, string> = {}) {
   vi.resetModules();
   delete (globalThis as { qcRedis?: unknown }).qcRedis;
   process.env.REDIS_URL = redisUrl;
+  for (const [k, v] of Object.entries(envOverrides)) process.env[k] = v;
   return import("@/lib/auth/credentials");
 }
+
+const OVERRIDDEN = ["LOGIN_IP_MAX_FAILURES", "LOGIN_ACCOUNT_MAX_FAILURES"];
 
 beforeAll(async () => {
   c = await rawDb();
   r = new Redis(testEnv().redisUrl);
   const hash = await hashPassword(PASSWORD);
-  await c.query(
+  const { rows } = await c.query(
     `INSERT INTO users (email, password_hash, status) VALUES
-       ('auth-ok@example.com', $1, 'active'), ('auth-off@example.com', $1, 'disabled'), ('auth-go@example.com', $2, 'active')`,
+       ('auth-ok@example.com', $1, 'active'), ('auth-off@example.com', $1, 'disabled'), ('auth-go@example.com', $2, 'active'),
+       ('auth-alice@example.com', $1, 'active'), ('auth-carol.w@example.net', $1, 'active'), ('auth-bob@example.org', $1, 'active'),
+       ('auth-root@example.com', $1, 'active'), ('auth-dup@example.com', $1, 'active'), ('AUTH-DUP@example.com', $1, 'active')
+     RETURNING id, email`,
     [hash, GO_HASH],
   );
+  for (const row of rows) ids[row.email] = String(row.id);
 });
 beforeEach(async () => {
   const keys = await r.keys("qc:login:*");
   if (keys.length) await r.del(...keys);
+  for (const k of OVERRIDDEN) delete process.env[k];
 });
 afterAll(async () => {
-  await c.query("DELETE FROM users WHERE email LIKE 'auth-%@example.com'");
+  await c.query("DELETE FROM users WHERE lower(email) LIKE 'auth-%'");
   await c.end();
   await r.quit();
+  for (const k of OVERRIDDEN) delete process.env[k];
   process.env.REDIS_URL = testEnv().redisUrl;
 });
 
-describe("checkCredentials (real PostgreSQL + Redis)", () => {
-  it("accepts the right password, case-insensitively by e-mail, and a hash written by the Go gateway", async () => {
+const client = (ip: string, devices: { userId: string; nonce: string }[] = []) => ({ ip, devices });
+
+describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", () => {
+  it("accepts the right password for the normalised address (case, spaces) and a hash written by the Go gateway", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl);
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, "10.0.0.1")).toMatchObject({ ok: true });
-    expect(await checkCredentials("  AUTH-OK@Example.com ", PASSWORD, "10.0.0.1")).toMatchObject({ ok: true });
-    expect(await checkCredentials("auth-go@example.com", "allmine", "10.0.0.1")).toMatchObject({ ok: true });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.0.1"))).toMatchObject({ ok: true });
+    expect(await checkCredentials("  AUTH-OK@Example.com ", PASSWORD, client("10.0.0.1"))).toMatchObject({ ok: true });
+    expect(await checkCredentials("auth-go@example.com", "allmine", client("10.0.0.1"))).toMatchObject({ ok: true });
   });
 
   // Guards against account enumeration: unknown e-mail, wrong password and disabled account
@@ -51,57 +63,213 @@ describe("checkCredentials (real PostgreSQL + Redis)", () => {
   it("answers the same for unknown e-mail, wrong password and a disabled account", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl);
     const answers = await Promise.all([
-      checkCredentials("nobody@example.com", PASSWORD, "10.0.0.2"),
-      checkCredentials("auth-ok@example.com", "wrong", "10.0.0.3"),
-      checkCredentials("auth-off@example.com", PASSWORD, "10.0.0.4"),
+      checkCredentials("nobody@example.com", PASSWORD, client("10.0.0.2")),
+      checkCredentials("auth-ok@example.com", "wrong", client("10.0.0.3")),
+      checkCredentials("auth-off@example.com", PASSWORD, client("10.0.0.4")),
     ]);
     for (const a of answers) expect(a).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
   });
 
-  it("refuses the 6th rapid failure — even with the right password — and counts in Redis with a TTL", async () => {
+  // Guards issue 10 finding 1: the lookup was ILIKE on the raw input, so `_____@example.com`
+  // with alice's password signed in as alice.
+  it("treats _ and % as characters, not wildcards", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl);
-    for (let i = 1; i <= 5; i++) {
-      expect(await checkCredentials("auth-ok@example.com", `wrong-${i}`, "10.0.0.5")).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+    for (const guess of ["auth-_____@example.com", "auth-%@example.com", "auth-al%@example.com", "auth-alic_@example.com"]) {
+      expect(await checkCredentials(guess, PASSWORD, client("10.0.2.1"))).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
     }
-    const sixth = await checkCredentials("auth-ok@example.com", PASSWORD, "10.0.0.6");
-    expect(sixth).toMatchObject({ ok: false, code: "RATE_LIMITED" });
-    expect((sixth as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThan(800);
-    const [acct] = await r.keys("qc:login:fail:acct:*");
-    expect(await r.get(acct)).toBe("5");
-    const ttl = await r.ttl(acct);
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(900);
-    expect(acct).not.toContain("auth-ok"); // no e-mail address stored in Redis
-    // Another account from another IP is not affected.
-    expect(await checkCredentials("auth-go@example.com", "allmine", "10.0.0.7")).toMatchObject({ ok: true });
+    expect(await checkCredentials("auth-alice@example.com", PASSWORD, client("10.0.2.1"))).toMatchObject({ ok: true });
   });
 
-  it("a success clears the account's counter", async () => {
+  // Like the gateway's GetByEmail: two live accounts with one normalised address sign nobody in.
+  it("refuses an address several accounts share, logging the count but not the address", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl);
-    for (let i = 0; i < 4; i++) await checkCredentials("auth-ok@example.com", "wrong", "10.0.0.8");
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, "10.0.0.8")).toMatchObject({ ok: true });
-    for (let i = 0; i < 4; i++) await checkCredentials("auth-ok@example.com", "wrong", "10.0.0.8");
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, "10.0.0.8")).toMatchObject({ ok: true });
-  });
-
-  it("throttles per IP across accounts", async () => {
-    process.env.LOGIN_IP_MAX_FAILURES = "3";
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
-      const { checkCredentials } = await freshModules(testEnv().redisUrl);
-      for (let i = 0; i < 3; i++) await checkCredentials(`nobody${i}@example.com`, "x", "10.9.9.9");
-      expect(await checkCredentials("auth-ok@example.com", PASSWORD, "10.9.9.9")).toMatchObject({ code: "RATE_LIMITED" });
-      expect(await checkCredentials("auth-ok@example.com", PASSWORD, "10.9.9.10")).toMatchObject({ ok: true });
+      for (const spelling of ["auth-dup@example.com", "AUTH-DUP@example.com"]) {
+        const started = performance.now();
+        expect(await checkCredentials(spelling, PASSWORD, client("10.0.3.1"))).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+        expect(performance.now() - started).toBeGreaterThan(20); // the bcrypt comparison still ran
+      }
+      const logged = error.mock.calls.flat().join("\n");
+      expect(logged).toMatch(/2 accounts share one normalised e-mail/);
+      expect(logged.toLowerCase()).not.toContain("auth-dup");
     } finally {
-      delete process.env.LOGIN_IP_MAX_FAILURES;
+      error.mockRestore();
     }
+  });
+});
+
+describe("checkCredentials: throttling keyed on the resolved account", () => {
+  // Guards issue 10 finding 1: each spelling of an address had its own 5 tries.
+  it("after 5 wrong passwords for carol, no spelling of her address gets fresh tries from that client", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
+    for (let i = 1; i <= 5; i++) {
+      expect(await checkCredentials("auth-carol.w@example.net", `wrong-${i}`, client("10.0.4.1"), t)).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+    }
+    for (const spelling of ["auth-carol.w@example.net", "AUTH-CAROL.W@example.net", "  auth-carol.w@EXAMPLE.NET"]) {
+      const a = await checkCredentials(spelling, PASSWORD, client("10.0.4.1"), t);
+      expect(a).toMatchObject({ ok: false, code: "RATE_LIMITED" });
+      expect((a as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThan(25);
+      expect((a as { retryAfterSeconds: number }).retryAfterSeconds).toBeLessThanOrEqual(30);
+    }
+    // The wildcard spelling is simply another (unknown) address now: never carol.
+    expect(await checkCredentials("auth-c_rol.w@example.net", PASSWORD, client("10.0.4.1"), t)).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+  });
+
+  it("36 guesses at bob over 6 spellings from one client: 5 are evaluated", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
+    const spellings = ["auth-bob@example.org", "AUTH-BOB@example.org", "Auth-Bob@Example.org", " auth-bob@example.org", "auth-bob@EXAMPLE.ORG", "auth-BOB@example.org "];
+    const answers = [];
+    for (let i = 0; i < 36; i++) answers.push(await checkCredentials(spellings[i % 6], `guess-${i}`, client("10.0.5.1"), t));
+    expect(answers.filter((a) => !a.ok && a.code === "INVALID_CREDENTIALS")).toHaveLength(5);
+    expect(answers.filter((a) => !a.ok && a.code === "RATE_LIMITED")).toHaveLength(31);
+  });
+
+  it("a burst of 20 parallel guesses is counted before any is evaluated: 5 get through", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => checkCredentials("auth-bob@example.org", `burst-${i}`, client("10.0.5.2"), t)));
+    expect(answers.filter((a) => !a.ok && a.code === "INVALID_CREDENTIALS")).toHaveLength(5);
+  });
+
+  it("backs off exponentially per account and client: 30 s, 60 s, 120 s … at most LOGIN_WINDOW_SECONDS", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const t0 = Date.now();
+    const ip = client("10.0.6.1");
+    for (let i = 0; i < 5; i++) await checkCredentials("auth-ok@example.com", "wrong", ip, t0);
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t0 + 29_000)).toMatchObject({ code: "RATE_LIMITED", retryAfterSeconds: 1 });
+    // 30 s after the 5th failure one more attempt is evaluated; failing it doubles the wait.
+    expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t0 + 30_000)).toMatchObject({ code: "INVALID_CREDENTIALS" });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t0 + 89_000)).toMatchObject({ code: "RATE_LIMITED", retryAfterSeconds: 1 });
+    let t = t0 + 90_000;
+    expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t)).toMatchObject({ code: "INVALID_CREDENTIALS" }); // 7 failures
+    for (const wait of [120, 240, 480, 900, 900]) {
+      expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t + wait * 1000 - 1000)).toMatchObject({ code: "RATE_LIMITED" });
+      t += wait * 1000;
+      expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t)).toMatchObject({ code: "INVALID_CREDENTIALS" });
+    }
+    // Another client is not affected; the right password after the wait signs in and clears the pair.
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.6.2"), t)).toMatchObject({ ok: true });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t + 900_000)).toMatchObject({ ok: true });
+    expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t + 900_001)).toMatchObject({ code: "INVALID_CREDENTIALS" });
+    const pair = (await r.keys("qc:login:pair:*")).find((k) => k.endsWith(":c:10.0.6.1"))!;
+    expect(await r.hget(pair, "n")).toBe("1");
+  });
+
+  it("stores no address in Redis: accounts are user ids or digests", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    await checkCredentials("auth-ok@example.com", "wrong", client("10.0.7.1"));
+    await checkCredentials("nobody-here@example.com", "wrong", client("10.0.7.1"));
+    const keys = (await r.keys("qc:login:*")).sort();
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        `qc:login:pair:u:${ids["auth-ok@example.com"]}:c:10.0.7.1`,
+        `qc:login:fail:acct:u:${ids["auth-ok@example.com"]}`,
+        "qc:login:fail:ip:10.0.7.1",
+      ]),
+    );
+    for (const k of keys) expect(k).not.toMatch(/example|@/);
+    const ttl = await r.ttl(`qc:login:fail:acct:u:${ids["auth-ok@example.com"]}`);
+    expect(ttl).toBeGreaterThan(3500);
+    expect(ttl).toBeLessThanOrEqual(3600);
+  });
+
+  it("throttles per client across accounts", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_IP_MAX_FAILURES: "3" });
+    for (let i = 0; i < 3; i++) await checkCredentials(`nobody${i}@example.com`, "x", client("10.9.9.9"));
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.9.9.9"))).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.9.9.10"))).toMatchObject({ ok: true });
+  });
+
+  it("counts an IPv6 client by its /64", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_IP_MAX_FAILURES: "3" });
+    for (let i = 1; i <= 3; i++) await checkCredentials(`nobody${i}@example.com`, "x", client(`2001:db8:7:7::${i}`));
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("2001:db8:7:7:ffff::9"))).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("2001:db8:7:8::1"))).toMatchObject({ ok: true });
+  });
+
+  it("a success refunds its own attempt only: wrong guesses at others stay counted", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_IP_MAX_FAILURES: "4" });
+    const ip = client("10.0.8.1");
+    for (let i = 0; i < 3; i++) await checkCredentials(`victim${i}@example.com`, "x", ip);
+    for (let i = 0; i < 5; i++) expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip)).toMatchObject({ ok: true });
+    expect(await r.get("qc:login:fail:ip:10.0.8.1")).toBe("3");
+    await checkCredentials("victim9@example.com", "x", ip);
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip)).toMatchObject({ code: "RATE_LIMITED" });
   });
 
   // Guards against throttling silently switching off when Redis is unreachable.
   it("keeps throttling in process memory while Redis is unreachable", async () => {
     const { checkCredentials } = await freshModules("redis://127.0.0.1:1/0");
+    const t = Date.now();
     for (let i = 0; i < 5; i++) {
-      expect(await checkCredentials("auth-ok@example.com", "wrong", "10.0.1.1")).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+      expect(await checkCredentials("auth-ok@example.com", "wrong", client("10.0.1.1"), t)).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
     }
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, "10.0.1.1")).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await checkCredentials("AUTH-OK@example.com", PASSWORD, client("10.0.1.1"), t)).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.1.2"), t)).toMatchObject({ ok: true });
+  });
+});
+
+describe("checkCredentials: nobody else's failures lock the owner out (issue 10, finding 2)", () => {
+  it("an attacker's wrong passwords from many clients do not stop the admin on a known device, nor from a new one below the ceiling", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_ACCOUNT_MAX_FAILURES: "20" });
+    const root = "auth-root@example.com";
+    const t = Date.now(); // one instant: the back-off must not expire while this slow test runs
+    const first = await checkCredentials(root, PASSWORD, client("198.51.100.10"), t);
+    expect(first).toMatchObject({ ok: true });
+    const device = { userId: ids[root], nonce: (first as { deviceNonce: string }).deviceNonce };
+
+    // 50 guesses from one attacker client: 5 are evaluated, the rest back off.
+    const fromOne = [];
+    for (let i = 0; i < 50; i++) fromOne.push(await checkCredentials(root, `guess-${i}`, client("203.0.113.66"), t));
+    expect(fromOne.filter((a) => !a.ok && a.code === "INVALID_CREDENTIALS")).toHaveLength(5);
+    expect(await checkCredentials(root, PASSWORD, client("198.51.100.10", [device]), t)).toMatchObject({ ok: true });
+    expect(await checkCredentials(root, PASSWORD, client("192.0.2.44"), t)).toMatchObject({ ok: true }); // new device, new address
+
+    // 12 more from 12 addresses (17 of the ceiling's 20): still no effect on the owner.
+    for (let i = 0; i < 12; i++) await checkCredentials(root, `spray-${i}`, client(`203.0.113.${100 + i}`), t);
+    expect(await checkCredentials(root, PASSWORD, client("198.51.100.10", [device]), t)).toMatchObject({ ok: true });
+    expect(await checkCredentials(root, PASSWORD, client("192.0.2.45"), t)).toMatchObject({ ok: true });
+
+    // Past the ceiling: new devices wait for the account window (bounded), the known device does not.
+    for (let i = 0; i < 3; i++) await checkCredentials(root, `spray2-${i}`, client(`203.0.114.${i}`), t);
+    const fresh = await checkCredentials(root, PASSWORD, client("192.0.2.46"), t);
+    expect(fresh).toMatchObject({ ok: false, code: "RATE_LIMITED" });
+    expect((fresh as { retryAfterSeconds: number }).retryAfterSeconds).toBeLessThanOrEqual(3600);
+    expect(await checkCredentials(root, PASSWORD, client("203.0.113.66", [device]), t)).toMatchObject({ ok: true });
+  }, 180_000);
+
+  it("a device token only counts for its own account, and its own failures still back off", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
+    const ok = await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.9.1"), t);
+    const device = { userId: ids["auth-ok@example.com"], nonce: (ok as { deviceNonce: string }).deviceNonce };
+    for (let i = 0; i < 5; i++) await checkCredentials("auth-go@example.com", "wrong", client("10.0.9.1", [device]), t);
+    // auth-ok's token is no pass for auth-go: the ordinary pair (auth-go, 10.0.9.1) is backing off.
+    expect(await checkCredentials("auth-go@example.com", "allmine", client("10.0.9.1", [device]), t)).toMatchObject({ code: "RATE_LIMITED" });
+    // On its own account the known device is limited by its own failures only.
+    for (let i = 0; i < 5; i++) await checkCredentials("auth-ok@example.com", "wrong", client("10.0.9.1", [device]), t);
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.9.1", [device]), t)).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.9.2"), t)).toMatchObject({ ok: true });
+  });
+
+  it("logs and counts lockouts without the address", async () => {
+    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
+    const { signInThrottleCounts } = await import("@/lib/auth/sign-in-throttle");
+    const before = structuredClone(signInThrottleCounts);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      for (let i = 0; i < 7; i++) await checkCredentials("auth-ok@example.com", "wrong", client("10.0.10.1"), t);
+      const logged = warn.mock.calls.flat().join("\n");
+      expect(logged).toContain(`account u:${ids["auth-ok@example.com"]} from client 10.0.10.1: 5 failures, next attempt in 30 s`);
+      expect(logged).not.toContain("example.com");
+    } finally {
+      warn.mockRestore();
+    }
+    expect(signInThrottleCounts.lockouts.pair).toBe(before.lockouts.pair + 1);
+    expect(signInThrottleCounts.refused.pair).toBe(before.refused.pair + 2);
   });
 });

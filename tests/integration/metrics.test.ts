@@ -156,6 +156,10 @@ describe("the console's /api/metrics handler", () => {
     const s = samples(text);
     expect(s.has('qc_billing_checks_total{source="cache"}')).toBe(true);
     expect(s.has('qc_signup_defaults_fallbacks_total{kind="unreadable"}')).toBe(true);
+    for (const scope of ["pair", "client", "account"]) {
+      expect(s.has(`qc_signin_throttled_total{scope="${scope}"}`)).toBe(true);
+      expect(s.has(`qc_signin_lockouts_total{scope="${scope}"}`)).toBe(true);
+    }
     expect(s.has("qc_process_resident_memory_bytes")).toBe(true);
     expect(s.get('qc_billing_ledger_readable{store="postgres"}')).toBe(1);
     const env = testEnv();

@@ -17,7 +17,7 @@ import {
   readQuotaUsage,
 } from "@/lib/billing/encoding";
 import { floatInput, goVectors, type FloatVector } from "./fixtures/go-vectors";
-import { billingKeys, loginFailureKeys, parseDirtyMember } from "@/lib/redis/keys";
+import { billingKeys, parseDirtyMember, signInThrottleKeys } from "@/lib/redis/keys";
 
 describe("formatGoFloat = strconv.FormatFloat(f, 'f', -1, 64)", () => {
   it.each([
@@ -282,7 +282,11 @@ describe("Redis keys (fixed by the gateway)", () => {
     expect(billingKeys.apiKeyRateLimit(9)).toBe("apikey:rate:9");
     expect(billingKeys.userPlatformQuota(9007199254740993n, "x")).toBe("billing:user_platform_quota:9007199254740993:x");
     expect(() => billingKeys.balance(1.5)).toThrow();
-    expect(loginFailureKeys("abc", "1.2.3.4")).toEqual({ account: "qc:login:fail:acct:abc", ip: "qc:login:fail:ip:1.2.3.4" });
+    expect(signInThrottleKeys("u:7", "c:1.2.3.4", "1.2.3.4")).toEqual({
+      pair: "qc:login:pair:u:7:c:1.2.3.4",
+      client: "qc:login:fail:ip:1.2.3.4",
+      account: "qc:login:fail:acct:u:7",
+    });
   });
 
   it("parses dirty members like the flusher: split at the first ':', int64 head", () => {
