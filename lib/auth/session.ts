@@ -64,12 +64,17 @@ export const getSessionUser = cache(async (): Promise<SessionUser | null> => {
   return { id: Number(u.id), email: u.email, username: u.username, role: u.role === "admin" ? "admin" : "user" };
 });
 
-/** Revoke this request's session (row and cookie). */
+/**
+ * Revoke this request's session (row and cookie). The cookie is expired with the attributes it
+ * was set with: a browser ignores a `__Host-` Set-Cookie without `Secure`, and would keep the
+ * (dead) cookie if it were deleted with a bare `Expires`.
+ */
 export async function destroySession() {
   const jar = await cookies();
-  const token = verifySessionCookie(jar.get(sessionCookieName())?.value, env().sessionSecret);
+  const { sessionSecret, cookieSecure } = env();
+  const token = verifySessionCookie(jar.get(sessionCookieName())?.value, sessionSecret);
   if (token) await db().session.deleteMany({ where: { tokenHash: hashSessionToken(token) } });
-  jar.delete(sessionCookieName());
+  jar.set(sessionCookieName(), "", { httpOnly: true, sameSite: "lax", secure: cookieSecure, path: "/", maxAge: 0, expires: new Date(0) });
 }
 
 /** The stored form (SHA-256) of this request's session token, or null: lets a change keep exactly this session. */
