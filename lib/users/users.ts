@@ -98,7 +98,8 @@ export async function ensureUser(u: NewUser): Promise<{ id: number; created: boo
       data: {
         email,
         passwordHash,
-        username: u.username ?? null,
+        // Unset: the column's default (the gateway's is NOT NULL DEFAULT '').
+        ...(u.username != null ? { username: u.username } : {}),
         role: u.role ?? "user",
         signupSource: u.signupSource ?? "email",
         balance: u.balance ?? "0",

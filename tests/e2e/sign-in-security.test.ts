@@ -34,10 +34,11 @@ async function attempt(url: string, email: string, password: string, opts: { xff
     cookie: opts.cookie,
     headers: opts.xff ? { "X-Forwarded-For": opts.xff } : {},
   });
-  if (res.redirect?.startsWith("/en/dashboard")) return { code: "OK", setCookies: res.setCookies };
+  const setCookies = res.headers.getSetCookie();
+  if (res.headers.get("x-action-redirect")?.startsWith("/en/dashboard")) return { code: "OK", setCookies };
   expect(res.status, res.raw.slice(0, 300)).toBe(200);
   const body = JSON.parse(res.body) as { code: string; retryAfterSeconds?: number };
-  return { code: body.code, retryAfterSeconds: body.retryAfterSeconds, setCookies: res.setCookies };
+  return { code: body.code, retryAfterSeconds: body.retryAfterSeconds, setCookies };
 }
 
 const tally = (outcomes: Outcome[]) =>

@@ -29,7 +29,7 @@ beforeAll(async () => {
     `INSERT INTO users (email, password_hash, status) VALUES
        ('auth-ok@example.com', $1, 'active'), ('auth-off@example.com', $1, 'disabled'), ('auth-go@example.com', $2, 'active'),
        ('auth-alice@example.com', $1, 'active'), ('auth-carol.w@example.net', $1, 'active'), ('auth-bob@example.org', $1, 'active'),
-       ('auth-root@example.com', $1, 'active'), ('auth-dup@example.com', $1, 'active'), ('AUTH-DUP@example.com', $1, 'active')
+       ('auth-root@example.com', $1, 'active')
      RETURNING id, email`,
     [hash, GO_HASH],
   );
@@ -81,10 +81,21 @@ describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", ()
   });
 
   // Like the gateway's GetByEmail: two live accounts with one normalised address sign nobody in.
+  // The gateway's database can hold such pairs (its only unique index is case-sensitive), and so
+  // can ours, as ids the normalised-unique index exempts (its migration keeps legacy duplicates):
+  // the test builds that legacy state and restores the index afterwards.
   it("refuses an address several accounts share, logging the count but not the address", async () => {
+    const index = "qc_users_email_normalized_unique_active";
+    const { rows } = await c.query("SELECT pg_get_indexdef($1::regclass) AS def", [index]);
     const { checkCredentials } = await freshModules(testEnv().redisUrl);
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
+      await c.query("BEGIN");
+      await c.query(`DROP INDEX ${index}`);
+      await c.query("INSERT INTO users (email, password_hash) SELECT 'auth-dup@example.com', password_hash FROM users WHERE email = 'auth-ok@example.com'");
+      const younger = await c.query("INSERT INTO users (email, password_hash) SELECT 'AUTH-DUP@example.com', password_hash FROM users WHERE email = 'auth-ok@example.com' RETURNING id");
+      await c.query(`CREATE UNIQUE INDEX ${index} ON users ((lower(trim(email)))) WHERE deleted_at IS NULL AND id <> ALL (ARRAY[${Number(younger.rows[0].id)}]::bigint[])`);
+      await c.query("COMMIT");
       for (const spelling of ["auth-dup@example.com", "AUTH-DUP@example.com"]) {
         const started = performance.now();
         expect(await checkCredentials(spelling, PASSWORD, client("10.0.3.1"))).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
@@ -95,6 +106,10 @@ describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", ()
       expect(logged.toLowerCase()).not.toContain("auth-dup");
     } finally {
       error.mockRestore();
+      await c.query("ROLLBACK").catch(() => {});
+      await c.query("DELETE FROM users WHERE lower(email) = 'auth-dup@example.com'");
+      await c.query(`DROP INDEX IF EXISTS ${index}`);
+      await c.query(rows[0].def);
     }
   });
 });

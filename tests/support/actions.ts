@@ -27,7 +27,7 @@ export function builtAction(name: string): BuiltAction {
  * Call a server action the way the browser does (React's reply encoding of JSON arguments).
  * `body` is the action's own return value (row 1 of the RSC payload); `raw` the whole response.
  */
-export async function callAction(base: string, action: BuiltAction, args: unknown[] | string, cookie?: string, extraHeaders: Record<string, string> = {}) {
+export async function callAction(base: string, action: BuiltAction, args: unknown[] | string, cookie?: string) {
   const res = await fetch(`${base}${action.page}`, {
     method: "POST",
     redirect: "manual",
@@ -37,45 +37,12 @@ export async function callAction(base: string, action: BuiltAction, args: unknow
       Accept: "text/x-component",
       Origin: base,
       ...(cookie ? { Cookie: cookie } : {}),
-      ...extraHeaders,
     },
     body: typeof args === "string" ? args : JSON.stringify(args),
   });
   const raw = await res.text();
   const body = raw.split("\n").find((l) => l.startsWith("1:"))?.slice(2) ?? "";
   return { status: res.status, body, raw, contentType: res.headers.get("content-type"), setCookies: res.headers.getSetCookie() };
-}
-
-/**
- * Call an action whose arguments are `(prevState, formData)` — a `useActionState` form action —
- * with the body React sends for it: multipart, the FormData's fields prefixed `_1_`, then (last:
- * the server decodes the root as soon as it arrives) the argument list in field `0` with the
- * FormData as a `$K1` reference.
- */
-export async function callFormAction(
-  base: string,
-  action: BuiltAction,
-  fields: Record<string, string>,
-  opts: { cookie?: string; headers?: Record<string, string>; prevState?: unknown } = {},
-) {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) form.append(`_1_${k}`, v);
-  form.set("0", JSON.stringify([opts.prevState ?? {}, "$K1"]));
-  const res = await fetch(`${base}${action.page}`, {
-    method: "POST",
-    redirect: "manual",
-    headers: {
-      "Next-Action": action.id,
-      Accept: "text/x-component",
-      Origin: base,
-      ...(opts.cookie ? { Cookie: opts.cookie } : {}),
-      ...opts.headers,
-    },
-    body: form,
-  });
-  const raw = await res.text();
-  const body = raw.split("\n").find((l) => l.startsWith("1:"))?.slice(2) ?? "";
-  return { status: res.status, body, raw, redirect: res.headers.get("x-action-redirect"), setCookies: res.headers.getSetCookie() };
 }
 
 /**
