@@ -1,6 +1,7 @@
 import "server-only";
 import { redis } from "@/lib/redis/client";
 import { registrationKey } from "@/lib/redis/keys";
+import { clientThrottleKey } from "./client-ip";
 
 /**
  * Registration throttling per client. Sign-in throttling lives in lib/auth/sign-in-throttle.ts.
@@ -34,7 +35,7 @@ const REGISTER_WINDOW_SECONDS = 3600;
 
 /** Whether this IP may create another account now; counts the attempt when it may. */
 export async function takeRegistrationSlot(ip: string): Promise<LoginGate> {
-  const key = registrationKey(ip);
+  const key = registrationKey(clientThrottleKey(ip)); // an IPv6 client counts per /64, as at sign-in
   const r = redis();
   if (r) {
     try {

@@ -159,11 +159,16 @@ export function settingsHealth(input: SignupDefaultsInput): SettingsHealthIssue[
   return out;
 }
 
+type FallbackCounts = { unreadable: number; clamped: number };
+const globalForFallbacks = globalThis as unknown as { qcSignupDefaultsFallbacks?: FallbackCounts };
+
 /**
- * Sign-ups whose snapshot used a fallback, by kind (one sign-up counts once per kind), for a
- * metrics endpoint. Per process; reset on restart.
+ * Sign-ups whose snapshot used a fallback, by kind (one sign-up counts once per kind), for
+ * /api/metrics. Per process; reset on restart. Kept on globalThis: the production server bundles
+ * the register action and the metrics route separately, and a module object would be one per
+ * bundle (the scrape read 0).
  */
-export const signupDefaultsFallbacks: { unreadable: number; clamped: number } = { unreadable: 0, clamped: 0 };
+export const signupDefaultsFallbacks: FallbackCounts = (globalForFallbacks.qcSignupDefaultsFallbacks ??= { unreadable: 0, clamped: 0 });
 
 function describeFallback(f: SignupFallback): string {
   return f.kind === "unreadable"

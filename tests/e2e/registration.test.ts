@@ -6,7 +6,7 @@ import { DEMO_ADMIN } from "@/lib/seed/demo";
 import { builtAction, callAction, callFormAction } from "../support/actions";
 import { launchChromium, screenshot, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
-import { startNextServer } from "../support/e2e-global-setup";
+import { E2E_METRICS_TOKEN, startNextServer } from "../support/e2e-global-setup";
 import { sessionCookieFor } from "../support/session";
 import { testEnv } from "../support/test-env";
 
@@ -198,6 +198,27 @@ describe("with registration open", () => {
     expect(JSON.parse(res.body)).toMatchObject({ code: "RATE_LIMITED" });
     expect(JSON.parse(res.body).retryAfterSeconds).toBeGreaterThan(3000);
     expect(await accountsOf("e2e-reg-limited@example.com")).toBe(0);
+  });
+
+  // The register action and /api/metrics are separate server bundles: a per-module counter read 0.
+  it("a sign-up that fell back from an unreadable system default is counted in /api/metrics", async () => {
+    const metric = async () => {
+      const res = await fetch(`${base}/api/metrics`, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN}` } });
+      const line = (await res.text()).split("\n").find((l) => l.startsWith('qc_signup_defaults_fallbacks_total{kind="unreadable"}'));
+      return Number(line?.split(" ")[1]);
+    };
+    const saved = (await c.query("SELECT value FROM settings WHERE key = 'default_platform_quotas'")).rows[0]?.value as string | undefined;
+    const before = await metric();
+    expect(Number.isFinite(before)).toBe(true);
+    await c.query("INSERT INTO settings (key, value) VALUES ('default_platform_quotas', '{not json') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value");
+    try {
+      const res = await register({ email: "e2e-reg-fallback@example.com", password: STRONG });
+      expect(res.headers.get("set-cookie")).toMatch(/qc_session=/);
+      expect(await metric()).toBe(before + 1);
+    } finally {
+      if (saved === undefined) await c.query("DELETE FROM settings WHERE key = 'default_platform_quotas'");
+      else await c.query("UPDATE settings SET value = $1 WHERE key = 'default_platform_quotas'", [saved]);
+    }
   });
 
   // Issue 10 #7: `registerAction` answered 500 ("b.get is not a function") to anything but a form.

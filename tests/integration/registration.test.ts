@@ -203,3 +203,20 @@ describe("the registration switch (REGISTRATION_ENABLED × admin setting)", () =
     }
   });
 });
+
+describe("the per-client registration limit", () => {
+  it("counts an IPv6 client per /64 (as sign-in does), so rotating the interface id buys no extra sign-ups", async () => {
+    const { takeRegistrationSlot } = await import("@/lib/auth/rate-limit");
+    const { redis } = await import("@/lib/redis/client");
+    const r = redis()!;
+    const prefix = "2001:db8:7:1";
+    const gates = [];
+    for (let i = 1; i <= 11; i++) gates.push(await takeRegistrationSlot(`${prefix}::${i.toString(16)}`));
+    expect(gates.slice(0, 10).every((g) => g.allowed)).toBe(true);
+    expect(gates[10].allowed).toBe(false);
+    // Another /64 is another client (positive control).
+    expect((await takeRegistrationSlot("2001:db8:7:2::1")).allowed).toBe(true);
+    const keys = await r.keys("qc:register:*2001:db8:7*");
+    if (keys.length) await r.del(...keys);
+  });
+});
