@@ -34,6 +34,33 @@ export function entryFromRow(row: QuotaRow, clock: QuotaClock, now: number): Quo
   };
 }
 
+/**
+ * A cost recorded but not yet in either store's numbers: in flusher mode, an op whose Redis step
+ * failed waits in the PostgreSQL outbox (`replay`) until Redis answers.
+ */
+export type PendingCost = { at: number; cost: number };
+
+/**
+ * `entry` (current windows, e.g. from entryFromRow) plus the pending costs recorded inside each of
+ * its windows. Flusher mode during a Redis outage decides from the row, which has none of the
+ * outage's costs (they are replays in the outbox); adding them keeps that decision from running on a
+ * frozen number. What the row still lacks is the usage Redis had not flushed before the outage
+ * (docs/consistency.md §5).
+ */
+export function withPendingCosts(entry: QuotaCacheEntry, pending: readonly PendingCost[]): QuotaCacheEntry {
+  if (pending.length === 0) return entry;
+  let d = 0;
+  let w = 0;
+  let m = 0;
+  for (const p of pending) {
+    if (!(p.cost > 0) || !Number.isFinite(p.cost)) continue;
+    if (p.at >= (entry.dailyWindowStart ?? 0)) d += p.cost;
+    if (p.at >= (entry.weeklyWindowStart ?? 0)) w += p.cost;
+    if (p.at >= (entry.monthlyWindowStart ?? 0)) m += p.cost;
+  }
+  return { ...entry, dailyUsage: entry.dailyUsage + d, weeklyUsage: entry.weeklyUsage + w, monthlyUsage: entry.monthlyUsage + m };
+}
+
 /** The sentinel the gateway writes for "no row" (spec §5.2 step 3a): no limits, usage 0, windows set. */
 export function sentinelEntry(clock: QuotaClock, now: number): QuotaCacheEntry {
   return {

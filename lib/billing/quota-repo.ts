@@ -241,6 +241,19 @@ export class QuotaRepository {
     return rows[0] ? toRow(rows[0]) : null;
   }
 
+  /**
+   * Costs of this key waiting in the outbox to be replayed into Redis (flusher mode, Redis step
+   * failed), oldest first. Uses cache_invalidation_outbox_key_idx.
+   */
+  async pendingReplayCosts(cacheKey: string): Promise<Array<{ at: number; cost: number }>> {
+    const { rows } = await this.pool.query<{ at: number | null; cost: number | null }>(
+      `SELECT (payload->>'at')::float8 AS at, (payload->>'cost')::float8 AS cost
+       FROM cache_invalidation_outbox WHERE cache_key = $1 AND kind = 'replay' ORDER BY id`,
+      [cacheKey],
+    );
+    return rows.flatMap((r) => (r.at !== null && r.cost !== null ? [{ at: r.at, cost: r.cost }] : []));
+  }
+
   /** All active rows of a user, in registry order (the gateway leaves the order unspecified). */
   async listByUser(userId: number, client: Queryable = this.pool): Promise<QuotaRow[]> {
     const { rows } = await client.query<RawRow>(

@@ -1,4 +1,4 @@
-import { decideQuota, entryFromRow, sentinelEntry, windowsToRefresh } from "./decision";
+import { decideQuota, entryFromRow, sentinelEntry, windowsToRefresh, withPendingCosts, type PendingCost } from "./decision";
 import { BillingServiceError, QuotaExhaustedError } from "./errors";
 import { UsageLedger, withTimeout, type RecordResult } from "./ledger";
 import { newBillingMetrics, type BillingMetrics, type DecisionSource } from "./metrics";
@@ -13,6 +13,7 @@ import {
   type QuotaCacheEntry,
   type WindowRefresh,
 } from "./quota-cache";
+import { billingKeys } from "./keys";
 import type { QuotaRepository, QuotaRow } from "./quota-repo";
 import type pg from "pg";
 import type { QuotaClock } from "./windows";
@@ -75,7 +76,7 @@ export class BillingService {
   readonly config: BillingConfig;
   readonly metrics: BillingMetrics;
   readonly ledger: UsageLedger;
-  private readonly inflight = new Map<string, Promise<{ row: QuotaRow | null; generation: string | null }>>();
+  private readonly inflight = new Map<string, Promise<{ row: QuotaRow | null; generation: string | null; pending: PendingCost[] }>>();
 
   constructor(
     private readonly deps: {
@@ -152,7 +153,7 @@ export class BillingService {
   /** A miss, a legacy entry or no Redis: decide from the row, and rebuild the entry unless `cacheFailed`. */
   private async checkFromDatabase(userId: number, platform: string, now: number, cacheFailed: boolean, signal?: AbortSignal): Promise<QuotaDecision> {
     const { cache } = this.deps;
-    let loaded: { row: QuotaRow | null; generation: string | null };
+    let loaded: { row: QuotaRow | null; generation: string | null; pending: PendingCost[] };
     try {
       loaded = await this.load(userId, platform, !cacheFailed, signal);
     } catch (e) {
@@ -171,7 +172,9 @@ export class BillingService {
     if (!cacheFailed && cache && generation !== null) {
       await this.writeFenced(cache, userId, platform, entryFromRow(row, this.deps.clock, now), generation, false);
     }
-    return this.count(this.decide(row, now, cacheFailed ? "database-no-cache" : "database"));
+    if (!cacheFailed) return this.count(this.decide(row, now, "database"));
+    const state = loaded.pending.length ? withPendingCosts(entryFromRow(row, this.deps.clock, now), loaded.pending) : row;
+    return this.count(this.decide(state, now, "database-no-cache"));
   }
 
   /**
@@ -232,7 +235,12 @@ export class BillingService {
           );
         }
         const row = await this.deps.repo.getByUserPlatform(userId, platform);
-        return { row, generation };
+        // Flusher mode without Redis: the outage's costs wait in the outbox, not in the row.
+        const pending =
+          !withGeneration && this.config.flusherEnabled && row
+            ? await this.deps.repo.pendingReplayCosts(billingKeys.userPlatformQuota(userId, platform))
+            : [];
+        return { row, generation, pending };
       };
       p = withTimeout(run(), this.config.dbTimeoutMs, "quota load").finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);

@@ -35,11 +35,13 @@ export type TrafficOptions = {
 export type TrafficControl = {
   /** One more request (check, then — if allowed — a record) on this key, or on a random one. */
   request(userId?: number, platform?: string): Promise<void>;
+  /** the per-key state so far (every key of the run exists from the start) */
+  keys(): Iterable<KeyState>;
 };
 
 export type TrafficTick = { elapsed: number; requests: number; allowed: number; blocked: Record<string, number>; perSecond: number; p50: number; p99: number; attemptedUnits: bigint };
 
-type KeyState = {
+export type KeyState = {
   userId: number;
   platform: string;
   /** every attempted record's cost, in 1e-4 USD */
@@ -50,6 +52,10 @@ type KeyState = {
   inflight: number;
   maxInflightAtAllow: number;
   failOpenUnits: bigint;
+  /** Date.now() of the last allow decided from PostgreSQL because Redis failed (source database-no-cache) */
+  lastNoCacheAllowAt: number;
+  /** records whose Redis increment applied: when the record returned, and its cost (1e-4 USD) */
+  applied: Array<{ at: number; units: number }>;
 };
 
 export type TrafficResult = {
@@ -94,7 +100,7 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
     const k = `${u}:${p}`;
     let s = res.keys.get(k);
     if (!s) {
-      s = { userId: u, platform: p, attempted: 0n, records: 0, unrecorded: 0n, inflight: 0, maxInflightAtAllow: 0, failOpenUnits: 0n };
+      s = { userId: u, platform: p, attempted: 0n, records: 0, unrecorded: 0n, inflight: 0, maxInflightAtAllow: 0, failOpenUnits: 0n, lastNoCacheAllowAt: 0, applied: [] };
       res.keys.set(k, s);
     }
     return s;
@@ -125,6 +131,7 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
     res.allowed++;
     k.maxInflightAtAllow = Math.max(k.maxInflightAtAllow, k.inflight);
     if (d.source === "fail-open") k.failOpenUnits += BigInt(units);
+    if (d.source === "database-no-cache") k.lastNoCacheAllowAt = Date.now();
     k.inflight++;
     // Every allowed request's cost is an attempted record, whatever happens to it.
     k.attempted += BigInt(units);
@@ -137,6 +144,7 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
         k.unrecorded += BigInt(units);
       } else {
         res.recordedUnits += BigInt(units);
+        if (r.cacheApplied) k.applied.push({ at: Date.now(), units });
         if (r.parked) res.parked[r.parked] = (res.parked[r.parked] ?? 0) + 1;
       }
     } finally {
@@ -155,7 +163,7 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
     pending.add(q);
     return q;
   };
-  o.onStart?.({ request: (u, p) => track(one(u, p)) });
+  o.onStart?.({ request: (u, p) => track(one(u, p)), keys: () => res.keys.values() });
   await new Promise<void>((resolve) => {
     let lastReport = started;
     const timer = setInterval(() => {
@@ -297,6 +305,50 @@ async function flushingMembers(rt: BillingRuntime): Promise<number> {
   return n;
 }
 
+/**
+ * Flusher mode, taken right before Redis is made unreachable (readUnflushed): per key, how much usage
+ * Redis held that PostgreSQL did not. While Redis is away a check decides from the row plus the costs
+ * waiting in the outbox (lib/billing/decision.ts withPendingCosts) and cannot see that usage — the
+ * documented lag of docs/consistency.md §5, which the cap invariant must allow and nothing more.
+ */
+export type UnflushedSnapshot = { at: number; usd: Map<string, number> };
+
+/**
+ * The part of a key's tolerance that comes from deciding without Redis in flusher mode: if the key
+ * had such an allow after the snapshot, the usage unflushed at the snapshot plus every cost applied
+ * to Redis from the snapshot until that allow (a flush in between only makes the real lag smaller).
+ */
+function unflushedTolerance(k: KeyState, key: string, snap: UnflushedSnapshot | undefined): number {
+  if (!snap || k.lastNoCacheAllowAt < snap.at) return 0;
+  let units = 0;
+  for (const a of k.applied) if (a.at >= snap.at && a.at <= k.lastNoCacheAllowAt) units += a.units;
+  return (snap.usd.get(key) ?? 0) + units / UNIT;
+}
+
+/**
+ * Read the snapshot: PostgreSQL first, then Redis, so a flush between the two reads can only make
+ * the difference larger than the truth, never smaller. Per key the largest window difference.
+ */
+export async function readUnflushed(rt: BillingRuntime, keys: Iterable<KeyState>): Promise<UnflushedSnapshot> {
+  const at = Date.now();
+  const list = [...keys];
+  const rows = await rt.repo.getMany(list.map((k) => ({ userId: k.userId, platform: k.platform })));
+  const usd = new Map<string, number>();
+  if (!rt.redis) return { at, usd };
+  const p = rt.redis.pipeline();
+  for (const k of list) p.hgetall(billingKeys.userPlatformQuota(k.userId, k.platform));
+  const replies = (await p.exec()) ?? [];
+  list.forEach((k, i) => {
+    const key = `${k.userId}:${k.platform}`;
+    const e = decodeQuotaEntry((replies[i]?.[1] ?? {}) as Record<string, string>);
+    const row = rows.get(key);
+    if (!e) return;
+    const pg = row ?? { dailyUsage: 0, weeklyUsage: 0, monthlyUsage: 0 };
+    usd.set(key, Math.max(0, e.dailyUsage - pg.dailyUsage, e.weeklyUsage - pg.weeklyUsage, e.monthlyUsage - pg.monthlyUsage));
+  });
+  return { at, usd };
+}
+
 export type LedgerReport = {
   keys: number;
   attemptedUsd: number;
@@ -324,7 +376,7 @@ export async function checkLedger(
   res: TrafficResult,
   costMax: number,
   now = Date.now(),
-  opts: { exact?: boolean } = {},
+  opts: { exact?: boolean; unflushed?: UnflushedSnapshot } = {},
 ): Promise<LedgerReport> {
   const scale = opts.exact ? EXACT_UNIT / BigInt(UNIT) : 1n;
   const perUsd = Number(scale) * UNIT;
@@ -356,7 +408,7 @@ export async function checkLedger(
       }
     }
     if (row) {
-      const tolerance = (1 + k.maxInflightAtAllow) * costMax + Number(k.failOpenUnits) / UNIT;
+      const tolerance = (1 + k.maxInflightAtAllow) * costMax + Number(k.failOpenUnits) / UNIT + unflushedTolerance(k, key, opts.unflushed);
       const checks: Array<[string, number | null, number, boolean]> = [
         ["daily", row.dailyLimit, row.dailyUsage, row.dailyWindowStart === rt.clock.startOfDay(now)],
         ["weekly", row.weeklyLimit, row.weeklyUsage, row.weeklyWindowStart === rt.clock.startOfWeek(now)],

@@ -389,6 +389,32 @@ describe("faults", () => {
     }
   });
 
+  // Chaos finding (redis-kill · flusher): the outage's costs wait in the outbox as replays, so a
+  // check that read only the row decided from the usage of the last flush — a frozen number.
+  it("flusher mode, Redis unreachable: the database decision counts the costs waiting to be replayed", async () => {
+    const pr = await PrivateRedis.start();
+    const s = makeBilling({ redisUrl: pr.url, config: { flusherEnabled: true } });
+    try {
+      const u = await user();
+      await s.repo.upsertForUser(u, [{ platform: "grok", limits: L(2) }]);
+      await pr.down();
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "grok")).toEqual({ allowed: true, source: "database-no-cache" });
+      expect(await s.service.recordUsage({ userId: u, platform: "grok", cost: 1.5 })).toMatchObject({ recorded: true, parked: "outbox" });
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "grok")).toEqual({ allowed: true, source: "database-no-cache" }); // 1.5 < 2
+      await s.service.recordUsage({ userId: u, platform: "grok", cost: 0.5 });
+      // The row still says 0 (nothing flushed, nothing written): only the replays make this 2 >= 2.
+      expect((await rowText(c, u, "grok")).du).toBe("0.0000000000");
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "grok")).toMatchObject({ allowed: false, source: "database-no-cache" });
+      expect(await s.repo.pendingReplayCosts(billingKeys.userPlatformQuota(u, "grok"))).toEqual([
+        { at: expect.any(Number), cost: 1.5 },
+        { at: expect.any(Number), cost: 0.5 },
+      ]);
+    } finally {
+      await s.close();
+      await pr.down();
+    }
+  });
+
   it("a Redis GET error with no row writes no sentinel", async () => {
     const pr = await PrivateRedis.start();
     const s = makeBilling({ redisUrl: pr.url });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideQuota, entryFromRow, sentinelEntry, windowsToRefresh } from "@/lib/billing/decision";
+import { decideQuota, entryFromRow, sentinelEntry, windowsToRefresh, withPendingCosts } from "@/lib/billing/decision";
 import type { QuotaCacheEntry } from "@/lib/billing/quota-cache";
 import type { QuotaRow } from "@/lib/billing/quota-repo";
 import { MONTH_MS, QuotaClock } from "@/lib/billing/windows";
@@ -103,5 +103,26 @@ describe("windowsToRefresh (spec §4.4)", () => {
 
   it("never refreshes a sentinel-like entry (its short TTL must not be upgraded)", () => {
     expect(windowsToRefresh(entry({ dailyWindowStart: null, weeklyWindowStart: null, monthlyWindowStart: null }), sh, NOW)).toEqual([]);
+  });
+});
+
+describe("withPendingCosts (flusher mode, Redis down: replays waiting in the outbox)", () => {
+  it("adds each pending cost to the windows it was recorded in", () => {
+    const e = entry({ dailyUsage: 1, weeklyUsage: 2, monthlyUsage: 3, dailyLimit: 2, monthlyWindowStart: SOW - 86400_000 });
+    const out = withPendingCosts(e, [
+      { at: SOD + 1000, cost: 0.5 }, // today: all three windows
+      { at: SOW + 1000, cost: 0.25 }, // Monday: this week and the rolling month, not today
+      { at: SOW - 3600_000, cost: 4 }, // last Sunday 23:00: only the rolling month
+      { at: SOW - 2 * 86400_000, cost: 8 }, // before the month's start: none
+    ]);
+    expect([out.dailyUsage, out.weeklyUsage, out.monthlyUsage]).toEqual([1.5, 2.75, 7.75]);
+    expect(decideQuota(out, sh, NOW)).toBeNull(); // 1.5 < 2
+    expect(decideQuota(withPendingCosts(out, [{ at: NOW, cost: 0.5 }]), sh, NOW)?.window).toBe("daily"); // 2 >= 2
+  });
+
+  it("ignores costs that are not finite and positive, and returns the entry itself when nothing is pending", () => {
+    const e = entry({ dailyUsage: 1 });
+    expect(withPendingCosts(e, [])).toBe(e);
+    expect(withPendingCosts(e, [{ at: NOW, cost: Number.NaN }, { at: NOW, cost: -1 }, { at: NOW, cost: Infinity }]).dailyUsage).toBe(1);
   });
 });

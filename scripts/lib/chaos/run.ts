@@ -3,7 +3,7 @@ import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime
 import type { QuotaUsageFlusher } from "@/lib/billing/flusher";
 import { ledgerKeys } from "@/lib/billing/keys";
 import { redisCommand } from "../faults";
-import { checkLedger, exactMonthlySnapshot, quiesce, runTraffic, type LedgerReport, type QuiesceLeft, type TrafficControl, type TrafficResult } from "../traffic";
+import { checkLedger, exactMonthlySnapshot, quiesce, readUnflushed, runTraffic, type LedgerReport, type QuiesceLeft, type TrafficControl, type TrafficResult, type UnflushedSnapshot } from "../traffic";
 import { SCENARIOS, type Mode, type Scenario, type ScenarioCtx } from "./scenarios";
 import { ChaosServices, FlusherProcess, type ChaosDb, type DbService } from "./services";
 
@@ -234,6 +234,7 @@ async function runOne(s: Scenario, mode: Mode, db: DbService, services: ChaosSer
 
     let t0 = 0;
     let ctl: TrafficControl | null = null;
+    let unflushed: UnflushedSnapshot | undefined;
     const ctx: ScenarioCtx = {
       rt,
       mode,
@@ -248,6 +249,9 @@ async function runOne(s: Scenario, mode: Mode, db: DbService, services: ChaosSer
       faultAt,
       at: (t) => new Promise((r) => setTimeout(r, Math.max(0, t0 + t * 1000 - performance.now()))),
       ctl: () => ctl!,
+      markUnflushed: async () => {
+        if (flusherMode) unflushed = await readUnflushed(rt, ctl!.keys());
+      },
       undo: (fn) => void undo.push(fn),
       note: (m) => void notes.push(m),
       random: prng(seq * 7919 + 17),
@@ -286,7 +290,7 @@ async function runOne(s: Scenario, mode: Mode, db: DbService, services: ChaosSer
     const settled = await quiesce(rt, final, quick ? 60_000 : 120_000);
     await final?.stop();
     const quiesceSeconds = (performance.now() - q0) / 1000;
-    const report = await checkLedger(rt, before, traffic, COST_MAX, Date.now(), { exact: true });
+    const report = await checkLedger(rt, before, traffic, COST_MAX, Date.now(), { exact: true, unflushed });
     const invariants = {
       exact: report.lost.length === 0 && report.doubled.length === 0,
       drift: report.drift.length === 0,

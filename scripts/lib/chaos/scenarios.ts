@@ -37,6 +37,12 @@ export type ScenarioCtx = {
   at(t: number): Promise<void>;
   /** extra requests through the traffic engine (counted like its own) */
   ctl(): TrafficControl;
+  /**
+   * Flusher mode: record how much usage Redis holds that PostgreSQL does not, right before Redis is
+   * made unreachable (the cap invariant allows exactly that lag; scripts/lib/traffic.ts readUnflushed).
+   * No-op in direct mode, where PostgreSQL has every cost.
+   */
+  markUnflushed(): Promise<void>;
   /** register an undo step (run by the engine after the scenario, in reverse order, even on failure) */
   undo(fn: () => unknown): void;
   note(s: string): void;
@@ -174,6 +180,7 @@ export const SCENARIOS: Scenario[] = [
     async run(ctx) {
       const r = ctx.services.redis;
       await ctx.at(ctx.faultAt);
+      await ctx.markUnflushed();
       r.pause();
       ctx.undo(() => r.resume());
       // 3 s in --quick too: a request that meets the pause waits out its check's and its write guard's
@@ -189,6 +196,7 @@ export const SCENARIOS: Scenario[] = [
     async run(ctx) {
       const r = ctx.services.redis;
       await ctx.at(ctx.faultAt);
+      await ctx.markUnflushed();
       await r.kill();
       ctx.undo(() => (r.running ? undefined : r.restart()));
       await ctx.at(ctx.faultAt + len(ctx, 2, 1));
