@@ -15,8 +15,8 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 }
 
-export /** CPU seconds (user + system) used so far by every process of a process group; null without /proc. */
-function groupCpuSeconds(pgid: number | null): number | null {
+/** CPU seconds (user + system) used so far by every process of a process group; null without /proc. */
+export function groupCpuSeconds(pgid: number | null): number | null {
   if (pgid === null || !fs.existsSync("/proc/self/stat")) return null;
   let ticks = 0;
   for (const d of fs.readdirSync("/proc")) {
