@@ -4,9 +4,9 @@ import { useActionState } from "react";
 import { useLocale, useTranslations } from "next-intl";
 import { registerAction, type RegisterState } from "@/lib/actions/register";
 import type { PasswordFeedback } from "@/lib/auth/password-policy";
-import { Link } from "@/i18n/navigation";
 import { AuthField } from "./auth-field";
 import { errorText } from "./error-text";
+import { HaveAccount } from "./have-account";
 
 /** The estimator's reasons (translation keys from the server) as one localized sentence group. */
 function feedbackText(tp: ReturnType<typeof useTranslations>, f: PasswordFeedback | undefined, sep: string): string {
@@ -57,12 +57,7 @@ export function RegisterForm({ locale }: { locale: string }) {
       >
         {pending ? t("submitting") : t("submit")}
       </button>
-      <p className="mt-4 text-center text-sm text-slate-600">
-        {t("haveAccount")}{" "}
-        <Link href="/sign-in" className="font-medium text-blue-700 underline">
-          {t("signIn")}
-        </Link>
-      </p>
+      <HaveAccount text={t("haveAccount")} signIn={t("signIn")} />
     </form>
   );
 }

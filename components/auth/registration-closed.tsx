@@ -1,5 +1,5 @@
 import { getTranslations } from "next-intl/server";
-import { Link } from "@/i18n/navigation";
+import { HaveAccount } from "./have-account";
 
 /** The register page while registration is off (REGISTRATION_ENABLED and the admin's switch). */
 export async function RegistrationClosed() {
@@ -8,12 +8,7 @@ export async function RegistrationClosed() {
     <section className="rounded-xl border border-slate-200 bg-white p-6 shadow-sm" data-testid="registration-closed">
       <h1 className="text-xl font-semibold">{t("closedTitle")}</h1>
       <p className="mt-2 text-sm text-slate-600">{t("closedBody")}</p>
-      <p className="mt-4 text-center text-sm text-slate-600">
-        {t("haveAccount")}{" "}
-        <Link href="/sign-in" className="font-medium text-blue-700 underline">
-          {t("signIn")}
-        </Link>
-      </p>
+      <HaveAccount text={t("haveAccount")} signIn={t("signIn")} />
     </section>
   );
 }
