@@ -1,10 +1,10 @@
 "use client";
 
-import { createContext, useCallback, useContext, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 import { useTranslations } from "next-intl";
-import { UserQuotaModal } from "./user-quota-modal";
+import { UserQuotaModal, type ModalUser } from "./user-quota-modal";
 
-export type ModalUser = { id: number; email: string };
+export type { ModalUser };
 
 type Ctx = { open: (user: ModalUser) => void; close: () => void; notify: (text: string) => void };
 const ModalContext = createContext<Ctx | null>(null);
@@ -23,11 +23,14 @@ export function UserQuotaModalProvider({ children }: { children: ReactNode }) {
     setToast(text);
     setTimeout(() => setToast((t) => (t === text ? null : t)), 5000);
   }, []);
-  const value: Ctx = { open: setUser, close: () => setUser(null), notify };
+  // Stable callbacks: the modal's effects depend on `close`, and a new one on every render (a toast
+  // appearing or expiring) re-ran them — moving focus back to the first field.
+  const close = useCallback(() => setUser(null), []);
+  const value = useMemo<Ctx>(() => ({ open: setUser, close, notify }), [close, notify]);
   return (
     <ModalContext.Provider value={value}>
       {children}
-      {user ? <UserQuotaModal key={user.id} user={user} /> : null}
+      {user ? <UserQuotaModal key={user.id} user={user} onClose={close} notify={notify} /> : null}
       <div aria-live="polite" className="pointer-events-none fixed inset-x-0 bottom-4 flex justify-center">
         {toast ? (
           <p role="status" data-testid="toast" className="pointer-events-auto rounded-md bg-slate-900 px-4 py-2 text-sm text-white shadow-lg">

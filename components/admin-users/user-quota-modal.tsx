@@ -12,7 +12,6 @@ import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
 import type { AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { UserQuotasView } from "@/lib/quota/admin";
 import { parseLimitInput, QUOTA_WINDOWS, type QuotaWindow } from "@/lib/settings/quota-schema";
-import { useUserQuotaModal, type ModalUser } from "./use-user-quota-modal";
 
 export const userQuotaKeys = { detail: (id: number) => ["admin", "user-quotas", id] as const };
 
@@ -26,14 +25,19 @@ const textsFrom = (items: AdminQuotaItem[]): Texts =>
     }),
   ) as Texts;
 
-export function UserQuotaModal({ user }: { user: ModalUser }) {
+export type ModalUser = { id: number; email: string };
+
+/**
+ * The per-user quota modal. Its opener (use-user-quota-modal.tsx) renders it and passes `onClose`
+ * and `notify` (the page's toast), so this file never imports its opener.
+ */
+export function UserQuotaModal({ user, onClose: close, notify }: { user: ModalUser; onClose: () => void; notify: (text: string) => void }) {
   const t = useTranslations("UserQuotaModal");
   const te = useTranslations("Errors");
   const tp = useTranslations("Platforms");
   const format = useFormatter();
   const router = useRouter();
   const queryClient = useQueryClient();
-  const { close, notify } = useUserQuotaModal();
   const dialogRef = useRef<HTMLDivElement>(null);
   const [pending, startTransition] = useTransition();
   const [resetting, setResetting] = useState<string | null>(null);
