@@ -2,10 +2,11 @@ import { cookies } from "next/headers";
 import { hasLocale } from "next-intl";
 import { getRequestConfig } from "next-intl/server";
 import { routing } from "./routing";
+import { TZ_COOKIE } from "./time-zone";
 
 /** The viewer's IANA time zone from the `qc_tz` cookie (set by <TimeZoneCookie/>), if valid. */
 async function viewerTimeZone(): Promise<string | undefined> {
-  const raw = (await cookies()).get("qc_tz")?.value;
+  const raw = (await cookies()).get(TZ_COOKIE)?.value;
   if (!raw) return undefined;
   const tz = decodeURIComponent(raw);
   try {

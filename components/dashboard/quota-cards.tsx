@@ -3,7 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useFormatter, useNow, useTranslations } from "next-intl";
 import { useSyncExternalStore } from "react";
-import { isPlatform, PLATFORMS } from "@/lib/billing/platforms";
+import { isPlatform } from "@/lib/billing/platforms";
 import type { QuotaItem } from "@/lib/billing/quota-view";
 import { myQuotaKeys, MY_QUOTAS_URL } from "@/lib/quota/query-keys";
 import type { MyQuotas } from "@/lib/quota/user";
@@ -36,7 +36,7 @@ export function QuotaCards() {
   const items = (data?.platform_quotas ?? []).filter(
     (q) => q.daily_limit_usd !== null || q.weekly_limit_usd !== null || q.monthly_limit_usd !== null,
   );
-  const ordered = [...items].sort((a, b) => PLATFORMS.indexOf(a.platform as never) - PLATFORMS.indexOf(b.platform as never));
+  const ordered = items; // the API lists rows in registry order (QuotaRepository.listByUser)
   // Rows without any limit get no card, but are named so the user knows they are unlimited there.
   const tp = useTranslations("Platforms");
   const unlimited = (data?.platform_quotas ?? [])

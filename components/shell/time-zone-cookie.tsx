@@ -2,8 +2,7 @@
 
 import { useRouter } from "next/navigation";
 import { useEffect } from "react";
-
-export const TZ_COOKIE = "qc_tz";
+import { TZ_COOKIE } from "@/i18n/time-zone";
 
 /**
  * Tells the server the viewer's time zone (cookie `qc_tz`), so that times rendered on the server —

@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { redirect } from "next/navigation";
 import { dehydrate, HydrationBoundary, QueryClient } from "@tanstack/react-query";
 import { getFormatter, getTranslations, setRequestLocale } from "next-intl/server";
 import { QuotaCards } from "@/components/dashboard/quota-cards";
@@ -15,7 +16,8 @@ export async function generateMetadata({ params }: PageProps<"/[locale]/dashboar
 }
 
 export default async function DashboardPage({ params }: PageProps<"/[locale]/dashboard">) {
-  setRequestLocale((await params).locale);
+  const { locale } = await params;
+  setRequestLocale(locale);
   const session = await requireUser();
   // Prefetched here and hydrated into React Query: no loading flash, then live refetches.
   const queryClient = new QueryClient();
@@ -27,7 +29,7 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
     getTranslations("Sources"),
     getFormatter(),
   ]);
-  if (!me) return null;
+  if (!me) redirect(`/${locale}/sign-in`); // the account went away after the session was read
   return (
     <>
       <PageHeader title={t("welcome", { name: me.username ?? me.email })} />
