@@ -5,6 +5,7 @@ import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 import { useRouter as useLocaleRouter } from "@/i18n/navigation";
 import { setUserRoleAction } from "@/lib/actions/users";
+import { InlineError } from "@/components/ui/inline-error";
 
 /**
  * Make admin / make user for one row. The server enforces the last-admin rule and ends the user's
@@ -39,11 +40,7 @@ export function UserRoleToggle({ userId, role, email, self }: { userId: number; 
       >
         {t(next === "admin" ? "makeAdmin" : "makeUser")}
       </button>
-      {error ? (
-        <span role="alert" className="mt-1 text-xs text-red-700">
-          {error}
-        </span>
-      ) : null}
+      <InlineError message={error} />
     </span>
   );
 }

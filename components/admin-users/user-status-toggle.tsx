@@ -5,6 +5,7 @@ import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { setUserStatusAction } from "@/lib/actions/users";
+import { InlineError } from "@/components/ui/inline-error";
 
 /**
  * Enable / disable one user; the server answers with a code that is shown translated. Disabling
@@ -50,11 +51,7 @@ export function UserStatusToggle({ userId, status, email }: { userId: number; st
       ) : (
         button
       )}
-      {error ? (
-        <span role="alert" className="mt-1 text-xs text-red-700">
-          {error}
-        </span>
-      ) : null}
+      <InlineError message={error} />
     </span>
   );
 }
