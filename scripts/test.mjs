@@ -14,8 +14,8 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import Redis from "ioredis";
+import pg from "pg";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 process.chdir(root);
@@ -54,7 +54,9 @@ async function ensureChromium() {
 function assertLocal(url, what) {
   const host = new URL(url).hostname;
   if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host) && process.env.ALLOW_REMOTE_TEST_DB !== "1") {
-    throw new Error(`refusing to run tests against non-local ${what} host ${host} (set ALLOW_REMOTE_TEST_DB=1 to allow)`);
+    throw new Error(
+      `refusing to run tests against non-local ${what} host ${host} (set ALLOW_REMOTE_TEST_DB=1 to allow)`,
+    );
   }
 }
 
@@ -89,7 +91,8 @@ function freePort() {
 }
 
 async function aptInstall(pkgs) {
-  if (process.getuid?.() !== 0) throw new Error(`missing ${pkgs.join(", ")}: sudo apt-get install -y ${pkgs.join(" ")}`);
+  if (process.getuid?.() !== 0)
+    throw new Error(`missing ${pkgs.join(", ")}: sudo apt-get install -y ${pkgs.join(" ")}`);
   log(`installing ${pkgs.join(", ")} (apt-get)`);
   const aptEnv = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   await run("apt-get", ["update", "-qq"], aptEnv);
@@ -106,7 +109,10 @@ async function throwawayPostgres() {
   const findInitdb = () => {
     const base = "/usr/lib/postgresql";
     if (!fs.existsSync(base)) return null;
-    const v = fs.readdirSync(base).sort((a, b) => Number(b) - Number(a)).find((d) => fs.existsSync(`${base}/${d}/bin/initdb`));
+    const v = fs
+      .readdirSync(base)
+      .sort((a, b) => Number(b) - Number(a))
+      .find((d) => fs.existsSync(`${base}/${d}/bin/initdb`));
     return v ? `${base}/${v}/bin` : null;
   };
   if (!findInitdb()) await aptInstall(["postgresql"]);
@@ -114,17 +120,34 @@ async function throwawayPostgres() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qc-pg-"));
   const port = await freePort();
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) fs.chownSync(dir, ...(() => {
-    const line = fs.readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("postgres:"));
-    if (!line) throw new Error("no postgres system user to run the throwaway cluster");
-    const [, , uid, gid] = line.split(":");
-    return [Number(uid), Number(gid)];
-  })());
+  if (asRoot)
+    fs.chownSync(
+      dir,
+      ...(() => {
+        const line = fs
+          .readFileSync("/etc/passwd", "utf8")
+          .split("\n")
+          .find((l) => l.startsWith("postgres:"));
+        if (!line) throw new Error("no postgres system user to run the throwaway cluster");
+        const [, , uid, gid] = line.split(":");
+        return [Number(uid), Number(gid)];
+      })(),
+    );
   const as = (args) => (asRoot ? ["runuser", ["-u", "postgres", "--", ...args]] : [args[0], args.slice(1)]);
   const [c1, a1] = as([`${bin}/initdb`, "-D", `${dir}/data`, "-A", "trust", "-U", "postgres"]);
-  if ((await run(c1, [...a1, "--no-sync"], { ...process.env, LC_ALL: "C.UTF-8" })) !== 0) throw new Error("initdb failed");
-  const [c2, a2] = as([`${bin}/pg_ctl`, "-D", `${dir}/data`, "-l", `${dir}/pg.log`, "-w", "-o",
-    `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c synchronous_commit=off`, "start"]);
+  if ((await run(c1, [...a1, "--no-sync"], { ...process.env, LC_ALL: "C.UTF-8" })) !== 0)
+    throw new Error("initdb failed");
+  const [c2, a2] = as([
+    `${bin}/pg_ctl`,
+    "-D",
+    `${dir}/data`,
+    "-l",
+    `${dir}/pg.log`,
+    "-w",
+    "-o",
+    `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c synchronous_commit=off`,
+    "start",
+  ]);
   if ((await run(c2, a2)) !== 0) throw new Error(`throwaway PostgreSQL did not start (see ${dir}/pg.log)`);
   throwaway.push(async () => {
     const [c3, a3] = as([`${bin}/pg_ctl`, "-D", `${dir}/data`, "-m", "immediate", "stop"]);
@@ -137,10 +160,15 @@ async function throwawayPostgres() {
 
 /** Likewise a private, diskless redis-server when none answers and REDIS_URL is unset. */
 async function throwawayRedis() {
-  const onPath = (cmd) => (process.env.PATH ?? "").split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, cmd)));
+  const onPath = (cmd) =>
+    (process.env.PATH ?? "").split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, cmd)));
   if (!onPath("redis-server")) await aptInstall(["redis-server"]);
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
   throwaway.push(async () => {
     child.kill("SIGTERM");
   });
@@ -155,8 +183,10 @@ let dbCreated = false;
 
 async function setupServices() {
   const force = process.env.QC_TEST_THROWAWAY_SERVICES === "1";
-  if (!process.env.DATABASE_URL && (force || !(await reachable(baseDbUrl, 5432)))) baseDbUrl = await throwawayPostgres();
-  if (!process.env.REDIS_URL && (force || !(await reachable(baseRedisUrl, 6379)))) baseRedisUrl = await throwawayRedis();
+  if (!process.env.DATABASE_URL && (force || !(await reachable(baseDbUrl, 5432))))
+    baseDbUrl = await throwawayPostgres();
+  if (!process.env.REDIS_URL && (force || !(await reachable(baseRedisUrl, 6379))))
+    baseRedisUrl = await throwawayRedis();
   assertLocal(baseDbUrl, "PostgreSQL");
   assertLocal(baseRedisUrl, "Redis");
   const admin = new pg.Client({ connectionString: baseDbUrl });
@@ -210,7 +240,15 @@ async function vitest(project, env) {
   const out = path.join(reportDir, `${project}.json`);
   const code = await run(
     process.execPath,
-    ["node_modules/vitest/vitest.mjs", "run", "--project", project, "--reporter=default", "--reporter=json", `--outputFile.json=${out}`],
+    [
+      "node_modules/vitest/vitest.mjs",
+      "run",
+      "--project",
+      project,
+      "--reporter=default",
+      "--reporter=json",
+      `--outputFile.json=${out}`,
+    ],
     env,
   );
   addReport(out);
@@ -239,11 +277,20 @@ try {
     log(`phase ${phase}`);
     let code = 0;
     if (phase === "static") {
-      code = (await run(process.execPath, ["node_modules/next/dist/bin/next", "typegen"], env)) ||
+      code =
+        (await run(process.execPath, ["node_modules/next/dist/bin/next", "typegen"], env)) ||
         (await run(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit"], env)) ||
-        (await run(process.execPath, ["node_modules/eslint/bin/eslint.js", "--max-warnings", "0", "."], env));
+        (await run(process.execPath, ["node_modules/eslint/bin/eslint.js", "--max-warnings", "0", "."], env)) ||
+        (await run(
+          process.execPath,
+          ["node_modules/prettier/bin/prettier.cjs", "--check", "--log-level", "warn", "."],
+          env,
+        ));
     } else if (phase === "build") {
-      code = await run(process.execPath, ["node_modules/next/dist/bin/next", "build"], { ...env, NODE_ENV: "production" });
+      code = await run(process.execPath, ["node_modules/next/dist/bin/next", "build"], {
+        ...env,
+        NODE_ENV: "production",
+      });
     } else {
       code = await vitest(phase, env);
     }
