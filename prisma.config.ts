@@ -2,6 +2,7 @@
 // itself, hence dotenv. `env()` from prisma/config throws when DATABASE_URL is unset, which would
 // break `prisma generate` on a fresh machine, so the URL is read leniently.
 import "dotenv/config";
+
 import { defineConfig } from "prisma/config";
 
 export default defineConfig({

@@ -1,5 +1,6 @@
 import createMiddleware from "next-intl/middleware";
 import { NextResponse, type NextRequest } from "next/server";
+
 import { routing } from "./i18n/routing";
 import { env } from "./lib/config/env";
 import { newNonce, securityHeaders } from "./lib/security/headers";

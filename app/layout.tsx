@@ -1,5 +1,6 @@
 import { connection } from "next/server";
 import type { ReactNode } from "react";
+
 import "./globals.css";
 
 // The <html> element is rendered by app/[locale]/layout.tsx, which knows the language.

@@ -1,4 +1,5 @@
 import Link from "next/link";
+
 import "./globals.css";
 
 // Requests outside any locale (the proxy normally adds one) end here.

@@ -1,6 +1,7 @@
-import { cookies } from "next/headers";
 import { hasLocale } from "next-intl";
 import { getRequestConfig } from "next-intl/server";
+import { cookies } from "next/headers";
+
 import { routing } from "./routing";
 import { TZ_COOKIE } from "./time-zone";
 

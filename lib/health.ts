@@ -1,4 +1,5 @@
 import "server-only";
+
 import { ledgerStatus, type LedgerStatus } from "@/lib/billing/ledger-status";
 import { pendingInvalidations } from "@/lib/billing/outbox";
 import { db, pgPool } from "@/lib/db/client";
@@ -50,7 +51,7 @@ export async function getHealth(opts: { maxAgeMs?: number } = {}): Promise<Healt
 // The console's banner reuses a recent probe instead of pinging both services on every render.
 let recent: { at: number; health: Health } | null = null;
 
-const within = <T,>(p: Promise<T>, ms: number): Promise<T | null> =>
+const within = <T>(p: Promise<T>, ms: number): Promise<T | null> =>
   Promise.race([p.catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), ms).unref())]);
 
 async function probe(): Promise<Health> {
@@ -61,11 +62,18 @@ async function probe(): Promise<Health> {
   ]);
   const [pending, ledger] = await Promise.all([
     database.status === "up" && r ? within(pendingInvalidations(pgPool()), 2000) : Promise.resolve(null),
-    within(ledgerStatus({ pool: database.status === "up" ? pgPool() : null, redis: cache.status === "up" ? r : null }), 2000),
+    within(
+      ledgerStatus({ pool: database.status === "up" ? pgPool() : null, redis: cache.status === "up" ? r : null }),
+      2000,
+    ),
   ]);
   const backlog = ledger ? (ledger.journal ?? 0) + (ledger.outbox?.overdue ?? 0) : 0;
   const status =
-    database.status !== "up" ? "down" : cache.status === "down" || (pending?.count ?? 0) > 0 || backlog > 0 ? "degraded" : "ok";
+    database.status !== "up"
+      ? "down"
+      : cache.status === "down" || (pending?.count ?? 0) > 0 || backlog > 0
+        ? "degraded"
+        : "ok";
   return {
     status,
     database,

@@ -18,14 +18,25 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import Redis from "ioredis";
-import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
-import { DIRTY_SET_TTL_SECONDS, FENCE_TTL_SECONDS, OP_MAP_TTL_SECONDS, QUOTA_CACHE_TTL_SECONDS, QUOTA_FIELDS, QUOTA_SCHEMA_VERSION, QUOTA_SCRIPTS, type QuotaCache } from "@/lib/billing/quota-cache";
+
 import { formatGoFloat, formatGoInt } from "@/lib/billing/encoding";
 import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
 import { OpIds } from "@/lib/billing/ledger";
+import {
+  DIRTY_SET_TTL_SECONDS,
+  FENCE_TTL_SECONDS,
+  OP_MAP_TTL_SECONDS,
+  QUOTA_CACHE_TTL_SECONDS,
+  QUOTA_FIELDS,
+  QUOTA_SCHEMA_VERSION,
+  QUOTA_SCRIPTS,
+  type QuotaCache,
+} from "@/lib/billing/quota-cache";
+import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
+
 import { throwawayServices } from "./lib/throwaway-services";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -178,7 +189,14 @@ async function measurePair(p: {
 
 // ---- services: own database, own Redis db ----
 
-const services = throwawayServices({ dbName, baseDbUrl, baseRedisUrl, runId, claimKey: CLAIM_KEY, log: (m) => progress(m) });
+const services = throwawayServices({
+  dbName,
+  baseDbUrl,
+  baseRedisUrl,
+  runId,
+  claimKey: CLAIM_KEY,
+  log: (m) => progress(m),
+});
 const { assertLocal, createDatabase, migrate, claimRedisDb, cleanup } = services;
 
 /** The open runtime, closed on failure or a signal. */
@@ -224,7 +242,11 @@ function printTable(rows: Measurement[]) {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const left = new Set([0, 7]);
-  const line = (c: string[]) => c.map((s, i) => (left.has(i) ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((s, i) => (left.has(i) ? s.padEnd(widths[i]) : s.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
   console.log(line(header));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const c of cells) console.log(line(c));
@@ -281,8 +303,11 @@ async function main() {
     postgresSynchronousCommit: pgFacts.rows[0].sc,
     postgresFsync: pgFacts.rows[0].fsync,
   };
-  progress(`node ${machine.node}, ${machine.cpus} cpus, Redis ${machine.redisVersion}, PostgreSQL ${machine.postgresVersion}`);
-  if (!machine.exposeGc) progress("global.gc is not available (run node with --expose-gc); RSS figures include garbage");
+  progress(
+    `node ${machine.node}, ${machine.cpus} cpus, Redis ${machine.redisVersion}, PostgreSQL ${machine.postgresVersion}`,
+  );
+  if (!machine.exposeGc)
+    progress("global.gc is not available (run node with --expose-gc); RSS figures include garbage");
 
   // Fixtures: users, a daily limit each, the cache built by one check per user.
   const { rows: userRows } = await pool.query<{ id: string }>(
@@ -290,9 +315,17 @@ async function main() {
     [USERS],
   );
   const userIds = userRows.map((r) => Number(r.id));
-  await runOps(USERS, 16, (i) => repo.upsertForUser(userIds[i], [{ platform: PLATFORM, limits: { daily: DAILY_LIMIT, weekly: null, monthly: null } }]), {
-    record: false,
-  });
+  await runOps(
+    USERS,
+    16,
+    (i) =>
+      repo.upsertForUser(userIds[i], [
+        { platform: PLATFORM, limits: { daily: DAILY_LIMIT, weekly: null, monthly: null } },
+      ]),
+    {
+      record: false,
+    },
+  );
   for (const id of userIds) await service.checkUserPlatformQuotaEligibility(id, PLATFORM);
   const keys = userIds.map((id) => billingKeys.userPlatformQuota(id, PLATFORM));
   let hits = 0;
@@ -316,15 +349,33 @@ async function main() {
     [1, CHECK_OPS_C1],
     [64, CHECK_OPS_C64],
   ] as const) {
-    const [lib, raw] = await measurePair({ name: "check (cache hit)", baselineName: "raw HGETALL", concurrency: c, ops, lib: check, raw: hgetall });
+    const [lib, raw] = await measurePair({
+      name: "check (cache hit)",
+      baselineName: "raw HGETALL",
+      concurrency: c,
+      ops,
+      lib: check,
+      raw: hgetall,
+    });
     const ok = (lib.ratio ?? 0) >= TARGET_CHECK_RATIO;
-    lib.target = `>=${TARGET_CHECK_RATIO}x raw: ${ok ? "met" : "MISSED"}` + (c === 64 ? `; p99<=${TARGET_CHECK_P99_MS}ms: ${(lib.p99Ms ?? Infinity) <= TARGET_CHECK_P99_MS ? "met" : "missed"}` : "");
+    lib.target =
+      `>=${TARGET_CHECK_RATIO}x raw: ${ok ? "met" : "MISSED"}` +
+      (c === 64
+        ? `; p99<=${TARGET_CHECK_P99_MS}ms: ${(lib.p99Ms ?? Infinity) <= TARGET_CHECK_P99_MS ? "met" : "missed"}`
+        : "");
     results.push(lib, raw);
   }
   // The check reads with HMGET of the 11 fields (same bytes, no field-name map): its cost against
   // that same command, raw.
   const hmget = (i: number) => redis.hmget(keys[i % USERS], ...QUOTA_FIELDS);
-  const [libSame, rawSame] = await measurePair({ name: "check (cache hit)", baselineName: "raw HMGET (the check's command)", concurrency: 64, ops: CHECK_OPS_C64, lib: check, raw: hmget });
+  const [libSame, rawSame] = await measurePair({
+    name: "check (cache hit)",
+    baselineName: "raw HMGET (the check's command)",
+    concurrency: 64,
+    ops: CHECK_OPS_C64,
+    lib: check,
+    raw: hmget,
+  });
   results.push(libSame, rawSame);
   if (notHit > 0) throw new Error(`${notHit} checks did not decide from the cache`);
 
@@ -333,7 +384,8 @@ async function main() {
   const ours = QUOTA_SCRIPTS.increment;
   const gateway = QUOTA_SCRIPTS.gatewayIncrement;
   for (const sc of [ours, gateway]) {
-    if ((await redis.script("LOAD", sc.lua)) !== sc.sha) throw new Error(`SCRIPT LOAD returned an unexpected sha for ${sc.name}`);
+    if ((await redis.script("LOAD", sc.lua)) !== sc.sha)
+      throw new Error(`SCRIPT LOAD returned an unexpected sha for ${sc.name}`);
   }
   const libIds = new OpIds();
   const rawIds = new OpIds();
@@ -346,20 +398,49 @@ async function main() {
   const rawIncr = async (i: number) => {
     const id = userIds[i % USERS];
     const op = rawIds.next();
-    const r = await redis.evalsha(ours.sha, 4, keys[i % USERS], billingKeys.dirtySet, ledgerKeys.ops(op.epoch), ledgerKeys.fence(id, PLATFORM),
-      cost, formatGoInt(QUOTA_CACHE_TTL_SECONDS), formatGoInt(QUOTA_SCHEMA_VERSION), MARK_DIRTY ? billingKeys.dirtyMember(id, PLATFORM) : "",
-      formatGoInt(DIRTY_SET_TTL_SECONDS), formatGoInt(op.index), op.id, "30000", formatGoInt(FENCE_TTL_SECONDS), formatGoInt(OP_MAP_TTL_SECONDS));
+    const r = await redis.evalsha(
+      ours.sha,
+      4,
+      keys[i % USERS],
+      billingKeys.dirtySet,
+      ledgerKeys.ops(op.epoch),
+      ledgerKeys.fence(id, PLATFORM),
+      cost,
+      formatGoInt(QUOTA_CACHE_TTL_SECONDS),
+      formatGoInt(QUOTA_SCHEMA_VERSION),
+      MARK_DIRTY ? billingKeys.dirtyMember(id, PLATFORM) : "",
+      formatGoInt(DIRTY_SET_TTL_SECONDS),
+      formatGoInt(op.index),
+      op.id,
+      "30000",
+      formatGoInt(FENCE_TTL_SECONDS),
+      formatGoInt(OP_MAP_TTL_SECONDS),
+    );
     if (r !== 1) notApplied++;
   };
-  const gatewayArgs = userIds.map((id) => [cost, formatGoInt(QUOTA_CACHE_TTL_SECONDS), formatGoInt(QUOTA_SCHEMA_VERSION), MARK_DIRTY ? billingKeys.dirtyMember(id, PLATFORM) : "", formatGoInt(DIRTY_SET_TTL_SECONDS)]);
+  const gatewayArgs = userIds.map((id) => [
+    cost,
+    formatGoInt(QUOTA_CACHE_TTL_SECONDS),
+    formatGoInt(QUOTA_SCHEMA_VERSION),
+    MARK_DIRTY ? billingKeys.dirtyMember(id, PLATFORM) : "",
+    formatGoInt(DIRTY_SET_TTL_SECONDS),
+  ]);
   const rawGateway = async (i: number) => {
-    if ((await redis.evalsha(gateway.sha, 2, keys[i % USERS], billingKeys.dirtySet, ...gatewayArgs[i % USERS])) !== 1) notApplied++;
+    if ((await redis.evalsha(gateway.sha, 2, keys[i % USERS], billingKeys.dirtySet, ...gatewayArgs[i % USERS])) !== 1)
+      notApplied++;
   };
   for (const [c, ops] of [
     [1, INCR_OPS_C1],
     [64, INCR_OPS_C64],
   ] as const) {
-    const [lib, raw] = await measurePair({ name: "cache.increment", baselineName: "raw EVALSHA (same script)", concurrency: c, ops, lib: libIncr, raw: rawIncr });
+    const [lib, raw] = await measurePair({
+      name: "cache.increment",
+      baselineName: "raw EVALSHA (same script)",
+      concurrency: c,
+      ops,
+      lib: libIncr,
+      raw: rawIncr,
+    });
     lib.target = `>=${TARGET_INCR_RATIO}x raw: ${(lib.ratio ?? 0) >= TARGET_INCR_RATIO ? "met" : "MISSED"}`;
     results.push(lib, raw);
   }
@@ -429,13 +510,18 @@ async function main() {
   console.log("");
   printTable(results);
   console.log("");
-  console.log(`RSS before ${RSS_CHECKS.toLocaleString("en-US")} checks: ${mib(before.rss)} (heap used ${mib(before.heapUsed)})`);
-  console.log(`RSS after  ${RSS_CHECKS.toLocaleString("en-US")} checks: ${mib(after.rss)} (heap used ${mib(after.heapUsed)})`);
+  console.log(
+    `RSS before ${RSS_CHECKS.toLocaleString("en-US")} checks: ${mib(before.rss)} (heap used ${mib(before.heapUsed)})`,
+  );
+  console.log(
+    `RSS after  ${RSS_CHECKS.toLocaleString("en-US")} checks: ${mib(after.rss)} (heap used ${mib(after.heapUsed)})`,
+  );
   console.log(
     `RSS change: ${rssChangePct >= 0 ? "+" : ""}${rssChangePct.toFixed(1)} %   target: flat (±${TARGET_RSS_PCT} %): ${rssOk ? "met" : "MISSED"}` +
       (machine.exposeGc ? "" : "  (no --expose-gc)"),
   );
-  if (logs.warnings || logs.errors) console.log(`billing logger: ${logs.warnings} warnings, ${logs.errors} errors; last: ${logs.last}`);
+  if (logs.warnings || logs.errors)
+    console.log(`billing logger: ${logs.warnings} warnings, ${logs.errors} errors; last: ${logs.last}`);
 
   const finishedAt = new Date();
   const totalSeconds = (performance.now() - started) / 1000;

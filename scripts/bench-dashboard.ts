@@ -33,16 +33,26 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
 import Redis from "ioredis";
 import pg from "pg";
+
 import { hashSessionToken, newSessionToken, signSessionToken } from "@/lib/auth/token";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { QUOTA_SCHEMA_VERSION, QuotaCache, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
+
+import {
+  freePort,
+  groupCpuSeconds,
+  percentile,
+  startServer,
+  stopServer,
+  waitHealthy,
+  type Server,
+} from "./lib/bench-server";
 import { throwawayServices } from "./lib/throwaway-services";
-import { freePort, groupCpuSeconds, percentile, startServer, stopServer, waitHealthy, type Server } from "./lib/bench-server";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -71,7 +81,15 @@ const TARGET_API_P99_MS = 50;
 const TARGET_JS_KB = 200;
 
 /** The user's 8 rows: limits (null = unlimited) and usage per window. */
-type Seeded = { platform: string; dl: number | null; wl: number | null; ml: number | null; du: number; wu: number; mu: number };
+type Seeded = {
+  platform: string;
+  dl: number | null;
+  wl: number | null;
+  ml: number | null;
+  du: number;
+  wu: number;
+  mu: number;
+};
 const MY_QUOTAS: Seeded[] = [
   { platform: "anthropic", dl: 10, wl: null, ml: null, du: 3, wu: 7, mu: 12 },
   { platform: "openai", dl: null, wl: null, ml: 100, du: 2, wu: 20, mu: 42 },
@@ -116,7 +134,6 @@ type Row = {
   target: string;
 };
 
-
 type Fetched = { ms: number; bytes: number; body: string };
 
 class BenchError extends Error {}
@@ -124,7 +141,11 @@ class BenchError extends Error {}
 /** One GET with the cookie, read to the last byte; a non-200 throws. */
 async function get(base: string, cookie: string, pathAndQuery: string): Promise<Fetched> {
   const t0 = performance.now();
-  const res = await fetch(base + pathAndQuery, { headers: { cookie }, redirect: "manual", signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(base + pathAndQuery, {
+    headers: { cookie },
+    redirect: "manual",
+    signal: AbortSignal.timeout(30_000),
+  });
   const body = await res.text();
   const ms = performance.now() - t0;
   if (res.status !== 200) {
@@ -193,7 +214,6 @@ type Run = {
 /** Process group of the running `next start` (set by startServer), for the CPU figures. */
 let serverPgid: number | null = null;
 
-
 type Ctx = { base: string; cookie: string };
 
 /**
@@ -201,7 +221,14 @@ type Ctx = { base: string; cookie: string };
  * default undici agent: keep-alive). Every failure is counted; the first one is rethrown once all
  * workers have stopped. check() runs on each response after its time was taken.
  */
-async function runRequests(ctx: Ctx, name: string, pathAndQuery: string, total: number, concurrency: number, check: (f: Fetched) => void): Promise<Run> {
+async function runRequests(
+  ctx: Ctx,
+  name: string,
+  pathAndQuery: string,
+  total: number,
+  concurrency: number,
+  check: (f: Fetched) => void,
+): Promise<Run> {
   progress(`${name}: ${total} requests, concurrency ${concurrency}`);
   const latencies = new Float64Array(total);
   let bytes = 0;
@@ -242,7 +269,15 @@ async function runRequests(ctx: Ctx, name: string, pathAndQuery: string, total: 
  * offset), for `seconds` — how the dashboard really loads the server (it polls every 10 s), as
  * opposed to runRequests' closed loop, which measures saturation.
  */
-async function runPolling(ctx: Ctx, name: string, pathAndQuery: string, clients: number, intervalMs: number, seconds: number, check: (f: Fetched) => void): Promise<Run> {
+async function runPolling(
+  ctx: Ctx,
+  name: string,
+  pathAndQuery: string,
+  clients: number,
+  intervalMs: number,
+  seconds: number,
+  check: (f: Fetched) => void,
+): Promise<Run> {
   progress(`${name}: ${clients} clients polling every ${intervalMs} ms for ${seconds} s`);
   const latencies: number[] = [];
   let bytes = 0;
@@ -323,7 +358,8 @@ const NOMODULE = "script nomodule";
 /** Same-origin /_next/static/ JavaScript URLs named by the page's tags, with the kind of tag. */
 function scriptUrls(html: string): Map<string, string> {
   const found = new Map<string, string>();
-  const isJs = (u: string | undefined): u is string => !!u && u.startsWith("/_next/static/") && /\.m?js$/.test(u.split(/[?#]/)[0]);
+  const isJs = (u: string | undefined): u is string =>
+    !!u && u.startsWith("/_next/static/") && /\.m?js$/.test(u.split(/[?#]/)[0]);
   for (const t of html.matchAll(/<script\b[^>]*>/gi)) {
     const a = attrs(t[0].slice(7));
     const src = a.get("src");
@@ -333,7 +369,11 @@ function scriptUrls(html: string): Map<string, string> {
     const a = attrs(t[0].slice(5));
     const rel = (a.get("rel") ?? "").toLowerCase().split(/\s+/);
     const href = a.get("href");
-    const kind = rel.includes("modulepreload") ? "modulepreload" : rel.includes("preload") && a.get("as") === "script" ? "preload" : null;
+    const kind = rel.includes("modulepreload")
+      ? "modulepreload"
+      : rel.includes("preload") && a.get("as") === "script"
+        ? "preload"
+        : null;
     if (kind && isJs(href) && !found.has(href)) found.set(href, kind);
   }
   return found;
@@ -373,7 +413,9 @@ function contentHint(js: string): string {
   return hits.length ? hits.join(", ") : "?";
 }
 
-async function firstLoadJs(ctx: Ctx): Promise<{ chunks: Chunk[]; rscOnly: string[]; htmlBytes: number; htmlGzipBytes: number }> {
+async function firstLoadJs(
+  ctx: Ctx,
+): Promise<{ chunks: Chunk[]; rscOnly: string[]; htmlBytes: number; htmlGzipBytes: number }> {
   const page = await get(ctx.base, ctx.cookie, PAGE_PATH);
   if (!page.body.includes(CARD_MARKER)) throw new BenchError(`GET ${PAGE_PATH}: 200 but no ${CARD_MARKER}`);
   const urls = scriptUrls(page.body);
@@ -383,7 +425,13 @@ async function firstLoadJs(ctx: Ctx): Promise<{ chunks: Chunk[]; rscOnly: string
     const res = await fetch(ctx.base + url, { signal: AbortSignal.timeout(30_000) });
     const buf = Buffer.from(await res.arrayBuffer());
     if (res.status !== 200) throw new BenchError(`GET ${url}: HTTP ${res.status}`);
-    chunks.push({ url, via, rawBytes: buf.length, gzipBytes: zlib.gzipSync(buf, { level: GZIP_LEVEL }).length, contains: contentHint(buf.toString("utf8")) });
+    chunks.push({
+      url,
+      via,
+      rawBytes: buf.length,
+      gzipBytes: zlib.gzipSync(buf, { level: GZIP_LEVEL }).length,
+      contains: contentHint(buf.toString("utf8")),
+    });
   }
   chunks.sort((a, b) => b.gzipBytes - a.gzipBytes);
   return {
@@ -396,14 +444,24 @@ async function firstLoadJs(ctx: Ctx): Promise<{ chunks: Chunk[]; rscOnly: string
 
 // ---- services: own database, own Redis db (as scripts/bench-users-page.ts) ----
 
-const services = throwawayServices({ dbName, baseDbUrl, baseRedisUrl, runId, claimKey: CLAIM_KEY, log: (m) => progress(m) });
+const services = throwawayServices({
+  dbName,
+  baseDbUrl,
+  baseRedisUrl,
+  runId,
+  claimKey: CLAIM_KEY,
+  log: (m) => progress(m),
+});
 const { assertLocal, createDatabase, migrate, claimRedisDb, cleanup } = services;
 
 // ---- the Next.js production server ----
 
-
 /** The open server, pool and Redis connection, closed on failure or a signal. */
-const state: { server: Server | null; pool: pg.Pool | null; redis: Redis | null } = { server: null, pool: null, redis: null };
+const state: { server: Server | null; pool: pg.Pool | null; redis: Redis | null } = {
+  server: null,
+  pool: null,
+  redis: null,
+};
 
 async function closeAll() {
   if (state.server) await stopServer(state.server).catch(() => {});
@@ -505,7 +563,11 @@ const kB = (bytes: number) => (bytes / 1000).toFixed(1);
 /** `align`: one letter per column, "l" or "r" (default: the first left, the rest right). */
 function printTable(header: string[], cells: string[][], align = "l") {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((s, i) => ((align[i] ?? "r") === "l" ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((s, i) => ((align[i] ?? "r") === "l" ? s.padEnd(widths[i]) : s.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
   console.log(line(header));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const c of cells) console.log(line(c));
@@ -513,7 +575,20 @@ function printTable(header: string[], cells: string[][], align = "l") {
 
 function printRows(rows: Row[]) {
   printTable(
-    ["scenario", "requests", "conc", "p50 ms", "p90 ms", "p99 ms", "mean ms", "max ms", "req/s", "bytes", "server CPU ms/req", "target"],
+    [
+      "scenario",
+      "requests",
+      "conc",
+      "p50 ms",
+      "p90 ms",
+      "p99 ms",
+      "mean ms",
+      "max ms",
+      "req/s",
+      "bytes",
+      "server CPU ms/req",
+      "target",
+    ],
     rows.map((r) => [
       r.scenario,
       String(r.requests),
@@ -538,10 +613,14 @@ async function main() {
   assertLocal(baseDbUrl, "PostgreSQL");
   assertLocal(baseRedisUrl, "Redis");
   const buildIdFile = path.join(root, ".next/BUILD_ID");
-  if (!fs.existsSync(buildIdFile)) throw new Error("no production build (.next/BUILD_ID is missing): run `npm run build` first");
+  if (!fs.existsSync(buildIdFile))
+    throw new Error("no production build (.next/BUILD_ID is missing): run `npm run build` first");
   const buildId = fs.readFileSync(buildIdFile, "utf8").trim();
-  const manifest = JSON.parse(fs.readFileSync(path.join(root, ".next/server/app-paths-manifest.json"), "utf8")) as Record<string, string>;
-  if (!(API_ROUTE in manifest)) throw new Error(`the production build ${buildId} has no ${API_ROUTE}: rebuild (npm run build) first`);
+  const manifest = JSON.parse(
+    fs.readFileSync(path.join(root, ".next/server/app-paths-manifest.json"), "utf8"),
+  ) as Record<string, string>;
+  if (!(API_ROUTE in manifest))
+    throw new Error(`the production build ${buildId} has no ${API_ROUTE}: rebuild (npm run build) first`);
   const loadBefore = os.loadavg();
 
   const databaseUrl = await createDatabase();
@@ -570,10 +649,10 @@ async function main() {
   // The user's session, as createSession() writes it.
   const sessionSecret = randomBytes(32).toString("hex");
   const token = newSessionToken();
-  await pool.query("INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')", [
-    hashSessionToken(token),
-    userId,
-  ]);
+  await pool.query(
+    "INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+    [hashSessionToken(token), userId],
+  );
   const cookie = `${SESSION_COOKIE}=${signSessionToken(token, sessionSecret)}`;
 
   const pgFacts = await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v");
@@ -600,7 +679,16 @@ async function main() {
     NEXT_TELEMETRY_DISABLED: "1",
     QUOTA_TIMEZONE: quotaTimeZone,
   };
-  for (const k of ["PGLITE_DIR", "COOKIE_SECURE", "ADMIN_EMAIL", "ADMIN_PASSWORD", "PORT", "HOSTNAME", "DATABASE_POOL_MAX"]) delete env[k];
+  for (const k of [
+    "PGLITE_DIR",
+    "COOKIE_SECURE",
+    "ADMIN_EMAIL",
+    "ADMIN_PASSWORD",
+    "PORT",
+    "HOSTNAME",
+    "DATABASE_POOL_MAX",
+  ])
+    delete env[k];
   const profDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : null;
   if (profDir) {
     fs.mkdirSync(profDir, { recursive: true });
@@ -612,7 +700,9 @@ async function main() {
   serverPgid = server.child.pid ?? null;
   const tStart = performance.now();
   const health = (await waitHealthy(server, 60_000)) as { status?: string };
-  progress(`next start on ${server.base} healthy (${health.status ?? "?"}) after ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
+  progress(
+    `next start on ${server.base} healthy (${health.status ?? "?"}) after ${((performance.now() - tStart) / 1000).toFixed(1)} s`,
+  );
   const ctx: Ctx = { base: server.base, cookie };
 
   // Which path each item took: checked on the first response of every API run.
@@ -636,7 +726,9 @@ async function main() {
 
   //    50 open-loop clients polling every second (10x the dashboard's own 10 s interval).
   const polling = await runPolling(ctx, `GET ${API_PATH}`, API_PATH, API_CONCURRENCY, 1000, 20, apiCheck);
-  results.push(summarize(`GET ${API_PATH}, ${API_CONCURRENCY} clients polling every 1 s`, API_CONCURRENCY, polling, apiTarget));
+  results.push(
+    summarize(`GET ${API_PATH}, ${API_CONCURRENCY} clients polling every 1 s`, API_CONCURRENCY, polling, apiTarget),
+  );
 
   //    Reference: the session check and one user read without the quotas, same concurrency.
   const meCheck = (f: Fetched) => {
@@ -649,7 +741,8 @@ async function main() {
   // 2. Server render of the dashboard, sequential.
   let cardsSeen: string[] = [];
   const pageCheck = (f: Fetched) => {
-    if (!f.body.includes(CARD_MARKER)) throw new BenchError(`GET ${PAGE_PATH}: 200 but no ${CARD_MARKER} in ${f.bytes} bytes`);
+    if (!f.body.includes(CARD_MARKER))
+      throw new BenchError(`GET ${PAGE_PATH}: 200 but no ${CARD_MARKER} in ${f.bytes} bytes`);
   };
   await warmUp(ctx, PAGE_PATH, PAGE_WARMUP, 1, pageCheck);
   const pageSeq = await runRequests(ctx, `GET ${PAGE_PATH}`, PAGE_PATH, PAGE_REQUESTS, 1, pageCheck);
@@ -684,14 +777,18 @@ async function main() {
   console.log(
     `checked: every ${API_PATH} response 200, code 0, ${MY_QUOTAS.length} items; every ${PAGE_PATH} response 200 with ${CARD_MARKER}`,
   );
-  console.log("server CPU = user + system time of the next start process group (/proc) during the scenario, per request");
+  console.log(
+    "server CPU = user + system time of the next start process group (/proc) during the scenario, per request",
+  );
   console.log(
     `Redis path: ${cachedKeys} of ${MY_QUOTAS.length} platforms cached (${[...CACHED].join(", ")}; usage = row + ${CACHE_BUMP}), ` +
       `the rest from the database — items ${itemProblems.length === 0 ? "all as expected" : `DIFFER (${itemProblems.length})`}`,
   );
   for (const p of itemProblems.slice(0, 10)) console.log(`  ${p}`);
   const expectedCards = CARDS.join(",");
-  console.log(`dashboard cards in the HTML: ${cardsSeen.join(", ") || "none"}${cardsSeen.join(",") === expectedCards ? " (as expected)" : ` (expected ${CARDS.join(", ")})`}`);
+  console.log(
+    `dashboard cards in the HTML: ${cardsSeen.join(", ") || "none"}${cardsSeen.join(",") === expectedCards ? " (as expected)" : ` (expected ${CARDS.join(", ")})`}`,
+  );
   const conc = results[0];
   console.log(
     `concurrency ${API_CONCURRENCY}: Little's law ${API_CONCURRENCY} / ${f1(conc.reqPerSec)} req/s = ${f1((API_CONCURRENCY / conc.reqPerSec) * 1000)} ms ` +
@@ -722,9 +819,13 @@ async function main() {
   console.log(
     `machine: node ${machine.node}, ${machine.cpus} cpus (${machine.cpuModel}), ${machine.totalMemMiB} MiB, PostgreSQL ${machine.postgresVersion}, Redis ${machine.redisVersion}, build ${buildId}`,
   );
-  console.log(`load average before / after the HTTP runs: ${machine.loadAvgBefore.join(" ")} / ${loadAfter.map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(
+    `load average before / after the HTTP runs: ${machine.loadAvgBefore.join(" ")} / ${loadAfter.map((x) => x.toFixed(2)).join(" ")}`,
+  );
   console.log("");
-  console.log(`target: ${API_PATH} p99 < ${TARGET_API_P99_MS} ms at concurrency ${API_CONCURRENCY}: ${f1(conc.p99Ms)} ms — ${conc.p99Ms < TARGET_API_P99_MS ? "met" : "MISSED"}`);
+  console.log(
+    `target: ${API_PATH} p99 < ${TARGET_API_P99_MS} ms at concurrency ${API_CONCURRENCY}: ${f1(conc.p99Ms)} ms — ${conc.p99Ms < TARGET_API_P99_MS ? "met" : "MISSED"}`,
+  );
   console.log(
     `target: first-load JS of ${PAGE_PATH} < ${TARGET_JS_KB} kB gzipped: ${kB(jsGzip)} kB — ${jsMet ? "met" : "MISSED"}` +
       (moduleChunks.length < js.chunks.length
@@ -757,7 +858,11 @@ async function main() {
       timing: "fetch() to the last byte of the body",
     },
     targets: {
-      apiP99: { description: `${API_PATH} p99 < ${TARGET_API_P99_MS} ms at concurrency ${API_CONCURRENCY}`, p99Ms: conc.p99Ms, met: conc.p99Ms < TARGET_API_P99_MS },
+      apiP99: {
+        description: `${API_PATH} p99 < ${TARGET_API_P99_MS} ms at concurrency ${API_CONCURRENCY}`,
+        p99Ms: conc.p99Ms,
+        met: conc.p99Ms < TARGET_API_P99_MS,
+      },
       firstLoadJs: {
         description: `first-load JS of ${PAGE_PATH} < ${TARGET_JS_KB} kB gzipped`,
         gzipKB: jsGzip / 1000,
@@ -773,7 +878,10 @@ async function main() {
       rawBytes: jsRaw,
       gzipBytes: jsGzip,
       withoutNomodule: { chunks: moduleChunks.length, rawBytes: jsModuleRaw, gzipBytes: jsModuleGzip },
-      rscOnly: js.rscOnly, htmlBytes: js.htmlBytes, htmlGzipBytes: js.htmlGzipBytes },
+      rscOnly: js.rscOnly,
+      htmlBytes: js.htmlBytes,
+      htmlGzipBytes: js.htmlGzipBytes,
+    },
     serverLogTail: serverLog.split("\n").slice(-40),
   };
   const dir = path.join(root, "bench-results");
@@ -791,8 +899,11 @@ try {
   failed = true;
   // After a signal the handler cleans up and exits 130; the requests it cut off are no failure.
   if (interrupted) await new Promise(() => {});
-  console.error(`[bench] ${e instanceof BenchError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-  if (state.server) console.error(`[bench] last server output:\n${state.server.output().split("\n").slice(-40).join("\n")}`);
+  console.error(
+    `[bench] ${e instanceof BenchError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+  );
+  if (state.server)
+    console.error(`[bench] last server output:\n${state.server.output().split("\n").slice(-40).join("\n")}`);
 } finally {
   await closeAll();
   await cleanup();

@@ -22,16 +22,26 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import Redis from "ioredis";
 import pg from "pg";
+
 import { hashSessionToken, newSessionToken, signSessionToken } from "@/lib/auth/token";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { QUOTA_SCHEMA_VERSION, QuotaCache, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
 import { QuotaClock } from "@/lib/billing/windows";
+
+import {
+  freePort,
+  groupCpuSeconds,
+  percentile,
+  startServer,
+  stopServer,
+  waitHealthy,
+  type Server,
+} from "./lib/bench-server";
 import { throwawayServices } from "./lib/throwaway-services";
-import { freePort, groupCpuSeconds, percentile, startServer, stopServer, waitHealthy, type Server } from "./lib/bench-server";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -79,7 +89,7 @@ const ORDER_CREATED_DESC = "created_at DESC, id DESC";
  * the same way. queryInStep() compares the two at start-up and the report says when they differ.
  */
 const pageSql = (order: string) =>
-    `WITH f AS (
+  `WITH f AS (
        SELECT u.id, u.email, u.username, u.role, u.status, u.balance, u.signup_source, u.created_at
        FROM users u
        WHERE u.deleted_at IS NULL
@@ -166,7 +176,6 @@ type Row = {
   serverCpuMsPerReq: number | null;
 };
 
-
 /** mulberry32: the same page sequence on every run, so runs compare. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -188,14 +197,21 @@ class PageError extends Error {}
 /** One GET with the admin cookie, read to the last byte; a non-200 or a page without a quota cell throws. */
 async function getPage(base: string, cookie: string, pathAndQuery: string): Promise<Fetched> {
   const t0 = performance.now();
-  const res = await fetch(base + pathAndQuery, { headers: { cookie }, redirect: "manual", signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(base + pathAndQuery, {
+    headers: { cookie },
+    redirect: "manual",
+    signal: AbortSignal.timeout(30_000),
+  });
   const ttfbMs = performance.now() - t0;
   const body = await res.text();
   const ms = performance.now() - t0;
   if (res.status !== 200) {
-    throw new PageError(`GET ${pathAndQuery}: HTTP ${res.status}${res.headers.get("location") ? ` -> ${res.headers.get("location")}` : ""}`);
+    throw new PageError(
+      `GET ${pathAndQuery}: HTTP ${res.status}${res.headers.get("location") ? ` -> ${res.headers.get("location")}` : ""}`,
+    );
   }
-  if (!body.includes(QUOTA_CELL)) throw new PageError(`GET ${pathAndQuery}: 200 but no ${QUOTA_CELL} in ${body.length} bytes`);
+  if (!body.includes(QUOTA_CELL))
+    throw new PageError(`GET ${pathAndQuery}: 200 but no ${QUOTA_CELL} in ${body.length} bytes`);
   return { ms, ttfbMs, bytes: Buffer.byteLength(body), body };
 }
 
@@ -212,7 +228,6 @@ type Run = {
 /** USER_HZ: the unit of utime / stime in /proc/<pid>/stat (100 on Linux x86 and arm). */
 /** Process group of the running `next start` (set by startServer), for the CPU figures. */
 let serverPgid: number | null = null;
-
 
 /** Bytes of the inline RSC payload (`<script>self.__next_f.push(…)</script>`) in a page. */
 function rscPayloadBytes(html: string): number {
@@ -268,7 +283,14 @@ async function runRequests(
     const msg = firstError instanceof Error ? firstError.message : String(firstError);
     throw new PageError(`${name}: ${failures} failed request(s); first: ${msg}`);
   }
-  return { latencies, ttfb, seconds, bytes, rscBytes, serverCpuSeconds: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0 };
+  return {
+    latencies,
+    ttfb,
+    seconds,
+    bytes,
+    rscBytes,
+    serverCpuSeconds: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+  };
 }
 
 function summarize(name: string, concurrency: number, runs: Run[]): Row {
@@ -293,7 +315,10 @@ function summarize(name: string, concurrency: number, runs: Run[]): Row {
     p99Ms: percentile(sorted, 0.99),
     meanMs: sorted.reduce((s, x) => s + x, 0) / requests,
     reqPerSec: requests / seconds,
-    ttfbP50Ms: percentile(join((r) => r.ttfb), 0.5),
+    ttfbP50Ms: percentile(
+      join((r) => r.ttfb),
+      0.5,
+    ),
     meanBytes: Math.round(runs.reduce((s, r) => s + r.bytes, 0) / requests),
     rscPayloadBytes: runs[0].rscBytes,
     serverCpuMsPerReq: runs.every((r) => r.serverCpuSeconds !== null)
@@ -318,14 +343,24 @@ async function warmUp(ctx: { base: string; cookie: string }, url: (i: number) =>
 
 // ---- services: own database, own Redis db (as scripts/bench-billing.ts) ----
 
-const services = throwawayServices({ dbName, baseDbUrl, baseRedisUrl, runId, claimKey: CLAIM_KEY, log: (m) => progress(m) });
+const services = throwawayServices({
+  dbName,
+  baseDbUrl,
+  baseRedisUrl,
+  runId,
+  claimKey: CLAIM_KEY,
+  log: (m) => progress(m),
+});
 const { assertLocal, createDatabase, migrate, claimRedisDb, cleanup } = services;
 
 // ---- the Next.js production server ----
 
-
 /** The open server and pool, closed on failure or a signal. */
-const state: { server: Server | null; pool: pg.Pool | null; redis: Redis | null } = { server: null, pool: null, redis: null };
+const state: { server: Server | null; pool: pg.Pool | null; redis: Redis | null } = {
+  server: null,
+  pool: null,
+  redis: null,
+};
 
 async function closeAll() {
   if (state.server) await stopServer(state.server).catch(() => {});
@@ -413,7 +448,13 @@ async function explain(pool: pg.Pool, name: string, q: PageQuery, clock: QuotaCl
     const plan = rows.map((r) => r["QUERY PLAN"]);
     const line = (label: string) => plan.find((l) => l.startsWith(`${label}:`)) ?? `${label}: ?`;
     const ms = (l: string) => Number(/([0-9.]+) ms/.exec(l)?.[1] ?? NaN);
-    return { plan, execLine: line("Execution Time"), planLine: line("Planning Time"), exec: ms(line("Execution Time")), planning: ms(line("Planning Time")) };
+    return {
+      plan,
+      execLine: line("Execution Time"),
+      planLine: line("Planning Time"),
+      exec: ms(line("Execution Time")),
+      planning: ms(line("Planning Time")),
+    };
   };
   await once();
   const runs = [];
@@ -438,7 +479,17 @@ async function explain(pool: pg.Pool, name: string, q: PageQuery, clock: QuotaCl
 const f1 = (n: number) => n.toFixed(1);
 
 function printTable(rows: Row[]) {
-  const header = ["scenario", "requests", "conc", "p50 ms", "p90 ms", "p99 ms", "mean ms", "req/s", "server CPU ms/req"];
+  const header = [
+    "scenario",
+    "requests",
+    "conc",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "mean ms",
+    "req/s",
+    "server CPU ms/req",
+  ];
   const cells = rows.map((r) => [
     r.scenario,
     String(r.requests),
@@ -451,7 +502,11 @@ function printTable(rows: Row[]) {
     r.serverCpuMsPerReq === null ? "-" : f1(r.serverCpuMsPerReq),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
   console.log(line(header));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const c of cells) console.log(line(c));
@@ -489,15 +544,17 @@ async function main() {
   const counts = await pool.query<{ users: string; quotas: string }>(
     "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM user_platform_quotas) AS quotas",
   );
-  progress(`seeded ${counts.rows[0].users} users and ${counts.rows[0].quotas} quota rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  progress(
+    `seeded ${counts.rows[0].users} users and ${counts.rows[0].quotas} quota rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
 
   // Admin session, as createSession() writes it.
   const sessionSecret = randomBytes(32).toString("hex");
   const token = newSessionToken();
-  await pool.query("INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')", [
-    hashSessionToken(token),
-    adminId,
-  ]);
+  await pool.query(
+    "INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+    [hashSessionToken(token), adminId],
+  );
   const cookie = `${SESSION_COOKIE}=${signSessionToken(token, sessionSecret)}`;
 
   const pgFacts = await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v");
@@ -531,7 +588,9 @@ async function main() {
   serverPgid = server.child.pid ?? null;
   const tStart = performance.now();
   const health = (await waitHealthy(server, 60_000)) as { status?: string };
-  progress(`next start on ${server.base} healthy (${health.status ?? "?"}) after ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
+  progress(
+    `next start on ${server.base} healthy (${health.status ?? "?"}) after ${((performance.now() - tStart) / 1000).toFixed(1)} s`,
+  );
   const ctx = { base: server.base, cookie };
 
   const results: Row[] = [];
@@ -549,14 +608,21 @@ async function main() {
   results.push(await scenario(ctx, `search q=${SEARCH}, page 1`, CONC_REQUESTS, CONCURRENCY, searchUrl));
 
   const over80Total = Number(
-    (await pool.query<{ total: string }>(pageSql(ORDER_CREATED_DESC), pageParams({ over80: true, page: 1 }, clock, Date.now()))).rows[0]?.total ?? 0,
+    (
+      await pool.query<{ total: string }>(
+        pageSql(ORDER_CREATED_DESC),
+        pageParams({ over80: true, page: 1 }, clock, Date.now()),
+      )
+    ).rows[0]?.total ?? 0,
   );
   const over80Pages = Math.max(1, Math.floor(over80Total / PAGE_SIZE));
   progress(`over80=1 matches ${over80Total} users (${over80Pages} full pages)`);
   const over80Url = () => `/en/admin/users?over80=1&page=${randomPage(over80Pages)}`;
   await warmUp(ctx, over80Url);
   results.push(await scenario(ctx, `over80=1, page N (random 1..${over80Pages})`, SEQ_REQUESTS, 1, over80Url));
-  results.push(await scenario(ctx, `over80=1, page N (random 1..${over80Pages})`, CONC_REQUESTS, CONCURRENCY, over80Url));
+  results.push(
+    await scenario(ctx, `over80=1, page N (random 1..${over80Pages})`, CONC_REQUESTS, CONCURRENCY, over80Url),
+  );
 
   // 3. Page 1 with its 200 Redis keys absent vs present (usage CACHE_USAGE, limits and window
   //    starts as in the database), in ABBA order — empty, filled, filled, empty; half the
@@ -572,7 +638,10 @@ async function main() {
     if (f.body.includes(CACHE_MARKER)) cacheMarkerSeen++;
     if (process.env.BENCH_SAVE_HTML && cacheMarkerSeen === 1) fs.writeFileSync(process.env.BENCH_SAVE_HTML, f.body);
   };
-  const { rows: page1 } = await pool.query<{ id: string; quotas: QuotaJson[] }>(pageSql(ORDER_CREATED_DESC), pageParams({ page: 1 }, clock, Date.now()));
+  const { rows: page1 } = await pool.query<{ id: string; quotas: QuotaJson[] }>(
+    pageSql(ORDER_CREATED_DESC),
+    pageParams({ page: 1 }, clock, Date.now()),
+  );
   const sec = (s: string | null) => (s === null ? null : Math.floor(Date.parse(s) / 1000) * 1000);
   const cache = new QuotaCache(redis);
   const fill = async () => {
@@ -612,7 +681,8 @@ async function main() {
   results.push(summarize("page 1, Redis empty", 1, [a1, a2]));
   results.push(summarize(`page 1, Redis filled (${keys} keys)`, 1, [b1, b2]));
   if (cacheMarkerUnexpected > 0) progress(`WARNING: "${CACHE_MARKER}" appeared on page 1 while Redis was empty`);
-  if (cacheMarkerSeen < CACHE_REQUESTS) progress(`WARNING: only ${cacheMarkerSeen}/${CACHE_REQUESTS} responses showed the Redis usage "${CACHE_MARKER}"`);
+  if (cacheMarkerSeen < CACHE_REQUESTS)
+    progress(`WARNING: only ${cacheMarkerSeen}/${CACHE_REQUESTS} responses showed the Redis usage "${CACHE_MARKER}"`);
 
   const loadAfter = os.loadavg();
   await stopServer(server);
@@ -641,7 +711,9 @@ async function main() {
   printTable(results);
   console.log("");
   console.log("request = fetch() to the last byte of the streamed HTML; each checked for HTTP 200 and a quota cell");
-  console.log("server CPU = user + system time of the next start process group (/proc) during the scenario, per request");
+  console.log(
+    "server CPU = user + system time of the next start process group (/proc) during the scenario, per request",
+  );
   console.log(
     `Redis path: "${CACHE_MARKER}" (the cached usage) on ${cacheMarkerSeen}/${CACHE_REQUESTS} page-1 responses with Redis filled, ` +
       `${cacheMarkerUnexpected}/${CACHE_REQUESTS} with it empty (ABBA order: empty, filled, filled, empty)`,
@@ -652,7 +724,9 @@ async function main() {
       `time to headers p50 ${f1(pageRow.ttfbP50Ms)} ms (sequential)`,
   );
   console.log("");
-  console.log(`EXPLAIN (ANALYZE, BUFFERS) of the page query (copy of lib/users/list.ts${inStep ? ", in step" : ", OUT OF STEP — copy it again"}), median of ${EXPLAIN_RUNS}:`);
+  console.log(
+    `EXPLAIN (ANALYZE, BUFFERS) of the page query (copy of lib/users/list.ts${inStep ? ", in step" : ", OUT OF STEP — copy it again"}), median of ${EXPLAIN_RUNS}:`,
+  );
   const w = Math.max(...explains.map((e) => e.name.length));
   for (const e of explains) {
     const all = e.executionMs.map((x) => x.toFixed(1)).join(", ");
@@ -662,7 +736,9 @@ async function main() {
   console.log(
     `machine: node ${machine.node}, ${machine.cpus} cpus (${machine.cpuModel}), ${machine.totalMemMiB} MiB, PostgreSQL ${machine.postgresVersion}, Redis ${machine.redisVersion}`,
   );
-  console.log(`load average before / after the HTTP runs: ${machine.loadAvgBefore.join(" ")} / ${loadAfter.map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(
+    `load average before / after the HTTP runs: ${machine.loadAvgBefore.join(" ")} / ${loadAfter.map((x) => x.toFixed(2)).join(" ")}`,
+  );
   console.log("");
   console.log(
     `target: server render of a page of ${PAGE_SIZE} < ${TARGET_P50_MS} ms (p50 sequential): ${f1(headline.p50Ms)} ms — ${met ? "met" : "MISSED"}`,
@@ -690,9 +766,17 @@ async function main() {
       quotaTimeZone,
       timing: "fetch() to the last byte of the body",
     },
-    target: { description: `server render of a page of ${PAGE_SIZE} < ${TARGET_P50_MS} ms (p50 sequential)`, p50Ms: headline.p50Ms, met },
+    target: {
+      description: `server render of a page of ${PAGE_SIZE} < ${TARGET_P50_MS} ms (p50 sequential)`,
+      p50Ms: headline.p50Ms,
+      met,
+    },
     results,
-    redisPath: { keys, responsesWithCacheValues: cacheMarkerSeen, responsesWithCacheValuesBeforeFill: cacheMarkerUnexpected },
+    redisPath: {
+      keys,
+      responsesWithCacheValues: cacheMarkerSeen,
+      responsesWithCacheValuesBeforeFill: cacheMarkerUnexpected,
+    },
     explain: { queryInStepWithLib: inStep, runs: explains },
     serverLogTail: serverLog.split("\n").slice(-40),
   };
@@ -711,8 +795,11 @@ try {
   failed = true;
   // After a signal the handler cleans up and exits 130; the requests it cut off are no failure.
   if (interrupted) await new Promise(() => {});
-  console.error(`[bench] ${e instanceof PageError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-  if (state.server) console.error(`[bench] last server output:\n${state.server.output().split("\n").slice(-40).join("\n")}`);
+  console.error(
+    `[bench] ${e instanceof PageError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+  );
+  if (state.server)
+    console.error(`[bench] last server output:\n${state.server.output().split("\n").slice(-40).join("\n")}`);
 } finally {
   await closeAll();
   await cleanup();

@@ -19,6 +19,7 @@
 // touches the machine's PostgreSQL or Redis.
 import fs from "node:fs";
 import { parseArgs } from "node:util";
+
 import { plan, runChaos, scenarioNames, type RunResult } from "./lib/chaos/run";
 import { SCENARIOS, type Mode } from "./lib/chaos/scenarios";
 import { ChaosServices, type ChaosDb } from "./lib/chaos/services";
@@ -44,8 +45,14 @@ if (a.list) {
   for (const s of SCENARIOS) console.log(`${s.name.padEnd(14)} ${s.title}`);
   process.exit(0);
 }
-const only = a.only ? a.only.split(",").map((x) => x.trim()).filter(Boolean) : undefined;
-for (const n of only ?? []) if (!scenarioNames().includes(n)) fail(`unknown scenario "${n}" (known: ${scenarioNames().join(", ")})`);
+const only = a.only
+  ? a.only
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean)
+  : undefined;
+for (const n of only ?? [])
+  if (!scenarioNames().includes(n)) fail(`unknown scenario "${n}" (known: ${scenarioNames().join(", ")})`);
 if (a.mode && a.mode !== "direct" && a.mode !== "flusher") fail("--mode must be direct or flusher");
 if (a.db && a.db !== "postgres" && a.db !== "pglite") fail("--db must be postgres or pglite");
 const modes: Mode[] = a.mode ? [a.mode as Mode] : ["direct", "flusher"];
@@ -105,10 +112,13 @@ for (const r of breaches) {
   for (const l of r.lost) console.log(`    lost     ${l.key} −$${l.missingUsd.toFixed(10)}`);
   for (const d of r.doubled) console.log(`    doubled  ${d.key} +$${d.extraUsd.toFixed(10)}`);
   for (const d of r.drift) console.log(`    drift    ${d.key} Redis ${d.redis} ≠ PostgreSQL ${d.postgres}`);
-  for (const o of r.overCap) console.log(`    over cap ${o.key} ${o.window} ${o.usage} > ${o.limit} + ${o.toleranceUsd.toFixed(4)}`);
+  for (const o of r.overCap)
+    console.log(`    over cap ${o.key} ${o.window} ${o.usage} > ${o.limit} + ${o.toleranceUsd.toFixed(4)}`);
   if (r.status === "ran" && !r.quiesced) console.log(`    work left after quiesce: ${JSON.stringify(r.left)}`);
   for (const n of r.notes) console.log(`    note     ${n}`);
-  const alerts = Object.entries(r.alerts).sort((x, y) => y[1] - x[1]).slice(0, 6);
+  const alerts = Object.entries(r.alerts)
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 6);
   for (const [m, n] of alerts) console.log(`    log ×${n} ${m}`);
 }
 const ran = results.filter((r) => r.status === "ran").length;

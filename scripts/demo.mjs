@@ -82,9 +82,13 @@ async function startEmbeddedPostgres() {
 async function startLocalRedis() {
   if (!onPath("redis-server")) return null;
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {
+      stdio: "ignore",
+    },
+  );
   children.push(child);
   for (let i = 0; i < 50; i++) {
     const ok = await new Promise((resolve) => {
@@ -114,7 +118,17 @@ function needsBuild() {
   const id = path.join(root, ".next", "BUILD_ID");
   if (!fs.existsSync(id)) return true;
   const built = fs.statSync(id).mtimeMs;
-  const sources = ["app", "components", "lib", "i18n", "messages", "public", "proxy.ts", "next.config.ts", "package.json"];
+  const sources = [
+    "app",
+    "components",
+    "lib",
+    "i18n",
+    "messages",
+    "public",
+    "proxy.ts",
+    "next.config.ts",
+    "package.json",
+  ];
   return sources.some((s) => newestMtime(path.join(root, s)) > built);
 }
 
@@ -148,7 +162,11 @@ env.COOKIE_SECURE ??= "false"; // the demo serves plain http
 const demoEnvFile = path.join(dataDir, "demo-env.json");
 fs.writeFileSync(
   demoEnvFile,
-  JSON.stringify({ DATABASE_URL: env.DATABASE_URL, REDIS_URL: env.REDIS_URL ?? null, QUOTA_TIMEZONE: env.QUOTA_TIMEZONE ?? "Asia/Shanghai" }),
+  JSON.stringify({
+    DATABASE_URL: env.DATABASE_URL,
+    REDIS_URL: env.REDIS_URL ?? null,
+    QUOTA_TIMEZONE: env.QUOTA_TIMEZONE ?? "Asia/Shanghai",
+  }),
 );
 cleanups.push(async () => fs.rmSync(demoEnvFile, { force: true }));
 

@@ -6,6 +6,7 @@
 // Environment: DATABASE_URL, REDIS_URL (or a running `npm run demo`), QUOTA_FLUSH_INTERVAL_MS (2000),
 // QUOTA_FLUSH_BATCH_SIZE (1000, at most 6000), FLUSHER_STATS_SECONDS (60; 0 = quiet).
 import { createBillingRuntime } from "@/lib/billing/runtime";
+
 import { serviceEnv } from "./lib/service-env";
 
 const env = serviceEnv();
@@ -15,7 +16,13 @@ if (!env.redisUrl) {
 }
 const log = (level: "warn" | "error") => (msg: string, meta?: unknown) =>
   console[level](`${new Date().toISOString()} ${level.toUpperCase()} ${msg}${meta ? ` ${JSON.stringify(meta)}` : ""}`);
-const rt = createBillingRuntime({ databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, timeZone: env.timeZone, poolMax: 2, logger: { warn: log("warn"), error: log("error") } });
+const rt = createBillingRuntime({
+  databaseUrl: env.databaseUrl,
+  redisUrl: env.redisUrl,
+  timeZone: env.timeZone,
+  poolMax: 2,
+  logger: { warn: log("warn"), error: log("error") },
+});
 const flusher = rt.flusher({
   intervalMs: Number(process.env.QUOTA_FLUSH_INTERVAL_MS ?? 2000),
   batchSize: Number(process.env.QUOTA_FLUSH_BATCH_SIZE ?? 1000),
@@ -26,7 +33,13 @@ console.log(
 );
 
 const statsEvery = Number(process.env.FLUSHER_STATS_SECONDS ?? 60);
-const statsTimer = statsEvery > 0 ? setInterval(() => console.log(`${new Date().toISOString()} stats ${JSON.stringify(flusher.stats)}`), statsEvery * 1000) : null;
+const statsTimer =
+  statsEvery > 0
+    ? setInterval(
+        () => console.log(`${new Date().toISOString()} stats ${JSON.stringify(flusher.stats)}`),
+        statsEvery * 1000,
+      )
+    : null;
 
 let stopping = false;
 async function shutdown(signal: string) {

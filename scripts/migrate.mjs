@@ -11,10 +11,10 @@
 // wherever the native engine is available. Set PGLITE_DIR instead of DATABASE_URL to migrate an
 // embedded PGlite data folder in-process.
 import fs from "node:fs";
-import path from "node:path";
 import { createRequire } from "node:module";
-import * as runtime from "@prisma/schema-engine-wasm/schema_engine_bg";
+import path from "node:path";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
+import * as runtime from "@prisma/schema-engine-wasm/schema_engine_bg";
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -38,7 +38,11 @@ function loadEngineWasm() {
 
 function listMigrations() {
   const dirs = fs.existsSync(migDir)
-    ? fs.readdirSync(migDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()
+    ? fs
+        .readdirSync(migDir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort()
     : [];
   const lock = path.join(migDir, "migration_lock.toml");
   return {
@@ -65,7 +69,9 @@ function patchCharColumns(adapter) {
   if (proto.__charPatched) return adapter;
   const performIO = proto.performIO;
   const queryRaw = proto.queryRaw;
-  const CHAR_OID = 18, TEXT_OID = 25, CHARACTER_COLUMN = 6;
+  const CHAR_OID = 18,
+    TEXT_OID = 25,
+    CHARACTER_COLUMN = 6;
   proto.performIO = async function (query) {
     const result = await performIO.call(this, query);
     result?.fields?.forEach((f, i) => {
@@ -138,7 +144,9 @@ async function makeAdapter() {
     const admin = new pg.Client(config);
     await admin.connect();
     await admin.query(`CREATE DATABASE "${database}"`);
-    const shadow = wholeScripts(patchCharColumns(await new PrismaPg(pool(database), { disposeExternalPool: true }).connect()));
+    const shadow = wholeScripts(
+      patchCharColumns(await new PrismaPg(pool(database), { disposeExternalPool: true }).connect()),
+    );
     const dispose = shadow.dispose.bind(shadow);
     shadow.dispose = async () => {
       await dispose();
@@ -159,7 +167,9 @@ export async function run(cmd, name = "migration") {
   const datamodel = { tag: "schemaDatamodel", files: [{ path: schemaPath, content: schema }] };
   if (cmd === "deploy") {
     const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList: list, filters });
-    console.log(appliedMigrationNames.length ? `applied: ${appliedMigrationNames.join(", ")}` : "migrations: up to date");
+    console.log(
+      appliedMigrationNames.length ? `applied: ${appliedMigrationNames.join(", ")}` : "migrations: up to date",
+    );
     return 0;
   }
   if (cmd === "diff") {
@@ -181,7 +191,9 @@ export async function run(cmd, name = "migration") {
     const last = list.migrationDirectories.at(-1);
     const snap = last && path.join(migDir, last.path, "schema.snapshot.prisma");
     const d = await engine.diff({
-      from: snap ? { tag: "schemaDatamodel", files: [{ path: snap, content: fs.readFileSync(snap, "utf8") }] } : { tag: "empty" },
+      from: snap
+        ? { tag: "schemaDatamodel", files: [{ path: snap, content: fs.readFileSync(snap, "utf8") }] }
+        : { tag: "empty" },
       to: datamodel,
       script: true,
       exitCode: null,

@@ -15,13 +15,15 @@
 // Uses DATABASE_URL / REDIS_URL / QUOTA_TIMEZONE / QUOTA_FLUSHER_ENABLED, or the services of a running
 // `npm run demo`. QUOTA_FLUSHER_ENABLED must match the gateway: it decides what "expected" and
 // "repair" mean.
-import Redis from "ioredis";
 import { parseArgs } from "node:util";
+import Redis from "ioredis";
+
 import { billingPool, REDIS_OPTIONS } from "@/lib/billing/connections";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { isPlatform, PLATFORM_LABELS } from "@/lib/billing/platforms";
 import { reconcile, type DriftItem, type ReconcileResult } from "@/lib/billing/reconcile";
 import { billingConfigFromEnv, createBillingRuntime } from "@/lib/billing/runtime";
+
 import { serviceEnv } from "./lib/service-env";
 
 function fail(msg: string): never {
@@ -42,18 +44,22 @@ try {
     allowPositionals: false,
   }).values as typeof args;
 } catch (e) {
-  fail(`${e instanceof Error ? e.message : String(e)}\nusage: npm run reconcile -- [--repair] [--user <id,…>] [--max <n>] [--json]`);
+  fail(
+    `${e instanceof Error ? e.message : String(e)}\nusage: npm run reconcile -- [--repair] [--user <id,…>] [--max <n>] [--json]`,
+  );
 }
 
 const userIds = args.user === undefined ? undefined : parseUsers(args.user);
 function parseUsers(v: string): number[] {
   const ids = v.split(",").map((s) => s.trim());
-  if (ids.length === 0 || ids.some((s) => !/^\d{1,15}$/.test(s) || Number(s) <= 0)) fail(`--user must be a comma-separated list of positive user ids, got "${v}"`);
+  if (ids.length === 0 || ids.some((s) => !/^\d{1,15}$/.test(s) || Number(s) <= 0))
+    fail(`--user must be a comma-separated list of positive user ids, got "${v}"`);
   return [...new Set(ids.map(Number))];
 }
 let maxKeys: number | undefined;
 if (args.max !== undefined) {
-  if (!/^\d{1,9}$/.test(args.max) || Number(args.max) < 1) fail(`--max must be a positive whole number, got "${args.max}"`);
+  if (!/^\d{1,9}$/.test(args.max) || Number(args.max) < 1)
+    fail(`--max must be a positive whole number, got "${args.max}"`);
   maxKeys = Number(args.max);
 }
 
@@ -91,19 +97,26 @@ async function reachable() {
   } catch (e) {
     await close();
     const code = (e as { code?: string }).code;
-    fail(`PostgreSQL at ${where(env.databaseUrl)} is not usable (${code === "42P01" ? "not migrated: run npm run db:migrate" : code ?? (e instanceof Error ? e.message : String(e))})`);
+    fail(
+      `PostgreSQL at ${where(env.databaseUrl)} is not usable (${code === "42P01" ? "not migrated: run npm run db:migrate" : (code ?? (e instanceof Error ? e.message : String(e)))})`,
+    );
   }
   try {
     await redis.connect();
     await redis.ping();
   } catch (e) {
     await close();
-    fail(`Redis at ${where(env.redisUrl!)} is not reachable (${redisError || (e instanceof Error ? e.message : String(e))})`);
+    fail(
+      `Redis at ${where(env.redisUrl!)} is not reachable (${redisError || (e instanceof Error ? e.message : String(e))})`,
+    );
   }
 }
 
 const config = billingConfigFromEnv();
-const logger = { warn: (m: string, meta?: unknown) => console.warn(`warn ${m}${meta ? ` ${JSON.stringify(meta)}` : ""}`), error: (m: string, meta?: unknown) => console.error(`error ${m}${meta ? ` ${JSON.stringify(meta)}` : ""}`) };
+const logger = {
+  warn: (m: string, meta?: unknown) => console.warn(`warn ${m}${meta ? ` ${JSON.stringify(meta)}` : ""}`),
+  error: (m: string, meta?: unknown) => console.error(`error ${m}${meta ? ` ${JSON.stringify(meta)}` : ""}`),
+};
 
 await reachable();
 // repair: false — this tool runs no background repairer (the console and the gateway do); it is not
@@ -123,7 +136,8 @@ if (args.json) {
   console.log(JSON.stringify({ ...result, source: env.source, remaining }, null, 2));
 } else {
   printTable(result.items);
-  if (result.items.length < result.drifted) console.log(`(${result.drifted - result.items.length} more drifted keys not listed)`);
+  if (result.items.length < result.drifted)
+    console.log(`(${result.drifted - result.items.length} more drifted keys not listed)`);
   console.log(
     `checked ${result.checked} · absent ${result.absent} · skipped (expected) ${result.skipped} · drifted ${result.drifted} · repaired ${result.repaired} · mode ${result.mode}` +
       (result.truncated ? ` · stopped at --max ${maxKeys}` : "") +
@@ -138,7 +152,8 @@ function printTable(items: DriftItem[]) {
     console.log("no drift");
     return;
   }
-  const usage = (s: DriftItem["redis"]) => `${formatGoFloat(s.daily)}/${formatGoFloat(s.weekly)}/${formatGoFloat(s.monthly)}`;
+  const usage = (s: DriftItem["redis"]) =>
+    `${formatGoFloat(s.daily)}/${formatGoFloat(s.weekly)}/${formatGoFloat(s.monthly)}`;
   const limits = (s: DriftItem["redis"]) => s.limits.map((l) => (l === null ? "-" : formatGoFloat(l))).join("/");
   const rows = items.map((i) => [
     String(i.userId),
@@ -150,9 +165,22 @@ function printTable(items: DriftItem[]) {
     limits(i.postgres),
     i.repaired ? "yes" : "no",
   ]);
-  const head = ["user", "platform", "differs", "redis usage d/w/m", "pg usage d/w/m", "redis limits", "pg limits", "repaired"];
+  const head = [
+    "user",
+    "platform",
+    "differs",
+    "redis usage d/w/m",
+    "pg usage d/w/m",
+    "redis limits",
+    "pg limits",
+    "repaired",
+  ];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((v, c) => v.padEnd(widths[c])).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((v, c) => v.padEnd(widths[c]))
+      .join("  ")
+      .trimEnd();
   console.log(line(head));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const r of rows) console.log(line(r));
@@ -161,7 +189,9 @@ function printTable(items: DriftItem[]) {
 /** "usage daily,weekly" / "limits monthly": the kind and the windows whose values differ. */
 function whatDiffers(i: DriftItem): string {
   const windows = (["daily", "weekly", "monthly"] as const).filter((w, n) =>
-    i.kind === "usage" ? Math.abs(i.redis[w] - i.postgres[w]) > 1e-7 : !sameLimit(i.redis.limits[n], i.postgres.limits[n]),
+    i.kind === "usage"
+      ? Math.abs(i.redis[w] - i.postgres[w]) > 1e-7
+      : !sameLimit(i.redis.limits[n], i.postgres.limits[n]),
   );
   return windows.length ? `${i.kind} ${windows.join(",")}` : i.kind;
 }

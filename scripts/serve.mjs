@@ -39,8 +39,11 @@ server.on("error", (e) => {
 });
 server.listen(port, hostname, () => {
   const a = server.address();
-  const shown = typeof a === "object" && a ? `${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}` : String(a);
-  console.log(`[serve] listening on http://${shown}${hostname === "127.0.0.1" || hostname === "::1" || hostname === "localhost" ? " (local only; set HOST to listen elsewhere)" : ""}`);
+  const shown =
+    typeof a === "object" && a ? `${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}` : String(a);
+  console.log(
+    `[serve] listening on http://${shown}${hostname === "127.0.0.1" || hostname === "::1" || hostname === "localhost" ? " (local only; set HOST to listen elsewhere)" : ""}`,
+  );
 });
 
 let closing = false;

@@ -19,8 +19,10 @@
 //
 // Uses DATABASE_URL / REDIS_URL / QUOTA_TIMEZONE, or the services of a running `npm run demo`.
 import { parseArgs } from "node:util";
-import { PLATFORMS, isPlatform } from "@/lib/billing/platforms";
+
+import { isPlatform, PLATFORMS } from "@/lib/billing/platforms";
 import { createBillingRuntime } from "@/lib/billing/runtime";
+
 import { serviceEnv } from "./lib/service-env";
 import { checkLedger, monthlySnapshot, pct, quiesce, runTraffic, UNIT } from "./lib/traffic";
 
@@ -56,9 +58,13 @@ const rate = num("rate", a.rate, 1, 100_000);
 const duration = num("duration", a.duration, 1, 86_400);
 const costMin = num("cost-min", a["cost-min"], 0.0001, 1e6);
 const costMax = num("cost-max", a["cost-max"], costMin, 1e6);
-const platforms = (a.platforms ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+const platforms = (a.platforms ?? "")
+  .split(",")
+  .map((p) => p.trim())
+  .filter(Boolean);
 for (const p of platforms) if (!isPlatform(p)) fail(`unknown platform "${p}" (known: ${PLATFORMS.join(", ")})`);
-const limitOf = (name: "daily" | "weekly" | "monthly") => (a[name] === "" || a[name] === "none" ? null : num(name, a[name], 0, 1e9));
+const limitOf = (name: "daily" | "weekly" | "monthly") =>
+  a[name] === "" || a[name] === "none" ? null : num(name, a[name], 0, 1e9);
 
 // Small seeded PRNG (mulberry32) so runs can be repeated.
 let seed = a.seed ? Number(a.seed) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
@@ -88,10 +94,12 @@ async function resolveUsers(): Promise<Array<{ id: number; email: string }>> {
   if (a["set-limits"]) {
     for (const u of chosen) {
       const existing = await rt.repo.listByUser(u.id);
-      const keep = existing.filter((r) => !platforms.includes(r.platform)).map((r) => ({
-        platform: r.platform,
-        limits: { daily: r.dailyLimit, weekly: r.weeklyLimit, monthly: r.monthlyLimit },
-      }));
+      const keep = existing
+        .filter((r) => !platforms.includes(r.platform))
+        .map((r) => ({
+          platform: r.platform,
+          limits: { daily: r.dailyLimit, weekly: r.weeklyLimit, monthly: r.monthlyLimit },
+        }));
       await rt.repo.upsertForUser(u.id, [...keep, ...platforms.map((platform) => ({ platform, limits }))]);
       // As the admin API does after a change: in place in flusher mode (the hash holds unflushed usage), else dropped.
       for (const p of platforms) {
@@ -105,7 +113,10 @@ async function resolveUsers(): Promise<Array<{ id: number; email: string }>> {
 
 async function chooseUsers(): Promise<Array<{ id: number; email: string }>> {
   if (a.email) {
-    const emails = a.email.split(",").map((e) => e.trim()).filter(Boolean);
+    const emails = a.email
+      .split(",")
+      .map((e) => e.trim())
+      .filter(Boolean);
     const { rows } = await rt.pool.query<{ id: string; email: string }>(
       "SELECT id, email FROM users WHERE lower(email) = ANY($1::text[]) AND deleted_at IS NULL",
       [emails.map((e) => e.toLowerCase())],
@@ -127,7 +138,11 @@ async function chooseUsers(): Promise<Array<{ id: number; email: string }>> {
     [n],
   );
   for (const r of rows) {
-    if (!r.has_rows) await rt.repo.upsertForUser(Number(r.id), platforms.map((platform) => ({ platform, limits })));
+    if (!r.has_rows)
+      await rt.repo.upsertForUser(
+        Number(r.id),
+        platforms.map((platform) => ({ platform, limits })),
+      );
   }
   return rows.map((r) => ({ id: Number(r.id), email: r.email }));
 }
@@ -174,7 +189,11 @@ const settled = await quiesce(rt, null);
 const report = await checkLedger(rt, before, res, costMax);
 const blockedTotal = Object.values(res.blocked).reduce((x, y) => x + y, 0);
 const consistent =
-  res.allowed + blockedTotal === res.requests && settled.ok && report.lost.length === 0 && report.doubled.length === 0 && report.drift.length === 0;
+  res.allowed + blockedTotal === res.requests &&
+  settled.ok &&
+  report.lost.length === 0 &&
+  report.doubled.length === 0 &&
+  report.drift.length === 0;
 const summary = {
   users: users.length,
   platforms,
@@ -205,17 +224,31 @@ const summary = {
 if (a.json) console.log(JSON.stringify(summary));
 else {
   const ok = (b: boolean) => (b ? "✓" : "✗");
-  console.log(`\nrequests ${res.requests} = allowed ${res.allowed} + blocked ${blockedTotal}` +
-    ` (daily ${res.blocked.daily}, weekly ${res.blocked.weekly}, monthly ${res.blocked.monthly}, outage ${res.blocked.outage}) ${ok(res.allowed + blockedTotal === res.requests)}`);
-  console.log(`recorded ${usd(res.recordedUnits)} (of ${usd(res.attemptedUnits)} attempted); PostgreSQL monthly usage Δ $${report.postgresDeltaUsd.toFixed(4)} ` +
-    `${ok(report.lost.length === 0 && report.doubled.length === 0)}` +
-    (res.skippedNoLimit ? `  (${res.skippedNoLimit} allowed requests of users without limits are not recorded, as in the gateway)` : ""));
-  console.log(`lost writes: ${report.lost.length ? report.lost.map((l) => `${l.key} −$${l.missingUsd.toFixed(4)}`).join(", ") : "none"} ${ok(report.lost.length === 0)}`);
-  console.log(`double-counted: ${report.doubled.length ? report.doubled.map((l) => `${l.key} +$${l.extraUsd.toFixed(4)}`).join(", ") : "none"} ${ok(report.doubled.length === 0)}`);
-  console.log(`Redis vs PostgreSQL drift: ${report.drift.length ? report.drift.map((d) => `${d.key} Redis ${d.redis} ≠ PG ${d.postgres}`).join("; ") : `none in ${report.keys} key(s)`} ${ok(report.drift.length === 0)}`);
+  console.log(
+    `\nrequests ${res.requests} = allowed ${res.allowed} + blocked ${blockedTotal}` +
+      ` (daily ${res.blocked.daily}, weekly ${res.blocked.weekly}, monthly ${res.blocked.monthly}, outage ${res.blocked.outage}) ${ok(res.allowed + blockedTotal === res.requests)}`,
+  );
+  console.log(
+    `recorded ${usd(res.recordedUnits)} (of ${usd(res.attemptedUnits)} attempted); PostgreSQL monthly usage Δ $${report.postgresDeltaUsd.toFixed(4)} ` +
+      `${ok(report.lost.length === 0 && report.doubled.length === 0)}` +
+      (res.skippedNoLimit
+        ? `  (${res.skippedNoLimit} allowed requests of users without limits are not recorded, as in the gateway)`
+        : ""),
+  );
+  console.log(
+    `lost writes: ${report.lost.length ? report.lost.map((l) => `${l.key} −$${l.missingUsd.toFixed(4)}`).join(", ") : "none"} ${ok(report.lost.length === 0)}`,
+  );
+  console.log(
+    `double-counted: ${report.doubled.length ? report.doubled.map((l) => `${l.key} +$${l.extraUsd.toFixed(4)}`).join(", ") : "none"} ${ok(report.doubled.length === 0)}`,
+  );
+  console.log(
+    `Redis vs PostgreSQL drift: ${report.drift.length ? report.drift.map((d) => `${d.key} Redis ${d.redis} ≠ PG ${d.postgres}`).join("; ") : `none in ${report.keys} key(s)`} ${ok(report.drift.length === 0)}`,
+  );
   if (Object.keys(res.parked).length) console.log(`parked and finished later: ${JSON.stringify(res.parked)}`);
   if (!settled.ok) console.log(`✗ work left after waiting: ${JSON.stringify(settled.left)}`);
-  console.log(`check latency p50 ${summary.checkP50Ms} ms, p99 ${summary.checkP99Ms} ms; ${summary.checksPerSecond} checks/s`);
+  console.log(
+    `check latency p50 ${summary.checkP50Ms} ms, p99 ${summary.checkP99Ms} ms; ${summary.checksPerSecond} checks/s`,
+  );
   if (Object.keys(summary.errors).length) console.log("errors:", summary.errors);
 }
 await rt.close();

@@ -1,8 +1,9 @@
 import type { Metadata } from "next";
-import { headers } from "next/headers";
-import { notFound } from "next/navigation";
 import { hasLocale, NextIntlClientProvider } from "next-intl";
 import { getTranslations, setRequestLocale } from "next-intl/server";
+import { headers } from "next/headers";
+import { notFound } from "next/navigation";
+
 import { Providers } from "@/components/providers";
 import { CspNonce } from "@/components/shell/csp-nonce";
 import { TimeZoneCookie } from "@/components/shell/time-zone-cookie";

@@ -1,4 +1,5 @@
 import { useTranslations } from "next-intl";
+
 import { StatusPage } from "@/components/shell/status-page";
 
 export default function NotFound() {

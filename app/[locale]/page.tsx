@@ -1,4 +1,5 @@
 import { redirect } from "next/navigation";
+
 import { getSessionUser } from "@/lib/auth/session";
 
 export default async function LocaleHome({ params }: PageProps<"/[locale]">) {

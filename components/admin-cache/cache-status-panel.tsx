@@ -3,7 +3,9 @@
 import { useQuery } from "@tanstack/react-query";
 import { useFormatter, useTranslations } from "next-intl";
 import type { ReactNode } from "react";
+
 import type { CacheStatus } from "@/lib/quota/cache-health";
+
 import { CACHE_STATUS_REFRESH_MS, cacheHealthKeys, fetchCacheStatus } from "./query";
 
 type Tone = "ok" | "attention" | "unknown";
@@ -30,7 +32,9 @@ export function CacheStatusPanel() {
         </h2>
         {data ? (
           <span className="text-xs text-slate-500" data-testid="status-time">
-            {t("live", { time: format.dateTime(new Date(data.time), { hour: "2-digit", minute: "2-digit", second: "2-digit" }) })}
+            {t("live", {
+              time: format.dateTime(new Date(data.time), { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
+            })}
           </span>
         ) : null}
       </div>
@@ -50,18 +54,27 @@ function StatusList({ status }: { status: CacheStatus }) {
   return (
     <dl className="grid gap-3 md:grid-cols-2">
       {items.map((i) => (
-        <div key={i.id} data-testid={`status-${i.id}`} data-tone={i.tone} className="min-w-0 rounded-lg border border-slate-100 bg-slate-50 p-3">
+        <div
+          key={i.id}
+          data-testid={`status-${i.id}`}
+          data-tone={i.tone}
+          className="min-w-0 rounded-lg border border-slate-100 bg-slate-50 p-3"
+        >
           <dt className="flex flex-wrap items-center justify-between gap-2 text-sm text-slate-600">
             <span>{i.label}</span>
             <span
               className={`rounded-full px-2 py-0.5 text-xs font-medium ${
-                i.tone === "ok" ? "bg-green-100 text-green-800" : i.tone === "attention" ? "bg-amber-100 text-amber-900" : "bg-slate-200 text-slate-700"
+                i.tone === "ok"
+                  ? "bg-green-100 text-green-800"
+                  : i.tone === "attention"
+                    ? "bg-amber-100 text-amber-900"
+                    : "bg-slate-200 text-slate-700"
               }`}
             >
               {t(i.tone)}
             </span>
           </dt>
-          <dd className="mt-1 break-words text-base font-semibold tabular-nums" data-testid={`status-${i.id}-value`}>
+          <dd className="mt-1 text-base font-semibold break-words tabular-nums" data-testid={`status-${i.id}-value`}>
             {i.value}
           </dd>
           <dd className="mt-1 text-xs text-slate-600">{i.hint}</dd>
@@ -81,15 +94,26 @@ function useItems(s: CacheStatus): Item[] {
   const redisUnknown = s.redis.status === "up" ? t("unknown") : t("unknownRedis");
   const n = (v: number) => format.number(v);
   const store = (h: CacheStatus["redis"]) =>
-    h.status === "up" ? t("up", { ms: format.number(h.latencyMs ?? 0, { maximumFractionDigits: 1 }) }) : h.status === "down" ? t("down") : t("disabled");
+    h.status === "up"
+      ? t("up", { ms: format.number(h.latencyMs ?? 0, { maximumFractionDigits: 1 }) })
+      : h.status === "down"
+        ? t("down")
+        : t("disabled");
   const count = (v: number | null, bad: (v: number) => boolean): Pick<Item, "value" | "tone"> =>
     v === null ? { value: redisUnknown, tone: "unknown" } : { value: n(v), tone: bad(v) ? "attention" : "ok" };
 
   const dirty = count(l.dirty, (v) => !flusher && v > 0);
-  const flushStale = flusher && (l.dirty ?? 0) > 0 && (l.lastFlushAgeSeconds === null || l.lastFlushAgeSeconds > FLUSH_STALE_SECONDS);
+  const flushStale =
+    flusher && (l.dirty ?? 0) > 0 && (l.lastFlushAgeSeconds === null || l.lastFlushAgeSeconds > FLUSH_STALE_SECONDS);
   const drift = l.lastDrift;
   return [
-    { id: "mode", label: t("mode"), value: flusher ? t("modeFlusher") : t("modeDirect"), hint: flusher ? t("modeFlusherHint") : t("modeDirectHint"), tone: "ok" },
+    {
+      id: "mode",
+      label: t("mode"),
+      value: flusher ? t("modeFlusher") : t("modeDirect"),
+      hint: flusher ? t("modeFlusherHint") : t("modeDirectHint"),
+      tone: "ok",
+    },
     {
       id: "stores",
       label: t("stores"),
@@ -115,7 +139,9 @@ function useItems(s: CacheStatus): Item[] {
               <>
                 <span className="block">{t("outboxValue", { rows: l.outbox.rows, overdue: n(l.outbox.overdue) })}</span>
                 {l.outbox.oldestSeconds !== null ? (
-                  <span className="block text-sm font-normal text-slate-700">{t("outboxOldest", { age: ago(l.outbox.oldestSeconds) })}</span>
+                  <span className="block text-sm font-normal text-slate-700">
+                    {t("outboxOldest", { age: ago(l.outbox.oldestSeconds) })}
+                  </span>
                 ) : null}
               </>
             ),
@@ -126,7 +152,8 @@ function useItems(s: CacheStatus): Item[] {
     {
       id: "last-flush",
       label: t("lastFlush"),
-      value: l.lastFlushAgeSeconds === null ? (l.dirty === null ? redisUnknown : t("never")) : ago(l.lastFlushAgeSeconds),
+      value:
+        l.lastFlushAgeSeconds === null ? (l.dirty === null ? redisUnknown : t("never")) : ago(l.lastFlushAgeSeconds),
       hint: flusher ? t("lastFlushHintFlusher") : t("lastFlushHintDirect"),
       tone: flushStale ? "attention" : l.dirty === null ? "unknown" : "ok",
     },
@@ -135,14 +162,27 @@ function useItems(s: CacheStatus): Item[] {
       label: t("lastDrift"),
       value:
         drift === null ? (
-          l.dirty === null ? redisUnknown : t("lastDriftNever")
+          l.dirty === null ? (
+            redisUnknown
+          ) : (
+            t("lastDriftNever")
+          )
         ) : (
-          <time dateTime={drift.at} title={format.dateTime(new Date(drift.at), { dateStyle: "medium", timeStyle: "medium" })}>
-            {t("lastDriftValue", { when: format.relativeTime(new Date(drift.at), now), checked: n(drift.checked), drifted: n(drift.drifted), repaired: n(drift.repaired) })}
+          <time
+            dateTime={drift.at}
+            title={format.dateTime(new Date(drift.at), { dateStyle: "medium", timeStyle: "medium" })}
+          >
+            {t("lastDriftValue", {
+              when: format.relativeTime(new Date(drift.at), now),
+              checked: n(drift.checked),
+              drifted: n(drift.drifted),
+              repaired: n(drift.repaired),
+            })}
           </time>
         ),
       hint: t("lastDriftHint"),
-      tone: drift === null ? (l.dirty === null ? "unknown" : "ok") : drift.drifted > drift.repaired ? "attention" : "ok",
+      tone:
+        drift === null ? (l.dirty === null ? "unknown" : "ok") : drift.drifted > drift.repaired ? "attention" : "ok",
     },
   ];
 }

@@ -3,11 +3,13 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useFormatter, useTranslations } from "next-intl";
 import { useEffect, useRef, useState } from "react";
-import type { ActionFailure, ActionResult } from "@/lib/actions/safe-action";
+
 import { repairAllDriftAction, repairDriftKeyAction, runDriftCheckAction } from "@/lib/actions/cache";
+import type { ActionFailure, ActionResult } from "@/lib/actions/safe-action";
 import type { DriftReport, DriftRow } from "@/lib/quota/cache-health";
+
+import { driftRowKey, DriftTable, platformLabel } from "./drift-table";
 import { cacheHealthKeys } from "./query";
-import { DriftTable, driftRowKey, platformLabel } from "./drift-table";
 
 type Message = { tone: "ok" | "error"; text: string };
 type Busy = "check" | "all" | string;
@@ -34,7 +36,11 @@ export function DriftCheck({ maxKeys }: { maxKeys: number }) {
     if (focusSeq > 0) resultRef.current?.focus();
   }, [focusSeq]);
 
-  async function run<T>(what: Busy, call: () => Promise<ActionResult<T>>, done: (data: T) => { report: DriftReport; message: Message | null }) {
+  async function run<T>(
+    what: Busy,
+    call: () => Promise<ActionResult<T>>,
+    done: (data: T) => { report: DriftReport; message: Message | null },
+  ) {
     setBusy(what);
     setMessage(null);
     try {
@@ -53,18 +59,40 @@ export function DriftCheck({ maxKeys }: { maxKeys: number }) {
     }
   }
 
-  const check = () => run("check", () => runDriftCheckAction({}), (data) => ({ report: data, message: null }));
+  const check = () =>
+    run(
+      "check",
+      () => runDriftCheckAction({}),
+      (data) => ({ report: data, message: null }),
+    );
   const repairOne = (row: DriftRow) =>
-    run(driftRowKey(row), () => repairDriftKeyAction({ userId: row.userId, platform: row.platform }), (data) => {
-      const args = { id: row.userId, platform: platformLabel(row.platform) };
-      const done = data.outcome === "dropped" ? t("repairedDropped", args) : t("repairedQueued", args);
-      return { report: data.report, message: { tone: "ok", text: `${done} ${t("recheckDone", { drifted: data.report.drifted })}` } };
-    });
+    run(
+      driftRowKey(row),
+      () => repairDriftKeyAction({ userId: row.userId, platform: row.platform }),
+      (data) => {
+        const args = { id: row.userId, platform: platformLabel(row.platform) };
+        const done = data.outcome === "dropped" ? t("repairedDropped", args) : t("repairedQueued", args);
+        return {
+          report: data.report,
+          message: { tone: "ok", text: `${done} ${t("recheckDone", { drifted: data.report.drifted })}` },
+        };
+      },
+    );
   const repairAll = () =>
-    run("all", () => repairAllDriftAction({}), (data) => {
-      const done = data.mode === "flusher" ? t("repairedAllQueued", { count: data.repaired }) : t("repairedAllDropped", { count: data.repaired });
-      return { report: data.report, message: { tone: "ok", text: `${done} ${t("recheckDone", { drifted: data.report.drifted })}` } };
-    });
+    run(
+      "all",
+      () => repairAllDriftAction({}),
+      (data) => {
+        const done =
+          data.mode === "flusher"
+            ? t("repairedAllQueued", { count: data.repaired })
+            : t("repairedAllDropped", { count: data.repaired });
+        return {
+          report: data.report,
+          message: { tone: "ok", text: `${done} ${t("recheckDone", { drifted: data.report.drifted })}` },
+        };
+      },
+    );
 
   const rows = report?.items ?? [];
   return (
@@ -74,19 +102,41 @@ export function DriftCheck({ maxKeys }: { maxKeys: number }) {
       </h2>
       <p className="mt-1 text-sm text-slate-600">{t("driftIntro", { max: format.number(maxKeys) })}</p>
       <div className="mt-4 flex flex-wrap gap-2">
-        <button type="button" onClick={check} disabled={busy !== null} aria-busy={busy === "check"} className={`${button} bg-slate-900 text-white hover:bg-slate-700`}>
+        <button
+          type="button"
+          onClick={check}
+          disabled={busy !== null}
+          aria-busy={busy === "check"}
+          className={`${button} bg-slate-900 text-white hover:bg-slate-700`}
+        >
           {busy === "check" ? t("running") : t("run")}
         </button>
         {rows.length > 0 ? (
-          <button type="button" onClick={repairAll} disabled={busy !== null} aria-busy={busy === "all"} className={`${button} border border-slate-300 hover:bg-slate-100`}>
+          <button
+            type="button"
+            onClick={repairAll}
+            disabled={busy !== null}
+            aria-busy={busy === "all"}
+            className={`${button} border border-slate-300 hover:bg-slate-100`}
+          >
             {busy === "all" ? t("repairing") : t("repairAll", { count: report?.drifted ?? rows.length })}
           </button>
         ) : null}
       </div>
 
-      <div ref={resultRef} tabIndex={-1} aria-live="polite" className="mt-4 outline-none focus-visible:ring-2 focus-visible:ring-slate-400" data-testid="drift-result">
+      <div
+        ref={resultRef}
+        tabIndex={-1}
+        aria-live="polite"
+        className="mt-4 outline-none focus-visible:ring-2 focus-visible:ring-slate-400"
+        data-testid="drift-result"
+      >
         {message ? (
-          <p role={message.tone === "error" ? "alert" : undefined} data-testid="drift-message" className={`mb-3 rounded-md px-3 py-2 text-sm ${message.tone === "error" ? "bg-red-50 text-red-800" : "bg-green-50 text-green-900"}`}>
+          <p
+            role={message.tone === "error" ? "alert" : undefined}
+            data-testid="drift-message"
+            className={`mb-3 rounded-md px-3 py-2 text-sm ${message.tone === "error" ? "bg-red-50 text-red-800" : "bg-green-50 text-green-900"}`}
+          >
             {message.text}
           </p>
         ) : null}
@@ -108,7 +158,9 @@ export function DriftCheck({ maxKeys }: { maxKeys: number }) {
                 when: format.dateTime(new Date(report.at), { dateStyle: "medium", timeStyle: "medium" }),
               })}
             </p>
-            {report.truncated ? <p className="mt-1 text-sm text-amber-900">{t("truncated", { max: format.number(maxKeys) })}</p> : null}
+            {report.truncated ? (
+              <p className="mt-1 text-sm text-amber-900">{t("truncated", { max: format.number(maxKeys) })}</p>
+            ) : null}
             {rows.length === 0 ? (
               <p className="mt-2 text-sm text-green-900" data-testid="drift-none">
                 {t("noDrift")}
@@ -129,7 +181,11 @@ function useErrorText() {
   return (r: ActionFailure) => {
     const field = r.code === "INVALID_INPUT" ? Object.values(r.fieldErrors ?? {}).flat()[0] : undefined;
     const code = field ?? r.code;
-    const text = t.has(`errors.${code}`) ? t(`errors.${code}` as "errors.INVALID_INPUT") : te.has(code) ? te(code as "INVALID_INPUT") : t("errors.INTERNAL_ERROR");
+    const text = t.has(`errors.${code}`)
+      ? t(`errors.${code}` as "errors.INVALID_INPUT")
+      : te.has(code)
+        ? te(code as "INVALID_INPUT")
+        : t("errors.INTERNAL_ERROR");
     return r.errorId ? `${text} ${te("errorId", { id: r.errorId })}` : text;
   };
 }

@@ -1,6 +1,7 @@
 "use client";
 
 import { useFormatter, useTranslations } from "next-intl";
+
 import { Link } from "@/i18n/navigation";
 import { isPlatform, PLATFORM_LABELS } from "@/lib/billing/platforms";
 import type { DriftRow } from "@/lib/quota/cache-health";
@@ -11,7 +12,8 @@ type Side = DriftRow["redis"];
 export const platformLabel = (p: string) => (isPlatform(p) ? PLATFORM_LABELS[p] : p);
 export const driftRowKey = (r: Pick<DriftRow, "userId" | "platform">) => `${r.userId}:${r.platform}`;
 
-const sameLimit = (a: number | null, b: number | null) => (a === null ? b === null : b !== null && Math.abs(a - b) < 1e-9);
+const sameLimit = (a: number | null, b: number | null) =>
+  a === null ? b === null : b !== null && Math.abs(a - b) < 1e-9;
 const sameUsage = (a: number, b: number) => Math.abs(a - b) <= 1e-7;
 
 /** The keys the drift check reported: Redis next to PostgreSQL per window, differing values marked; a Repair button per row. */
@@ -32,12 +34,24 @@ export function DriftTable({
         <caption className="px-3 py-2 text-left text-sm font-medium text-slate-700">{t("tableCaption")}</caption>
         <thead className="bg-slate-50 text-left text-slate-600">
           <tr>
-            <th scope="col" className="whitespace-nowrap px-3 py-2 font-medium">{t("colUser")}</th>
-            <th scope="col" className="whitespace-nowrap px-3 py-2 font-medium">{t("colPlatform")}</th>
-            <th scope="col" className="whitespace-nowrap px-3 py-2 font-medium">{t("colKind")}</th>
-            <th scope="col" className="whitespace-nowrap px-3 py-2 font-medium">{t("colRedis")}</th>
-            <th scope="col" className="whitespace-nowrap px-3 py-2 font-medium">{t("colPostgres")}</th>
-            <th scope="col" className="whitespace-nowrap px-3 py-2 text-right font-medium">{t("colActions")}</th>
+            <th scope="col" className="px-3 py-2 font-medium whitespace-nowrap">
+              {t("colUser")}
+            </th>
+            <th scope="col" className="px-3 py-2 font-medium whitespace-nowrap">
+              {t("colPlatform")}
+            </th>
+            <th scope="col" className="px-3 py-2 font-medium whitespace-nowrap">
+              {t("colKind")}
+            </th>
+            <th scope="col" className="px-3 py-2 font-medium whitespace-nowrap">
+              {t("colRedis")}
+            </th>
+            <th scope="col" className="px-3 py-2 font-medium whitespace-nowrap">
+              {t("colPostgres")}
+            </th>
+            <th scope="col" className="px-3 py-2 text-right font-medium whitespace-nowrap">
+              {t("colActions")}
+            </th>
           </tr>
         </thead>
         <tbody className="divide-y divide-slate-100">
@@ -58,11 +72,11 @@ export function DriftTable({
                   ) : null}
                   <span className="block font-mono text-xs text-slate-500">#{r.userId}</span>
                 </th>
-                <td className="whitespace-nowrap px-3 py-2">
+                <td className="px-3 py-2 whitespace-nowrap">
                   {name}
                   <span className="block font-mono text-xs text-slate-500">{r.platform}</span>
                 </td>
-                <td className="whitespace-nowrap px-3 py-2" data-testid="drift-kind">
+                <td className="px-3 py-2 whitespace-nowrap" data-testid="drift-kind">
                   {r.kind === "usage" ? t("kindUsage") : t("kindLimits")}
                 </td>
                 <td className="px-3 py-2" data-testid="drift-redis">
@@ -94,7 +108,14 @@ export function DriftTable({
 function Values({ side, other }: { side: Side; other: Side }) {
   const t = useTranslations("CacheHealth");
   const format = useFormatter();
-  const money = (n: number) => format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol", minimumFractionDigits: 2, maximumFractionDigits: 6 });
+  const money = (n: number) =>
+    format.number(n, {
+      style: "currency",
+      currency: "USD",
+      currencyDisplay: "narrowSymbol",
+      minimumFractionDigits: 2,
+      maximumFractionDigits: 6,
+    });
   const limit = (n: number | null) => (n === null ? t("unlimited") : n === 0 ? t("limitDisabled") : money(n));
   const label = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
   const mark = (text: string, differs: boolean) =>
@@ -110,7 +131,8 @@ function Values({ side, other }: { side: Side; other: Side }) {
     <ul className="space-y-0.5 whitespace-nowrap tabular-nums">
       {WINDOWS.map((w, i) => (
         <li key={w} data-window={w}>
-          <span className="inline-block min-w-14 text-xs text-slate-500">{label[w]}</span> {mark(money(side[w]), !sameUsage(side[w], other[w]))} /{" "}
+          <span className="inline-block min-w-14 text-xs text-slate-500">{label[w]}</span>{" "}
+          {mark(money(side[w]), !sameUsage(side[w], other[w]))} /{" "}
           {mark(limit(side.limits[i]), !sameLimit(side.limits[i], other.limits[i]))}
         </li>
       ))}

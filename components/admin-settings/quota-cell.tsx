@@ -1,7 +1,7 @@
 "use client";
 
-import type { ReactNode } from "react";
 import { useTranslations } from "next-intl";
+import type { ReactNode } from "react";
 
 /** One limit input of a quota matrix: free text (so "abc" can be reported), error on the cell. */
 export function QuotaCell({
@@ -36,8 +36,12 @@ export function QuotaCell({
         value={value}
         placeholder={placeholder}
         onChange={(e) => onChange(e.target.value)}
-        className={`w-full min-w-24 rounded-md border px-2 py-1 font-mono text-sm tabular-nums placeholder:font-sans placeholder:text-slate-400 focus:outline-none focus:ring-2 ${
-          error ? "border-red-600 bg-red-50 focus:ring-red-600/30" : value.trim() === "0" ? "border-amber-400 bg-amber-50 focus:ring-blue-600/30" : "border-slate-300 focus:ring-blue-600/30"
+        className={`w-full min-w-24 rounded-md border px-2 py-1 font-mono text-sm tabular-nums placeholder:font-sans placeholder:text-slate-400 focus:ring-2 focus:outline-none ${
+          error
+            ? "border-red-600 bg-red-50 focus:ring-red-600/30"
+            : value.trim() === "0"
+              ? "border-amber-400 bg-amber-50 focus:ring-blue-600/30"
+              : "border-slate-300 focus:ring-blue-600/30"
         }`}
       />
       {error ? (

@@ -3,14 +3,22 @@
 import { useFormatter, useLocale, useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
 import { useMemo, useRef, useState, useTransition } from "react";
+
 import { saveQuotaDefaultsAction } from "@/lib/actions/settings";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
 import { sourceQuotasKey } from "@/lib/settings/keys";
-import { emptyQuotaMap, parseLimitInput, QUOTA_WINDOWS, type QuotaMap, type QuotaWindow } from "@/lib/settings/quota-schema";
+import {
+  emptyQuotaMap,
+  parseLimitInput,
+  QUOTA_WINDOWS,
+  type QuotaMap,
+  type QuotaWindow,
+} from "@/lib/settings/quota-schema";
 import { planSignupDefaults, type PlannedLimit, type SignupDefaultsInput } from "@/lib/settings/signup-plan";
 import type { QuotaDefaults } from "@/lib/settings/store";
+
 import { formatUsdDecimal, limitText } from "./format";
 import { QuotaCell } from "./quota-cell";
 import { sourceUnreadableMessage } from "./settings-health-alert";
@@ -19,19 +27,31 @@ type TextMap = Record<Platform, Record<QuotaWindow, string>>;
 type FormText = { system: TextMap; sources: Record<AuthSource, { grant: boolean; overrides: TextMap }> };
 
 const toText = (m: QuotaMap): TextMap =>
-  Object.fromEntries(PLATFORMS.map((p) => [p, { daily: limitText(m[p].daily), weekly: limitText(m[p].weekly), monthly: limitText(m[p].monthly) }])) as TextMap;
+  Object.fromEntries(
+    PLATFORMS.map((p) => [
+      p,
+      { daily: limitText(m[p].daily), weekly: limitText(m[p].weekly), monthly: limitText(m[p].monthly) },
+    ]),
+  ) as TextMap;
 
 function fromDefaults(d: QuotaDefaults): FormText {
   return {
     system: toText(d.system),
-    sources: Object.fromEntries(AUTH_SOURCES.map((s) => [s, { grant: d.sources[s].grantOnSignup, overrides: toText(d.sources[s].overrides) }])) as FormText["sources"],
+    sources: Object.fromEntries(
+      AUTH_SOURCES.map((s) => [s, { grant: d.sources[s].grantOnSignup, overrides: toText(d.sources[s].overrides) }]),
+    ) as FormText["sources"],
   };
 }
 
 /** The form still shows exactly what is stored (every cell and switch as loaded). */
 function sameText(a: FormText, b: FormText): boolean {
   const sameMap = (x: TextMap, y: TextMap) => PLATFORMS.every((p) => QUOTA_WINDOWS.every((w) => x[p][w] === y[p][w]));
-  return sameMap(a.system, b.system) && AUTH_SOURCES.every((s) => a.sources[s].grant === b.sources[s].grant && sameMap(a.sources[s].overrides, b.sources[s].overrides));
+  return (
+    sameMap(a.system, b.system) &&
+    AUTH_SOURCES.every(
+      (s) => a.sources[s].grant === b.sources[s].grant && sameMap(a.sources[s].overrides, b.sources[s].overrides),
+    )
+  );
 }
 
 /** Parse a text map; invalid cells become null here and are reported in `errors` by path. */
@@ -47,7 +67,13 @@ function parseMap(text: TextMap, prefix: string, errors: Record<string, string>)
   return out;
 }
 
-export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefaults; lastChange: { email: string; at: string } | null }) {
+export function QuotaDefaultsForm({
+  initial,
+  lastChange,
+}: {
+  initial: QuotaDefaults;
+  lastChange: { email: string; at: string } | null;
+}) {
   const t = useTranslations("AdminSettings");
   const te = useTranslations("Errors");
   const tp = useTranslations("Platforms");
@@ -69,7 +95,13 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
     const errors: Record<string, string> = {};
     const system = parseMap(form.system, "system", errors);
     const sources = Object.fromEntries(
-      AUTH_SOURCES.map((s) => [s, { grantOnSignup: form.sources[s].grant, overrides: parseMap(form.sources[s].overrides, `sources.${s}.overrides`, errors) }]),
+      AUTH_SOURCES.map((s) => [
+        s,
+        {
+          grantOnSignup: form.sources[s].grant,
+          overrides: parseMap(form.sources[s].overrides, `sources.${s}.overrides`, errors),
+        },
+      ]),
     ) as Record<AuthSource, { grantOnSignup: boolean; overrides: QuotaMap }>;
     return { errors, system, sources };
   }, [form]);
@@ -84,12 +116,19 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
     const edited: SignupDefaultsInput = {
       system: parsed.system,
       systemUnreadable: false,
-      sources: Object.fromEntries(AUTH_SOURCES.map((s) => [s, { ...parsed.sources[s], unreadable: false }])) as SignupDefaultsInput["sources"],
+      sources: Object.fromEntries(
+        AUTH_SOURCES.map((s) => [s, { ...parsed.sources[s], unreadable: false }]),
+      ) as SignupDefaultsInput["sources"],
     };
     const input = pristine ? initial : edited;
     return {
-      preview: Object.fromEntries(AUTH_SOURCES.map((s) => [s, planSignupDefaults(input, s)])) as Record<AuthSource, ReturnType<typeof planSignupDefaults>>,
-      storedHasFallbacks: Object.fromEntries(AUTH_SOURCES.map((s) => [s, planSignupDefaults(initial, s).fallbacks.length > 0])) as Record<AuthSource, boolean>,
+      preview: Object.fromEntries(AUTH_SOURCES.map((s) => [s, planSignupDefaults(input, s)])) as Record<
+        AuthSource,
+        ReturnType<typeof planSignupDefaults>
+      >,
+      storedHasFallbacks: Object.fromEntries(
+        AUTH_SOURCES.map((s) => [s, planSignupDefaults(initial, s).fallbacks.length > 0]),
+      ) as Record<AuthSource, boolean>,
     };
   }, [pristine, initial, parsed]);
   const windowName = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
@@ -110,8 +149,19 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
   };
 
   const showValue = (v: number | null) =>
-    v === null ? t("unlimited") : v === 0 ? t("disabled") : format.number(v, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol", minimumFractionDigits: 0, maximumFractionDigits: 10 });
-  const showLimit = (d: string | null) => (d === null ? t("unlimited") : d === "0" ? t("disabled") : formatUsdDecimal(locale, d));
+    v === null
+      ? t("unlimited")
+      : v === 0
+        ? t("disabled")
+        : format.number(v, {
+            style: "currency",
+            currency: "USD",
+            currencyDisplay: "narrowSymbol",
+            minimumFractionDigits: 0,
+            maximumFractionDigits: 10,
+          });
+  const showLimit = (d: string | null) =>
+    d === null ? t("unlimited") : d === "0" ? t("disabled") : formatUsdDecimal(locale, d);
   const fallbackMarker = (e: PlannedLimit) => {
     if (!e.fallback) return null;
     const stored = e.stored === undefined ? "" : formatGoFloat(e.stored);
@@ -179,7 +229,8 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
           {PLATFORMS.map((p) => (
             <tr key={p} className="border-t border-slate-100">
               <th scope="row" className="px-2 py-1.5 text-left font-normal">
-                <span className="font-mono text-xs text-slate-500">{p}</span> <span className="text-slate-800">{tp(p)}</span>
+                <span className="font-mono text-xs text-slate-500">{p}</span>{" "}
+                <span className="text-slate-800">{tp(p)}</span>
               </th>
               {QUOTA_WINDOWS.map((w) => (
                 <QuotaCell
@@ -200,7 +251,9 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
   );
 
   const originBadge = (e: PlannedLimit, source: AuthSource) => (
-    <span className={`ml-1 rounded px-1 text-[10px] uppercase tracking-wide ${e.origin === "source" ? "bg-blue-100 text-blue-800" : "bg-slate-100 text-slate-600"}`}>
+    <span
+      className={`ml-1 rounded px-1 text-[10px] tracking-wide uppercase ${e.origin === "source" ? "bg-blue-100 text-blue-800" : "bg-slate-100 text-slate-600"}`}
+    >
       {e.origin === "source" ? t("originSource", { source: ts(source) }) : t("originSystem")}
     </span>
   );
@@ -208,14 +261,18 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
   return (
     <form ref={formRef} onSubmit={submit} noValidate className="space-y-6" aria-busy={pending}>
       <section className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="system-quotas">
-        <h2 id="system-quotas" className="text-base font-semibold">{t("defaultPlatformQuotas")}</h2>
+        <h2 id="system-quotas" className="text-base font-semibold">
+          {t("defaultPlatformQuotas")}
+        </h2>
         <p className="mt-1 text-sm text-slate-600">{t("defaultPlatformQuotasHint")}</p>
         <p className="mt-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">{t("monthlyNotice")}</p>
         <div className="mt-3">{matrix("system", form.system)}</div>
       </section>
 
       <section className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="source-quotas">
-        <h2 id="source-quotas" className="text-base font-semibold">{t("sourcesTitle")}</h2>
+        <h2 id="source-quotas" className="text-base font-semibold">
+          {t("sourcesTitle")}
+        </h2>
         <p className="mt-1 text-sm text-slate-600">{t("sourcesHint")}</p>
         <div className="mt-3 space-y-3">
           {AUTH_SOURCES.map((s) => {
@@ -225,12 +282,24 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
               <details key={s} open={src.grant} className="rounded-lg border border-slate-200" data-source={s}>
                 <summary className="flex cursor-pointer items-center justify-between gap-3 px-4 py-2.5">
                   <span className="font-medium">{ts(s)}</span>
-                  <span className={`text-xs ${src.grant ? "text-green-700" : "text-slate-500"}`}>{src.grant ? t("grantOn") : t("grantOff")}</span>
+                  <span className={`text-xs ${src.grant ? "text-green-700" : "text-slate-500"}`}>
+                    {src.grant ? t("grantOn") : t("grantOff")}
+                  </span>
                 </summary>
                 <div className="space-y-3 border-t border-slate-100 px-4 py-3">
                   {initial.sources[s].unreadable ? (
                     <p className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800" data-unreadable={s}>
-                      {sourceUnreadableMessage(th, { kind: "unreadable", key: sourceQuotasKey(s), scope: "source", source: s, used: initial.sources[s].grantOnSignup }, ts(s))}
+                      {sourceUnreadableMessage(
+                        th,
+                        {
+                          kind: "unreadable",
+                          key: sourceQuotasKey(s),
+                          scope: "source",
+                          source: s,
+                          used: initial.sources[s].grantOnSignup,
+                        },
+                        ts(s),
+                      )}
                     </p>
                   ) : null}
                   <label className="flex items-center gap-3 text-sm">
@@ -239,7 +308,12 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
                       role="switch"
                       aria-checked={src.grant}
                       checked={src.grant}
-                      onChange={(e) => setForm((f) => ({ ...f, sources: { ...f.sources, [s]: { ...f.sources[s], grant: e.target.checked } } }))}
+                      onChange={(e) =>
+                        setForm((f) => ({
+                          ...f,
+                          sources: { ...f.sources, [s]: { ...f.sources[s], grant: e.target.checked } },
+                        }))
+                      }
                       className="h-4 w-4 accent-blue-700"
                     />
                     {t("grantOnSignup", { source: ts(s) })}
@@ -253,16 +327,28 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
                   ) : null}
                   <div>
                     <h3 className="text-sm font-semibold">{t("previewTitle", { source: ts(s) })}</h3>
-                    {!pristine && plans.storedHasFallbacks[s] ? <p className="mt-1 text-xs text-amber-900">{th("previewAfterSave")}</p> : null}
+                    {!pristine && plans.storedHasFallbacks[s] ? (
+                      <p className="mt-1 text-xs text-amber-900">{th("previewAfterSave")}</p>
+                    ) : null}
                     <table className="mt-1 min-w-full text-sm" data-preview={s}>
                       <tbody>
                         {PLATFORMS.map((p) => (
                           <tr key={p} className="border-t border-slate-100" data-platform={p}>
-                            <th scope="row" className="px-2 py-1 text-left font-normal text-slate-700">{tp(p)}</th>
+                            <th scope="row" className="px-2 py-1 text-left font-normal text-slate-700">
+                              {tp(p)}
+                            </th>
                             {QUOTA_WINDOWS.map((w) => (
-                              <td key={w} className="px-2 py-1" data-window={w} data-origin={effective[p][w].origin} data-fallback={effective[p][w].fallback ?? undefined}>
+                              <td
+                                key={w}
+                                className="px-2 py-1"
+                                data-window={w}
+                                data-origin={effective[p][w].origin}
+                                data-fallback={effective[p][w].fallback ?? undefined}
+                              >
                                 <span className="sr-only">{windowName[w]}: </span>
-                                <span className={effective[p][w].limit === "0" ? "font-medium text-red-700" : ""}>{showLimit(effective[p][w].limit)}</span>
+                                <span className={effective[p][w].limit === "0" ? "font-medium text-red-700" : ""}>
+                                  {showLimit(effective[p][w].limit)}
+                                </span>
                                 {originBadge(effective[p][w], s)}
                                 {fallbackMarker(effective[p][w])}
                               </td>
@@ -281,7 +367,12 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
 
       <div className="sticky bottom-0 flex flex-wrap items-center justify-between gap-3 rounded-xl border border-slate-200 bg-white/95 px-5 py-3 shadow-sm backdrop-blur">
         <p className="text-sm text-slate-600" data-testid="last-change">
-          {lastChange ? t("lastChange", { email: lastChange.email, time: format.dateTime(new Date(lastChange.at), { dateStyle: "medium", timeStyle: "short" }) }) : t("neverChanged")}
+          {lastChange
+            ? t("lastChange", {
+                email: lastChange.email,
+                time: format.dateTime(new Date(lastChange.at), { dateStyle: "medium", timeStyle: "short" }),
+              })
+            : t("neverChanged")}
         </p>
         <div className="flex items-center gap-3">
           <div aria-live="polite" className="text-sm">
@@ -300,7 +391,11 @@ export function QuotaDefaultsForm({ initial, lastChange }: { initial: QuotaDefau
               </span>
             ) : null}
           </div>
-          <button type="submit" disabled={pending} className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60">
+          <button
+            type="submit"
+            disabled={pending}
+            className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60"
+          >
             {pending ? t("saving") : t("save")}
           </button>
         </div>

@@ -3,6 +3,7 @@
 import { useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
+
 import { errorText } from "@/components/auth/error-text";
 import { saveRegistrationSettingAction } from "@/lib/actions/settings";
 import type { RegistrationSetting } from "@/lib/settings/registration";
@@ -38,16 +39,27 @@ export function RegistrationForm({ initial }: { initial: RegistrationSetting }) 
   }
 
   return (
-    <form onSubmit={submit} className="mb-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="registration-title" data-testid="registration-settings">
-      <h2 id="registration-title" className="text-base font-semibold">{t("registrationTitle")}</h2>
+    <form
+      onSubmit={submit}
+      className="mb-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm"
+      aria-labelledby="registration-title"
+      data-testid="registration-settings"
+    >
+      <h2 id="registration-title" className="text-base font-semibold">
+        {t("registrationTitle")}
+      </h2>
       <p className="mt-1 text-sm text-slate-600">{t("registrationHint")}</p>
       <dl className="mt-3 text-sm">
         <div className="flex justify-between gap-4 border-b border-slate-100 py-2">
           <dt className="text-slate-600">{t("registrationEnv")}</dt>
-          <dd className="font-medium" data-testid="registration-env">{saved.envEnabled ? t("grantOn") : t("registrationOff")}</dd>
+          <dd className="font-medium" data-testid="registration-env">
+            {saved.envEnabled ? t("grantOn") : t("registrationOff")}
+          </dd>
         </div>
       </dl>
-      {saved.envEnabled ? null : <p className="mt-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">{t("registrationEnvOff")}</p>}
+      {saved.envEnabled ? null : (
+        <p className="mt-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">{t("registrationEnvOff")}</p>
+      )}
       <label className="mt-3 flex items-center gap-3 text-sm">
         <input
           type="checkbox"
@@ -60,13 +72,21 @@ export function RegistrationForm({ initial }: { initial: RegistrationSetting }) 
         />
         {t("registrationSwitch")}
       </label>
-      <p className={`mt-3 text-sm font-medium ${open ? "text-green-700" : "text-slate-700"}`} data-testid="registration-effective" data-open={open}>
+      <p
+        className={`mt-3 text-sm font-medium ${open ? "text-green-700" : "text-slate-700"}`}
+        data-testid="registration-effective"
+        data-open={open}
+      >
         {open ? t("registrationOpen") : t("registrationClosed")}
       </p>
       <div className="mt-3 flex items-center justify-end gap-3">
         <div aria-live="polite" className="text-sm">
           {message ? (
-            <span role={message.kind === "ok" ? "status" : "alert"} className={message.kind === "ok" ? "text-green-700" : "text-red-700"} data-testid="registration-message">
+            <span
+              role={message.kind === "ok" ? "status" : "alert"}
+              className={message.kind === "ok" ? "text-green-700" : "text-red-700"}
+              data-testid="registration-message"
+            >
               {message.text}{" "}
               {message.kind === "conflict" ? (
                 <button type="button" className="underline" onClick={() => window.location.reload()}>
@@ -76,7 +96,11 @@ export function RegistrationForm({ initial }: { initial: RegistrationSetting }) 
             </span>
           ) : null}
         </div>
-        <button type="submit" disabled={pending} className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60">
+        <button
+          type="submit"
+          disabled={pending}
+          className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60"
+        >
           {pending ? t("saving") : t("registrationSave")}
         </button>
       </div>

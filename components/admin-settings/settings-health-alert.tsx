@@ -1,6 +1,8 @@
 import { useLocale, useTranslations } from "next-intl";
+
 import { formatGoFloat } from "@/lib/billing/encoding";
 import type { SettingsHealthIssue } from "@/lib/settings/signup-plan";
+
 import { formatUsdDecimal } from "./format";
 
 /**
@@ -17,14 +19,25 @@ export function SettingsHealthAlert({ issues }: { issues: SettingsHealthIssue[] 
   if (issues.length === 0) return null;
   const windowName = { daily: ta("windowDaily"), weekly: ta("windowWeekly"), monthly: ta("windowMonthly") };
   const message = (i: SettingsHealthIssue) => {
-    if (i.kind === "unreadable") return i.scope === "system" ? t("unreadableSystem", { key: i.key }) : sourceUnreadableMessage(t, i, ts(i.source));
-    const args = { key: i.key, platform: tp(i.platform), window: windowName[i.window], stored: formatGoFloat(i.stored) };
+    if (i.kind === "unreadable")
+      return i.scope === "system" ? t("unreadableSystem", { key: i.key }) : sourceUnreadableMessage(t, i, ts(i.source));
+    const args = {
+      key: i.key,
+      platform: tp(i.platform),
+      window: windowName[i.window],
+      stored: formatGoFloat(i.stored),
+    };
     if (i.reason === "negative") return t("negative", args);
     const applied = i.applied === "0" ? ta("disabled") : formatUsdDecimal(locale, i.applied);
     return i.reason === "too_large" ? t("clamped", { ...args, applied }) : t("rounded", { ...args, applied });
   };
   return (
-    <div role="alert" aria-labelledby="settings-health-title" data-testid="settings-health" className="mb-6 rounded-xl border border-red-300 bg-red-50 px-5 py-4 text-sm text-red-900">
+    <div
+      role="alert"
+      aria-labelledby="settings-health-title"
+      data-testid="settings-health"
+      className="mb-6 rounded-xl border border-red-300 bg-red-50 px-5 py-4 text-sm text-red-900"
+    >
       <p id="settings-health-title" className="font-semibold">
         {t("title")}
       </p>
@@ -42,7 +55,11 @@ export function SettingsHealthAlert({ issues }: { issues: SettingsHealthIssue[] 
 type HealthT = ReturnType<typeof useTranslations<"SettingsHealth">>;
 
 /** The message of an unreadable source map, also shown next to that source's switch. */
-export function sourceUnreadableMessage(t: HealthT, i: Extract<SettingsHealthIssue, { scope: "source" }>, sourceName: string): string {
+export function sourceUnreadableMessage(
+  t: HealthT,
+  i: Extract<SettingsHealthIssue, { scope: "source" }>,
+  sourceName: string,
+): string {
   const args = { key: i.key, source: sourceName };
   return i.used ? t("unreadableSource", args) : t("unreadableSourceIgnored", args);
 }

@@ -16,12 +16,20 @@ export type QuotaSummaryLabels = {
  * fetching translations made the page's RSC payload twice as large.
  */
 export function QuotaSummary({ quotas, labels }: { quotas: AdminQuotaItem[]; labels: QuotaSummaryLabels }) {
-  const limited = quotas.filter((q) => q.daily_limit_usd !== null || q.weekly_limit_usd !== null || q.monthly_limit_usd !== null);
+  const limited = quotas.filter(
+    (q) => q.daily_limit_usd !== null || q.weekly_limit_usd !== null || q.monthly_limit_usd !== null,
+  );
   if (limited.length === 0) return <span className="text-slate-500">{labels.notConfigured}</span>;
   const win = (label: string, used: number, limit: number | null) => (
     <span className="whitespace-nowrap">
       <span className="text-slate-500">{label}</span>{" "}
-      {limit === 0 ? <b className="text-red-700">{labels.disabled}</b> : limit !== null && used >= limit ? <b className="text-red-700">{`${amount(used)}/${amount(limit)}`}</b> : `${amount(used)}/${limit === null ? "—" : amount(limit)}`}
+      {limit === 0 ? (
+        <b className="text-red-700">{labels.disabled}</b>
+      ) : limit !== null && used >= limit ? (
+        <b className="text-red-700">{`${amount(used)}/${amount(limit)}`}</b>
+      ) : (
+        `${amount(used)}/${limit === null ? "—" : amount(limit)}`
+      )}
     </span>
   );
   return (

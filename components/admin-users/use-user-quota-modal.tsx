@@ -1,7 +1,8 @@
 "use client";
 
-import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 import { useTranslations } from "next-intl";
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
+
 import { UserQuotaModal, type ModalUser } from "./user-quota-modal";
 
 export type { ModalUser };
@@ -33,7 +34,11 @@ export function UserQuotaModalProvider({ children }: { children: ReactNode }) {
       {user ? <UserQuotaModal key={user.id} user={user} onClose={close} notify={notify} /> : null}
       <div aria-live="polite" className="pointer-events-none fixed inset-x-0 bottom-4 flex justify-center">
         {toast ? (
-          <p role="status" data-testid="toast" className="pointer-events-auto rounded-md bg-slate-900 px-4 py-2 text-sm text-white shadow-lg">
+          <p
+            role="status"
+            data-testid="toast"
+            className="pointer-events-auto rounded-md bg-slate-900 px-4 py-2 text-sm text-white shadow-lg"
+          >
             {toast}
           </p>
         ) : null}

@@ -1,4 +1,5 @@
 import { getTranslations } from "next-intl/server";
+
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import type { UserListParams } from "@/lib/users/list";
 
@@ -6,12 +7,26 @@ const select = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm"
 
 /** Search, filters and sort as a plain GET form: the list state lives in the URL (works without JS). */
 export async function UserFilters({ params, total }: { params: UserListParams; total: number }) {
-  const [t, tn, ts] = await Promise.all([getTranslations("AdminUsers"), getTranslations("Nav"), getTranslations("Sources")]);
+  const [t, tn, ts] = await Promise.all([
+    getTranslations("AdminUsers"),
+    getTranslations("Nav"),
+    getTranslations("Sources"),
+  ]);
   return (
-    <form method="get" role="search" className="mb-4 flex flex-wrap items-end gap-2 rounded-xl border border-slate-200 bg-white p-3 shadow-sm">
+    <form
+      method="get"
+      role="search"
+      className="mb-4 flex flex-wrap items-end gap-2 rounded-xl border border-slate-200 bg-white p-3 shadow-sm"
+    >
       <label className="flex min-w-56 flex-1 flex-col text-xs text-slate-600">
         {t("search")}
-        <input name="q" type="search" defaultValue={params.q} placeholder={t("searchPlaceholder")} className="mt-1 rounded-md border border-slate-300 px-3 py-1.5 text-sm text-slate-900" />
+        <input
+          name="q"
+          type="search"
+          defaultValue={params.q}
+          placeholder={t("searchPlaceholder")}
+          className="mt-1 rounded-md border border-slate-300 px-3 py-1.5 text-sm text-slate-900"
+        />
       </label>
       <select name="role" defaultValue={params.role} aria-label={t("columns.role")} className={select}>
         <option value="">{t("allRoles")}</option>
@@ -46,7 +61,10 @@ export async function UserFilters({ params, total }: { params: UserListParams; t
         <option value="desc">{t("dirDesc")}</option>
         <option value="asc">{t("dirAsc")}</option>
       </select>
-      <button type="submit" className="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white hover:bg-slate-700">
+      <button
+        type="submit"
+        className="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white hover:bg-slate-700"
+      >
         {t("apply")}
       </button>
       <a href="?" className="px-2 py-1.5 text-sm text-slate-600 underline">

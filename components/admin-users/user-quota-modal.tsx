@@ -4,8 +4,9 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useFormatter, useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState, useTransition } from "react";
-import { QuotaCell } from "@/components/admin-settings/quota-cell";
+
 import { limitText } from "@/components/admin-settings/format";
+import { QuotaCell } from "@/components/admin-settings/quota-cell";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from "@/lib/actions/user-quotas";
 import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
@@ -21,7 +22,14 @@ const textsFrom = (items: AdminQuotaItem[]): Texts =>
   Object.fromEntries(
     PLATFORMS.map((p) => {
       const i = items.find((x) => x.platform === p);
-      return [p, { daily: limitText(i?.daily_limit_usd ?? null), weekly: limitText(i?.weekly_limit_usd ?? null), monthly: limitText(i?.monthly_limit_usd ?? null) }];
+      return [
+        p,
+        {
+          daily: limitText(i?.daily_limit_usd ?? null),
+          weekly: limitText(i?.weekly_limit_usd ?? null),
+          monthly: limitText(i?.monthly_limit_usd ?? null),
+        },
+      ];
     }),
   ) as Texts;
 
@@ -31,7 +39,15 @@ export type ModalUser = { id: number; email: string };
  * The per-user quota modal. Its opener (use-user-quota-modal.tsx) renders it and passes `onClose`
  * and `notify` (the page's toast), so this file never imports its opener.
  */
-export function UserQuotaModal({ user, onClose: close, notify }: { user: ModalUser; onClose: () => void; notify: (text: string) => void }) {
+export function UserQuotaModal({
+  user,
+  onClose: close,
+  notify,
+}: {
+  user: ModalUser;
+  onClose: () => void;
+  notify: (text: string) => void;
+}) {
   const t = useTranslations("UserQuotaModal");
   const te = useTranslations("Errors");
   const tp = useTranslations("Platforms");
@@ -76,12 +92,22 @@ export function UserQuotaModal({ user, onClose: close, notify }: { user: ModalUs
 
   const windowName = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
   const errors: Record<string, string> = { ...serverErrors };
-  if (form) for (const p of PLATFORMS) for (const w of QUOTA_WINDOWS) {
-    const r = parseLimitInput(form[p][w]);
-    if (!r.ok) errors[`${p}.${w}`] = r.code;
-  }
-  const money = (n: number) => format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" });
-  const when = (iso: string) => format.dateTime(new Date(iso), { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
+  if (form)
+    for (const p of PLATFORMS)
+      for (const w of QUOTA_WINDOWS) {
+        const r = parseLimitInput(form[p][w]);
+        if (!r.ok) errors[`${p}.${w}`] = r.code;
+      }
+  const money = (n: number) =>
+    format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" });
+  const when = (iso: string) =>
+    format.dateTime(new Date(iso), {
+      month: "numeric",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      hour12: false,
+    });
 
   function setCell(p: Platform, w: QuotaWindow, v: string) {
     setServerErrors((e) => {
@@ -102,7 +128,12 @@ export function UserQuotaModal({ user, onClose: close, notify }: { user: ModalUs
     // Every registry platform is sent (DESIGN §3.3): saving never drops one the admin did not see.
     const quotas = PLATFORMS.map((p) => {
       const v = (w: QuotaWindow) => (parseLimitInput(form[p][w]) as { ok: true; value: number | null }).value;
-      return { platform: p, daily_limit_usd: v("daily"), weekly_limit_usd: v("weekly"), monthly_limit_usd: v("monthly") };
+      return {
+        platform: p,
+        daily_limit_usd: v("daily"),
+        weekly_limit_usd: v("weekly"),
+        monthly_limit_usd: v("monthly"),
+      };
     });
     startTransition(async () => {
       const r = await saveUserPlatformQuotasAction({ userId: user.id, version, quotas }).catch(() => null);
@@ -157,25 +188,53 @@ export function UserQuotaModal({ user, onClose: close, notify }: { user: ModalUs
   }
 
   return (
-    <div className="fixed inset-0 z-40 flex items-start justify-center overflow-y-auto bg-slate-900/40 p-4" onMouseDown={(e) => e.target === e.currentTarget && close()}>
-      <div ref={dialogRef} role="dialog" aria-modal="true" aria-labelledby="uqm-title" className="my-8 w-full max-w-5xl rounded-xl bg-white shadow-xl">
+    <div
+      className="fixed inset-0 z-40 flex items-start justify-center overflow-y-auto bg-slate-900/40 p-4"
+      onMouseDown={(e) => e.target === e.currentTarget && close()}
+    >
+      <div
+        ref={dialogRef}
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="uqm-title"
+        className="my-8 w-full max-w-5xl rounded-xl bg-white shadow-xl"
+      >
         <div className="border-b border-slate-200 px-6 py-4">
-          <h2 id="uqm-title" className="text-lg font-semibold">{t("title")}</h2>
+          <h2 id="uqm-title" className="text-lg font-semibold">
+            {t("title")}
+          </h2>
           <p className="text-sm text-slate-600">{t("subtitle", { email: user.email })}</p>
         </div>
         <div className="px-6 py-4">
           {isPending ? <p className="py-8 text-center text-slate-500">{t("loading")}</p> : null}
-          {isError ? <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{t("loadFailed")}</p> : null}
+          {isError ? (
+            <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
+              {t("loadFailed")}
+            </p>
+          ) : null}
           {conflict ? (
-            <div role="alert" data-testid="quota-conflict" className="mb-3 flex flex-wrap items-center justify-between gap-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">
+            <div
+              role="alert"
+              data-testid="quota-conflict"
+              className="mb-3 flex flex-wrap items-center justify-between gap-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900"
+            >
               <span>{t("conflict")}</span>
-              <button type="button" disabled={reloading} onClick={() => void reload()} className="rounded-md border border-amber-300 bg-white px-3 py-1 text-sm font-medium hover:bg-amber-100 disabled:opacity-60">
+              <button
+                type="button"
+                disabled={reloading}
+                onClick={() => void reload()}
+                className="rounded-md border border-amber-300 bg-white px-3 py-1 text-sm font-medium hover:bg-amber-100 disabled:opacity-60"
+              >
                 {reloading ? t("loading") : t("reload")}
               </button>
             </div>
           ) : null}
           {data && data.pending_invalidations > 0 ? (
-            <p role="status" data-testid="pending-invalidations" className="mb-3 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">
+            <p
+              role="status"
+              data-testid="pending-invalidations"
+              className="mb-3 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900"
+            >
               {t("pending", { count: data.pending_invalidations })}
             </p>
           ) : null}
@@ -211,7 +270,10 @@ export function UserQuotaModal({ user, onClose: close, notify }: { user: ModalUs
                               label={t("cellLabel", { platform: tp(p), window: windowName[w] })}
                               onChange={(v) => setCell(p, w, v)}
                             >
-                              <div className="mt-1 flex items-center justify-between gap-1 text-xs text-slate-500" data-usage={`${p}.${w}`}>
+                              <div
+                                className="mt-1 flex items-center justify-between gap-1 text-xs text-slate-500"
+                                data-usage={`${p}.${w}`}
+                              >
                                 <span>
                                   {t("used", { amount: money(used) })}
                                   {resets ? <> · {t("resetsAt", { time: when(resets) })}</> : null}
@@ -256,14 +318,27 @@ export function UserQuotaModal({ user, onClose: close, notify }: { user: ModalUs
               onConfirm={() => setTexts(textsFrom([]))}
             />
             <span className="text-xs text-slate-500" data-testid="modal-last-change">
-              {data?.last_change ? t("lastChange", { email: data.last_change.actor_email, time: when(data.last_change.at) }) : data ? t("noChange") : null}
+              {data?.last_change
+                ? t("lastChange", { email: data.last_change.actor_email, time: when(data.last_change.at) })
+                : data
+                  ? t("noChange")
+                  : null}
             </span>
           </div>
           <div className="flex gap-2">
-            <button type="button" onClick={close} className="rounded-md border border-slate-300 px-4 py-2 text-sm hover:bg-slate-100">
+            <button
+              type="button"
+              onClick={close}
+              className="rounded-md border border-slate-300 px-4 py-2 text-sm hover:bg-slate-100"
+            >
               {t("cancel")}
             </button>
-            <button type="button" disabled={pending || !form || conflict} onClick={save} className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60">
+            <button
+              type="button"
+              disabled={pending || !form || conflict}
+              onClick={save}
+              className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60"
+            >
               {pending ? t("saving") : t("save")}
             </button>
           </div>

@@ -3,15 +3,26 @@
 import { useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
+
+import { InlineError } from "@/components/ui/inline-error";
 import { useRouter as useLocaleRouter } from "@/i18n/navigation";
 import { setUserRoleAction } from "@/lib/actions/users";
-import { InlineError } from "@/components/ui/inline-error";
 
 /**
  * Make admin / make user for one row. The server enforces the last-admin rule and ends the user's
  * other sessions; admins who give up their own role leave the admin pages for the dashboard.
  */
-export function UserRoleToggle({ userId, role, email, self }: { userId: number; role: "admin" | "user"; email: string; self: boolean }) {
+export function UserRoleToggle({
+  userId,
+  role,
+  email,
+  self,
+}: {
+  userId: number;
+  role: "admin" | "user";
+  email: string;
+  self: boolean;
+}) {
   const t = useTranslations("AdminUsers");
   const te = useTranslations("Errors");
   const router = useRouter();

@@ -3,16 +3,25 @@
 import { useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
+
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
-import { setUserStatusAction } from "@/lib/actions/users";
 import { InlineError } from "@/components/ui/inline-error";
+import { setUserStatusAction } from "@/lib/actions/users";
 
 /**
  * Enable / disable one user; the server answers with a code that is shown translated. Disabling
  * asks first (it ends the user's sessions): one stray click — or a click in a framed page — must
  * not lock someone out. Enabling acts at once.
  */
-export function UserStatusToggle({ userId, status, email }: { userId: number; status: "active" | "disabled"; email: string }) {
+export function UserStatusToggle({
+  userId,
+  status,
+  email,
+}: {
+  userId: number;
+  status: "active" | "disabled";
+  email: string;
+}) {
   const t = useTranslations("AdminUsers");
   const te = useTranslations("Errors");
   const router = useRouter();

@@ -1,7 +1,9 @@
 import { getFormatter, getTranslations } from "next-intl/server";
+
 import { isAuthSource } from "@/lib/auth-sources";
-import type { UserListRow } from "@/lib/users/list";
 import { PLATFORMS } from "@/lib/billing/platforms";
+import type { UserListRow } from "@/lib/users/list";
+
 import { QuotaSummary, type QuotaSummaryLabels } from "./quota-summary";
 import { QuotaModalTrigger, UserQuotaModalProvider } from "./use-user-quota-modal";
 import { UserRoleToggle } from "./user-role-toggle";
@@ -23,58 +25,73 @@ export async function UserTable({ users, currentUserId }: { users: UserListRow[]
     windows: { daily: tm("windowDaily"), weekly: tm("windowWeekly"), monthly: tm("windowMonthly") },
     platforms: Object.fromEntries(PLATFORMS.map((p) => [p, tp(p)])),
   };
-  if (users.length === 0) return <p className="rounded-xl border border-dashed border-slate-300 p-8 text-center text-slate-600">{t("noResults")}</p>;
+  if (users.length === 0)
+    return (
+      <p className="rounded-xl border border-dashed border-slate-300 p-8 text-center text-slate-600">
+        {t("noResults")}
+      </p>
+    );
   return (
     <UserQuotaModalProvider>
-    <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
-      <table className="min-w-full text-sm">
-        <thead className="bg-slate-50 text-left text-slate-600">
-          <tr>
-            <th className="px-4 py-2 font-medium">{t("columns.email")}</th>
-            <th className="px-4 py-2 font-medium">{t("columns.source")}</th>
-            <th className="px-4 py-2 font-medium">{t("columns.role")}</th>
-            <th className="px-4 py-2 font-medium">{t("columns.status")}</th>
-            <th className="px-4 py-2 text-right font-medium">{t("columns.balance")}</th>
-            <th className="px-4 py-2 font-medium">{t("columns.quotas")}</th>
-            <th className="px-4 py-2 font-medium">{t("columns.createdAt")}</th>
-            <th className="px-4 py-2">
-              <span className="sr-only">{t("columns.actions")}</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody className="divide-y divide-slate-100">
-          {users.map((u) => (
-            <tr key={u.id} data-testid={`user-row-${u.id}`}>
-              <td className="px-4 py-2">
-                <div className="font-medium">{u.email}</div>
-                {u.username ? <div className="text-xs text-slate-500">{u.username}</div> : null}
-              </td>
-              <td className="px-4 py-2">{isAuthSource(u.signupSource) ? ts(u.signupSource) : u.signupSource}</td>
-              <td className="px-4 py-2">{u.role === "admin" ? tn("roleAdmin") : tn("roleUser")}</td>
-              <td className="px-4 py-2">
-                <span
-                  className={`rounded-full px-2 py-0.5 text-xs font-medium ${u.status === "active" ? "bg-green-50 text-green-800" : "bg-slate-200 text-slate-700"}`}
-                >
-                  {t(u.status)}
-                </span>
-              </td>
-              <td className="px-4 py-2 text-right tabular-nums">{format.number(Number(u.balance), { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" })}</td>
-              <td className="px-4 py-2" data-testid="quota-cell">
-                <QuotaSummary quotas={u.quotas} labels={labels} />
-              </td>
-              <td className="px-4 py-2 text-slate-600">{format.dateTime(new Date(u.createdAt), { dateStyle: "medium" })}</td>
-              <td className="px-4 py-2 text-right">
-                <div className="flex items-start justify-end gap-2">
-                  <QuotaModalTrigger user={{ id: u.id, email: u.email }} />
-                  <UserRoleToggle userId={u.id} role={u.role} email={u.email} self={u.id === currentUserId} />
-                  {u.id === currentUserId ? null : <UserStatusToggle userId={u.id} status={u.status} email={u.email} />}
-                </div>
-              </td>
+      <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
+        <table className="min-w-full text-sm">
+          <thead className="bg-slate-50 text-left text-slate-600">
+            <tr>
+              <th className="px-4 py-2 font-medium">{t("columns.email")}</th>
+              <th className="px-4 py-2 font-medium">{t("columns.source")}</th>
+              <th className="px-4 py-2 font-medium">{t("columns.role")}</th>
+              <th className="px-4 py-2 font-medium">{t("columns.status")}</th>
+              <th className="px-4 py-2 text-right font-medium">{t("columns.balance")}</th>
+              <th className="px-4 py-2 font-medium">{t("columns.quotas")}</th>
+              <th className="px-4 py-2 font-medium">{t("columns.createdAt")}</th>
+              <th className="px-4 py-2">
+                <span className="sr-only">{t("columns.actions")}</span>
+              </th>
             </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+          </thead>
+          <tbody className="divide-y divide-slate-100">
+            {users.map((u) => (
+              <tr key={u.id} data-testid={`user-row-${u.id}`}>
+                <td className="px-4 py-2">
+                  <div className="font-medium">{u.email}</div>
+                  {u.username ? <div className="text-xs text-slate-500">{u.username}</div> : null}
+                </td>
+                <td className="px-4 py-2">{isAuthSource(u.signupSource) ? ts(u.signupSource) : u.signupSource}</td>
+                <td className="px-4 py-2">{u.role === "admin" ? tn("roleAdmin") : tn("roleUser")}</td>
+                <td className="px-4 py-2">
+                  <span
+                    className={`rounded-full px-2 py-0.5 text-xs font-medium ${u.status === "active" ? "bg-green-50 text-green-800" : "bg-slate-200 text-slate-700"}`}
+                  >
+                    {t(u.status)}
+                  </span>
+                </td>
+                <td className="px-4 py-2 text-right tabular-nums">
+                  {format.number(Number(u.balance), {
+                    style: "currency",
+                    currency: "USD",
+                    currencyDisplay: "narrowSymbol",
+                  })}
+                </td>
+                <td className="px-4 py-2" data-testid="quota-cell">
+                  <QuotaSummary quotas={u.quotas} labels={labels} />
+                </td>
+                <td className="px-4 py-2 text-slate-600">
+                  {format.dateTime(new Date(u.createdAt), { dateStyle: "medium" })}
+                </td>
+                <td className="px-4 py-2 text-right">
+                  <div className="flex items-start justify-end gap-2">
+                    <QuotaModalTrigger user={{ id: u.id, email: u.email }} />
+                    <UserRoleToggle userId={u.id} role={u.role} email={u.email} self={u.id === currentUserId} />
+                    {u.id === currentUserId ? null : (
+                      <UserStatusToggle userId={u.id} status={u.status} email={u.email} />
+                    )}
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </UserQuotaModalProvider>
   );
 }

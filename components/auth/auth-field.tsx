@@ -24,7 +24,7 @@ export function AuthField({
     <label className="mt-4 block text-sm font-medium">
       {label}
       <input
-        className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm focus:border-blue-600 focus:outline-none focus:ring-2 focus:ring-blue-600/30 aria-[invalid=true]:border-red-600"
+        className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm focus:border-blue-600 focus:ring-2 focus:ring-blue-600/30 focus:outline-none aria-[invalid=true]:border-red-600"
         name={name}
         type={name === "email" ? "email" : "password"}
         autoComplete={autoComplete}

@@ -1,9 +1,11 @@
 "use client";
 
-import { useActionState } from "react";
 import { useLocale, useTranslations } from "next-intl";
+import { useActionState } from "react";
+
 import { registerAction, type RegisterState } from "@/lib/actions/register";
 import type { PasswordFeedback } from "@/lib/auth/password-policy";
+
 import { AuthField } from "./auth-field";
 import { errorText } from "./error-text";
 import { HaveAccount } from "./have-account";
@@ -26,7 +28,9 @@ export function RegisterForm({ locale }: { locale: string }) {
   const emailError = errorText(te, fieldCode("email"));
   const passwordCode = fieldCode("password");
   const passwordError =
-    passwordCode === "PASSWORD_WEAK" ? [te("PASSWORD_WEAK"), feedbackText(tp, state.passwordFeedback, sep)].filter(Boolean).join(sep) : errorText(te, passwordCode);
+    passwordCode === "PASSWORD_WEAK"
+      ? [te("PASSWORD_WEAK"), feedbackText(tp, state.passwordFeedback, sep)].filter(Boolean).join(sep)
+      : errorText(te, passwordCode);
   const formError =
     state.code === "RATE_LIMITED"
       ? te("REGISTER_RATE_LIMITED", { minutes: Math.max(1, Math.ceil((state.retryAfterSeconds ?? 60) / 60)) })
@@ -49,7 +53,13 @@ export function RegisterForm({ locale }: { locale: string }) {
         ) : null}
       </div>
       <AuthField name="email" label={t("email")} autoComplete="email" defaultValue={state.email} error={emailError} />
-      <AuthField name="password" label={t("password")} autoComplete="new-password" error={passwordError} hint={t("passwordHint")} />
+      <AuthField
+        name="password"
+        label={t("password")}
+        autoComplete="new-password"
+        error={passwordError}
+        hint={t("passwordHint")}
+      />
       <button
         type="submit"
         disabled={pending}

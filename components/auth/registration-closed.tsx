@@ -1,4 +1,5 @@
 import { getTranslations } from "next-intl/server";
+
 import { HaveAccount } from "./have-account";
 
 /** The register page while registration is off (REGISTRATION_ENABLED and the admin's switch). */

@@ -1,14 +1,23 @@
 "use client";
 
-import { useActionState } from "react";
 import { useTranslations } from "next-intl";
-import { signInAction, type SignInState } from "@/lib/actions/auth";
+import { useActionState } from "react";
+
 import { Link } from "@/i18n/navigation";
+import { signInAction, type SignInState } from "@/lib/actions/auth";
+
 import { AuthField } from "./auth-field";
 import { errorText } from "./error-text";
 
-
-export function SignInForm({ locale, next, registrationOpen }: { locale: string; next?: string; registrationOpen: boolean }) {
+export function SignInForm({
+  locale,
+  next,
+  registrationOpen,
+}: {
+  locale: string;
+  next?: string;
+  registrationOpen: boolean;
+}) {
   const t = useTranslations("SignIn");
   const te = useTranslations("Errors");
   const [state, formAction, pending] = useActionState<SignInState, FormData>(signInAction, {});
@@ -36,7 +45,13 @@ export function SignInForm({ locale, next, registrationOpen }: { locale: string;
           </p>
         ) : null}
       </div>
-      <AuthField name="email" label={t("email")} autoComplete="username" defaultValue={state.email} error={emailError} />
+      <AuthField
+        name="email"
+        label={t("email")}
+        autoComplete="username"
+        defaultValue={state.email}
+        error={emailError}
+      />
       <AuthField name="password" label={t("password")} autoComplete="current-password" error={passwordError} />
       <button
         type="submit"

@@ -3,9 +3,10 @@
 import { useQuery } from "@tanstack/react-query";
 import { useFormatter, useNow, useTranslations } from "next-intl";
 import { useSyncExternalStore } from "react";
+
 import { isPlatform } from "@/lib/billing/platforms";
 import type { QuotaItem } from "@/lib/billing/quota-view";
-import { myQuotaKeys, MY_QUOTAS_URL } from "@/lib/quota/query-keys";
+import { MY_QUOTAS_URL, myQuotaKeys } from "@/lib/quota/query-keys";
 import type { MyQuotas } from "@/lib/quota/user";
 
 type W = "daily" | "weekly" | "monthly";
@@ -45,12 +46,23 @@ export function QuotaCards() {
   return (
     <section aria-labelledby="quota-title" className="mt-8">
       <div className="mb-3 flex items-baseline justify-between">
-        <h2 id="quota-title" className="text-lg font-semibold">{t("quotaTitle")}</h2>
+        <h2 id="quota-title" className="text-lg font-semibold">
+          {t("quotaTitle")}
+        </h2>
         <span className="text-xs text-slate-500">{t("live")}</span>
       </div>
-      {isError && !data ? <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{t("loadFailed")}</p> : null}
+      {isError && !data ? (
+        <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
+          {t("loadFailed")}
+        </p>
+      ) : null}
       {data && ordered.length === 0 ? (
-        <p className="rounded-xl border border-dashed border-slate-300 p-6 text-center text-slate-600" data-testid="no-limits">{t("noLimits")}</p>
+        <p
+          className="rounded-xl border border-dashed border-slate-300 p-6 text-center text-slate-600"
+          data-testid="no-limits"
+        >
+          {t("noLimits")}
+        </p>
       ) : null}
       <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
         {ordered.map((q) => (
@@ -72,21 +84,34 @@ function QuotaCard({ item, showRelative }: { item: QuotaItem; showRelative: bool
   const format = useFormatter();
   const now = useNow({ updateInterval: 30_000 });
   const name = isPlatform(item.platform) ? tp(item.platform) : item.platform;
-  const money = (n: number) => format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" });
-  const when = (iso: string) => format.dateTime(new Date(iso), { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const money = (n: number) =>
+    format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" });
+  const when = (iso: string) =>
+    format.dateTime(new Date(iso), { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   const label = { daily: t("daily"), weekly: t("weekly"), monthly: t("monthly") };
   const blocking = WINDOWS.find((w) => {
     const limit = item[`${w}_limit_usd`];
     return limit !== null && item[`${w}_usage_usd`] >= limit;
   });
   return (
-    <article className={`rounded-xl border bg-white p-4 shadow-sm ${blocking ? "border-red-300" : "border-slate-200"}`} data-quota-card={item.platform}>
+    <article
+      className={`rounded-xl border bg-white p-4 shadow-sm ${blocking ? "border-red-300" : "border-slate-200"}`}
+      data-quota-card={item.platform}
+    >
       <h3 className="font-semibold">{name}</h3>
       {blocking ? (
-        <p role="status" className="mt-2 rounded-md bg-red-50 px-3 py-2 text-sm text-red-800" data-testid={`blocked-${item.platform}`}>
+        <p
+          role="status"
+          className="mt-2 rounded-md bg-red-50 px-3 py-2 text-sm text-red-800"
+          data-testid={`blocked-${item.platform}`}
+        >
           {item[`${blocking}_limit_usd`] === 0
             ? t("blockedDisabled", { window: label[blocking], platform: name })
-            : t("blocked", { window: label[blocking], platform: name, time: item[`${blocking}_window_resets_at`] ? when(item[`${blocking}_window_resets_at`]!) : "—" })}
+            : t("blocked", {
+                window: label[blocking],
+                platform: name,
+                time: item[`${blocking}_window_resets_at`] ? when(item[`${blocking}_window_resets_at`]!) : "—",
+              })}
         </p>
       ) : null}
       <dl className="mt-3 space-y-3">
@@ -136,7 +161,9 @@ function QuotaCard({ item, showRelative }: { item: QuotaItem; showRelative: bool
               {resets ? (
                 <p className="mt-1 text-xs text-slate-500" data-testid={`resets-${item.platform}-${w}`}>
                   {t("resetsAt", { time: when(resets) })}
-                  {showRelative ? <> · {t("resetsIn", { relative: format.relativeTime(new Date(resets), now) })}</> : null}
+                  {showRelative ? (
+                    <> · {t("resetsIn", { relative: format.relativeTime(new Date(resets), now) })}</>
+                  ) : null}
                 </p>
               ) : null}
             </div>

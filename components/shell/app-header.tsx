@@ -1,5 +1,7 @@
 import { getTranslations } from "next-intl/server";
+
 import type { SessionUser } from "@/lib/auth/session";
+
 import { LocaleSwitcher } from "./locale-switcher";
 import { NavLink } from "./nav-link";
 import { SignOutButton } from "./sign-out-button";
@@ -12,11 +14,16 @@ export async function AppHeader({ user }: { user: SessionUser }) {
     <header className="border-b border-slate-200 bg-white">
       <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
         <span className="font-semibold">{tc("appName")}</span>
-        <nav aria-label={t("main")} className="order-last flex w-full flex-wrap items-center gap-1 text-sm sm:order-none sm:w-auto sm:flex-1">
+        <nav
+          aria-label={t("main")}
+          className="order-last flex w-full flex-wrap items-center gap-1 text-sm sm:order-none sm:w-auto sm:flex-1"
+        >
           <NavLink href="/dashboard">{t("dashboard")}</NavLink>
           {user.role === "admin" ? (
             <div className="flex flex-wrap items-center gap-1" data-testid="admin-menu">
-              <span className="ml-3 mr-1 text-xs font-semibold uppercase tracking-wide text-slate-400">{t("admin")}</span>
+              <span className="mr-1 ml-3 text-xs font-semibold tracking-wide text-slate-400 uppercase">
+                {t("admin")}
+              </span>
               <NavLink href="/admin/users">{t("users")}</NavLink>
               <NavLink href="/admin/settings">{t("settings")}</NavLink>
               <NavLink href="/admin/cache">{t("cache")}</NavLink>

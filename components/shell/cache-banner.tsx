@@ -2,6 +2,7 @@
 
 import { useQuery } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
+
 import type { Health } from "@/lib/health";
 
 export const healthKeys = { all: ["health"] as const };

@@ -1,9 +1,16 @@
 "use client";
 
 import type { ReactNode } from "react";
+
 import { Link, usePathname } from "@/i18n/navigation";
 
-export function NavLink({ href, children }: { href: "/dashboard" | "/admin/users" | "/admin/settings" | "/admin/cache"; children: ReactNode }) {
+export function NavLink({
+  href,
+  children,
+}: {
+  href: "/dashboard" | "/admin/users" | "/admin/settings" | "/admin/cache";
+  children: ReactNode;
+}) {
   const active = usePathname() === href;
   return (
     <Link

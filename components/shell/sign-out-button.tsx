@@ -2,6 +2,7 @@
 
 import { useLocale, useTranslations } from "next-intl";
 import { useTransition } from "react";
+
 import { signOutAction } from "@/lib/actions/auth";
 
 export function SignOutButton() {

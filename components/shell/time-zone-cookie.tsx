@@ -2,6 +2,7 @@
 
 import { useRouter } from "next/navigation";
 import { useEffect } from "react";
+
 import { TZ_COOKIE } from "@/i18n/time-zone";
 
 /**
@@ -14,7 +15,10 @@ export function TimeZoneCookie() {
   useEffect(() => {
     const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (!tz) return;
-    const current = document.cookie.split("; ").find((c) => c.startsWith(`${TZ_COOKIE}=`))?.slice(TZ_COOKIE.length + 1);
+    const current = document.cookie
+      .split("; ")
+      .find((c) => c.startsWith(`${TZ_COOKIE}=`))
+      ?.slice(TZ_COOKIE.length + 1);
     if (current === encodeURIComponent(tz)) return;
     document.cookie = `${TZ_COOKIE}=${encodeURIComponent(tz)}; path=/; max-age=31536000; samesite=lax`;
     router.refresh();

@@ -33,8 +33,13 @@ export function ConfirmDialog({
           <AlertDialog.Title className="text-lg font-semibold text-slate-900">{title}</AlertDialog.Title>
           <AlertDialog.Description className="mt-2 text-sm text-slate-600">{description}</AlertDialog.Description>
           <div className="mt-6 flex justify-end gap-2">
-            <AlertDialog.Cancel className="rounded-md border border-slate-300 px-4 py-2 text-sm hover:bg-slate-100">{cancelLabel}</AlertDialog.Cancel>
-            <AlertDialog.Action onClick={onConfirm} className="rounded-md bg-red-700 px-4 py-2 text-sm font-medium text-white hover:bg-red-800">
+            <AlertDialog.Cancel className="rounded-md border border-slate-300 px-4 py-2 text-sm hover:bg-slate-100">
+              {cancelLabel}
+            </AlertDialog.Cancel>
+            <AlertDialog.Action
+              onClick={onConfirm}
+              className="rounded-md bg-red-700 px-4 py-2 text-sm font-medium text-white hover:bg-red-800"
+            >
               {confirmLabel}
             </AlertDialog.Action>
           </div>

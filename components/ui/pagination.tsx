@@ -1,4 +1,5 @@
 import { getTranslations } from "next-intl/server";
+
 import { Link } from "@/i18n/navigation";
 
 /** Previous / next links that keep list state in the URL (`?page=`). */

@@ -2,12 +2,13 @@
 
 import { redirect } from "next/navigation";
 import { z } from "zod";
+
+import { guardedAction, toFieldErrors } from "@/lib/actions/safe-action";
 import { checkCredentials } from "@/lib/auth/credentials";
 import { readKnownDevices, rememberKnownDevice } from "@/lib/auth/device";
 import { requestMeta } from "@/lib/auth/request-meta";
-import { SignInSchema, safeNextPath } from "@/lib/auth/schemas";
+import { safeNextPath, SignInSchema } from "@/lib/auth/schemas";
 import { createSession, destroySession } from "@/lib/auth/session";
-import { guardedAction, toFieldErrors } from "@/lib/actions/safe-action";
 
 export type SignInState = {
   code?: "INVALID_INPUT" | "INVALID_CREDENTIALS" | "RATE_LIMITED" | "INTERNAL_ERROR";
@@ -31,7 +32,11 @@ export async function signInAction(_prev: SignInState, formData: FormData): Prom
     next: formData.get("next") ?? undefined,
   });
   if (!parsed.success) {
-    return { code: "INVALID_INPUT", fieldErrors: toFieldErrors(parsed.error), email: String(formData.get("email") ?? "") };
+    return {
+      code: "INVALID_INPUT",
+      fieldErrors: toFieldErrors(parsed.error),
+      email: String(formData.get("email") ?? ""),
+    };
   }
   const { email, password, locale, next } = parsed.data;
   const meta = await requestMeta();

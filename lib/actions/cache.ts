@@ -2,12 +2,17 @@
 
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
+
 import { fail, guardedAction, toFieldErrors, type ActionResult } from "@/lib/actions/safe-action";
 import type { SessionUser } from "@/lib/auth/session";
 import { isPlatform } from "@/lib/billing/platforms";
 import { repairAllDrift, repairDriftKey, runDriftCheck } from "@/lib/quota/cache-health";
 
-const UserId = z.number("INVALID_ID").int("INVALID_ID").positive("INVALID_ID").max(Number.MAX_SAFE_INTEGER, "INVALID_ID");
+const UserId = z
+  .number("INVALID_ID")
+  .int("INVALID_ID")
+  .positive("INVALID_ID")
+  .max(Number.MAX_SAFE_INTEGER, "INVALID_ID");
 const Platform = z.string("UNKNOWN_PLATFORM").refine(isPlatform, "UNKNOWN_PLATFORM");
 const NoInput = z.strictObject({}, "INVALID_INPUT");
 const RepairKeySchema = z.strictObject({ userId: UserId, platform: Platform });
@@ -17,7 +22,10 @@ const RepairKeySchema = z.strictObject({ userId: UserId, platform: Platform });
  * checks the role before its own parse too, so this is a second guarantee of the same contract: a
  * non-admin learns nothing about their input shape (always FORBIDDEN).
  */
-function parsed<S extends z.ZodType, T>(schema: S, run: (input: z.infer<S>, user: SessionUser) => Promise<ActionResult<T>>) {
+function parsed<S extends z.ZodType, T>(
+  schema: S,
+  run: (input: z.infer<S>, user: SessionUser) => Promise<ActionResult<T>>,
+) {
   return async (input: unknown, { user }: { user: SessionUser }): Promise<ActionResult<T>> => {
     const r = schema.safeParse(input ?? {});
     if (!r.success) return fail("INVALID_INPUT", toFieldErrors(r.error));

@@ -2,6 +2,7 @@
 
 import { randomUUID } from "node:crypto";
 import { redirect } from "next/navigation";
+
 import { toFieldErrors } from "@/lib/actions/safe-action";
 import { hashPassword } from "@/lib/auth/password";
 import { checkPasswordPolicy, type PasswordFeedback } from "@/lib/auth/password-policy";
@@ -52,7 +53,11 @@ export async function registerAction(_prev: unknown, formData: unknown): Promise
   let locale: "en" | "zh";
   try {
     if (!(await isRegistrationOpen())) return { code: "REGISTRATION_CLOSED" };
-    const parsed = RegisterSchema.safeParse({ email: field("email"), password: field("password"), locale: field("locale") });
+    const parsed = RegisterSchema.safeParse({
+      email: field("email"),
+      password: field("password"),
+      locale: field("locale"),
+    });
     if (!parsed.success) return { code: "INVALID_INPUT", fieldErrors: toFieldErrors(parsed.error), email };
     locale = parsed.data.locale;
     const { email: address, password } = parsed.data;

@@ -1,7 +1,9 @@
 import "server-only";
+
 import { randomUUID } from "node:crypto";
 import { unstable_rethrow } from "next/navigation";
 import { z } from "zod";
+
 import { getSessionUser, type Role, type SessionUser } from "@/lib/auth/session";
 
 /**
@@ -13,7 +15,8 @@ import { getSessionUser, type Role, type SessionUser } from "@/lib/auth/session"
  * `Errors.<code>`); unexpected errors are logged with an id and reach the browser only as
  * INTERNAL_ERROR plus that id — never as a raw message.
  */
-export type ActionErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "INVALID_INPUT" | "NOT_FOUND" | "CONFLICT" | "INTERNAL_ERROR";
+export type ActionErrorCode =
+  "UNAUTHENTICATED" | "FORBIDDEN" | "INVALID_INPUT" | "NOT_FOUND" | "CONFLICT" | "INTERNAL_ERROR";
 
 export type ActionFailure = {
   ok: false;

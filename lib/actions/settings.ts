@@ -2,6 +2,7 @@
 
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
+
 import { fail, guardedAction } from "@/lib/actions/safe-action";
 import { QuotaDefaultsFormSchema } from "@/lib/settings/quota-schema";
 import { saveRegistrationSetting } from "@/lib/settings/registration";
@@ -29,7 +30,10 @@ export const saveQuotaDefaultsAction = guardedAction({
  */
 export const saveRegistrationSettingAction = guardedAction({
   role: "admin",
-  schema: z.object({ enabled: z.boolean({ error: "INVALID_INPUT" }), version: z.string({ error: "INVALID_INPUT" }).max(64, "TOO_LONG") }),
+  schema: z.object({
+    enabled: z.boolean({ error: "INVALID_INPUT" }),
+    version: z.string({ error: "INVALID_INPUT" }).max(64, "TOO_LONG"),
+  }),
   handler: async (input, { user }) => {
     const r = await saveRegistrationSetting(input, { id: user.id, email: user.email });
     if (!r.ok) return fail(r.code);

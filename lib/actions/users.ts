@@ -2,11 +2,16 @@
 
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
+
 import { fail, guardedAction } from "@/lib/actions/safe-action";
 import { currentSessionTokenHash } from "@/lib/auth/session";
 import { setUserRole, setUserStatus } from "@/lib/users/users";
 
-const UserId = z.number("INVALID_ID").int("INVALID_ID").positive("INVALID_ID").max(Number.MAX_SAFE_INTEGER, "INVALID_ID");
+const UserId = z
+  .number("INVALID_ID")
+  .int("INVALID_ID")
+  .positive("INVALID_ID")
+  .max(Number.MAX_SAFE_INTEGER, "INVALID_ID");
 
 const SetUserStatusSchema = z.object({
   userId: UserId,

@@ -22,7 +22,19 @@
  * Causes are followed (`cause`, AggregateError's `errors`, Prisma's driver-adapter error), so a
  * wrapped connection error is still recognised. No dependency on Next, pg or ioredis.
  */
-const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "EHOSTDOWN", "ECONNABORTED"]);
+const SOCKET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EHOSTDOWN",
+  "ECONNABORTED",
+]);
 const PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2037"]);
 const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 const NAMES = new Set(["TimeoutError", "MaxRetriesPerRequestError", "BillingServiceError"]);
@@ -40,7 +52,9 @@ const MESSAGES = [
 ];
 
 function isUnavailableSqlState(code: string): boolean {
-  return /^08[0-9A-Z]{3}$/.test(code) || /^57P0\d$/.test(code) || code === "57014" || code === "53300" || code === "25P03";
+  return (
+    /^08[0-9A-Z]{3}$/.test(code) || /^57P0\d$/.test(code) || code === "57014" || code === "53300" || code === "25P03"
+  );
 }
 
 function matches(node: Record<string, unknown>): boolean {

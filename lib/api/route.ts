@@ -1,9 +1,12 @@
 import "server-only";
+
 import { randomUUID } from "node:crypto";
 import { unstable_rethrow } from "next/navigation";
 import { NextResponse } from "next/server";
+
 import { requireApiUser } from "@/lib/auth/guards";
 import type { Role, SessionUser } from "@/lib/auth/session";
+
 import { isBackendUnavailable } from "./errors";
 
 /** Seconds a client should wait before retrying after a 503 (the pools' reconnect horizon). */
@@ -19,7 +22,9 @@ export const RETRY_AFTER_SECONDS = 5;
  * (notFound(), redirect(), dynamic-usage bailouts) pass through untouched. This only shapes
  * failures; session routes use `guardedRoute`, which also authenticates and authorizes first.
  */
-export function jsonRoute<A extends unknown[]>(handler: (...args: A) => Response | Promise<Response>): (...args: A) => Promise<Response> {
+export function jsonRoute<A extends unknown[]>(
+  handler: (...args: A) => Response | Promise<Response>,
+): (...args: A) => Promise<Response> {
   return async (...args: A) => {
     try {
       return await handler(...args);

@@ -1,5 +1,7 @@
 import "server-only";
+
 import type pg from "pg";
+
 import { pgPool } from "@/lib/db/client";
 
 /** One changed value: settings key or user platform, window where it applies, before → after. */
@@ -26,11 +28,24 @@ type Queryable = Pick<pg.PoolClient, "query">;
 /** Append an audit row; pass the transaction's client so it commits (or not) with the change. */
 export async function recordAudit(
   client: Queryable,
-  entry: { actor: { id: number; email: string }; action: string; targetType: string; targetId?: string | null; changes: AuditChange[] },
+  entry: {
+    actor: { id: number; email: string };
+    action: string;
+    targetType: string;
+    targetId?: string | null;
+    changes: AuditChange[];
+  },
 ) {
   await client.query(
     `INSERT INTO console_audit_logs (actor_id, actor_email, action, target_type, target_id, changes) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [entry.actor.id, entry.actor.email, entry.action, entry.targetType, entry.targetId ?? null, JSON.stringify(entry.changes)],
+    [
+      entry.actor.id,
+      entry.actor.email,
+      entry.action,
+      entry.targetType,
+      entry.targetId ?? null,
+      JSON.stringify(entry.changes),
+    ],
   );
 }
 

@@ -16,7 +16,8 @@ import { BlockList, isIP } from "node:net";
  *    and the first untrusted address is the client. A spoofed left part never wins because the
  *    walk stops at the first address our proxies did not vouch for.
  */
-export type TrustedProxies = { kind: "none" } | { kind: "hops"; hops: number } | { kind: "cidrs"; list: BlockList; source: string };
+export type TrustedProxies =
+  { kind: "none" } | { kind: "hops"; hops: number } | { kind: "cidrs"; list: BlockList; source: string };
 
 export const MAX_PROXY_HOPS = 10;
 
@@ -30,7 +31,10 @@ export function parseTrustedProxies(raw: string | undefined): TrustedProxies {
     return { kind: "hops", hops };
   }
   const list = new BlockList();
-  for (const part of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [addrRaw, prefixRaw, extra] = part.split("/");
     const addr = normalizeAddress(addrRaw);
     if (extra !== undefined || !addr) throw new Error(`"${part}" is not an IP address or CIDR`);
@@ -39,7 +43,8 @@ export function parseTrustedProxies(raw: string | undefined): TrustedProxies {
     let prefix = prefixRaw === undefined ? max : /^\d{1,3}$/.test(prefixRaw) ? Number(prefixRaw) : NaN;
     // `::ffff:10.0.0.0/104` means the IPv4 block 10.0.0.0/8 (the address was already unmapped).
     if (family === "ipv4" && isIP(addrRaw) === 6 && prefixRaw !== undefined) prefix -= 96;
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new Error(`"${part}" has an invalid prefix length`);
+    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max)
+      throw new Error(`"${part}" has an invalid prefix length`);
     list.addSubnet(addr, prefix, family);
   }
   return { kind: "cidrs", list, source: value };
@@ -84,7 +89,10 @@ function expandIPv6(s: string): number[] {
 
 /** The `X-Forwarded-For` entries, left to right (several header lines arrive comma-joined). */
 export function forwardedEntries(header: string | null | undefined): string[] {
-  return (header ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return (header ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function trusted(list: BlockList, addr: string): boolean {
@@ -96,7 +104,11 @@ function trusted(list: BlockList, addr: string): boolean {
  * the app was not started through scripts/serve.mjs) and the raw `X-Forwarded-For` header.
  * "unknown" when neither gives an address: all such requests then count as one client.
  */
-export function resolveClientAddress(trust: TrustedProxies, peerRaw: string | null, forwardedFor: string | null): string {
+export function resolveClientAddress(
+  trust: TrustedProxies,
+  peerRaw: string | null,
+  forwardedFor: string | null,
+): string {
   const peer = normalizeAddress(peerRaw);
   if (trust.kind === "none") return peer ?? "unknown";
   const entries = forwardedEntries(forwardedFor);
@@ -130,5 +142,8 @@ function sanitizeToken(s: string): string {
 export function clientThrottleKey(address: string): string {
   if (isIP(address) !== 6) return address;
   const g = expandIPv6(address);
-  return `${g.slice(0, 4).map((x) => x.toString(16)).join(":")}::/64`;
+  return `${g
+    .slice(0, 4)
+    .map((x) => x.toString(16))
+    .join(":")}::/64`;
 }

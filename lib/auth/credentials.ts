@@ -1,5 +1,7 @@
 import "server-only";
+
 import { db } from "@/lib/db/client";
+
 import { clientThrottleKey } from "./client-ip";
 import { knownDeviceNonce, newDeviceNonce, type DeviceEntry } from "./device-token";
 import { emailDigest, emailMatchSql } from "./email";
@@ -44,7 +46,9 @@ export async function checkCredentials(
   const { user, matches } = await findByEmail(email);
   if (matches > 1) {
     // Like the gateway's GetByEmail: an ambiguous address signs nobody in. Logged without it.
-    console.error(`[signIn] ${matches} accounts share one normalised e-mail (digest ${emailDigest(email).slice(0, 12)}): refusing; an admin must resolve the duplicates`);
+    console.error(
+      `[signIn] ${matches} accounts share one normalised e-mail (digest ${emailDigest(email).slice(0, 12)}): refusing; an admin must resolve the duplicates`,
+    );
   }
   const device = user ? knownDeviceNonce(client.devices ?? [], user.id) : null;
   const subject: AttemptSubject = {

@@ -1,6 +1,9 @@
 import "server-only";
+
 import { cookies } from "next/headers";
+
 import { env } from "@/lib/config/env";
+
 import { parseDeviceCookie, rememberDevice, serializeDeviceCookie, type DeviceEntry } from "./device-token";
 
 /** How long a browser stays a known device of an account after its last successful sign-in. */
@@ -19,11 +22,15 @@ export async function readKnownDevices(): Promise<DeviceEntry[]> {
 /** Remember this browser as a known device of `userId` (after a successful sign-in). */
 export async function rememberKnownDevice(entries: DeviceEntry[], userId: bigint, nonce: string): Promise<void> {
   const { sessionSecret, cookieSecure } = env();
-  (await cookies()).set(deviceCookieName(), serializeDeviceCookie(rememberDevice(entries, userId, nonce), sessionSecret), {
-    httpOnly: true,
-    sameSite: "lax",
-    secure: cookieSecure,
-    path: "/",
-    maxAge: DEVICE_COOKIE_DAYS * 86_400,
-  });
+  (await cookies()).set(
+    deviceCookieName(),
+    serializeDeviceCookie(rememberDevice(entries, userId, nonce), sessionSecret),
+    {
+      httpOnly: true,
+      sameSite: "lax",
+      secure: cookieSecure,
+      path: "/",
+      maxAge: DEVICE_COOKIE_DAYS * 86_400,
+    },
+  );
 }

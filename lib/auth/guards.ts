@@ -1,7 +1,9 @@
 import "server-only";
+
+import { getLocale } from "next-intl/server";
 import { forbidden, redirect } from "next/navigation";
 import { NextResponse } from "next/server";
-import { getLocale } from "next-intl/server";
+
 import { getSessionUser, type SessionUser } from "./session";
 
 /**

@@ -1,7 +1,9 @@
 import "server-only";
+
 import { ZxcvbnFactory } from "@zxcvbn-ts/core";
 import * as zxcvbnCommon from "@zxcvbn-ts/language-common";
 import * as zxcvbnEn from "@zxcvbn-ts/language-en";
+
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS } from "./password";
 
 /**

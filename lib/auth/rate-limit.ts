@@ -1,6 +1,8 @@
 import "server-only";
+
 import { redis } from "@/lib/redis/client";
 import { registrationKey } from "@/lib/redis/keys";
+
 import { clientThrottleKey } from "./client-ip";
 
 /**
@@ -39,8 +41,12 @@ export async function takeRegistrationSlot(ip: string): Promise<LoginGate> {
   const r = redis();
   if (r) {
     try {
-      const [count, ttl] = (await r.multi().incr(key).expire(key, REGISTER_WINDOW_SECONDS, "NX").ttl(key).exec())!.map(([, v]) => Number(v));
-      return count > REGISTER_MAX ? { allowed: false, retryAfterSeconds: ttl > 0 ? ttl : REGISTER_WINDOW_SECONDS } : { allowed: true };
+      const [count, ttl] = (await r.multi().incr(key).expire(key, REGISTER_WINDOW_SECONDS, "NX").ttl(key).exec())!.map(
+        ([, v]) => Number(v),
+      );
+      return count > REGISTER_MAX
+        ? { allowed: false, retryAfterSeconds: ttl > 0 ? ttl : REGISTER_WINDOW_SECONDS }
+        : { allowed: true };
     } catch {
       // fall back to memory below
     }

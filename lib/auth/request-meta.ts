@@ -1,6 +1,9 @@
 import "server-only";
+
 import { headers } from "next/headers";
+
 import { env } from "@/lib/config/env";
+
 import { resolveClientAddress } from "./client-ip";
 
 /**
@@ -26,7 +29,9 @@ export async function requestMeta(): Promise<{ ip: string; userAgent: string | n
   const peer = peerAddress(h);
   if (peer === null && !warnedNoPeer && process.env.NODE_ENV === "production") {
     warnedNoPeer = true;
-    console.warn("[request-meta] the socket peer address is unknown (not started with `npm start` / scripts/serve.mjs): per-client limits count every request as one client");
+    console.warn(
+      "[request-meta] the socket peer address is unknown (not started with `npm start` / scripts/serve.mjs): per-client limits count every request as one client",
+    );
   }
   const ip = resolveClientAddress(env().trustedProxies, peer, h.get("x-forwarded-for"));
   return { ip: ip.slice(0, 64), userAgent: h.get("user-agent") };

@@ -1,8 +1,11 @@
 import "server-only";
-import { cache } from "react";
+
 import { cookies } from "next/headers";
-import { db } from "@/lib/db/client";
+import { cache } from "react";
+
 import { env } from "@/lib/config/env";
+import { db } from "@/lib/db/client";
+
 import { hashSessionToken, newSessionToken, signSessionToken, verifySessionCookie } from "./token";
 
 export type Role = "admin" | "user";
@@ -74,7 +77,14 @@ export async function destroySession() {
   const { sessionSecret, cookieSecure } = env();
   const token = verifySessionCookie(jar.get(sessionCookieName())?.value, sessionSecret);
   if (token) await db().session.deleteMany({ where: { tokenHash: hashSessionToken(token) } });
-  jar.set(sessionCookieName(), "", { httpOnly: true, sameSite: "lax", secure: cookieSecure, path: "/", maxAge: 0, expires: new Date(0) });
+  jar.set(sessionCookieName(), "", {
+    httpOnly: true,
+    sameSite: "lax",
+    secure: cookieSecure,
+    path: "/",
+    maxAge: 0,
+    expires: new Date(0),
+  });
 }
 
 /** The stored form (SHA-256) of this request's session token, or null: lets a change keep exactly this session. */

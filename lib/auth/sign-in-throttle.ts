@@ -1,5 +1,7 @@
 import "server-only";
+
 import type Redis from "ioredis";
+
 import { env } from "@/lib/config/env";
 import { redis } from "@/lib/redis/client";
 import { signInThrottleKeys } from "@/lib/redis/keys";
@@ -44,8 +46,7 @@ export type AttemptSubject = {
 export type AttemptCounts = { pair: number; client: number; account: number };
 
 export type AttemptGate =
-  | { allowed: true; counts: AttemptCounts }
-  | { allowed: false; retryAfterSeconds: number; scope: ThrottleScope };
+  { allowed: true; counts: AttemptCounts } | { allowed: false; retryAfterSeconds: number; scope: ThrottleScope };
 
 export type ThrottleConfig = {
   free: number;
@@ -149,7 +150,12 @@ return 1
 `;
 
 type ThrottleRedis = Redis & {
-  qcSignInTake(pair: string, client: string, account: string, ...argv: (string | number)[]): Promise<[number, number, string | number, number?]>;
+  qcSignInTake(
+    pair: string,
+    client: string,
+    account: string,
+    ...argv: (string | number)[]
+  ): Promise<[number, number, string | number, number?]>;
   qcSignInSucceed(pair: string, client: string, account: string, known: string): Promise<number>;
 };
 
@@ -271,13 +277,28 @@ export async function takeSignInAttempt(s: AttemptSubject, now = Date.now()): Pr
   if (r) {
     try {
       const [ok, x, y, z] = await r.qcSignInTake(
-        keys.pair, keys.client, keys.account,
-        now, cfg.free, cfg.baseMs, cfg.maxDelayMs, cfg.pairTtlSeconds, known ? 1 : 0,
-        cfg.clientMax, cfg.clientWindowSeconds, cfg.accountMax, cfg.accountWindowSeconds,
+        keys.pair,
+        keys.client,
+        keys.account,
+        now,
+        cfg.free,
+        cfg.baseMs,
+        cfg.maxDelayMs,
+        cfg.pairTtlSeconds,
+        known ? 1 : 0,
+        cfg.clientMax,
+        cfg.clientWindowSeconds,
+        cfg.accountMax,
+        cfg.accountWindowSeconds,
       );
-      gate = ok === 1
-        ? { allowed: true, counts: { pair: Number(x), client: Number(y), account: Number(z) } }
-        : { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(Number(x) / 1000)), scope: String(y) as ThrottleScope };
+      gate =
+        ok === 1
+          ? { allowed: true, counts: { pair: Number(x), client: Number(y), account: Number(z) } }
+          : {
+              allowed: false,
+              retryAfterSeconds: Math.max(1, Math.ceil(Number(x) / 1000)),
+              scope: String(y) as ThrottleScope,
+            };
     } catch {
       // Redis down or failing: the per-process counters below decide (fail-closed, per instance).
     }
@@ -292,7 +313,12 @@ export async function takeSignInAttempt(s: AttemptSubject, now = Date.now()): Pr
  * the client and account counts; a failure stays counted and is logged when it starts a back-off
  * or reaches a limit.
  */
-export async function settleSignInAttempt(s: AttemptSubject, ok: boolean, counts: AttemptCounts, now = Date.now()): Promise<void> {
+export async function settleSignInAttempt(
+  s: AttemptSubject,
+  ok: boolean,
+  counts: AttemptCounts,
+  now = Date.now(),
+): Promise<void> {
   const keys = keysOf(s);
   const known = s.device !== null;
   if (ok) {
@@ -311,11 +337,15 @@ export async function settleSignInAttempt(s: AttemptSubject, ok: boolean, counts
   const who = `account ${s.account} ${known ? "on a known device" : `from client ${s.client}`}`;
   if (counts.pair >= cfg.free) {
     if (counts.pair === cfg.free) signInThrottleCounts.lockouts.pair += 1;
-    console.warn(`[signIn] throttled: ${who}: ${counts.pair} failures, next attempt in ${Math.round(backoffMs(counts.pair, cfg) / 1000)} s`);
+    console.warn(
+      `[signIn] throttled: ${who}: ${counts.pair} failures, next attempt in ${Math.round(backoffMs(counts.pair, cfg) / 1000)} s`,
+    );
   }
   if (!known && counts.client === cfg.clientMax) {
     signInThrottleCounts.lockouts.client += 1;
-    console.warn(`[signIn] throttled: client ${s.client} reached ${cfg.clientMax} failures in ${cfg.clientWindowSeconds} s (all accounts)`);
+    console.warn(
+      `[signIn] throttled: client ${s.client} reached ${cfg.clientMax} failures in ${cfg.clientWindowSeconds} s (all accounts)`,
+    );
   }
   if (!known && counts.account === cfg.accountMax) {
     signInThrottleCounts.lockouts.account += 1;

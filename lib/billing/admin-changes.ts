@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
+
 import { billingKeys } from "./keys";
 import { enqueueOutbox, markFirstPass, markFirstPassFailed, type OutboxItem, type OutboxRow } from "./outbox";
 import { PLATFORMS } from "./platforms";
@@ -35,16 +36,28 @@ export function saveWork(userId: number, before: QuotaRow[], after: QuotaRow[], 
 }
 
 /** The Redis work of a window reset to `newStart`. */
-export function resetWork(userId: number, platform: string, window: Window, newStart: number, flusherMode: boolean): OutboxItem[] {
+export function resetWork(
+  userId: number,
+  platform: string,
+  window: Window,
+  newStart: number,
+  flusherMode: boolean,
+): OutboxItem[] {
   const cacheKey = billingKeys.userPlatformQuota(userId, platform);
-  return flusherMode ? [{ cacheKey, kind: "admin", payload: { op: "reset", window, start: newStart, resetId: randomUUID() } }] : [{ cacheKey, kind: "del" }];
+  return flusherMode
+    ? [{ cacheKey, kind: "admin", payload: { op: "reset", window, start: newStart, resetId: randomUUID() } }]
+    : [{ cacheKey, kind: "del" }];
 }
 
 /**
  * Right after the commit: the first pass of the change's Redis work. After one failure Redis is most
  * likely down: the rest is left to the repairer at once rather than waiting out a timeout per key.
  */
-export async function firstPass(rt: BillingRuntime, ids: number[], items: OutboxItem[]): Promise<{ ok: number; failed: number }> {
+export async function firstPass(
+  rt: BillingRuntime,
+  ids: number[],
+  items: OutboxItem[],
+): Promise<{ ok: number; failed: number }> {
   if (!rt.cache || ids.length === 0) return { ok: 0, failed: 0 };
   const ok: number[] = [];
   const failed: number[] = [];
@@ -54,7 +67,14 @@ export async function firstPass(rt: BillingRuntime, ids: number[], items: Outbox
       failed.push(ids[i]);
       continue;
     }
-    const row: OutboxRow = { id: ids[i], cacheKey: items[i].cacheKey, kind: items[i].kind, payload: items[i].payload ?? null, firstPassDone: false, attempts: 0 };
+    const row: OutboxRow = {
+      id: ids[i],
+      cacheKey: items[i].cacheKey,
+      kind: items[i].kind,
+      payload: items[i].payload ?? null,
+      firstPassDone: false,
+      attempts: 0,
+    };
     try {
       await rt.repairer.handleOutbox(row);
       ok.push(ids[i]);
@@ -76,7 +96,11 @@ export async function firstPass(rt: BillingRuntime, ids: number[], items: Outbox
  * outbox rows in one transaction, then the first pass. For tools and the chaos suite; the console
  * goes through lib/quota/admin.ts.
  */
-export async function saveUserLimits(rt: BillingRuntime, userId: number, records: Array<{ platform: string; limits: QuotaLimits }>): Promise<void> {
+export async function saveUserLimits(
+  rt: BillingRuntime,
+  userId: number,
+  records: Array<{ platform: string; limits: QuotaLimits }>,
+): Promise<void> {
   const flusher = rt.service.config.flusherEnabled;
   const work = await withTransaction(rt.pool, async (client: pg.PoolClient) => {
     const before = await rt.repo.listByUser(userId, client);
@@ -89,7 +113,13 @@ export async function saveUserLimits(rt: BillingRuntime, userId: number, records
 }
 
 /** A window reset on its own (calendar-anchored start), as saveUserLimits. */
-export async function resetUserWindow(rt: BillingRuntime, userId: number, platform: string, window: Window, now = Date.now()): Promise<void> {
+export async function resetUserWindow(
+  rt: BillingRuntime,
+  userId: number,
+  platform: string,
+  window: Window,
+  now = Date.now(),
+): Promise<void> {
   const newStart = rt.clock.currentWindowStart(window, now);
   const work = await withTransaction(rt.pool, async (client: pg.PoolClient) => {
     await rt.repo.resetWindow(userId, platform, window, newStart, client);

@@ -11,8 +11,9 @@
  * Redis errors propagate; the gateway fails open (a cache miss loads the DB, a DB error allows).
  */
 import type Redis from "ioredis";
-import { billingKeys } from "./keys";
+
 import { formatGoFloat, formatGoInt, parseIntField, parseUsage, unixSeconds } from "./encoding";
+import { billingKeys } from "./keys";
 import { LuaScript } from "./script";
 import { RATE_LIMIT_CACHE_TTL_SECONDS } from "./ttl";
 
@@ -76,7 +77,10 @@ return 1
 );
 
 /** Cached usage and windows, null on a miss; unparsable fields read as 0 exactly as Go ignores its parse errors. */
-export async function getApiKeyRateLimit(redis: Redis, apiKeyId: number | bigint): Promise<ApiKeyRateLimitCacheData | null> {
+export async function getApiKeyRateLimit(
+  redis: Redis,
+  apiKeyId: number | bigint,
+): Promise<ApiKeyRateLimitCacheData | null> {
   const h = await redis.hgetall(billingKeys.apiKeyRateLimit(apiKeyId));
   if (Object.keys(h).length === 0) return null;
   return {
@@ -90,7 +94,11 @@ export async function getApiKeyRateLimit(redis: Redis, apiKeyId: number | bigint
 }
 
 /** Writes all six fields (null window → 0) and the 7-day TTL in one non-transactional pipeline, as the gateway does. */
-export async function setApiKeyRateLimit(redis: Redis, apiKeyId: number | bigint, data: ApiKeyRateLimitCacheInput): Promise<void> {
+export async function setApiKeyRateLimit(
+  redis: Redis,
+  apiKeyId: number | bigint,
+  data: ApiKeyRateLimitCacheInput,
+): Promise<void> {
   const key = billingKeys.apiKeyRateLimit(apiKeyId);
   const results = await redis
     .pipeline()
@@ -158,9 +166,27 @@ export function evaluateApiKeyRateLimits(
   nowMs: number,
 ): { expired: boolean; exceeded: ApiKeyRateLimitCode | null } {
   const checks = [
-    { usage: data.usage5h, start: data.window5h, length: RATE_LIMIT_WINDOW_5H_SECONDS, limit: limits.limit5h, code: "API_KEY_RATE_5H_EXCEEDED" },
-    { usage: data.usage1d, start: data.window1d, length: RATE_LIMIT_WINDOW_1D_SECONDS, limit: limits.limit1d, code: "API_KEY_RATE_1D_EXCEEDED" },
-    { usage: data.usage7d, start: data.window7d, length: RATE_LIMIT_WINDOW_7D_SECONDS, limit: limits.limit7d, code: "API_KEY_RATE_7D_EXCEEDED" },
+    {
+      usage: data.usage5h,
+      start: data.window5h,
+      length: RATE_LIMIT_WINDOW_5H_SECONDS,
+      limit: limits.limit5h,
+      code: "API_KEY_RATE_5H_EXCEEDED",
+    },
+    {
+      usage: data.usage1d,
+      start: data.window1d,
+      length: RATE_LIMIT_WINDOW_1D_SECONDS,
+      limit: limits.limit1d,
+      code: "API_KEY_RATE_1D_EXCEEDED",
+    },
+    {
+      usage: data.usage7d,
+      start: data.window7d,
+      length: RATE_LIMIT_WINDOW_7D_SECONDS,
+      limit: limits.limit7d,
+      code: "API_KEY_RATE_7D_EXCEEDED",
+    },
   ] as const;
   let expired = false;
   let exceeded: ApiKeyRateLimitCode | null = null;

@@ -8,8 +8,9 @@
  * is fail-open to the database (any read error is treated as a miss).
  */
 import type Redis from "ioredis";
-import { billingKeys } from "./keys";
+
 import { formatGoFloat, formatGoInt, parseGoFloat } from "./encoding";
+import { billingKeys } from "./keys";
 import { LuaScript } from "./script";
 import { goRedisSetExpiry, jitteredTtlMs, jitteredTtlSeconds } from "./ttl";
 

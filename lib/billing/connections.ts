@@ -33,4 +33,3 @@ export const REDIS_OPTIONS = {
   autoResendUnfulfilledCommands: false,
   retryStrategy: (times: number) => Math.min(times * 200, 2000),
 } as const;
-

@@ -58,7 +58,12 @@ export function withPendingCosts(entry: QuotaCacheEntry, pending: readonly Pendi
     if (p.at >= (entry.weeklyWindowStart ?? 0)) w += p.cost;
     if (p.at >= (entry.monthlyWindowStart ?? 0)) m += p.cost;
   }
-  return { ...entry, dailyUsage: entry.dailyUsage + d, weeklyUsage: entry.weeklyUsage + w, monthlyUsage: entry.monthlyUsage + m };
+  return {
+    ...entry,
+    dailyUsage: entry.dailyUsage + d,
+    weeklyUsage: entry.weeklyUsage + w,
+    monthlyUsage: entry.monthlyUsage + m,
+  };
 }
 
 /** The sentinel the gateway writes for "no row" (spec §5.2 step 3a): no limits, usage 0, windows set. */

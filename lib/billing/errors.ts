@@ -7,8 +7,14 @@ import type { Window } from "./windows";
  */
 const QUOTA_ERRORS: Record<Window, { reason: string; message: string }> = {
   daily: { reason: "USER_PLATFORM_DAILY_QUOTA_EXHAUSTED", message: "Daily usage quota exhausted for this platform." },
-  weekly: { reason: "USER_PLATFORM_WEEKLY_QUOTA_EXHAUSTED", message: "Weekly usage quota exhausted for this platform." },
-  monthly: { reason: "USER_PLATFORM_MONTHLY_QUOTA_EXHAUSTED", message: "Monthly usage quota exhausted for this platform." },
+  weekly: {
+    reason: "USER_PLATFORM_WEEKLY_QUOTA_EXHAUSTED",
+    message: "Weekly usage quota exhausted for this platform.",
+  },
+  monthly: {
+    reason: "USER_PLATFORM_MONTHLY_QUOTA_EXHAUSTED",
+    message: "Monthly usage quota exhausted for this platform.",
+  },
 };
 
 export class QuotaExhaustedError extends Error {
@@ -53,6 +59,11 @@ export function billingErrorResponse(
 ): { status: number; headers: Record<string, string>; body: unknown } {
   const inner = { type: error.type, message: error.message };
   const headers: Record<string, string> = { "Content-Type": "application/json" };
-  if (error instanceof QuotaExhaustedError) headers["Retry-After"] = String(retryAfterSeconds(error.metadata.window_resets_at, now));
-  return { status: error.httpStatus, headers, body: style === "anthropic" ? { type: "error", error: inner } : { error: inner } };
+  if (error instanceof QuotaExhaustedError)
+    headers["Retry-After"] = String(retryAfterSeconds(error.metadata.window_resets_at, now));
+  return {
+    status: error.httpStatus,
+    headers,
+    body: style === "anthropic" ? { type: "error", error: inner } : { error: inner },
+  };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+
 import { billingKeys, parseDirtyMember } from "./keys";
 import type { BillingMetrics } from "./metrics";
 import type { QuotaCache } from "./quota-cache";
@@ -77,7 +78,13 @@ export class QuotaUsageFlusher {
   private stopped = false;
 
   constructor(
-    private readonly deps: { cache: QuotaCache; repo: QuotaRepository; logger?: BillingLogger; metrics?: BillingMetrics; id?: string },
+    private readonly deps: {
+      cache: QuotaCache;
+      repo: QuotaRepository;
+      logger?: BillingLogger;
+      metrics?: BillingMetrics;
+      id?: string;
+    },
     config: Partial<FlusherConfig> = {},
   ) {
     this.config = normalizeFlusherConfig(config);
@@ -132,7 +139,10 @@ export class QuotaUsageFlusher {
     } catch (e) {
       // Not lost: they stay in this flusher's processing set and are recovered when it is gone, or
       // re-flushed by this flusher's next recovery (the repairer treats a stale heartbeat as dead).
-      this.log.warn("billing flusher: could not put keys back yet (they stay in the processing set)", { count: members.length, error: String(e) });
+      this.log.warn("billing flusher: could not put keys back yet (they stay in the processing set)", {
+        count: members.length,
+        error: String(e),
+      });
     }
   }
 
@@ -149,7 +159,9 @@ export class QuotaUsageFlusher {
     if (members.length === 0) return "stop";
 
     const parsed = members.map((m) => ({ member: m, id: parseDirtyMember(m) }));
-    const valid = parsed.filter((p): p is { member: string; id: { userId: number; platform: string } } => p.id !== null);
+    const valid = parsed.filter(
+      (p): p is { member: string; id: { userId: number; platform: string } } => p.id !== null,
+    );
     const invalid = parsed.filter((p) => p.id === null).map((p) => p.member);
     if (invalid.length) {
       this.log.warn("billing flusher: dropped invalid dirty members", { count: invalid.length });
@@ -164,7 +176,9 @@ export class QuotaUsageFlusher {
           valid.map((v) => v.id),
           async () => {
             // Read AFTER the rows are locked: nothing can change them between this read and the write.
-            const entries = await this.deps.cache.readMany(valid.map((v) => billingKeys.userPlatformQuota(v.id.userId, v.id.platform)));
+            const entries = await this.deps.cache.readMany(
+              valid.map((v) => billingKeys.userPlatformQuota(v.id.userId, v.id.platform)),
+            );
             const snaps: UsageSnapshot[] = [];
             failedReads.length = 0;
             entries.forEach((e, i) => {
@@ -172,7 +186,13 @@ export class QuotaUsageFlusher {
               // A command that failed inside the pipeline: put it back rather than lose it.
               if (e === undefined) return void failedReads.push(m.member);
               // A miss or a nil window is skipped, as upstream; so is a malformed entry (its repair marks it dirty again).
-              if (e === null || e.dailyWindowStart === null || e.weeklyWindowStart === null || e.monthlyWindowStart === null || e.malformed) {
+              if (
+                e === null ||
+                e.dailyWindowStart === null ||
+                e.weeklyWindowStart === null ||
+                e.monthlyWindowStart === null ||
+                e.malformed
+              ) {
                 return;
               }
               snaps.push({
@@ -189,7 +209,9 @@ export class QuotaUsageFlusher {
             return snaps;
           },
         ),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("batch timeout")), this.config.batchTimeoutMs).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error("batch timeout")), this.config.batchTimeoutMs).unref(),
+        ),
       ]);
     } catch (e) {
       this.stats.flushError++;
@@ -202,7 +224,10 @@ export class QuotaUsageFlusher {
     await this.deps.cache.flushedDone(this.id, committed).catch(() => {});
     if (failedReads.length) await this.requeue(failedReads);
     this.stats.withoutRow += result.withoutRow.length;
-    if (result.withoutRow.length) this.log.warn("billing flusher: keys without an active row were not written", { count: result.withoutRow.length });
+    if (result.withoutRow.length)
+      this.log.warn("billing flusher: keys without an active row were not written", {
+        count: result.withoutRow.length,
+      });
     this.stats.flushSuccess++;
     this.stats.rowsWritten += result.written;
     this.stats.flushBatchSize = result.written;

@@ -32,7 +32,8 @@ function id(n: number | bigint): string {
 }
 
 export const billingKeys = {
-  userPlatformQuota: (userId: number | bigint, platform: string) => `billing:user_platform_quota:${id(userId)}:${platform}`,
+  userPlatformQuota: (userId: number | bigint, platform: string) =>
+    `billing:user_platform_quota:${id(userId)}:${platform}`,
   /** Prefix of every quota hash (for SCAN). */
   userPlatformQuotaPrefix: "billing:user_platform_quota:",
   dirtySet: "billing:upq:dirty",

@@ -1,5 +1,6 @@
 import type Redis from "ioredis";
 import type pg from "pg";
+
 import { billingKeys, ledgerKeys } from "./keys";
 import { outboxBacklog } from "./outbox";
 
@@ -21,13 +22,21 @@ export type LedgerStatus = {
   lastDrift: { at: string; checked: number; drifted: number; repaired: number } | null;
 };
 
-export async function ledgerStatus(deps: { pool: Pick<pg.Pool, "query"> | null; redis: Redis | null }): Promise<LedgerStatus> {
+export async function ledgerStatus(deps: {
+  pool: Pick<pg.Pool, "query"> | null;
+  redis: Redis | null;
+}): Promise<LedgerStatus> {
   const r = deps.redis;
   const [redisPart, outbox] = await Promise.all([
     r
       ? (async () => {
           const flushers = await r.smembers(ledgerKeys.flushers);
-          const p = r.pipeline().scard(billingKeys.dirtySet).zcard(ledgerKeys.journal).get(ledgerKeys.lastFlush).get(ledgerKeys.reconcile);
+          const p = r
+            .pipeline()
+            .scard(billingKeys.dirtySet)
+            .zcard(ledgerKeys.journal)
+            .get(ledgerKeys.lastFlush)
+            .get(ledgerKeys.reconcile);
           for (const f of flushers) p.scard(ledgerKeys.flushing(f));
           const res = (await p.exec()) ?? [];
           const val = (i: number) => (res[i]?.[0] ? null : res[i]?.[1]);

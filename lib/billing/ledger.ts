@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
+import type pg from "pg";
+
 import { billingKeys } from "./keys";
 import type { BillingMetrics } from "./metrics";
 import type { IncrementOutcome, OpRef, QuotaCache } from "./quota-cache";
 import { enqueueReplayRow, type ExactWrite, type OutboxRow, type QuotaRepository } from "./quota-repo";
-import type pg from "pg";
 
 /**
  * Usage recording that never loses or double-counts a cost (docs/consistency.md). Every recorded cost
@@ -127,8 +128,23 @@ export class UsageLedger {
     this.deps.metrics.usageOps++;
     const work = this.recordOp(userId, platform, cost, at).catch((e) => {
       // recordOp parks everything it cannot finish; reaching here means a bug, not a fault.
-      this.deps.logger.error("ALERT billing: usage op failed unexpectedly", { userId, platform, cost, error: String(e) });
-      return this.park({ op: this.ids.next(), userId, platform, cost, at, mode: this.mode, redis: "error", leased: false, tries: 0 });
+      this.deps.logger.error("ALERT billing: usage op failed unexpectedly", {
+        userId,
+        platform,
+        cost,
+        error: String(e),
+      });
+      return this.park({
+        op: this.ids.next(),
+        userId,
+        platform,
+        cost,
+        at,
+        mode: this.mode,
+        redis: "error",
+        leased: false,
+        tries: 0,
+      });
     });
     this.running.add(work);
     void work.finally(() => this.running.delete(work));
@@ -168,11 +184,26 @@ export class UsageLedger {
       } catch (e) {
         redis = "error";
         metrics.cacheIncrementErrors++;
-        this.deps.logger.error("ALERT billing: quota cache increment failed; its fate is resolved later", { userId, platform, cost, error: String(e) });
+        this.deps.logger.error("ALERT billing: quota cache increment failed; its fate is resolved later", {
+          userId,
+          platform,
+          cost,
+          error: String(e),
+        });
       }
     }
     if (redis === "malformed") this.reportMalformed(userId, platform);
-    const parked: ParkedOp = { op, userId, platform, cost, at, mode, redis, leased: redis === "noop" || redis === "malformed", tries: 0 };
+    const parked: ParkedOp = {
+      op,
+      userId,
+      platform,
+      cost,
+      at,
+      mode,
+      redis,
+      leased: redis === "noop" || redis === "malformed",
+      tries: 0,
+    };
     const applied = redis === "applied";
 
     if (mode === "flusher") {
@@ -183,7 +214,11 @@ export class UsageLedger {
       // overwritten by that absolute snapshot. Replay the cost into Redis once the hash is repaired,
       // as a fresh op (this one is spent as a no-op in the op map), and give up the no-op's lease.
       if (redis === "malformed" && cache) {
-        await withTimeout(cache.release(userId, platform, op.id, false), this.config.incrementTimeoutMs, "lease release").catch(() => {});
+        await withTimeout(
+          cache.release(userId, platform, op.id, false),
+          this.config.incrementTimeoutMs,
+          "lease release",
+        ).catch(() => {});
         return this.parkForReplay({ ...parked, op: this.ids.next(), redis: "error", leased: false });
       }
       // A no-op (missing / legacy entry): the gateway loses this cost; we write it to PostgreSQL under
@@ -206,12 +241,15 @@ export class UsageLedger {
     if (w.status === "rejected") {
       // The row can never exist (the user was deleted; a platform the CHECK refuses): not a fault to retry.
       this.deps.metrics.usageOpsRejected++;
-      this.deps.logger.error("ALERT billing: the database refuses this usage op for good (user deleted?); not recorded", {
-        userId: p.userId,
-        platform: p.platform,
-        cost: p.cost,
-        error: String(w.error),
-      });
+      this.deps.logger.error(
+        "ALERT billing: the database refuses this usage op for good (user deleted?); not recorded",
+        {
+          userId: p.userId,
+          platform: p.platform,
+          cost: p.cost,
+          error: String(w.error),
+        },
+      );
       await this.settle(p);
       return { recorded: false, cacheApplied: p.redis === "applied", dbWritten: false, parked: null, opId: p.op.id };
     }
@@ -229,13 +267,20 @@ export class UsageLedger {
 
   /** incrementExactlyOnce for a parked op (its own record time; its outbox row, if any). */
   writeOnce(p: ParkedOp): Promise<ExactWrite> {
-    return this.deps.repo.incrementExactlyOnce({ userId: p.userId, platform: p.platform, cost: p.cost, at: p.at, outbox: this.writeOnceOutbox(p) });
+    return this.deps.repo.incrementExactlyOnce({
+      userId: p.userId,
+      platform: p.platform,
+      cost: p.cost,
+      at: p.at,
+      outbox: this.writeOnceOutbox(p),
+    });
   }
 
   /** The outbox row to commit together with a parked op's cost (cancel a lost reply; drop the key). */
   writeOnceOutbox(p: ParkedOp): OutboxRow | undefined {
     const cacheKey = billingKeys.userPlatformQuota(p.userId, p.platform);
-    if (p.outbox === "cancel") return { cacheKey, kind: "cancel", payload: { op: p.op, userId: p.userId, platform: p.platform }, delayMs: 0 };
+    if (p.outbox === "cancel")
+      return { cacheKey, kind: "cancel", payload: { op: p.op, userId: p.userId, platform: p.platform }, delayMs: 0 };
     if (p.outbox === "del") return { cacheKey, kind: "del", payload: null, delayMs: 0 };
     return undefined;
   }
@@ -275,14 +320,25 @@ export class UsageLedger {
     if (cache) {
       try {
         await this.journal(p);
-        return { recorded: true, cacheApplied: p.redis === "applied", dbWritten: false, parked: "journal", opId: p.op.id };
+        return {
+          recorded: true,
+          cacheApplied: p.redis === "applied",
+          dbWritten: false,
+          parked: "journal",
+          opId: p.op.id,
+        };
       } catch (e) {
         this.deps.logger.warn("billing: journal unavailable, op held in memory", { op: p.op.id, error: String(e) });
       }
     }
     this.memory.push(p);
     metrics.usageOpsInMemory = this.memory.length;
-    this.deps.logger.error("ALERT billing: usage op held in process memory until a store answers", { op: p.op.id, userId: p.userId, platform: p.platform, cost: p.cost });
+    this.deps.logger.error("ALERT billing: usage op held in process memory until a store answers", {
+      op: p.op.id,
+      userId: p.userId,
+      platform: p.platform,
+      cost: p.cost,
+    });
     return { recorded: true, cacheApplied: p.redis === "applied", dbWritten: false, parked: "memory", opId: p.op.id };
   }
 
@@ -291,9 +347,14 @@ export class UsageLedger {
     const { cache } = this.deps;
     if (!cache) throw new Error("no Redis");
     await withTimeout(
-      cache.journalAdd({ id: p.op.id, userId: p.userId, platform: p.platform }, JSON.stringify({ ...p, leased: true }), delayMs, {
-        ms: this.journalLeaseMs(p),
-      }),
+      cache.journalAdd(
+        { id: p.op.id, userId: p.userId, platform: p.platform },
+        JSON.stringify({ ...p, leased: true }),
+        delayMs,
+        {
+          ms: this.journalLeaseMs(p),
+        },
+      ),
       this.config.incrementTimeoutMs,
       "journal add",
     );
@@ -304,7 +365,11 @@ export class UsageLedger {
   private async parkForReplay(p: ParkedOp): Promise<RecordResult> {
     this.deps.metrics.usageOpsParked++;
     try {
-      await withTimeout(enqueueReplayRow(this.deps.pool, billingKeys.userPlatformQuota(p.userId, p.platform), p), this.config.recordTimeoutMs, "outbox");
+      await withTimeout(
+        enqueueReplayRow(this.deps.pool, billingKeys.userPlatformQuota(p.userId, p.platform), p),
+        this.config.recordTimeoutMs,
+        "outbox",
+      );
       return { recorded: true, cacheApplied: false, dbWritten: false, parked: "outbox", opId: p.op.id };
     } catch (e) {
       this.deps.logger.warn("billing: outbox unavailable, op held in memory", { op: p.op.id, error: String(e) });

@@ -4,7 +4,8 @@
  * (/api/metrics, lib/metrics); a Node gateway registers the same metrics on its own prom-client
  * registry with `registerBillingMetrics(registry, () => runtime)` (lib/billing/prometheus.ts).
  */
-export type DecisionSource = "skip" | "cache" | "database" | "database-no-cache" | "no-row" | "fail-open" | "fail-closed";
+export type DecisionSource =
+  "skip" | "cache" | "database" | "database-no-cache" | "no-row" | "fail-open" | "fail-closed";
 
 export type BillingMetrics = {
   /** eligibility checks by where the decision came from */

@@ -21,7 +21,14 @@ const MAX_BACKOFF_S = 30;
 
 export type OutboxKind = "del" | "admin" | "cancel" | "replay";
 export type OutboxItem = { cacheKey: string; kind: OutboxKind; payload?: unknown; delayMs?: number };
-export type OutboxRow = { id: number; cacheKey: string; kind: OutboxKind; payload: unknown; firstPassDone: boolean; attempts: number };
+export type OutboxRow = {
+  id: number;
+  cacheKey: string;
+  kind: OutboxKind;
+  payload: unknown;
+  firstPassDone: boolean;
+  attempts: number;
+};
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
@@ -72,8 +79,20 @@ export type OutboxHandler = (row: OutboxRow) => Promise<void | "again">;
  * and back off the others (2^attempts s, at most 30 s). Rows are handled in id order; the first
  * failure ends the pass (the rest are released untried), so the rows of a key keep their order.
  */
-export async function processOutbox(pool: Pick<pg.Pool, "query">, handle: OutboxHandler, limit = 200, claimMs = 30_000): Promise<{ done: number; failed: number }> {
-  const { rows } = await pool.query<{ id: string; cache_key: string; kind: OutboxKind; payload: unknown; first_deleted_at: Date | null; attempts: number }>(
+export async function processOutbox(
+  pool: Pick<pg.Pool, "query">,
+  handle: OutboxHandler,
+  limit = 200,
+  claimMs = 30_000,
+): Promise<{ done: number; failed: number }> {
+  const { rows } = await pool.query<{
+    id: string;
+    cache_key: string;
+    kind: OutboxKind;
+    payload: unknown;
+    first_deleted_at: Date | null;
+    attempts: number;
+  }>(
     `UPDATE cache_invalidation_outbox o SET next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)
      WHERE o.id IN (SELECT id FROM cache_invalidation_outbox WHERE next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
      RETURNING o.id, o.cache_key, o.kind, o.payload, o.first_deleted_at, o.attempts`,
@@ -106,7 +125,10 @@ export async function processOutbox(pool: Pick<pg.Pool, "query">, handle: Outbox
     }
   }
   if (untried.length) {
-    await pool.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() + interval '1 second' WHERE id = ANY($1::bigint[])", [untried]);
+    await pool.query(
+      "UPDATE cache_invalidation_outbox SET next_attempt_at = now() + interval '1 second' WHERE id = ANY($1::bigint[])",
+      [untried],
+    );
   }
   if (done.length) await pool.query("DELETE FROM cache_invalidation_outbox WHERE id = ANY($1::bigint[])", [done]);
   if (again.length) {
@@ -129,11 +151,16 @@ export async function processOutbox(pool: Pick<pg.Pool, "query">, handle: Outbox
 
 /** Make every pending row due now (Redis just came back: no need to wait out the backoff). */
 export async function expediteOutbox(pool: Pick<pg.Pool, "query">): Promise<void> {
-  await pool.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE attempts > 0 AND next_attempt_at > now()");
+  await pool.query(
+    "UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE attempts > 0 AND next_attempt_at > now()",
+  );
 }
 
 /** Rows whose first pass has not succeeded yet (optionally only keys starting with a prefix), and the oldest's age. */
-export async function pendingInvalidations(pool: Pick<pg.Pool, "query">, keyPrefix?: string): Promise<{ count: number; oldestSeconds: number | null }> {
+export async function pendingInvalidations(
+  pool: Pick<pg.Pool, "query">,
+  keyPrefix?: string,
+): Promise<{ count: number; oldestSeconds: number | null }> {
   const { rows } = await pool.query<{ n: number; oldest: number | null }>(
     `SELECT count(*)::int AS n, extract(epoch FROM now() - min(created_at))::float8 AS oldest
      FROM cache_invalidation_outbox WHERE first_deleted_at IS NULL AND ($1::text IS NULL OR starts_with(cache_key, $1::text))`,
@@ -143,10 +170,16 @@ export async function pendingInvalidations(pool: Pick<pg.Pool, "query">, keyPref
 }
 
 /** Every row still in the outbox (second passes included): the backlog /api/health reports. */
-export async function outboxBacklog(pool: Pick<pg.Pool, "query">): Promise<{ rows: number; overdue: number; oldestSeconds: number | null }> {
+export async function outboxBacklog(
+  pool: Pick<pg.Pool, "query">,
+): Promise<{ rows: number; overdue: number; oldestSeconds: number | null }> {
   const { rows } = await pool.query<{ n: number; overdue: number; oldest: number | null }>(
     `SELECT count(*)::int AS n, count(*) FILTER (WHERE next_attempt_at < now() - interval '10 seconds')::int AS overdue,
             extract(epoch FROM now() - min(created_at))::float8 AS oldest FROM cache_invalidation_outbox`,
   );
-  return { rows: rows[0].n, overdue: rows[0].overdue, oldestSeconds: rows[0].oldest === null ? null : Math.round(rows[0].oldest) };
+  return {
+    rows: rows[0].n,
+    overdue: rows[0].overdue,
+    oldestSeconds: rows[0].oldest === null ? null : Math.round(rows[0].oldest),
+  };
 }

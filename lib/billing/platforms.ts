@@ -7,16 +7,7 @@
  * against the migrated database. Adding a platform therefore means: add it here, add a migration
  * that drops and re-adds the CHECK, and add its display names to messages/*.json.
  */
-export const PLATFORMS = [
-  "anthropic",
-  "openai",
-  "gemini",
-  "antigravity",
-  "grok",
-  "kimi",
-  "zhipu",
-  "deepseek",
-] as const;
+export const PLATFORMS = ["anthropic", "openai", "gemini", "antigravity", "grok", "kimi", "zhipu", "deepseek"] as const;
 
 export type Platform = (typeof PLATFORMS)[number];
 

@@ -1,6 +1,7 @@
 import type Redis from "ioredis";
 import type pg from "pg";
 import { Counter, Gauge, type Registry } from "prom-client";
+
 import { ledgerStatus, type LedgerStatus } from "./ledger-status";
 import type { BillingMetrics, DecisionSource } from "./metrics";
 
@@ -52,7 +53,11 @@ const COUNTERS: [string, string, Read][] = [
     "Rebuilds discarded because a concurrent usage op or admin change could have made them lose a cost.",
     (m) => m.fencedRebuilds,
   ],
-  ["refreshes", "Cache hits whose expired windows were reset in Redis before deciding (window rollover).", (m) => m.refreshes],
+  [
+    "refreshes",
+    "Cache hits whose expired windows were reset in Redis before deciding (window rollover).",
+    (m) => m.refreshes,
+  ],
   [
     "malformed_entries",
     "Quota hashes in Redis whose bytes no legitimate writer produces (read as the gateway reads them, then repaired).",
@@ -65,7 +70,11 @@ const COUNTERS: [string, string, Read][] = [
     (m) => m.driftHealed,
   ],
   ["flushes", "Flusher batches committed to PostgreSQL.", (m) => m.flushes],
-  ["flush_errors", "Flusher batches whose PostgreSQL write failed (keys put back for the next batch).", (m) => m.flushErrors],
+  [
+    "flush_errors",
+    "Flusher batches whose PostgreSQL write failed (keys put back for the next batch).",
+    (m) => m.flushErrors,
+  ],
   ["flushed_rows", "Quota rows written by the flusher.", (m) => m.flushRows],
   ["flusher_recoveries", "Keys recovered from a dead flusher's in-flight set.", (m) => m.flushRecovered],
   ["outbox_processed", "Outbox rows (admin changes) carried into Redis.", (m) => m.outboxProcessed],
@@ -79,10 +88,17 @@ const LABELED_COUNTERS: [string, string, string, Record<string, Read>][] = [
     "Eligibility checks, by where the decision came from.",
     "source",
     Object.fromEntries(
-      (["skip", "cache", "database", "database-no-cache", "no-row", "fail-open", "fail-closed"] satisfies DecisionSource[]).map((s) => [
-        s,
-        (m: BillingMetrics) => m.checks[s] ?? 0,
-      ]),
+      (
+        [
+          "skip",
+          "cache",
+          "database",
+          "database-no-cache",
+          "no-row",
+          "fail-open",
+          "fail-closed",
+        ] satisfies DecisionSource[]
+      ).map((s) => [s, (m: BillingMetrics) => m.checks[s] ?? 0]),
     ),
   ],
   [
@@ -133,15 +149,35 @@ type Snapshot = LedgerStatus | null;
 
 /** Ledger gauges: name, help, value from the snapshot (null: omitted from this scrape). */
 const LEDGER_GAUGES: [string, string, (s: LedgerStatus) => number | null][] = [
-  ["dirty_keys", "Members of the dirty set: quota keys with usage PostgreSQL has not seen yet (flusher mode).", (s) => s.dirty],
+  [
+    "dirty_keys",
+    "Members of the dirty set: quota keys with usage PostgreSQL has not seen yet (flusher mode).",
+    (s) => s.dirty,
+  ],
   ["flushing_keys", "Keys claimed by flushers and not committed yet.", (s) => s.flushing],
   ["journal_ops", "Usage ops parked in the Redis journal (PostgreSQL write pending).", (s) => s.journal],
   ["outbox_rows", "Outbox rows (admin changes) not yet carried into Redis.", (s) => s.outbox?.rows ?? null],
   ["outbox_overdue_rows", "Outbox rows past their retry time.", (s) => s.outbox?.overdue ?? null],
-  ["outbox_oldest_age_seconds", "Age of the oldest pending outbox row (0 when there is none).", (s) => (s.outbox ? (s.outbox.oldestSeconds ?? 0) : null)],
-  ["last_flush_age_seconds", "Seconds since a flusher last committed a batch (absent: never, or Redis unreadable).", (s) => s.lastFlushAgeSeconds],
-  ["drift_last_checked_keys", "Keys compared with PostgreSQL by the last drift check.", (s) => s.lastDrift?.checked ?? null],
-  ["drift_last_drifted_keys", "Keys the last drift check found different from PostgreSQL.", (s) => s.lastDrift?.drifted ?? null],
+  [
+    "outbox_oldest_age_seconds",
+    "Age of the oldest pending outbox row (0 when there is none).",
+    (s) => (s.outbox ? (s.outbox.oldestSeconds ?? 0) : null),
+  ],
+  [
+    "last_flush_age_seconds",
+    "Seconds since a flusher last committed a batch (absent: never, or Redis unreadable).",
+    (s) => s.lastFlushAgeSeconds,
+  ],
+  [
+    "drift_last_checked_keys",
+    "Keys compared with PostgreSQL by the last drift check.",
+    (s) => s.lastDrift?.checked ?? null,
+  ],
+  [
+    "drift_last_drifted_keys",
+    "Keys the last drift check found different from PostgreSQL.",
+    (s) => s.lastDrift?.drifted ?? null,
+  ],
   ["drift_last_repaired_keys", "Keys the last drift check repaired.", (s) => s.lastDrift?.repaired ?? null],
   [
     "drift_last_check_timestamp_seconds",
@@ -155,7 +191,11 @@ const LEDGER_GAUGES: [string, string, (s: LedgerStatus) => number | null][] = [
 
 const PREFIX = "qc_billing_";
 
-export function registerBillingMetrics(registry: Registry, source: () => BillingMetricsSource, opts: BillingPrometheusOptions = {}): void {
+export function registerBillingMetrics(
+  registry: Registry,
+  source: () => BillingMetricsSource,
+  opts: BillingPrometheusOptions = {},
+): void {
   const registers = [registry];
 
   for (const [name, help, label, reads] of LABELED_COUNTERS) {

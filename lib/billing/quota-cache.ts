@@ -1,12 +1,13 @@
 import type Redis from "ioredis";
+
 import {
+  canonicalDecimal,
+  canonicalSmallInt,
   formatGoFloat,
   formatGoInt,
   formatNullableFloat,
   formatNullableInstant,
   readQuotaInstant,
-  canonicalDecimal,
-  canonicalSmallInt,
   readQuotaInt,
   readQuotaLimit,
   readQuotaUsage,
@@ -73,17 +74,28 @@ export function encodeQuotaEntry(e: QuotaCacheEntry): string[] {
     if (!Number.isFinite(u)) throw new Error(`quota usage must be finite, got ${u}`);
   }
   return [
-    "daily_usage", formatGoFloat(e.dailyUsage),
-    "weekly_usage", formatGoFloat(e.weeklyUsage),
-    "monthly_usage", formatGoFloat(e.monthlyUsage),
-    "version", formatGoInt(e.version),
-    "schema_version", formatGoInt(e.schemaVersion),
-    "daily_limit", formatNullableFloat(e.dailyLimit),
-    "weekly_limit", formatNullableFloat(e.weeklyLimit),
-    "monthly_limit", formatNullableFloat(e.monthlyLimit),
-    "daily_window_start", formatNullableInstant(e.dailyWindowStart),
-    "weekly_window_start", formatNullableInstant(e.weeklyWindowStart),
-    "monthly_window_start", formatNullableInstant(e.monthlyWindowStart),
+    "daily_usage",
+    formatGoFloat(e.dailyUsage),
+    "weekly_usage",
+    formatGoFloat(e.weeklyUsage),
+    "monthly_usage",
+    formatGoFloat(e.monthlyUsage),
+    "version",
+    formatGoInt(e.version),
+    "schema_version",
+    formatGoInt(e.schemaVersion),
+    "daily_limit",
+    formatNullableFloat(e.dailyLimit),
+    "weekly_limit",
+    formatNullableFloat(e.weeklyLimit),
+    "monthly_limit",
+    formatNullableFloat(e.monthlyLimit),
+    "daily_window_start",
+    formatNullableInstant(e.dailyWindowStart),
+    "weekly_window_start",
+    formatNullableInstant(e.weeklyWindowStart),
+    "monthly_window_start",
+    formatNullableInstant(e.monthlyWindowStart),
   ];
 }
 
@@ -143,7 +155,14 @@ function decodeFields(
   // The hot path: every field in the canonical form a legitimate writer produces (NaN = not canonical;
   // those bytes take Go's full readers below, which give the same value for a canonical field).
   if (a !== undefined && b !== undefined && c !== undefined && d !== undefined && e !== undefined) {
-    if (f !== undefined && g !== undefined && i !== undefined && j !== undefined && k !== undefined && l !== undefined) {
+    if (
+      f !== undefined &&
+      g !== undefined &&
+      i !== undefined &&
+      j !== undefined &&
+      k !== undefined &&
+      l !== undefined
+    ) {
       const du = canonicalDecimal(a, true);
       const wu = canonicalDecimal(b, true);
       const mu = canonicalDecimal(c, true);
@@ -156,7 +175,19 @@ function decodeFields(
       const ws = k === "" ? null : canonicalSmallInt(k) * 1000;
       const ms = l === "" ? null : canonicalSmallInt(l) * 1000;
       // NaN !== NaN: one comparison per field tells canonical from not.
-      if (du === du && wu === wu && mu === mu && ver === ver && sv === sv && dl === dl && wl === wl && ml === ml && ds === ds && ws === ws && ms === ms) {
+      if (
+        du === du &&
+        wu === wu &&
+        mu === mu &&
+        ver === ver &&
+        sv === sv &&
+        dl === dl &&
+        wl === wl &&
+        ml === ml &&
+        ds === ds &&
+        ws === ws &&
+        ms === ms
+      ) {
         return {
           dailyUsage: du,
           weeklyUsage: wu,
@@ -262,7 +293,12 @@ const INCREMENT_OUTCOMES: Record<number, IncrementOutcome> = {
 };
 
 export type FencedWrite = "written" | "exists" | "fenced-generation" | "fenced-lease";
-const FENCED: Record<number, FencedWrite> = { 1: "written", 0: "exists", [-1]: "fenced-generation", [-2]: "fenced-lease" };
+const FENCED: Record<number, FencedWrite> = {
+  1: "written",
+  0: "exists",
+  [-1]: "fenced-generation",
+  [-2]: "fenced-lease",
+};
 
 export type LeaseDecision = "live" | "apply-to-redis" | "retaken";
 
@@ -301,7 +337,13 @@ export class QuotaCache {
   /** MULTI; HSET all 11 fields; EXPIRE ttl; EXEC — as the gateway's Set (unconditional). */
   async set(userId: number, platform: string, entry: QuotaCacheEntry, ttlSeconds: number): Promise<void> {
     const key = billingKeys.userPlatformQuota(userId, platform);
-    await execOrThrow(this.redis.multi().hset(key, ...encodeQuotaEntry(entry)).expire(key, ttlSeconds), "quota cache MULTI");
+    await execOrThrow(
+      this.redis
+        .multi()
+        .hset(key, ...encodeQuotaEntry(entry))
+        .expire(key, ttlSeconds),
+      "quota cache MULTI",
+    );
   }
 
   /** The key's fence generation ("" when never moved): read before loading a row to rebuild from. */
@@ -313,7 +355,13 @@ export class QuotaCache {
    * Write a rebuilt entry or a sentinel unless a current entry is there, the fence generation moved
    * since `expectedGeneration` was read, or a usage op holds a live lease (quota-set-fenced.lua).
    */
-  async setFenced(userId: number, platform: string, entry: QuotaCacheEntry, ttlSeconds: number, expectedGeneration: string): Promise<FencedWrite> {
+  async setFenced(
+    userId: number,
+    platform: string,
+    entry: QuotaCacheEntry,
+    ttlSeconds: number,
+    expectedGeneration: string,
+  ): Promise<FencedWrite> {
     const r = await SCRIPTS.setFenced.run(
       this.redis,
       [billingKeys.userPlatformQuota(userId, platform), ledgerKeys.fence(userId, platform)],
@@ -340,7 +388,12 @@ export class QuotaCache {
   ): Promise<IncrementOutcome> {
     const r = await SCRIPTS.increment.run(
       this.redis,
-      [billingKeys.userPlatformQuota(userId, platform), billingKeys.dirtySet, ledgerKeys.ops(op.epoch), ledgerKeys.fence(userId, platform)],
+      [
+        billingKeys.userPlatformQuota(userId, platform),
+        billingKeys.dirtySet,
+        ledgerKeys.ops(op.epoch),
+        ledgerKeys.fence(userId, platform),
+      ],
       [
         formatGoFloat(cost),
         formatGoInt(o.ttlSeconds),
@@ -372,14 +425,23 @@ export class QuotaCache {
   async invalidate(userId: number, platform: string, op?: Pick<OpRef, "epoch" | "index" | "id">): Promise<number> {
     const r = await SCRIPTS.invalidate.run(
       this.redis,
-      [billingKeys.userPlatformQuota(userId, platform), ledgerKeys.fence(userId, platform), op ? ledgerKeys.ops(op.epoch) : ledgerKeys.ops("none")],
+      [
+        billingKeys.userPlatformQuota(userId, platform),
+        ledgerKeys.fence(userId, platform),
+        op ? ledgerKeys.ops(op.epoch) : ledgerKeys.ops("none"),
+      ],
       [op ? formatGoInt(op.index) : "", op?.id ?? "", formatGoInt(FENCE_TTL_SECONDS)],
     );
     return Number(r);
   }
 
   /** An op's PostgreSQL write committed: release its lease (quota-release.lua). */
-  async release(userId: number, platform: string, opId: string, directMode: boolean): Promise<"released" | "expired" | "expired-dropped"> {
+  async release(
+    userId: number,
+    platform: string,
+    opId: string,
+    directMode: boolean,
+  ): Promise<"released" | "expired" | "expired-dropped"> {
     const r = Number(
       await SCRIPTS.release.run(
         this.redis,
@@ -391,19 +453,36 @@ export class QuotaCache {
   }
 
   /** Before writing a parked op to PostgreSQL: is its lease still live (quota-lease.lua)? */
-  async ensureLease(userId: number, platform: string, opId: string, leaseMs: number, preferRedis: boolean): Promise<LeaseDecision> {
+  async ensureLease(
+    userId: number,
+    platform: string,
+    opId: string,
+    leaseMs: number,
+    preferRedis: boolean,
+  ): Promise<LeaseDecision> {
     const r = Number(
       await SCRIPTS.lease.run(
         this.redis,
         [billingKeys.userPlatformQuota(userId, platform), ledgerKeys.fence(userId, platform)],
-        [opId, formatGoInt(leaseMs), formatGoInt(FENCE_TTL_SECONDS), formatGoInt(QUOTA_SCHEMA_VERSION), preferRedis ? "redis-if-present" : "pg"],
+        [
+          opId,
+          formatGoInt(leaseMs),
+          formatGoInt(FENCE_TTL_SECONDS),
+          formatGoInt(QUOTA_SCHEMA_VERSION),
+          preferRedis ? "redis-if-present" : "pg",
+        ],
       ),
     );
     return r === 1 ? "live" : r === 2 ? "apply-to-redis" : "retaken";
   }
 
   /** Reset the given expired windows if nobody else did since they were read; returns how many. */
-  async refreshWindows(userId: number, platform: string, refresh: readonly WindowRefresh[], ttlSeconds: number): Promise<number> {
+  async refreshWindows(
+    userId: number,
+    platform: string,
+    refresh: readonly WindowRefresh[],
+    ttlSeconds: number,
+  ): Promise<number> {
     const args: string[] = [formatGoInt(QUOTA_SCHEMA_VERSION), formatGoInt(ttlSeconds)];
     for (const w of ["daily", "weekly", "monthly"] as const) {
       const r = refresh.find((x) => x.window === w);
@@ -413,7 +492,11 @@ export class QuotaCache {
   }
 
   /** Flusher mode: rewrite the limits of a current entry in place (and fence older rebuilds). */
-  async applyLimits(userId: number, platform: string, limits: { daily: number | null; weekly: number | null; monthly: number | null }): Promise<boolean> {
+  async applyLimits(
+    userId: number,
+    platform: string,
+    limits: { daily: number | null; weekly: number | null; monthly: number | null },
+  ): Promise<boolean> {
     const r = await SCRIPTS.adminApply.run(this.redis, this.adminKeys(userId, platform), [
       "limits",
       formatGoInt(QUOTA_SCHEMA_VERSION),
@@ -426,7 +509,13 @@ export class QuotaCache {
   }
 
   /** Flusher mode: reset one window in place, at most once per reset id; marks the key dirty. */
-  async applyReset(userId: number, platform: string, window: Window, newStart: number, resetId: string): Promise<"applied" | "absent" | "already"> {
+  async applyReset(
+    userId: number,
+    platform: string,
+    window: Window,
+    newStart: number,
+    resetId: string,
+  ): Promise<"applied" | "absent" | "already"> {
     const r = Number(
       await SCRIPTS.adminApply.run(this.redis, this.adminKeys(userId, platform), [
         "reset",
@@ -468,7 +557,11 @@ export class QuotaCache {
   }
 
   /** Overwrite malformed fields, each only if it still holds the bytes seen (flusher-mode repair). */
-  async repairFields(userId: number, platform: string, fixes: Array<{ field: QuotaField; seen: string | undefined; value: string }>): Promise<number> {
+  async repairFields(
+    userId: number,
+    platform: string,
+    fixes: Array<{ field: QuotaField; seen: string | undefined; value: string }>,
+  ): Promise<number> {
     const args = fixes.flatMap((f) => [f.field, f.seen ?? "\u0000absent", f.value]);
     return Number(await SCRIPTS.repairFields.run(this.redis, [billingKeys.userPlatformQuota(userId, platform)], args));
   }
@@ -480,11 +573,23 @@ export class QuotaCache {
   // ---- journal of ops whose PostgreSQL write is not confirmed (drained by the repairer) ----
 
   /** Park an op; with `lease`, take or extend its lease on the key in the same step. */
-  async journalAdd(op: { id: string; userId: number; platform: string }, payload: string, delayMs: number, lease: { ms: number } | null): Promise<void> {
+  async journalAdd(
+    op: { id: string; userId: number; platform: string },
+    payload: string,
+    delayMs: number,
+    lease: { ms: number } | null,
+  ): Promise<void> {
     await SCRIPTS.journalAdd.run(
       this.redis,
       [ledgerKeys.journal, ledgerKeys.journalOps, ledgerKeys.fence(op.userId, op.platform), ledgerKeys.journalClaims],
-      [op.id, payload, formatGoInt(Math.max(0, Math.round(delayMs))), lease ? "1" : "0", formatGoInt(lease?.ms ?? 0), formatGoInt(FENCE_TTL_SECONDS)],
+      [
+        op.id,
+        payload,
+        formatGoInt(Math.max(0, Math.round(delayMs))),
+        lease ? "1" : "0",
+        formatGoInt(lease?.ms ?? 0),
+        formatGoInt(FENCE_TTL_SECONDS),
+      ],
     );
   }
 
@@ -502,14 +607,22 @@ export class QuotaCache {
 
   /** Extend this repairer's claim on an entry before writing it; null when the claim is lost (journal-renew.lua). */
   async journalRenew(id: string, token: string, claimMs: number): Promise<string | null> {
-    const r = await SCRIPTS.journalRenew.run(this.redis, [ledgerKeys.journal, ledgerKeys.journalOps, ledgerKeys.journalClaims], [id, token, formatGoInt(claimMs)]);
+    const r = await SCRIPTS.journalRenew.run(
+      this.redis,
+      [ledgerKeys.journal, ledgerKeys.journalOps, ledgerKeys.journalClaims],
+      [id, token, formatGoInt(claimMs)],
+    );
     return typeof r === "string" ? r : null;
   }
 
   /** Drop a journal entry once its op is settled. */
   async journalDone(id: string): Promise<void> {
     await execOrThrow(
-      this.redis.multi().zrem(ledgerKeys.journal, id).hdel(ledgerKeys.journalOps, id).hdel(ledgerKeys.journalClaims, id),
+      this.redis
+        .multi()
+        .zrem(ledgerKeys.journal, id)
+        .hdel(ledgerKeys.journalOps, id)
+        .hdel(ledgerKeys.journalClaims, id),
       "journal done",
     );
   }
@@ -524,7 +637,12 @@ export class QuotaCache {
   async claimDirty(flusherId: string, n: number, heartbeatMs: number): Promise<string[]> {
     const r = await SCRIPTS.flusherClaim.run(
       this.redis,
-      [billingKeys.dirtySet, ledgerKeys.flushing(flusherId), ledgerKeys.flusherHeartbeat(flusherId), ledgerKeys.flushers],
+      [
+        billingKeys.dirtySet,
+        ledgerKeys.flushing(flusherId),
+        ledgerKeys.flusherHeartbeat(flusherId),
+        ledgerKeys.flushers,
+      ],
       [formatGoInt(n), flusherId, formatGoInt(heartbeatMs), formatGoInt(DIRTY_SET_TTL_SECONDS)],
     );
     return Array.isArray(r) ? (r as string[]) : [];
@@ -540,7 +658,11 @@ export class QuotaCache {
   /** Put members back into the dirty set (SADD + EXPIRE 86400) and out of the processing set. */
   async requeueDirty(flusherId: string, members: string[]): Promise<void> {
     if (members.length === 0) return;
-    await SCRIPTS.flusherRequeue.run(this.redis, [billingKeys.dirtySet, ledgerKeys.flushing(flusherId)], [formatGoInt(DIRTY_SET_TTL_SECONDS), ...members]);
+    await SCRIPTS.flusherRequeue.run(
+      this.redis,
+      [billingKeys.dirtySet, ledgerKeys.flushing(flusherId)],
+      [formatGoInt(DIRTY_SET_TTL_SECONDS), ...members],
+    );
   }
 
   /** Put back whatever is left in this flusher's own processing set (a requeue that failed earlier). */
@@ -563,18 +685,30 @@ export class QuotaCache {
 
   /** Stop heartbeating: the flusher is gone for good (its processing set must be empty). */
   async retireFlusher(flusherId: string): Promise<void> {
-    await execOrThrow(this.redis.multi().del(ledgerKeys.flusherHeartbeat(flusherId)).srem(ledgerKeys.flushers, flusherId), "retire flusher");
+    await execOrThrow(
+      this.redis.multi().del(ledgerKeys.flusherHeartbeat(flusherId)).srem(ledgerKeys.flushers, flusherId),
+      "retire flusher",
+    );
   }
 
   /** Mark keys dirty (SADD + EXPIRE 86400), e.g. to have the flusher write a repaired key. */
   async markDirty(members: string[]): Promise<void> {
     if (members.length === 0) return;
-    await execOrThrow(this.redis.pipeline().sadd(billingKeys.dirtySet, ...members).expire(billingKeys.dirtySet, DIRTY_SET_TTL_SECONDS), "mark dirty");
+    await execOrThrow(
+      this.redis
+        .pipeline()
+        .sadd(billingKeys.dirtySet, ...members)
+        .expire(billingKeys.dirtySet, DIRTY_SET_TTL_SECONDS),
+      "mark dirty",
+    );
   }
 }
 
 /** Run a MULTI or pipeline and throw its first command error (ioredis reports them per command). */
-export async function execOrThrow(p: { exec(): Promise<Array<[Error | null, unknown]> | null> }, what: string): Promise<Array<[Error | null, unknown]>> {
+export async function execOrThrow(
+  p: { exec(): Promise<Array<[Error | null, unknown]> | null> },
+  what: string,
+): Promise<Array<[Error | null, unknown]>> {
   const res = await p.exec();
   const failed = res?.find(([err]) => err);
   if (!res || failed) throw failed?.[0] ?? new Error(`${what} aborted`);

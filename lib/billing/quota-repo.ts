@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import type pg from "pg";
+
 import { formatGoFloat } from "./encoding";
 import { PLATFORMS } from "./platforms";
 import type { QuotaClock, Window } from "./windows";
@@ -158,7 +159,14 @@ const sqlText = (s: string) => {
  * anchored at its first op, so an op recorded a moment before that anchor still belongs to it). For
  * an op written at once (`at` = now) the rules are exactly the gateway's.
  */
-function incrementSet(w: { cost: string; sod: string; sodNext: string; sow: string; sowNext: string; at: string }): string {
+function incrementSet(w: {
+  cost: string;
+  sod: string;
+  sodNext: string;
+  sow: string;
+  sowNext: string;
+  at: string;
+}): string {
   return `
   daily_usage_usd = CASE WHEN q.daily_window_start = ${w.sod} THEN q.daily_usage_usd + ${w.cost}
                          WHEN q.daily_window_start >= ${w.sodNext} THEN q.daily_usage_usd
@@ -265,7 +273,10 @@ export class QuotaRepository {
   }
 
   /** Active rows for many (user, platform) pairs, keyed `${userId}:${platform}`. */
-  async getMany(pairs: Array<{ userId: number; platform: string }>, client: Queryable = this.pool): Promise<Map<string, QuotaRow>> {
+  async getMany(
+    pairs: Array<{ userId: number; platform: string }>,
+    client: Queryable = this.pool,
+  ): Promise<Map<string, QuotaRow>> {
     if (pairs.length === 0) return new Map();
     const { rows } = await client.query<RawRow>(
       `SELECT ${QUOTA_COLUMNS} FROM user_platform_quotas q
@@ -327,13 +338,19 @@ export class QuotaRepository {
    * A write the database refuses for good (the user was deleted: FK; a platform the CHECK does not
    * allow) is "rejected" — retrying it can never succeed.
    */
-  async incrementExactlyOnce(input: UsageWrite & {
-    /** commit only if this outbox row still exists, deleting it (the op of a replay row is written once) */
-    consumeOutboxId?: number;
-    /** called with the commit token before COMMIT is sent (persist it where a retry will look); a throw aborts */
-    beforeCommit?: (commit: string) => Promise<void>;
-  }): Promise<ExactWrite> {
-    return this.writeExactlyOnce([input], { consumeOutboxId: input.consumeOutboxId, beforeCommit: input.beforeCommit, single: true });
+  async incrementExactlyOnce(
+    input: UsageWrite & {
+      /** commit only if this outbox row still exists, deleting it (the op of a replay row is written once) */
+      consumeOutboxId?: number;
+      /** called with the commit token before COMMIT is sent (persist it where a retry will look); a throw aborts */
+      beforeCommit?: (commit: string) => Promise<void>;
+    },
+  ): Promise<ExactWrite> {
+    return this.writeExactlyOnce([input], {
+      consumeOutboxId: input.consumeOutboxId,
+      beforeCommit: input.beforeCommit,
+      single: true,
+    });
   }
 
   /**
@@ -341,8 +358,13 @@ export class QuotaRepository {
    * repairer drains parked ops this way after an outage. Rows are written in (user, platform) order,
    * the order the flusher locks them in, so the two never deadlock.
    */
-  async incrementManyExactlyOnce(items: UsageWrite[], opts: { beforeCommit?: (commit: string) => Promise<void> } = {}): Promise<ExactWrite> {
-    const sorted = [...items].sort((a, b) => a.userId - b.userId || (a.platform < b.platform ? -1 : a.platform > b.platform ? 1 : 0));
+  async incrementManyExactlyOnce(
+    items: UsageWrite[],
+    opts: { beforeCommit?: (commit: string) => Promise<void> } = {},
+  ): Promise<ExactWrite> {
+    const sorted = [...items].sort(
+      (a, b) => a.userId - b.userId || (a.platform < b.platform ? -1 : a.platform > b.platform ? 1 : 0),
+    );
     return this.writeExactlyOnce(sorted, { beforeCommit: opts.beforeCommit, single: false });
   }
 
@@ -353,7 +375,10 @@ export class QuotaRepository {
     if (items.length === 0) throw new Error("nothing to write");
     // Built before a connection is taken: a bad input throws here, never half-way through a transaction.
     const statements = items.map((it) => this.writeStatements(it));
-    const consume = opts.consumeOutboxId === undefined ? "" : `DELETE FROM cache_invalidation_outbox WHERE id = ${sqlInt(opts.consumeOutboxId)};`;
+    const consume =
+      opts.consumeOutboxId === undefined
+        ? ""
+        : `DELETE FROM cache_invalidation_outbox WHERE id = ${sqlInt(opts.consumeOutboxId)};`;
     let client: pg.PoolClient;
     try {
       client = await checkout(this.pool);
@@ -424,7 +449,9 @@ export class QuotaRepository {
 
   /** Drop markers past the retention (the repairer calls this now and then). Returns how many. */
   async pruneMarkers(): Promise<number> {
-    const r = await this.pool.query(`DELETE FROM billing_commit_markers WHERE created_at < now() - interval '${MARKER_RETENTION_DAYS} days'`);
+    const r = await this.pool.query(
+      `DELETE FROM billing_commit_markers WHERE created_at < now() - interval '${MARKER_RETENTION_DAYS} days'`,
+    );
     return r.rowCount ?? 0;
   }
 
@@ -502,7 +529,13 @@ export class QuotaRepository {
    * Set one window's usage to 0 and its start to `newStart` (unconditionally, as the gateway's
    * ResetExpiredWindow). Throws QuotaNotFoundError when there is no active row.
    */
-  async resetWindow(userId: number, platform: string, window: Window, newStart: number, client: Queryable = this.pool): Promise<void> {
+  async resetWindow(
+    userId: number,
+    platform: string,
+    window: Window,
+    newStart: number,
+    client: Queryable = this.pool,
+  ): Promise<void> {
     const cols = WINDOW_COLUMNS[window];
     if (!cols) throw new Error(`invalid window: ${String(window)}`);
     const r = await client.query(
@@ -518,7 +551,11 @@ export class QuotaRepository {
    * ones get the new limits with usage and windows preserved, or a new row. Runs on `client` (the
    * caller's transaction, e.g. with an audit row) or in a transaction of its own.
    */
-  async upsertForUser(userId: number, records: Array<{ platform: string; limits: QuotaLimits }>, client?: pg.PoolClient): Promise<void> {
+  async upsertForUser(
+    userId: number,
+    records: Array<{ platform: string; limits: QuotaLimits }>,
+    client?: pg.PoolClient,
+  ): Promise<void> {
     const run = async (c: Queryable) => {
       const platforms = records.map((r) => r.platform);
       await c.query(
@@ -623,7 +660,12 @@ export class QuotaRepository {
   }
 
   /** Keep the usage of an entry that an admin change replaced on the row it belonged to (by id; the row may be soft-deleted). */
-  async writeUsageById(rowId: number, usage: [number, number, number], starts: [number | null, number | null, number | null], client: Queryable = this.pool): Promise<void> {
+  async writeUsageById(
+    rowId: number,
+    usage: [number, number, number],
+    starts: [number | null, number | null, number | null],
+    client: Queryable = this.pool,
+  ): Promise<void> {
     await client.query(
       `UPDATE user_platform_quotas SET daily_usage_usd = $2, weekly_usage_usd = $3, monthly_usage_usd = $4,
          daily_window_start = COALESCE($5, daily_window_start), weekly_window_start = COALESCE($6, weekly_window_start),
@@ -642,11 +684,15 @@ export class QuotaRepository {
 }
 
 /** Park a usage op for replay into Redis (flusher mode, its Redis step failed): an outbox row due now. */
-export async function enqueueReplayRow(pool: Pick<pg.Pool, "query">, cacheKey: string, payload: unknown): Promise<void> {
-  await pool.query(`INSERT INTO cache_invalidation_outbox (cache_key, kind, payload, next_attempt_at) VALUES ($1, 'replay', $2::jsonb, now())`, [
-    cacheKey,
-    JSON.stringify(payload),
-  ]);
+export async function enqueueReplayRow(
+  pool: Pick<pg.Pool, "query">,
+  cacheKey: string,
+  payload: unknown,
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO cache_invalidation_outbox (cache_key, kind, payload, next_attempt_at) VALUES ($1, 'replay', $2::jsonb, now())`,
+    [cacheKey, JSON.stringify(payload)],
+  );
 }
 
 /**
@@ -677,7 +723,10 @@ export function quoteLiteral(s: string): string {
  * Run `fn` in a transaction on its own pool client: BEGIN, COMMIT on success, ROLLBACK on any error
  * (the error is rethrown). A client whose ROLLBACK fails is destroyed rather than returned to the pool.
  */
-export async function withTransaction<T>(pool: Pick<pg.Pool, "connect">, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: Pick<pg.Pool, "connect">,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await checkout(pool);
   let broken = false;
   try {

@@ -1,6 +1,13 @@
 import { QUOTA_SCHEMA_VERSION, type QuotaCacheEntry } from "./quota-cache";
 import type { QuotaRow } from "./quota-repo";
-import { cacheWindowExpired, monthlyWindowExpired, MONTH_MS, readMonthlyExpired, readWindowExpired, type QuotaClock } from "./windows";
+import {
+  cacheWindowExpired,
+  MONTH_MS,
+  monthlyWindowExpired,
+  readMonthlyExpired,
+  readWindowExpired,
+  type QuotaClock,
+} from "./windows";
 
 /**
  * The quota item of the gateway's read APIs (spec §7.1), from the freshest data available: the
@@ -32,7 +39,12 @@ export type AdminQuotaItem = QuotaItem & {
 /** Round like the gateway's UI (2 decimals would lose cents of cents: keep 10, the DB scale). */
 const usd = (n: number) => Math.round(n * 1e10) / 1e10;
 
-export function adminQuotaItem(row: QuotaRow, now: number, clock: QuotaClock, cached?: QuotaCacheEntry | null): AdminQuotaItem {
+export function adminQuotaItem(
+  row: QuotaRow,
+  now: number,
+  clock: QuotaClock,
+  cached?: QuotaCacheEntry | null,
+): AdminQuotaItem {
   const fmt = (ms: number | null) => (ms === null ? null : clock.formatRfc3339(ms));
   const sod = clock.startOfDay(now);
   const sow = clock.startOfWeek(now);
@@ -41,13 +53,29 @@ export function adminQuotaItem(row: QuotaRow, now: number, clock: QuotaClock, ca
   let w: typeof d;
   let m: typeof d;
   if (fromCache) {
-    d = { usage: fromCache.dailyUsage, start: fromCache.dailyWindowStart, live: !cacheWindowExpired(fromCache.dailyWindowStart, sod) };
-    w = { usage: fromCache.weeklyUsage, start: fromCache.weeklyWindowStart, live: !cacheWindowExpired(fromCache.weeklyWindowStart, sow) };
-    m = { usage: fromCache.monthlyUsage, start: fromCache.monthlyWindowStart, live: !monthlyWindowExpired(fromCache.monthlyWindowStart, now) };
+    d = {
+      usage: fromCache.dailyUsage,
+      start: fromCache.dailyWindowStart,
+      live: !cacheWindowExpired(fromCache.dailyWindowStart, sod),
+    };
+    w = {
+      usage: fromCache.weeklyUsage,
+      start: fromCache.weeklyWindowStart,
+      live: !cacheWindowExpired(fromCache.weeklyWindowStart, sow),
+    };
+    m = {
+      usage: fromCache.monthlyUsage,
+      start: fromCache.monthlyWindowStart,
+      live: !monthlyWindowExpired(fromCache.monthlyWindowStart, now),
+    };
   } else {
     d = { usage: row.dailyUsage, start: row.dailyWindowStart, live: !readWindowExpired(row.dailyWindowStart, sod) };
     w = { usage: row.weeklyUsage, start: row.weeklyWindowStart, live: !readWindowExpired(row.weeklyWindowStart, sow) };
-    m = { usage: row.monthlyUsage, start: row.monthlyWindowStart, live: !readMonthlyExpired(row.monthlyWindowStart, now) };
+    m = {
+      usage: row.monthlyUsage,
+      start: row.monthlyWindowStart,
+      live: !readMonthlyExpired(row.monthlyWindowStart, now),
+    };
   }
   // resets_at: only for a live window with a start (a nil start has no reset time yet).
   const reset = (x: typeof d, next: () => number) => (x.live && x.start !== null ? fmt(next()) : null);

@@ -1,5 +1,5 @@
-import { billingKeys, ledgerKeys } from "./keys";
 import { formatGoFloat, formatNullableInstant } from "./encoding";
+import { billingKeys, ledgerKeys } from "./keys";
 import { decodeQuotaEntry, QUOTA_SCHEMA_VERSION, type DecodedQuotaEntry, type QuotaField } from "./quota-cache";
 import { QUOTA_COLUMNS, toRow, type QuotaRow, type RawRow } from "./quota-repo";
 import type { BillingRuntime } from "./runtime";
@@ -49,16 +49,30 @@ export type ReconcileResult = {
 };
 
 /** What differs between a row and its hash: limits, effective usage (expired windows count 0), both, or nothing. */
-function differs(row: QuotaRow, e: DecodedQuotaEntry, clock: BillingRuntime["clock"], now: number): { limits: boolean; usage: boolean } {
-  const sameLimit = (a: number | null, b: number | null) => (a === null ? b === null : b !== null && Math.abs(a - b) < 1e-9);
-  const limits = !sameLimit(row.dailyLimit, e.dailyLimit) || !sameLimit(row.weeklyLimit, e.weeklyLimit) || !sameLimit(row.monthlyLimit, e.monthlyLimit);
+function differs(
+  row: QuotaRow,
+  e: DecodedQuotaEntry,
+  clock: BillingRuntime["clock"],
+  now: number,
+): { limits: boolean; usage: boolean } {
+  const sameLimit = (a: number | null, b: number | null) =>
+    a === null ? b === null : b !== null && Math.abs(a - b) < 1e-9;
+  const limits =
+    !sameLimit(row.dailyLimit, e.dailyLimit) ||
+    !sameLimit(row.weeklyLimit, e.weeklyLimit) ||
+    !sameLimit(row.monthlyLimit, e.monthlyLimit);
   const u = effectiveUsage(row, e, clock, now);
   const usage = u.some(([pg, redis]) => Math.abs(pg - redis) > 1e-7);
   return { limits, usage };
 }
 
 /** Per window [PostgreSQL, Redis] usage as enforcement counts it now (the cache's expiry rules on both). */
-function effectiveUsage(row: QuotaRow, e: DecodedQuotaEntry, clock: BillingRuntime["clock"], now: number): Array<[number, number]> {
+function effectiveUsage(
+  row: QuotaRow,
+  e: DecodedQuotaEntry,
+  clock: BillingRuntime["clock"],
+  now: number,
+): Array<[number, number]> {
   const sod = clock.startOfDay(now);
   const sow = clock.startOfWeek(now);
   const day = (start: number | null, u: number) => (cacheWindowExpired(start, sod) ? 0 : u);
@@ -71,7 +85,14 @@ function effectiveUsage(row: QuotaRow, e: DecodedQuotaEntry, clock: BillingRunti
   ];
 }
 
-const triple = (x: { dailyUsage: number; weeklyUsage: number; monthlyUsage: number; dailyLimit: number | null; weeklyLimit: number | null; monthlyLimit: number | null }) => ({
+const triple = (x: {
+  dailyUsage: number;
+  weeklyUsage: number;
+  monthlyUsage: number;
+  dailyLimit: number | null;
+  weeklyLimit: number | null;
+  monthlyLimit: number | null;
+}) => ({
   daily: x.dailyUsage,
   weekly: x.weeklyUsage,
   monthly: x.monthlyUsage,
@@ -79,7 +100,12 @@ const triple = (x: { dailyUsage: number; weeklyUsage: number; monthlyUsage: numb
 });
 
 /** Why a key's difference is expected right now (null: it is not). */
-async function expectedDifference(rt: BillingRuntime, userId: number, platform: string, flusherMode: boolean): Promise<string | null> {
+async function expectedDifference(
+  rt: BillingRuntime,
+  userId: number,
+  platform: string,
+  flusherMode: boolean,
+): Promise<string | null> {
   const redis = rt.redis!;
   const member = billingKeys.dirtyMember(userId, platform);
   const [dirty, fence, flushers] = await Promise.all([
@@ -91,7 +117,9 @@ async function expectedDifference(rt: BillingRuntime, userId: number, platform: 
   for (const f of flushers) if (await redis.sismember(ledgerKeys.flushing(f), member)) return "flushing";
   const now = Date.now();
   for (const [k, v] of Object.entries(fence)) if (k.startsWith("l:") && Number(v) > now) return "leased";
-  const { rows } = await rt.pool.query("SELECT 1 FROM cache_invalidation_outbox WHERE cache_key = $1 LIMIT 1", [billingKeys.userPlatformQuota(userId, platform)]);
+  const { rows } = await rt.pool.query("SELECT 1 FROM cache_invalidation_outbox WHERE cache_key = $1 LIMIT 1", [
+    billingKeys.userPlatformQuota(userId, platform),
+  ]);
   if (rows.length) return "outbox";
   return null;
 }
@@ -153,7 +181,9 @@ export async function reconcile(
   // Second look: an op between the two reads, or a flush about to land, is not drift.
   if (suspects.length) await new Promise((r) => setTimeout(r, opts.recheckDelayMs ?? 1000));
   for (let i = 0; i < suspects.length; i += 50) {
-    const outcomes = await Promise.all(suspects.slice(i, i + 50).map((s) => secondLook(rt, s, flusherMode, opts.repair === true)));
+    const outcomes = await Promise.all(
+      suspects.slice(i, i + 50).map((s) => secondLook(rt, s, flusherMode, opts.repair === true)),
+    );
     for (const o of outcomes) {
       if (o === null) continue;
       if (o === "skipped") {
@@ -168,21 +198,41 @@ export async function reconcile(
   // Only a full run is "the last drift check" the panel and /api/health report.
   if (!opts.userIds && !result.truncated) {
     await rt.redis
-      .set(ledgerKeys.reconcile, JSON.stringify({ at: result.at, checked: result.checked, drifted: result.drifted, repaired: result.repaired }), "EX", 7 * 86400)
+      .set(
+        ledgerKeys.reconcile,
+        JSON.stringify({ at: result.at, checked: result.checked, drifted: result.drifted, repaired: result.repaired }),
+        "EX",
+        7 * 86400,
+      )
       .catch(() => {});
   }
   return result;
 }
 
 /** Re-read one suspect key; null when it no longer differs, "skipped" when the difference is expected. */
-async function secondLook(rt: BillingRuntime, s: QuotaRow, flusherMode: boolean, repair: boolean): Promise<DriftItem | "skipped" | null> {
-  const [row, e] = await Promise.all([rt.repo.getByUserPlatform(s.userId, s.platform), rt.cache!.get(s.userId, s.platform)]);
+async function secondLook(
+  rt: BillingRuntime,
+  s: QuotaRow,
+  flusherMode: boolean,
+  repair: boolean,
+): Promise<DriftItem | "skipped" | null> {
+  const [row, e] = await Promise.all([
+    rt.repo.getByUserPlatform(s.userId, s.platform),
+    rt.cache!.get(s.userId, s.platform),
+  ]);
   if (!row || !e || e.schemaVersion !== QUOTA_SCHEMA_VERSION) return null;
   const d = differs(row, e, rt.clock, Date.now());
   if (!e.malformed && !d.limits && !d.usage) return null;
   if (await expectedDifference(rt, s.userId, s.platform, flusherMode)) return "skipped";
   const repaired = repair ? (await repairDrift(rt, row, e), true) : false;
-  return { userId: s.userId, platform: s.platform, kind: d.limits ? "limits" : "usage", redis: triple(e), postgres: triple(row), repaired };
+  return {
+    userId: s.userId,
+    platform: s.platform,
+    kind: d.limits ? "limits" : "usage",
+    redis: triple(e),
+    postgres: triple(row),
+    repaired,
+  };
 }
 
 /**
@@ -191,14 +241,22 @@ async function secondLook(rt: BillingRuntime, s: QuotaRow, flusherMode: boolean,
  * raises Redis to PostgreSQL (where PostgreSQL has more: Redis lost data) or marks the key dirty
  * (where Redis has more: the flusher writes it). Never lowers a recorded usage.
  */
-async function repairDrift(rt: BillingRuntime, row: QuotaRow, e: DecodedQuotaEntry): Promise<"dropped" | "flush-queued"> {
+async function repairDrift(
+  rt: BillingRuntime,
+  row: QuotaRow,
+  e: DecodedQuotaEntry,
+): Promise<"dropped" | "flush-queued"> {
   const cache = rt.cache!;
   if (!rt.service.config.flusherEnabled) {
     await cache.invalidate(row.userId, row.platform);
     return "dropped";
   }
   if (e.malformed) await rt.repairer.repairKey(row.userId, row.platform);
-  await cache.applyLimits(row.userId, row.platform, { daily: row.dailyLimit, weekly: row.weeklyLimit, monthly: row.monthlyLimit });
+  await cache.applyLimits(row.userId, row.platform, {
+    daily: row.dailyLimit,
+    weekly: row.weeklyLimit,
+    monthly: row.monthlyLimit,
+  });
   const raw = await cache.raw(row.userId, row.platform);
   const fixed = decodeQuotaEntry(raw);
   if (fixed) {
@@ -223,7 +281,11 @@ async function repairDrift(rt: BillingRuntime, row: QuotaRow, e: DecodedQuotaEnt
 }
 
 /** Repair one key now (the Cache health panel's button), whatever it looks like. */
-export async function repairKey(rt: BillingRuntime, userId: number, platform: string): Promise<"dropped" | "flush-queued" | "no-row"> {
+export async function repairKey(
+  rt: BillingRuntime,
+  userId: number,
+  platform: string,
+): Promise<"dropped" | "flush-queued" | "no-row"> {
   if (!rt.cache) throw new Error("no Redis");
   const row = await rt.repo.getByUserPlatform(userId, platform);
   if (!rt.service.config.flusherEnabled) {

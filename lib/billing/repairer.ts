@@ -1,13 +1,21 @@
 import { randomBytes } from "node:crypto";
 import type Redis from "ioredis";
 import type pg from "pg";
+
 import { entryFromRow, sentinelEntry } from "./decision";
 import { formatGoFloat, formatGoInt, formatNullableFloat, formatNullableInstant } from "./encoding";
 import { billingKeys, parseQuotaKey } from "./keys";
 import { withTimeout, type LedgerLogger, type ParkedOp, type UsageLedger } from "./ledger";
 import type { BillingMetrics } from "./metrics";
 import { expediteOutbox, processOutbox, type OutboxRow } from "./outbox";
-import { decodeQuotaEntry, QUOTA_CACHE_TTL_SECONDS, QUOTA_SCHEMA_VERSION, QUOTA_SENTINEL_TTL_SECONDS, type QuotaCache, type QuotaField } from "./quota-cache";
+import {
+  decodeQuotaEntry,
+  QUOTA_CACHE_TTL_SECONDS,
+  QUOTA_SCHEMA_VERSION,
+  QUOTA_SENTINEL_TTL_SECONDS,
+  type QuotaCache,
+  type QuotaField,
+} from "./quota-cache";
 import type { QuotaRepository } from "./quota-repo";
 import type { QuotaClock, Window } from "./windows";
 
@@ -81,7 +89,11 @@ export class BillingRepairer {
   verifyRebuild(userId: number, platform: string): void {
     if (this.deps.flusherEnabled) return;
     const now = Date.now();
-    this.verifications.set(`${userId}:${platform}`, { userId, platform, due: [now + 2000, now + this.deps.ledger.config.recordTimeoutMs + 2000] });
+    this.verifications.set(`${userId}:${platform}`, {
+      userId,
+      platform,
+      due: [now + 2000, now + this.deps.ledger.config.recordTimeoutMs + 2000],
+    });
   }
 
   /** Queue a malformed quota hash for repair (deduplicated). */
@@ -149,7 +161,9 @@ export class BillingRepairer {
     await step("repaired", () => this.runVerifications());
     if (Date.now() - this.lastMarkerPrune > 3600_000) {
       this.lastMarkerPrune = Date.now();
-      await this.deps.repo.pruneMarkers().catch((e: unknown) => this.deps.logger.warn("billing repairer: marker prune failed", { error: String(e) }));
+      await this.deps.repo
+        .pruneMarkers()
+        .catch((e: unknown) => this.deps.logger.warn("billing repairer: marker prune failed", { error: String(e) }));
     }
     return out;
   }
@@ -169,7 +183,9 @@ export class BillingRepairer {
   async backlog(): Promise<{ journal: number; memory: number; outbox: number }> {
     const [journal, outbox] = await Promise.all([
       this.deps.cache ? this.deps.cache.journalSize() : Promise.resolve(0),
-      this.deps.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM cache_invalidation_outbox").then((r) => r.rows[0].n),
+      this.deps.pool
+        .query<{ n: number }>("SELECT count(*)::int AS n FROM cache_invalidation_outbox")
+        .then((r) => r.rows[0].n),
     ]);
     return { journal, memory: this.deps.ledger.memory.length, outbox };
   }
@@ -188,11 +204,28 @@ export class BillingRepairer {
       };
       if (p.mode === "flusher" && p.redis === "error") {
         // Replay into Redis directly, or hand it to the outbox once PostgreSQL answers.
-        if (cache && (await this.replay(p, undefined).then(() => true).catch(() => false))) remove();
-        else if (await this.enqueueReplay(p).then(() => true).catch(() => false)) remove();
+        if (
+          cache &&
+          (await this.replay(p, undefined)
+            .then(() => true)
+            .catch(() => false))
+        )
+          remove();
+        else if (
+          await this.enqueueReplay(p)
+            .then(() => true)
+            .catch(() => false)
+        )
+          remove();
         continue;
       }
-      if (cache && (await ledger.journal(p).then(() => true).catch(() => false))) {
+      if (
+        cache &&
+        (await ledger
+          .journal(p)
+          .then(() => true)
+          .catch(() => false))
+      ) {
         remove();
         continue;
       }
@@ -210,10 +243,10 @@ export class BillingRepairer {
 
   private enqueueReplay(p: ParkedOp): Promise<void> {
     return this.deps.pool
-      .query(`INSERT INTO cache_invalidation_outbox (cache_key, kind, payload, next_attempt_at) VALUES ($1, 'replay', $2::jsonb, now())`, [
-        billingKeys.userPlatformQuota(p.userId, p.platform),
-        JSON.stringify(p),
-      ])
+      .query(
+        `INSERT INTO cache_invalidation_outbox (cache_key, kind, payload, next_attempt_at) VALUES ($1, 'replay', $2::jsonb, now())`,
+        [billingKeys.userPlatformQuota(p.userId, p.platform), JSON.stringify(p)],
+      )
       .then(() => undefined);
   }
 
@@ -251,11 +284,21 @@ export class BillingRepairer {
     // The entries to write go to PostgreSQL in ONE transaction (one commit token, stored in every entry
     // before COMMIT, so whoever picks them up next asks commitStatus instead of writing them twice).
     const w = await repo.incrementManyExactlyOnce(
-      toWrite.map(({ p }) => ({ userId: p.userId, platform: p.platform, cost: p.cost, at: p.at, outbox: ledger.writeOnceOutbox(p) })),
+      toWrite.map(({ p }) => ({
+        userId: p.userId,
+        platform: p.platform,
+        cost: p.cost,
+        at: p.at,
+        outbox: ledger.writeOnceOutbox(p),
+      })),
       {
         beforeCommit: async (commit) => {
           for (const { p } of toWrite) p.commit = commit;
-          await withTimeout(Promise.all(toWrite.map(({ p }) => ledger.journal(p, 30_000))), ledger.config.incrementTimeoutMs, "journal commit token");
+          await withTimeout(
+            Promise.all(toWrite.map(({ p }) => ledger.journal(p, 30_000))),
+            ledger.config.incrementTimeoutMs,
+            "journal commit token",
+          );
         },
       },
     );
@@ -297,23 +340,36 @@ export class BillingRepairer {
       if (s === "committed") return this.finish(p, journalId);
       if (s === "pending") return "retry";
       if (s === "unknowable") {
-        this.deps.logger.error("ALERT billing: cannot tell whether a parked op committed (its marker is past the retention); it stays parked", {
-          op: p.op.id,
-          commit: p.commit,
-        });
+        this.deps.logger.error(
+          "ALERT billing: cannot tell whether a parked op committed (its marker is past the retention); it stays parked",
+          {
+            op: p.op.id,
+            commit: p.commit,
+          },
+        );
         return "retry";
       }
       delete p.commit; // never committed: write it again
     }
     if (cache && journalId !== null) {
-      const lease = await cache.ensureLease(p.userId, p.platform, p.op.id, ledger.journalLeaseMs(p), p.mode === "flusher");
+      const lease = await cache.ensureLease(
+        p.userId,
+        p.platform,
+        p.op.id,
+        ledger.journalLeaseMs(p),
+        p.mode === "flusher",
+      );
       if (lease === "apply-to-redis") {
         // Flusher mode, the lease ran out and a rebuilt entry exists (possibly without this cost):
         // the cost belongs in Redis, whence the flusher carries it to PostgreSQL. A fresh op id (this
         // op's Redis step was a no-op, so it was never applied there).
         const fresh = ledger.ids.next();
         const outcome = await withTimeout(
-          cache.increment(p.userId, p.platform, p.cost, fresh, { ttlSeconds: ledger.config.cacheTtlSeconds, markDirty: true, leaseMs: ledger.journalLeaseMs(p) }),
+          cache.increment(p.userId, p.platform, p.cost, fresh, {
+            ttlSeconds: ledger.config.cacheTtlSeconds,
+            markDirty: true,
+            leaseMs: ledger.journalLeaseMs(p),
+          }),
           ledger.config.incrementTimeoutMs,
           "cache increment",
         );
@@ -426,12 +482,23 @@ export class BillingRepairer {
         if (payload.op === "replace" && !row.firstPassDone) {
           const now = Date.now();
           const entry = current ? entryFromRow(current, clock, now) : sentinelEntry(clock, now);
-          const old = await cache.replace(userId, platform, entry, current ? QUOTA_CACHE_TTL_SECONDS : QUOTA_SENTINEL_TTL_SECONDS);
+          const old = await cache.replace(
+            userId,
+            platform,
+            entry,
+            current ? QUOTA_CACHE_TTL_SECONDS : QUOTA_SENTINEL_TTL_SECONDS,
+          );
           if (old && payload.oldRowId !== null) await repo.writeUsageById(payload.oldRowId, old.usage, old.starts);
           return "again";
         }
         // limits, and the second pass of every admin row: re-apply the limits PostgreSQL holds now.
-        await cache.applyLimits(userId, platform, current ? { daily: current.dailyLimit, weekly: current.weeklyLimit, monthly: current.monthlyLimit } : { daily: null, weekly: null, monthly: null });
+        await cache.applyLimits(
+          userId,
+          platform,
+          current
+            ? { daily: current.dailyLimit, weekly: current.weeklyLimit, monthly: current.monthlyLimit }
+            : { daily: null, weekly: null, monthly: null },
+        );
         return row.firstPassDone ? undefined : "again";
       }
     }
@@ -447,12 +514,20 @@ export class BillingRepairer {
     if (!cache) throw new Error("no Redis");
     const o = { ttlSeconds: ledger.config.cacheTtlSeconds, markDirty: true, leaseMs: ledger.journalLeaseMs(p) };
     let op = p.op;
-    let outcome = await withTimeout(cache.increment(p.userId, p.platform, p.cost, op, o), ledger.config.incrementTimeoutMs, "replay");
+    let outcome = await withTimeout(
+      cache.increment(p.userId, p.platform, p.cost, op, o),
+      ledger.config.incrementTimeoutMs,
+      "replay",
+    );
     if (outcome === "seen-noop") {
       // The first delivery was a no-op whose recorder never learned it (no PostgreSQL write followed):
       // the cost is nowhere yet. Record it as a fresh op.
       op = ledger.ids.next();
-      outcome = await withTimeout(cache.increment(p.userId, p.platform, p.cost, op, o), ledger.config.incrementTimeoutMs, "replay");
+      outcome = await withTimeout(
+        cache.increment(p.userId, p.platform, p.cost, op, o),
+        ledger.config.incrementTimeoutMs,
+        "replay",
+      );
     }
     if (outcome === "applied" || outcome === "seen-applied" || outcome === "seen-cancelled") return;
     if (outcome === "malformed") {
@@ -462,7 +537,13 @@ export class BillingRepairer {
       throw new Error("quota hash malformed: the replay waits for its repair");
     }
     const parked: ParkedOp = { ...p, op, redis: outcome, leased: true };
-    const w = await repo.incrementExactlyOnce({ userId: p.userId, platform: p.platform, cost: p.cost, at: p.at, consumeOutboxId: outboxId });
+    const w = await repo.incrementExactlyOnce({
+      userId: p.userId,
+      platform: p.platform,
+      cost: p.cost,
+      at: p.at,
+      consumeOutboxId: outboxId,
+    });
     if (w.status === "committed") {
       await ledger.settle(parked);
       return;
@@ -502,7 +583,8 @@ export class BillingRepairer {
       const e = entries[i];
       if (!row || !e || e.schemaVersion !== QUOTA_SCHEMA_VERSION) continue;
       const fresh = entryFromRow(row, clock, now);
-      const behind = (a: number, b: number, sa: number | null, sb: number | null) => sa !== null && sa === sb && a - b > 1e-9;
+      const behind = (a: number, b: number, sa: number | null, sb: number | null) =>
+        sa !== null && sa === sb && a - b > 1e-9;
       if (
         behind(fresh.dailyUsage, e.dailyUsage, fresh.dailyWindowStart, e.dailyWindowStart) ||
         behind(fresh.weeklyUsage, e.weeklyUsage, fresh.weeklyWindowStart, e.weeklyWindowStart) ||
@@ -511,7 +593,10 @@ export class BillingRepairer {
         await cache.invalidate(v.userId, v.platform);
         metrics.driftHealed++;
         healed++;
-        this.deps.logger.warn("billing: a rebuilt quota hash missed a cost PostgreSQL has; dropped for a rebuild", { userId: v.userId, platform: v.platform });
+        this.deps.logger.warn("billing: a rebuilt quota hash missed a cost PostgreSQL has; dropped for a rebuild", {
+          userId: v.userId,
+          platform: v.platform,
+        });
       }
     }
     return healed;

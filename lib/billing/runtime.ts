@@ -1,10 +1,11 @@
 import Redis from "ioredis";
 import type pg from "pg";
+
+import { billingPool, REDIS_OPTIONS } from "./connections";
 import { QuotaUsageFlusher, type FlusherConfig } from "./flusher";
 import { newBillingMetrics, type BillingMetrics } from "./metrics";
 import { QuotaCache } from "./quota-cache";
 import { QuotaRepository } from "./quota-repo";
-import { billingPool, REDIS_OPTIONS } from "./connections";
 import { BillingRepairer } from "./repairer";
 import { BillingService, type BillingConfig, type BillingLogger } from "./service";
 import { QuotaClock } from "./windows";
@@ -84,7 +85,17 @@ export function createBillingRuntime(opts: {
     opts.config,
   );
   repairer = new BillingRepairer(
-    { cache, redis, repo, pool, ledger: service.ledger, clock, metrics, logger, flusherEnabled: service.config.flusherEnabled },
+    {
+      cache,
+      redis,
+      repo,
+      pool,
+      ledger: service.ledger,
+      clock,
+      metrics,
+      logger,
+      flusherEnabled: service.config.flusherEnabled,
+    },
     opts.repairIntervalMs,
   );
   if (opts.repair !== false) repairer.start();

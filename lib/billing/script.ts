@@ -48,11 +48,17 @@ let dir: string | undefined;
  */
 function luaDir(): string {
   if (dir) return dir;
-  const candidates = [process.env.QC_BILLING_LUA_DIR, moduleLuaDir(), path.join(process.cwd(), "lib", "billing", "lua")];
+  const candidates = [
+    process.env.QC_BILLING_LUA_DIR,
+    moduleLuaDir(),
+    path.join(process.cwd(), "lib", "billing", "lua"),
+  ];
   for (const c of candidates) {
     if (c && fs.existsSync(path.join(c, "quota-increment.lua"))) return (dir = c);
   }
-  throw new Error(`lib/billing/lua not found (looked in ${candidates.filter(Boolean).join(", ")}); set QC_BILLING_LUA_DIR`);
+  throw new Error(
+    `lib/billing/lua not found (looked in ${candidates.filter(Boolean).join(", ")}); set QC_BILLING_LUA_DIR`,
+  );
 }
 
 function moduleLuaDir(): string | undefined {

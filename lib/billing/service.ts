@@ -1,5 +1,15 @@
-import { decideQuota, entryFromRow, sentinelEntry, windowsToRefresh, withPendingCosts, type PendingCost } from "./decision";
+import type pg from "pg";
+
+import {
+  decideQuota,
+  entryFromRow,
+  sentinelEntry,
+  windowsToRefresh,
+  withPendingCosts,
+  type PendingCost,
+} from "./decision";
 import { BillingServiceError, QuotaExhaustedError } from "./errors";
+import { billingKeys } from "./keys";
 import { UsageLedger, withTimeout, type RecordResult } from "./ledger";
 import { newBillingMetrics, type BillingMetrics, type DecisionSource } from "./metrics";
 import {
@@ -13,9 +23,7 @@ import {
   type QuotaCacheEntry,
   type WindowRefresh,
 } from "./quota-cache";
-import { billingKeys } from "./keys";
 import type { QuotaRepository, QuotaRow } from "./quota-repo";
-import type pg from "pg";
 import type { QuotaClock } from "./windows";
 
 /**
@@ -76,7 +84,10 @@ export class BillingService {
   readonly config: BillingConfig;
   readonly metrics: BillingMetrics;
   readonly ledger: UsageLedger;
-  private readonly inflight = new Map<string, Promise<{ row: QuotaRow | null; generation: string | null; pending: PendingCost[] }>>();
+  private readonly inflight = new Map<
+    string,
+    Promise<{ row: QuotaRow | null; generation: string | null; pending: PendingCost[] }>
+  >();
 
   constructor(
     private readonly deps: {
@@ -135,7 +146,11 @@ export class BillingService {
       values = await cache.readValues(userId, platform);
     } catch (e) {
       this.metrics.cacheReadErrors++;
-      this.log.warn("billing: quota cache read failed, deciding from the database", { userId, platform, error: String(e) });
+      this.log.warn("billing: quota cache read failed, deciding from the database", {
+        userId,
+        platform,
+        error: String(e),
+      });
       return this.checkFromDatabase(userId, platform, now, true, opts?.signal);
     }
     // The hot path (one Redis round trip, nothing else awaited): a current entry with no window to refresh.
@@ -151,7 +166,13 @@ export class BillingService {
   }
 
   /** A miss, a legacy entry or no Redis: decide from the row, and rebuild the entry unless `cacheFailed`. */
-  private async checkFromDatabase(userId: number, platform: string, now: number, cacheFailed: boolean, signal?: AbortSignal): Promise<QuotaDecision> {
+  private async checkFromDatabase(
+    userId: number,
+    platform: string,
+    now: number,
+    cacheFailed: boolean,
+    signal?: AbortSignal,
+  ): Promise<QuotaDecision> {
     const { cache } = this.deps;
     let loaded: { row: QuotaRow | null; generation: string | null; pending: PendingCost[] };
     try {
@@ -161,19 +182,24 @@ export class BillingService {
       this.metrics.failOpen++;
       this.log.error("billing: quota load failed", { userId, platform, error: String(e) });
       return this.count(
-        this.config.failClosed ? { allowed: false, source: "fail-closed", error: new BillingServiceError() } : { allowed: true, source: "fail-open" },
+        this.config.failClosed
+          ? { allowed: false, source: "fail-closed", error: new BillingServiceError() }
+          : { allowed: true, source: "fail-open" },
       );
     }
     const { row, generation } = loaded;
     if (!row) {
-      if (!cacheFailed && cache && generation !== null) await this.writeFenced(cache, userId, platform, sentinelEntry(this.deps.clock, now), generation, true);
+      if (!cacheFailed && cache && generation !== null)
+        await this.writeFenced(cache, userId, platform, sentinelEntry(this.deps.clock, now), generation, true);
       return this.count({ allowed: true, source: "no-row" });
     }
     if (!cacheFailed && cache && generation !== null) {
       await this.writeFenced(cache, userId, platform, entryFromRow(row, this.deps.clock, now), generation, false);
     }
     if (!cacheFailed) return this.count(this.decide(row, now, "database"));
-    const state = loaded.pending.length ? withPendingCosts(entryFromRow(row, this.deps.clock, now), loaded.pending) : row;
+    const state = loaded.pending.length
+      ? withPendingCosts(entryFromRow(row, this.deps.clock, now), loaded.pending)
+      : row;
     return this.count(this.decide(state, now, "database-no-cache"));
   }
 
@@ -198,7 +224,13 @@ export class BillingService {
    * Record the USD actually charged for a finished request, exactly once (lib/billing/ledger.ts).
    * `recorded` means the cost is in the ledger now or parked and written exactly once later.
    */
-  async recordUsage(input: { userId: number; platform: string; cost: number; now?: number; subscriptionMode?: boolean }): Promise<RecordResult> {
+  async recordUsage(input: {
+    userId: number;
+    platform: string;
+    cost: number;
+    now?: number;
+    subscriptionMode?: boolean;
+  }): Promise<RecordResult> {
     const { userId, platform, cost } = input;
     const none: RecordResult = { recorded: false, cacheApplied: false, dbWritten: false, parked: null };
     if (!platform || input.subscriptionMode || !Number.isFinite(cost) || cost <= 0) return none;
@@ -230,7 +262,11 @@ export class BillingService {
       const run = async () => {
         let generation: string | null = null;
         if (withGeneration && this.deps.cache) {
-          generation = await withTimeout(this.deps.cache.fenceGeneration(userId, platform), this.config.incrementTimeoutMs, "fence read").catch(
+          generation = await withTimeout(
+            this.deps.cache.fenceGeneration(userId, platform),
+            this.config.incrementTimeoutMs,
+            "fence read",
+          ).catch(
             () => null, // no write-back then; the decision still comes from the row
           );
         }
@@ -252,27 +288,49 @@ export class BillingService {
     if (signal.aborted) return Promise.reject(new Error("caller cancelled"));
     return Promise.race([
       p,
-      new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(new Error("caller cancelled")), { once: true })),
+      new Promise<never>((_, reject) =>
+        signal.addEventListener("abort", () => reject(new Error("caller cancelled")), { once: true }),
+      ),
     ]);
   }
 
-  private async writeFenced(cache: QuotaCache, userId: number, platform: string, entry: QuotaCacheEntry, generation: string, sentinel: boolean) {
+  private async writeFenced(
+    cache: QuotaCache,
+    userId: number,
+    platform: string,
+    entry: QuotaCacheEntry,
+    generation: string,
+    sentinel: boolean,
+  ) {
     const ttl = sentinel ? this.config.sentinelTtlSeconds : this.config.cacheTtlSeconds;
     try {
-      const r = await withTimeout(cache.setFenced(userId, platform, entry, ttl, generation), this.config.cacheWriteTimeoutMs, sentinel ? "sentinel" : "cache rebuild");
+      const r = await withTimeout(
+        cache.setFenced(userId, platform, entry, ttl, generation),
+        this.config.cacheWriteTimeoutMs,
+        sentinel ? "sentinel" : "cache rebuild",
+      );
       if (r === "written") {
         this.metrics.rebuilds++;
         if (!sentinel) this.deps.onRebuilt?.(userId, platform);
-      }
-      else if (r === "fenced-generation" || r === "fenced-lease") this.metrics.fencedRebuilds++;
+      } else if (r === "fenced-generation" || r === "fenced-lease") this.metrics.fencedRebuilds++;
     } catch (e) {
       if (sentinel) this.metrics.sentinelWriteErrors++;
       else this.metrics.cacheWriteErrors++;
-      this.log.warn(`billing: quota ${sentinel ? "sentinel" : "cache rebuild"} write failed`, { userId, platform, error: String(e) });
+      this.log.warn(`billing: quota ${sentinel ? "sentinel" : "cache rebuild"} write failed`, {
+        userId,
+        platform,
+        error: String(e),
+      });
     }
   }
 
-  private async refreshAndDecide(userId: number, platform: string, entry: DecodedQuotaEntry, refresh: readonly WindowRefresh[], now: number): Promise<QuotaDecision> {
+  private async refreshAndDecide(
+    userId: number,
+    platform: string,
+    entry: DecodedQuotaEntry,
+    refresh: readonly WindowRefresh[],
+    now: number,
+  ): Promise<QuotaDecision> {
     if (this.deps.cache) {
       this.metrics.refreshes++;
       try {

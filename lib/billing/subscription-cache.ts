@@ -15,8 +15,9 @@
  * Redis errors propagate; the gateway fails open to the database on any read error.
  */
 import type Redis from "ioredis";
-import { billingKeys } from "./keys";
+
 import { formatGoFloat, formatGoInt, parseIntField, parseUnixSeconds, parseUsage, unixSeconds } from "./encoding";
+import { billingKeys } from "./keys";
 import { LuaScript } from "./script";
 import { jitteredTtlSeconds } from "./ttl";
 
@@ -118,6 +119,10 @@ export async function updateSubscriptionUsage(
 }
 
 /** Drops the entry after a DB-side change (window rollover, renewal) so the next read reloads it. */
-export async function invalidateSubscriptionCache(redis: Redis, userId: number | bigint, groupId: number | bigint): Promise<void> {
+export async function invalidateSubscriptionCache(
+  redis: Redis,
+  userId: number | bigint,
+  groupId: number | bigint,
+): Promise<void> {
   await redis.del(billingKeys.subscription(userId, groupId));
 }

@@ -42,7 +42,15 @@ type DayMemo = {
   nextWeeklyReset: number;
 };
 
-const EMPTY: DayMemo = { from: 0, to: 0, day: NaN, startOfDay: 0, startOfWeek: 0, nextDailyReset: 0, nextWeeklyReset: 0 };
+const EMPTY: DayMemo = {
+  from: 0,
+  to: 0,
+  day: NaN,
+  startOfDay: 0,
+  startOfWeek: 0,
+  nextDailyReset: 0,
+  nextWeeklyReset: 0,
+};
 
 const offsetFormats = new Map<string, Intl.DateTimeFormat>();
 /**

@@ -1,6 +1,8 @@
 import "server-only";
+
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+
 import { parseTrustedProxies, type TrustedProxies } from "@/lib/auth/client-ip";
 
 /**
@@ -15,11 +17,21 @@ const EnvSchema = z.object({
   REDIS_URL: z.string().optional(),
   /** ≥ 32 characters; signs session cookies. Required in production. */
   SESSION_SECRET: z.string().optional(),
-  SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(168),
+  SESSION_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 90)
+    .default(168),
   /** Secure cookie flag; defaults to true in production. The demo sets false (plain http). */
   COOKIE_SECURE: z.enum(["true", "false"]).optional(),
   /** Replaced by TRUSTED_PROXIES; refused so that an old deployment does not silently change meaning. */
-  TRUST_PROXY: z.undefined({ error: "TRUST_PROXY was replaced by TRUSTED_PROXIES (a hop count or a comma list of proxy CIDRs; unset = X-Forwarded-For is ignored)" }).optional(),
+  TRUST_PROXY: z
+    .undefined({
+      error:
+        "TRUST_PROXY was replaced by TRUSTED_PROXIES (a hop count or a comma list of proxy CIDRs; unset = X-Forwarded-For is ignored)",
+    })
+    .optional(),
   /** Unset: X-Forwarded-For is ignored. A hop count, or a comma list of proxy addresses/CIDRs (lib/auth/client-ip.ts). */
   TRUSTED_PROXIES: z
     .string()
@@ -52,7 +64,11 @@ const EnvSchema = z.object({
   ADMIN_PASSWORD: z.string().optional(),
 });
 
-export type Env = z.infer<typeof EnvSchema> & { sessionSecret: string; cookieSecure: boolean; trustedProxies: TrustedProxies };
+export type Env = z.infer<typeof EnvSchema> & {
+  sessionSecret: string;
+  cookieSecure: boolean;
+  trustedProxies: TrustedProxies;
+};
 
 let cached: Env | undefined;
 

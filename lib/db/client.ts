@@ -1,9 +1,11 @@
 import "server-only";
+
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { PrismaClient } from "@/lib/generated/prisma/client";
+
 import { PG_TIMEOUTS } from "@/lib/billing/connections";
 import { env } from "@/lib/config/env";
+import { PrismaClient } from "@/lib/generated/prisma/client";
 
 /**
  * The process's one PostgreSQL pool, shared by Prisma (through its driver adapter) and by

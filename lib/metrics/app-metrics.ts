@@ -1,5 +1,7 @@
 import "server-only";
+
 import { collectDefaultMetrics, Counter, Registry } from "prom-client";
+
 import { signInThrottleCounts, type ThrottleScope } from "@/lib/auth/sign-in-throttle";
 import { registerBillingMetrics } from "@/lib/billing/prometheus";
 import { appBilling } from "@/lib/quota/runtime";

@@ -1,4 +1,5 @@
 import "server-only";
+
 import { createHash, timingSafeEqual } from "node:crypto";
 
 /**

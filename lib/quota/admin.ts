@@ -1,8 +1,10 @@
 import "server-only";
+
 import type pg from "pg";
-import { recordAudit, latestAudit, type AuditChange } from "@/lib/audit/audit";
-import { billingKeys } from "@/lib/billing/keys";
+
+import { latestAudit, recordAudit, type AuditChange } from "@/lib/audit/audit";
 import { firstPass, resetWork, saveWork } from "@/lib/billing/admin-changes";
+import { billingKeys } from "@/lib/billing/keys";
 import { enqueueOutbox, pendingInvalidations, type OutboxItem } from "@/lib/billing/outbox";
 import { withTransaction, type QuotaLimits, type QuotaRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
@@ -10,6 +12,7 @@ import type { Window } from "@/lib/billing/windows";
 import { pgPool } from "@/lib/db/client";
 import { redis } from "@/lib/redis/client";
 import { pipelineEntries } from "@/lib/users/list";
+
 import { appBilling } from "./runtime";
 import { bumpQuotaVersion, readQuotaVersion } from "./version";
 
@@ -44,9 +47,14 @@ export async function getUserQuotasView(userId: number, now = Date.now()): Promi
   // with rows newer than its version, so a save made from it conflicts (never the reverse).
   const version = await readQuotaVersion(pgPool(), userId);
   const rows = await repo.listByUser(userId);
-  const entries = await pipelineEntries(redis(), rows.map((r) => billingKeys.userPlatformQuota(userId, r.platform)));
+  const entries = await pipelineEntries(
+    redis(),
+    rows.map((r) => billingKeys.userPlatformQuota(userId, r.platform)),
+  );
   const [last] = await latestAudit("user", String(userId));
-  const pending = redis() ? await pendingInvalidations(pgPool(), billingKeys.userPlatformQuota(userId, "")) : { count: 0 };
+  const pending = redis()
+    ? await pendingInvalidations(pgPool(), billingKeys.userPlatformQuota(userId, ""))
+    : { count: 0 };
   return {
     platform_quotas: rows.map((row, i) => adminQuotaItem(row, now, clock, entries[i])),
     last_change: last ? { actor_email: last.actorEmail, action: last.action, at: last.createdAt } : null,
@@ -66,7 +74,9 @@ export type QuotaChangeResult =
 
 function limitChanges(before: QuotaRow[], after: SaveQuotaInput): AuditChange[] {
   const out: AuditChange[] = [];
-  const prev = new Map(before.map((r) => [r.platform, { daily: r.dailyLimit, weekly: r.weeklyLimit, monthly: r.monthlyLimit }]));
+  const prev = new Map(
+    before.map((r) => [r.platform, { daily: r.dailyLimit, weekly: r.weeklyLimit, monthly: r.monthlyLimit }]),
+  );
   const next = new Map(after.map((r) => [r.platform, r.limits]));
   for (const p of [...new Set([...prev.keys(), ...next.keys()])]) {
     const b = prev.get(p);
@@ -77,7 +87,8 @@ function limitChanges(before: QuotaRow[], after: SaveQuotaInput): AuditChange[] 
     }
     for (const w of ["daily", "weekly", "monthly"] as const) {
       const bv = b ? b[w] : null;
-      if (!b || bv !== a[w]) out.push({ key: "platform_quota", platform: p, window: w, before: b ? bv : "absent", after: a[w] });
+      if (!b || bv !== a[w])
+        out.push({ key: "platform_quota", platform: p, window: w, before: b ? bv : "absent", after: a[w] });
     }
   }
   return out;
@@ -102,7 +113,12 @@ async function inUserTransaction<T>(userId: number, fn: (client: pg.PoolClient) 
  * CONFLICT — nothing written, audited or queued — unless the stored version is still
  * `expectedVersion`, checked under the user's row lock that every console quota change takes.
  */
-export async function saveUserQuotas(userId: number, quotas: SaveQuotaInput, actor: Actor, expectedVersion: string): Promise<QuotaChangeResult> {
+export async function saveUserQuotas(
+  userId: number,
+  quotas: SaveQuotaInput,
+  actor: Actor,
+  expectedVersion: string,
+): Promise<QuotaChangeResult> {
   const { repo, service } = appBilling();
   const useRedis = redis() !== null;
   let work: { ids: number[]; items: OutboxItem[]; version: string };
@@ -113,7 +129,13 @@ export async function saveUserQuotas(userId: number, quotas: SaveQuotaInput, act
       await repo.upsertForUser(userId, quotas, client);
       await bumpQuotaVersion(client, userId);
       const after = await repo.listByUser(userId, client);
-      await recordAudit(client, { actor, action: "user.platform_quotas.update", targetType: "user", targetId: String(userId), changes: limitChanges(before, quotas) });
+      await recordAudit(client, {
+        actor,
+        action: "user.platform_quotas.update",
+        targetType: "user",
+        targetId: String(userId),
+        changes: limitChanges(before, quotas),
+      });
       const items = useRedis ? saveWork(userId, before, after, service.config.flusherEnabled) : [];
       return { ids: await enqueueOutbox(client, items), items, version: await readQuotaVersion(client, userId) };
     });
@@ -132,7 +154,13 @@ export async function saveUserQuotas(userId: number, quotas: SaveQuotaInput, act
  * dropped (direct mode) or the window reset in place at most once (flusher mode). Moves the version
  * on (an open modal's save then conflicts unless it held exactly the version reset here).
  */
-export async function resetUserQuotaWindow(userId: number, platform: string, window: Window, actor: Actor, now = Date.now()): Promise<QuotaChangeResult> {
+export async function resetUserQuotaWindow(
+  userId: number,
+  platform: string,
+  window: Window,
+  actor: Actor,
+  now = Date.now(),
+): Promise<QuotaChangeResult> {
   const { repo, clock, service } = appBilling();
   const newStart = clock.currentWindowStart(window, now);
   let work: { ids: number[]; items: OutboxItem[]; applied: { from: string; to: string } };
@@ -151,8 +179,14 @@ export async function resetUserQuotaWindow(userId: number, platform: string, win
         targetId: String(userId),
         changes: [{ key: "usage", platform, window, before, after: 0 }],
       });
-      const items: OutboxItem[] = redis() ? resetWork(userId, platform, window, newStart, service.config.flusherEnabled) : [];
-      return { ids: await enqueueOutbox(client, items), items, applied: { from, to: await readQuotaVersion(client, userId) } };
+      const items: OutboxItem[] = redis()
+        ? resetWork(userId, platform, window, newStart, service.config.flusherEnabled)
+        : [];
+      return {
+        ids: await enqueueOutbox(client, items),
+        items,
+        applied: { from, to: await readQuotaVersion(client, userId) },
+      };
     });
   } catch (e) {
     if (e instanceof UserMissing) return { ok: false, code: "USER_NOT_FOUND" };

@@ -1,4 +1,5 @@
 import "server-only";
+
 import { recordAudit, type AuditChange } from "@/lib/audit/audit";
 import { billingKeys } from "@/lib/billing/keys";
 import { ledgerStatus, type LedgerStatus } from "@/lib/billing/ledger-status";
@@ -7,6 +8,7 @@ import { reconcile, repairKey, type DriftItem, type ReconcileResult } from "@/li
 import { pgPool } from "@/lib/db/client";
 import { getHealth, type ServiceHealth } from "@/lib/health";
 import { redis } from "@/lib/redis/client";
+
 import { appBilling } from "./runtime";
 
 /**
@@ -64,7 +66,10 @@ async function withEmails(result: ReconcileResult): Promise<DriftReport> {
   const ids = [...new Set(result.items.map((i) => i.userId))];
   const emails = new Map<number, string>();
   if (ids.length) {
-    const { rows } = await pgPool().query<{ id: string; email: string }>("SELECT id, email FROM users WHERE id = ANY($1::bigint[])", [ids]);
+    const { rows } = await pgPool().query<{ id: string; email: string }>(
+      "SELECT id, email FROM users WHERE id = ANY($1::bigint[])",
+      [ids],
+    );
     for (const r of rows) emails.set(Number(r.id), r.email);
   }
   return { ...result, items: result.items.map((i) => ({ ...i, email: emails.get(i.userId) ?? null })) };
@@ -74,17 +79,27 @@ async function withEmails(result: ReconcileResult): Promise<DriftReport> {
 export async function runDriftCheck(): Promise<Result<DriftReport>> {
   const down = await cacheReachable();
   if (down) return { ok: false, code: down };
-  return { ok: true, data: await withEmails(await reconcile(appBilling(), { repair: false, maxKeys: DRIFT_MAX_KEYS })) };
+  return {
+    ok: true,
+    data: await withEmails(await reconcile(appBilling(), { repair: false, maxKeys: DRIFT_MAX_KEYS })),
+  };
 }
 
 const snapshot = (i: Pick<DriftItem, "redis" | "postgres">) => ({ redis: i.redis, postgres: i.postgres });
 
 /** Repair one key now (reconcile.ts repairKey), audit it, and check again. */
-export async function repairDriftKey(userId: number, platform: string, actor: Actor): Promise<Result<{ outcome: RepairOutcome; key: string; report: DriftReport }>> {
+export async function repairDriftKey(
+  userId: number,
+  platform: string,
+  actor: Actor,
+): Promise<Result<{ outcome: RepairOutcome; key: string; report: DriftReport }>> {
   const down = await cacheReachable();
   if (down) return { ok: false, code: down };
   const rt = appBilling();
-  const [row, entry] = await Promise.all([rt.repo.getByUserPlatform(userId, platform), rt.cache!.get(userId, platform)]);
+  const [row, entry] = await Promise.all([
+    rt.repo.getByUserPlatform(userId, platform),
+    rt.cache!.get(userId, platform),
+  ]);
   if (!row) return { ok: false, code: "QUOTA_NOT_FOUND" };
   // repairKey does not handle a malformed hash in flusher mode (the flusher skips it, so "queued" would
   // fix nothing); the repairer rewrites the bad fields from the row first, as reconcile's repair does.
@@ -94,9 +109,19 @@ export async function repairDriftKey(userId: number, platform: string, actor: Ac
   const key = billingKeys.userPlatformQuota(userId, platform);
   const before = {
     redis: entry
-      ? { daily: entry.dailyUsage, weekly: entry.weeklyUsage, monthly: entry.monthlyUsage, limits: [entry.dailyLimit, entry.weeklyLimit, entry.monthlyLimit] }
+      ? {
+          daily: entry.dailyUsage,
+          weekly: entry.weeklyUsage,
+          monthly: entry.monthlyUsage,
+          limits: [entry.dailyLimit, entry.weeklyLimit, entry.monthlyLimit],
+        }
       : null,
-    postgres: { daily: row.dailyUsage, weekly: row.weeklyUsage, monthly: row.monthlyUsage, limits: [row.dailyLimit, row.weeklyLimit, row.monthlyLimit] },
+    postgres: {
+      daily: row.dailyUsage,
+      weekly: row.weeklyUsage,
+      monthly: row.monthlyUsage,
+      limits: [row.dailyLimit, row.weeklyLimit, row.monthlyLimit],
+    },
   };
   await recordAudit(pgPool(), {
     actor,
@@ -105,11 +130,16 @@ export async function repairDriftKey(userId: number, platform: string, actor: Ac
     targetId: key,
     changes: [{ key, platform, before, after: { outcome, mode: mode() } }],
   });
-  return { ok: true, data: { outcome, key, report: await withEmails(await reconcile(rt, { repair: false, maxKeys: DRIFT_MAX_KEYS })) } };
+  return {
+    ok: true,
+    data: { outcome, key, report: await withEmails(await reconcile(rt, { repair: false, maxKeys: DRIFT_MAX_KEYS })) },
+  };
 }
 
 /** Repair every drifted key (reconcile with repair), audit each repaired key, and check again. */
-export async function repairAllDrift(actor: Actor): Promise<Result<{ repaired: number; mode: CacheMode; report: DriftReport }>> {
+export async function repairAllDrift(
+  actor: Actor,
+): Promise<Result<{ repaired: number; mode: CacheMode; report: DriftReport }>> {
   const down = await cacheReachable();
   if (down) return { ok: false, code: down };
   const rt = appBilling();
@@ -120,10 +150,22 @@ export async function repairAllDrift(actor: Actor): Promise<Result<{ repaired: n
     await withTransaction(pgPool(), async (c) => {
       for (const i of repaired) {
         const key = billingKeys.userPlatformQuota(i.userId, i.platform);
-        const change: AuditChange = { key, platform: i.platform, before: snapshot(i), after: { outcome, mode: done.mode, kind: i.kind } };
+        const change: AuditChange = {
+          key,
+          platform: i.platform,
+          before: snapshot(i),
+          after: { outcome, mode: done.mode, kind: i.kind },
+        };
         await recordAudit(c, { actor, action: "cache.repair", targetType: "cache", targetId: key, changes: [change] });
       }
     });
   }
-  return { ok: true, data: { repaired: done.repaired, mode: done.mode, report: await withEmails(await reconcile(rt, { repair: false, maxKeys: DRIFT_MAX_KEYS })) } };
+  return {
+    ok: true,
+    data: {
+      repaired: done.repaired,
+      mode: done.mode,
+      report: await withEmails(await reconcile(rt, { repair: false, maxKeys: DRIFT_MAX_KEYS })),
+    },
+  };
 }

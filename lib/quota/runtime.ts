@@ -1,4 +1,5 @@
 import "server-only";
+
 import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
 import { env } from "@/lib/config/env";
 import { pgPool } from "@/lib/db/client";

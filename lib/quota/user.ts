@@ -1,8 +1,10 @@
 import "server-only";
+
 import { adminQuotaItem, userQuotaItem, type QuotaItem } from "@/lib/billing/quota-view";
 import { redis } from "@/lib/redis/client";
 import { billingKeys } from "@/lib/redis/keys";
 import { pipelineEntries } from "@/lib/users/list";
+
 import { appBilling } from "./runtime";
 
 export type MyQuotas = { platform_quotas: QuotaItem[] };
@@ -14,6 +16,9 @@ export type MyQuotas = { platform_quotas: QuotaItem[] };
 export async function getMyQuotas(userId: number, now = Date.now()): Promise<MyQuotas> {
   const { repo, clock } = appBilling();
   const rows = await repo.listByUser(userId);
-  const entries = await pipelineEntries(redis(), rows.map((r) => billingKeys.userPlatformQuota(userId, r.platform)));
+  const entries = await pipelineEntries(
+    redis(),
+    rows.map((r) => billingKeys.userPlatformQuota(userId, r.platform)),
+  );
   return { platform_quotas: rows.map((row, i) => userQuotaItem(adminQuotaItem(row, now, clock, entries[i]))) };
 }

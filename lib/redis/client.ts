@@ -1,5 +1,7 @@
 import "server-only";
+
 import Redis from "ioredis";
+
 import { REDIS_OPTIONS } from "@/lib/billing/connections";
 import { env } from "@/lib/config/env";
 

@@ -1,6 +1,7 @@
 import "server-only";
-import { db } from "@/lib/db/client";
+
 import type { AuthSource } from "@/lib/auth-sources";
+import { db } from "@/lib/db/client";
 import { signUpUser } from "@/lib/users/signup";
 import { ensureBootstrapAdmin } from "@/lib/users/users";
 
@@ -40,10 +41,17 @@ export async function seedDemo(opts: { adminEmail?: string; adminPassword?: stri
   let created = admin?.outcome === "created" ? 1 : 0;
   for (const u of DEMO_USERS) {
     // Demo users sign up like real ones: each gets the sign-up snapshot of the quota defaults.
-    const r = await signUpUser({ email: u.email, password: DEMO_USER_PASSWORD, username: u.username, source: u.source, balance: u.balance });
+    const r = await signUpUser({
+      email: u.email,
+      password: DEMO_USER_PASSWORD,
+      username: u.username,
+      source: u.source,
+      balance: u.balance,
+    });
     if (r.ok) {
       created += 1;
-      if (u.status === "disabled") await db().user.update({ where: { id: BigInt(r.userId) }, data: { status: "disabled" } });
+      if (u.status === "disabled")
+        await db().user.update({ where: { id: BigInt(r.userId) }, data: { status: "disabled" } });
     }
   }
   return { adminEmail, adminOutcome: admin?.outcome ?? null, created, total: DEMO_USERS.length + 1 };

@@ -1,5 +1,6 @@
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { PLATFORMS } from "@/lib/billing/platforms";
+
 import { emptyQuotaMap, type Limits, type QuotaMap } from "./quota-schema";
 
 /**
@@ -22,13 +23,16 @@ export function encodeQuotaMap(map: Partial<Record<string, Limits | null>>): str
   const keys = Object.keys(map).sort(); // Go sorts map keys by bytes; platform names are ASCII
   const parts = keys.map((k) => {
     const l = map[k];
-    const body = l ? `{"daily":${limitJson(l.daily)},"weekly":${limitJson(l.weekly)},"monthly":${limitJson(l.monthly)}}` : "null";
+    const body = l
+      ? `{"daily":${limitJson(l.daily)},"weekly":${limitJson(l.weekly)},"monthly":${limitJson(l.monthly)}}`
+      : "null";
     return `${JSON.stringify(k)}:${body}`;
   });
   return `{${parts.join(",")}}`;
 }
 
-export type DecodedQuotaMap = { ok: true; map: QuotaMap; present: boolean } | { ok: false; map: QuotaMap; present: true };
+export type DecodedQuotaMap =
+  { ok: true; map: QuotaMap; present: boolean } | { ok: false; map: QuotaMap; present: true };
 
 /**
  * A stored value → full registry map, read the way the gateway reads it: missing platforms or
@@ -55,7 +59,8 @@ export function decodeQuotaMap(raw: string | null | undefined): DecodedQuotaMap 
     for (const [field, value] of Object.entries(v as Record<string, unknown>)) {
       if (field !== "daily" && field !== "weekly" && field !== "monthly") continue; // Go ignores unknown fields
       if (value === null) continue;
-      if (typeof value !== "number" || !Number.isFinite(value)) return { ok: false, map: emptyQuotaMap(), present: true };
+      if (typeof value !== "number" || !Number.isFinite(value))
+        return { ok: false, map: emptyQuotaMap(), present: true };
       limits[field] = value;
     }
     if ((PLATFORMS as readonly string[]).includes(key)) map[key as keyof QuotaMap] = limits;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { isPlatform, PLATFORMS, type Platform } from "@/lib/billing/platforms";
@@ -62,19 +63,27 @@ export const QuotaMapSchema = z.unknown().transform((m, ctx): QuotaMap => {
     if (!Object.prototype.hasOwnProperty.call(m, p)) continue;
     const r = LimitsSchema.safeParse((m as Record<string, unknown>)[p]);
     if (r.success) out[p] = r.data;
-    else for (const i of r.error.issues) ctx.addIssue({ code: "custom", path: [p, ...i.path.map(String)], message: i.message });
+    else
+      for (const i of r.error.issues)
+        ctx.addIssue({ code: "custom", path: [p, ...i.path.map(String)], message: i.message });
   }
   return out;
 });
 
-export const SourceDefaultsSchema = z.strictObject({ grantOnSignup: z.boolean("INVALID_FLAG"), overrides: QuotaMapSchema });
+export const SourceDefaultsSchema = z.strictObject({
+  grantOnSignup: z.boolean("INVALID_FLAG"),
+  overrides: QuotaMapSchema,
+});
 
 /** The whole quota-defaults form: system map, 7 sources, and the version it was loaded at. */
 export const QuotaDefaultsFormSchema = z.strictObject({
   version: z.string().max(128),
   system: QuotaMapSchema,
   sources: z.strictObject(
-    Object.fromEntries(AUTH_SOURCES.map((s) => [s, SourceDefaultsSchema])) as Record<AuthSource, typeof SourceDefaultsSchema>,
+    Object.fromEntries(AUTH_SOURCES.map((s) => [s, SourceDefaultsSchema])) as Record<
+      AuthSource,
+      typeof SourceDefaultsSchema
+    >,
   ),
 });
 

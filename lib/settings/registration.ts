@@ -1,9 +1,12 @@
 import "server-only";
+
 import { createHash } from "node:crypto";
 import type pg from "pg";
+
 import { recordAudit } from "@/lib/audit/audit";
 import { env } from "@/lib/config/env";
 import { pgPool } from "@/lib/db/client";
+
 import { CONSOLE_REGISTRATION_KEY } from "./keys";
 
 /**
@@ -36,12 +39,17 @@ const SAVE_LOCK = 0x71635f72; // pg_advisory_xact_lock key of "registration sett
 const envEnabled = () => env().REGISTRATION_ENABLED === "true";
 
 async function readRaw(client: Queryable): Promise<string | null> {
-  const { rows } = await client.query<{ value: string }>("SELECT value FROM settings WHERE key = $1", [CONSOLE_REGISTRATION_KEY]);
+  const { rows } = await client.query<{ value: string }>("SELECT value FROM settings WHERE key = $1", [
+    CONSOLE_REGISTRATION_KEY,
+  ]);
   return rows[0]?.value ?? null;
 }
 
 function versionOf(raw: string | null): string {
-  return createHash("sha256").update(raw === null ? "\u0001" : `=${raw}`).digest("hex").slice(0, 16);
+  return createHash("sha256")
+    .update(raw === null ? "\u0001" : `=${raw}`)
+    .digest("hex")
+    .slice(0, 16);
 }
 
 function fromRaw(raw: string | null): RegistrationSetting {
@@ -60,7 +68,8 @@ export async function isRegistrationOpen(client: Queryable = pgPool()): Promise<
   return (await readRaw(client)) === "true";
 }
 
-export type SaveRegistrationResult = { ok: true; data: RegistrationSetting; changed: boolean } | { ok: false; code: "CONFLICT" };
+export type SaveRegistrationResult =
+  { ok: true; data: RegistrationSetting; changed: boolean } | { ok: false; code: "CONFLICT" };
 
 /**
  * Set the admin's switch. Refused with CONFLICT when the stored value changed since `version` was

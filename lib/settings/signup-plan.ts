@@ -1,7 +1,8 @@
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
-import { SYSTEM_QUOTAS_KEY, sourceQuotasKey } from "./keys";
+
+import { sourceQuotasKey, SYSTEM_QUOTAS_KEY } from "./keys";
 import { MAX_DECIMALS, MAX_LIMIT, QUOTA_WINDOWS, type QuotaMap, type QuotaWindow } from "./quota-schema";
 
 /**
@@ -55,7 +56,15 @@ export type PlannedLimit = {
 
 export type SignupFallback =
   | { kind: "unreadable"; key: string; cells: number }
-  | { kind: "clamped"; reason: ClampReason; key: string; platform: Platform; window: QuotaWindow; stored: number; applied: string };
+  | {
+      kind: "clamped";
+      reason: ClampReason;
+      key: string;
+      platform: Platform;
+      window: QuotaWindow;
+      stored: number;
+      applied: string;
+    };
 
 export type DecimalLimits = Record<QuotaWindow, string | null>;
 
@@ -144,7 +153,8 @@ export function settingsHealth(input: SignupDefaultsInput): SettingsHealthIssue[
   if (input.systemUnreadable) out.push({ kind: "unreadable", key: SYSTEM_QUOTAS_KEY, scope: "system" });
   for (const s of AUTH_SOURCES) {
     const src = input.sources[s];
-    if (src.unreadable) out.push({ kind: "unreadable", key: sourceQuotasKey(s), scope: "source", source: s, used: src.grantOnSignup });
+    if (src.unreadable)
+      out.push({ kind: "unreadable", key: sourceQuotasKey(s), scope: "source", source: s, used: src.grantOnSignup });
   }
   const seen = new Set<string>();
   for (const s of AUTH_SOURCES) {
@@ -168,7 +178,10 @@ const globalForFallbacks = globalThis as unknown as { qcSignupDefaultsFallbacks?
  * the register action and the metrics route separately, and a module object would be one per
  * bundle (the scrape read 0).
  */
-export const signupDefaultsFallbacks: FallbackCounts = (globalForFallbacks.qcSignupDefaultsFallbacks ??= { unreadable: 0, clamped: 0 });
+export const signupDefaultsFallbacks: FallbackCounts = (globalForFallbacks.qcSignupDefaultsFallbacks ??= {
+  unreadable: 0,
+  clamped: 0,
+});
 
 function describeFallback(f: SignupFallback): string {
   return f.kind === "unreadable"
@@ -177,9 +190,15 @@ function describeFallback(f: SignupFallback): string {
 }
 
 /** Log (one line) and count the fallbacks of a committed sign-up snapshot; no-op without any. */
-export function reportSignupFallbacks(plan: SignupPlan, userId: number, warn: (msg: string) => void = console.warn): void {
+export function reportSignupFallbacks(
+  plan: SignupPlan,
+  userId: number,
+  warn: (msg: string) => void = console.warn,
+): void {
   if (plan.fallbacks.length === 0) return;
   if (plan.fallbacks.some((f) => f.kind === "unreadable")) signupDefaultsFallbacks.unreadable += 1;
   if (plan.fallbacks.some((f) => f.kind === "clamped")) signupDefaultsFallbacks.clamped += 1;
-  warn(`[signup] quota defaults fallback for user ${userId} (source ${plan.source}): ${plan.fallbacks.map(describeFallback).join("; ")}`);
+  warn(
+    `[signup] quota defaults fallback for user ${userId} (source ${plan.source}): ${plan.fallbacks.map(describeFallback).join("; ")}`,
+  );
 }

@@ -1,12 +1,15 @@
 import "server-only";
+
 import { createHash } from "node:crypto";
 import type pg from "pg";
+
 import { recordAudit, type AuditChange } from "@/lib/audit/audit";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { pgPool } from "@/lib/db/client";
+
 import { decodeQuotaMap, encodeQuotaMap } from "./codec";
-import { QUOTA_DEFAULT_KEYS, SYSTEM_QUOTAS_KEY, sourceGrantKey, sourceQuotasKey } from "./keys";
+import { QUOTA_DEFAULT_KEYS, sourceGrantKey, sourceQuotasKey, SYSTEM_QUOTAS_KEY } from "./keys";
 import { QUOTA_WINDOWS, type QuotaDefaultsForm, type QuotaMap } from "./quota-schema";
 
 /**
@@ -38,9 +41,10 @@ const SAVE_LOCK = 0x71635f71; // pg_advisory_xact_lock key of "quota defaults sa
 type Queryable = Pick<pg.PoolClient, "query">;
 
 async function readRaw(client: Queryable): Promise<Map<string, string>> {
-  const { rows } = await client.query<{ key: string; value: string }>("SELECT key, value FROM settings WHERE key = ANY($1::text[])", [
-    QUOTA_DEFAULT_KEYS,
-  ]);
+  const { rows } = await client.query<{ key: string; value: string }>(
+    "SELECT key, value FROM settings WHERE key = ANY($1::text[])",
+    [QUOTA_DEFAULT_KEYS],
+  );
   return new Map(rows.map((r) => [r.key, r.value]));
 }
 
@@ -73,7 +77,8 @@ export async function readQuotaDefaults(client: Queryable = pgPool()): Promise<Q
 function diffMaps(key: string, before: QuotaMap, after: QuotaMap, out: AuditChange[]) {
   for (const p of PLATFORMS) {
     for (const w of QUOTA_WINDOWS) {
-      if (before[p][w] !== after[p][w]) out.push({ key, platform: p, window: w, before: before[p][w], after: after[p][w] });
+      if (before[p][w] !== after[p][w])
+        out.push({ key, platform: p, window: w, before: before[p][w], after: after[p][w] });
     }
   }
 }
@@ -85,7 +90,10 @@ export type SaveResult = { ok: true; data: QuotaDefaults; changed: number } | { 
  * CONFLICT when the stored values changed since `form.version` was read (no lost update between
  * two admins). Keys, audit row and version check run in one transaction under an advisory lock.
  */
-export async function saveQuotaDefaults(form: QuotaDefaultsForm, actor: { id: number; email: string }): Promise<SaveResult> {
+export async function saveQuotaDefaults(
+  form: QuotaDefaultsForm,
+  actor: { id: number; email: string },
+): Promise<SaveResult> {
   const client = await pgPool().connect();
   try {
     await client.query("BEGIN");
@@ -114,11 +122,21 @@ export async function saveQuotaDefaults(form: QuotaDefaultsForm, actor: { id: nu
     for (const s of AUTH_SOURCES) {
       diffMaps(sourceQuotasKey(s), before.sources[s].overrides, form.sources[s].overrides, changes);
       if (before.sources[s].grantOnSignup !== form.sources[s].grantOnSignup) {
-        changes.push({ key: sourceGrantKey(s), before: before.sources[s].grantOnSignup, after: form.sources[s].grantOnSignup });
+        changes.push({
+          key: sourceGrantKey(s),
+          before: before.sources[s].grantOnSignup,
+          after: form.sources[s].grantOnSignup,
+        });
       }
     }
     if (changes.length || writes.length) {
-      await recordAudit(client, { actor, action: "settings.quota_defaults.update", targetType: "settings", targetId: "quota_defaults", changes });
+      await recordAudit(client, {
+        actor,
+        action: "settings.quota_defaults.update",
+        targetType: "settings",
+        targetId: "quota_defaults",
+        changes,
+      });
     }
     await client.query("COMMIT");
     return { ok: true, data: fromRaw(await readRaw(client)), changed: changes.length };

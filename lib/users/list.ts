@@ -1,7 +1,9 @@
 import "server-only";
+
 import type Redis from "ioredis";
 import type pg from "pg";
 import { z } from "zod";
+
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { QuotaCache, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
@@ -12,6 +14,7 @@ import { pgPool } from "@/lib/db/client";
 import { appBilling } from "@/lib/quota/runtime";
 import { redis } from "@/lib/redis/client";
 import { billingKeys } from "@/lib/redis/keys";
+
 import type { UserDto } from "./users";
 
 /**
@@ -180,7 +183,10 @@ export function searchPattern(q: string): string {
 }
 
 /** HGETALL of many keys in one pipeline; undefined entries when Redis is absent or failing. */
-export async function pipelineEntries(r: Redis | null, keys: string[]): Promise<Array<QuotaCacheEntry | null | undefined>> {
+export async function pipelineEntries(
+  r: Redis | null,
+  keys: string[],
+): Promise<Array<QuotaCacheEntry | null | undefined>> {
   if (!r || keys.length === 0) return keys.map(() => undefined);
   return new QuotaCache(r).readMany(keys).catch(() => keys.map(() => undefined));
 }

@@ -1,5 +1,7 @@
 import "server-only";
+
 import type pg from "pg";
+
 import type { AuthSource } from "@/lib/auth-sources";
 import { emailAdvisoryLockKey, emailMatchSql } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
@@ -57,15 +59,33 @@ export async function signUpUser(input: {
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [emailAdvisoryLockKey(email).toString()]);
-    const taken = await client.query(`SELECT 1 FROM users WHERE ${emailMatchSql(1)} AND deleted_at IS NULL LIMIT 1`, [email]);
+    const taken = await client.query(`SELECT 1 FROM users WHERE ${emailMatchSql(1)} AND deleted_at IS NULL LIMIT 1`, [
+      email,
+    ]);
     if (taken.rowCount) {
       await client.query("ROLLBACK");
       return { ok: false, code: "EMAIL_TAKEN" };
     }
     // username only when given: the gateway's column is NOT NULL DEFAULT '', ours is nullable.
     const username = input.username ?? null;
-    const cols = ["email", "password_hash", "role", "status", "balance", "signup_source", ...(username === null ? [] : ["username"])];
-    const values = [email, passwordHash, "user", "active", input.balance ?? "0", input.source, ...(username === null ? [] : [username])];
+    const cols = [
+      "email",
+      "password_hash",
+      "role",
+      "status",
+      "balance",
+      "signup_source",
+      ...(username === null ? [] : ["username"]),
+    ];
+    const values = [
+      email,
+      passwordHash,
+      "user",
+      "active",
+      input.balance ?? "0",
+      input.source,
+      ...(username === null ? [] : [username]),
+    ];
     let inserted;
     try {
       inserted = await client.query<{ id: string }>(

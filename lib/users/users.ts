@@ -1,8 +1,9 @@
 import "server-only";
-import { db } from "@/lib/db/client";
+
+import type { AuthSource } from "@/lib/auth-sources";
 import { emailAdvisoryLockKey, emailMatchSql, normalizeEmail } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
-import type { AuthSource } from "@/lib/auth-sources";
+import { db } from "@/lib/db/client";
 
 /** A user as pages see it: plain JSON, no secrets, no BigInt/Decimal. */
 export type UserDto = {
@@ -65,7 +66,12 @@ export async function getUserStats(): Promise<{ total: number; admins: number; a
            count(*) FILTER (WHERE status = 'active') AS active,
            count(*) FILTER (WHERE status = 'disabled') AS disabled
     FROM users WHERE deleted_at IS NULL`;
-  return { total: Number(row.total), admins: Number(row.admins), active: Number(row.active), disabled: Number(row.disabled) };
+  return {
+    total: Number(row.total),
+    admins: Number(row.admins),
+    active: Number(row.active),
+    disabled: Number(row.disabled),
+  };
 }
 
 export type NewUser = {
@@ -93,7 +99,12 @@ export async function ensureUser(u: NewUser): Promise<{ id: number; created: boo
       `SELECT id, role FROM users WHERE ${emailMatchSql(1)} AND deleted_at IS NULL ORDER BY id LIMIT 1`,
       email,
     );
-    if (existing[0]) return { id: Number(existing[0].id), created: false, role: existing[0].role === "admin" ? "admin" : "user" } as const;
+    if (existing[0])
+      return {
+        id: Number(existing[0].id),
+        created: false,
+        role: existing[0].role === "admin" ? "admin" : "user",
+      } as const;
     const created = await tx.user.create({
       data: {
         email,
@@ -118,7 +129,10 @@ export type BootstrapAdminResult = { id: number; outcome: "created" | "exists-ad
  * never promoted; the outcome says which case happened, and is logged, so an operator whose
  * ADMIN_EMAIL names an ordinary user learns why no admin appeared.
  */
-export async function ensureBootstrapAdmin(email: string | undefined, password: string | undefined): Promise<BootstrapAdminResult | null> {
+export async function ensureBootstrapAdmin(
+  email: string | undefined,
+  password: string | undefined,
+): Promise<BootstrapAdminResult | null> {
   if (!email || !password) return null;
   const r = await ensureUser({ email, password, role: "admin", username: "admin" });
   const outcome = r.created ? "created" : r.role === "admin" ? "exists-admin" : "exists-not-admin";
@@ -166,7 +180,8 @@ export async function setUserStatus(
     const { target, activeAdmins } = locked;
     if (!activeAdmins.has(actor.id)) return { ok: false, code: "FORBIDDEN" } as const;
     if (status === "disabled" && id === actor.id) return { ok: false, code: "CANNOT_DISABLE_SELF" } as const;
-    if (status === "disabled" && activeAdmins.has(id) && activeAdmins.size <= 1) return { ok: false, code: "LAST_ADMIN" } as const;
+    if (status === "disabled" && activeAdmins.has(id) && activeAdmins.size <= 1)
+      return { ok: false, code: "LAST_ADMIN" } as const;
     const u = await tx.user.update({ where: { id: target.id }, data: { status }, select: userDtoSelect });
     if (status === "disabled") await tx.session.deleteMany({ where: { userId: target.id } });
     if (target.status !== status) {
@@ -196,20 +211,26 @@ export async function setUserRole(
   role: "admin" | "user",
   actor: Actor,
   keepSessionTokenHash: string | null = null,
-): Promise<{ ok: true; user: UserDto; endedSessions: number } | { ok: false; code: Exclude<AdminRuleCode, "CANNOT_DISABLE_SELF"> }> {
+): Promise<
+  | { ok: true; user: UserDto; endedSessions: number }
+  | { ok: false; code: Exclude<AdminRuleCode, "CANNOT_DISABLE_SELF"> }
+> {
   return db().$transaction(async (tx) => {
     const locked = await lockAdminsAndTarget(tx, id);
     if (!locked) return { ok: false, code: "NOT_FOUND" } as const;
     const { target, activeAdmins } = locked;
     if (!activeAdmins.has(actor.id)) return { ok: false, code: "FORBIDDEN" } as const;
-    if (role === "user" && activeAdmins.has(id) && activeAdmins.size <= 1) return { ok: false, code: "LAST_ADMIN" } as const;
+    if (role === "user" && activeAdmins.has(id) && activeAdmins.size <= 1)
+      return { ok: false, code: "LAST_ADMIN" } as const;
     if (target.role === role) {
       const same = await tx.user.findUniqueOrThrow({ where: { id: target.id }, select: userDtoSelect });
       return { ok: true, user: toDto(same), endedSessions: 0 } as const;
     }
     const u = await tx.user.update({ where: { id: target.id }, data: { role }, select: userDtoSelect });
     const keep = id === actor.id && keepSessionTokenHash ? keepSessionTokenHash : null;
-    const ended = await tx.session.deleteMany({ where: { userId: target.id, ...(keep ? { tokenHash: { not: keep } } : {}) } });
+    const ended = await tx.session.deleteMany({
+      where: { userId: target.id, ...(keep ? { tokenHash: { not: keep } } : {}) },
+    });
     await tx.auditLog.create({
       data: {
         actorId: BigInt(actor.id),

@@ -79,9 +79,21 @@ bench("non-canonical hash (full Go grammar)", 11, "field", () => readHash(slow),
 const clock = new QuotaClock("Asia/Shanghai");
 const now = Date.UTC(2026, 10, 27, 4, 0, 0);
 let tick = 0;
-bench("QuotaClock start/next day+week (memo hit)", 4, "call", () => {
-  const t = now + (tick++ % 1000);
-  return clock.startOfDay(t) + clock.startOfWeek(t) + clock.nextDailyReset(t) + clock.nextWeeklyReset(t);
-}, 2_000_000);
+bench(
+  "QuotaClock start/next day+week (memo hit)",
+  4,
+  "call",
+  () => {
+    const t = now + (tick++ % 1000);
+    return clock.startOfDay(t) + clock.startOfWeek(t) + clock.nextDailyReset(t) + clock.nextWeeklyReset(t);
+  },
+  2_000_000,
+);
 let day = 0;
-bench("QuotaClock new local date (memo miss)", 1, "call", () => clock.startOfDay(now + (day++ % 3650) * 86_400_000), 2_000);
+bench(
+  "QuotaClock new local date (memo miss)",
+  1,
+  "call",
+  () => clock.startOfDay(now + (day++ % 3650) * 86_400_000),
+  2_000,
+);

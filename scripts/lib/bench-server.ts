@@ -47,11 +47,15 @@ export type Server = {
 
 /** `next start` in its own process group (it is stopped through that group: only what it started). */
 export function startServer(port: number, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Server {
-  const child = spawn(process.execPath, [...nodeArgs, "node_modules/next/dist/bin/next", "start", "-p", String(port), "-H", "127.0.0.1"], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, "node_modules/next/dist/bin/next", "start", "-p", String(port), "-H", "127.0.0.1"],
+    {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    },
+  );
   const tail: string[] = [];
   const keep = (d: Buffer) => {
     tail.push(...d.toString("utf8").split("\n").filter(Boolean));
@@ -71,7 +75,14 @@ export function startServer(port: number, env: NodeJS.ProcessEnv, nodeArgs: stri
       resolve();
     });
   });
-  return { child, base: `http://127.0.0.1:${port}`, exited, output: () => tail.join("\n"), hasExited: () => done, stopping: null };
+  return {
+    child,
+    base: `http://127.0.0.1:${port}`,
+    exited,
+    output: () => tail.join("\n"),
+    hasExited: () => done,
+    stopping: null,
+  };
 }
 
 export async function waitHealthy(s: Server, timeoutMs: number): Promise<unknown> {
@@ -84,7 +95,8 @@ export async function waitHealthy(s: Server, timeoutMs: number): Promise<unknown
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`GET /api/health did not answer 200 within ${timeoutMs / 1000} s:\n${s.output()}`);
+    if (Date.now() > deadline)
+      throw new Error(`GET /api/health did not answer 200 within ${timeoutMs / 1000} s:\n${s.output()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -106,7 +118,10 @@ async function stopServerOnce(s: Server): Promise<void> {
     }
   };
   signalGroup("SIGTERM");
-  const timedOut = await Promise.race([s.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 5000))]);
+  const timedOut = await Promise.race([
+    s.exited.then(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(true), 5000)),
+  ]);
   if (timedOut) {
     signalGroup("SIGKILL");
     await s.exited;

@@ -30,7 +30,8 @@ export async function servePglite(db, { host = "127.0.0.1", port = 0, maxConnect
   const lastStatus = (out) => {
     // ReadyForQuery: 'Z' int32(5) status — the last one in the output decides.
     for (let i = out.length - 6; i >= 0; i--) {
-      if (out[i] === 0x5a && out[i + 1] === 0 && out[i + 2] === 0 && out[i + 3] === 0 && out[i + 4] === 5) return String.fromCharCode(out[i + 5]);
+      if (out[i] === 0x5a && out[i + 1] === 0 && out[i + 2] === 0 && out[i + 3] === 0 && out[i + 4] === 5)
+        return String.fromCharCode(out[i + 5]);
     }
     return null;
   };

@@ -9,11 +9,20 @@ import path from "node:path";
 export function serviceEnv(): { databaseUrl: string; redisUrl: string | null; timeZone: string; source: string } {
   const timeZone = process.env.QUOTA_TIMEZONE || "Asia/Shanghai";
   if (process.env.DATABASE_URL) {
-    return { databaseUrl: process.env.DATABASE_URL, redisUrl: process.env.REDIS_URL || null, timeZone, source: "environment" };
+    return {
+      databaseUrl: process.env.DATABASE_URL,
+      redisUrl: process.env.REDIS_URL || null,
+      timeZone,
+      source: "environment",
+    };
   }
   const file = path.resolve(process.env.DEMO_DATA_DIR ?? ".data", "demo-env.json");
   if (fs.existsSync(file)) {
-    const demo = JSON.parse(fs.readFileSync(file, "utf8")) as { DATABASE_URL: string; REDIS_URL?: string; QUOTA_TIMEZONE?: string };
+    const demo = JSON.parse(fs.readFileSync(file, "utf8")) as {
+      DATABASE_URL: string;
+      REDIS_URL?: string;
+      QUOTA_TIMEZONE?: string;
+    };
     return {
       databaseUrl: demo.DATABASE_URL,
       redisUrl: process.env.REDIS_URL || demo.REDIS_URL || null,

@@ -7,7 +7,14 @@ import pg from "pg";
  * (SET NX of a claim key), both removed by cleanup() — run after success, failure or a signal.
  * Refuses non-local hosts unless ALLOW_REMOTE_BENCH=1. (scripts/test.mjs does the same for tests.)
  */
-export function throwawayServices(o: { dbName: string; baseDbUrl: string; baseRedisUrl: string; runId: string; claimKey: string; log: (m: string) => void }) {
+export function throwawayServices(o: {
+  dbName: string;
+  baseDbUrl: string;
+  baseRedisUrl: string;
+  runId: string;
+  claimKey: string;
+  log: (m: string) => void;
+}) {
   let dbCreated = false;
   let redisDb: number | null = null;
   let cleaned: Promise<void> | null = null;
@@ -20,7 +27,9 @@ export function throwawayServices(o: { dbName: string; baseDbUrl: string; baseRe
     assertLocal(url: string, what: string) {
       const host = new URL(url).hostname;
       if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host) && process.env.ALLOW_REMOTE_BENCH !== "1") {
-        throw new Error(`refusing to benchmark against non-local ${what} host ${host} (set ALLOW_REMOTE_BENCH=1 to allow)`);
+        throw new Error(
+          `refusing to benchmark against non-local ${what} host ${host} (set ALLOW_REMOTE_BENCH=1 to allow)`,
+        );
       }
     },
 
@@ -43,7 +52,10 @@ export function throwawayServices(o: { dbName: string; baseDbUrl: string; baseRe
       delete env.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
       const output: Buffer[] = [];
       const code = await new Promise<number>((resolve) => {
-        const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], { env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], {
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
         child.stdout.on("data", (d: Buffer) => output.push(d));
         child.stderr.on("data", (d: Buffer) => output.push(d));
         child.on("error", () => resolve(1));

@@ -1,7 +1,7 @@
-import type { BillingRuntime } from "@/lib/billing/runtime";
+import type { QuotaUsageFlusher } from "@/lib/billing/flusher";
 import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
 import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
-import type { QuotaUsageFlusher } from "@/lib/billing/flusher";
+import type { BillingRuntime } from "@/lib/billing/runtime";
 import { monthlyWindowExpired } from "@/lib/billing/windows";
 
 /**
@@ -39,7 +39,16 @@ export type TrafficControl = {
   keys(): Iterable<KeyState>;
 };
 
-export type TrafficTick = { elapsed: number; requests: number; allowed: number; blocked: Record<string, number>; perSecond: number; p50: number; p99: number; attemptedUnits: bigint };
+export type TrafficTick = {
+  elapsed: number;
+  requests: number;
+  allowed: number;
+  blocked: Record<string, number>;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  attemptedUnits: bigint;
+};
 
 export type KeyState = {
   userId: number;
@@ -100,7 +109,18 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
     const k = `${u}:${p}`;
     let s = res.keys.get(k);
     if (!s) {
-      s = { userId: u, platform: p, attempted: 0n, records: 0, unrecorded: 0n, inflight: 0, maxInflightAtAllow: 0, failOpenUnits: 0n, lastNoCacheAllowAt: 0, applied: [] };
+      s = {
+        userId: u,
+        platform: p,
+        attempted: 0n,
+        records: 0,
+        unrecorded: 0n,
+        inflight: 0,
+        maxInflightAtAllow: 0,
+        failOpenUnits: 0n,
+        lastNoCacheAllowAt: 0,
+        applied: [],
+      };
       res.keys.set(k, s);
     }
     return s;
@@ -209,7 +229,11 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
 }
 
 /** Σ current monthly usage per touched key, in 1e-4 USD (an expired window counts as 0). */
-export async function monthlySnapshot(rt: BillingRuntime, keys: Iterable<{ userId: number; platform: string }>, now = Date.now()): Promise<Map<string, bigint>> {
+export async function monthlySnapshot(
+  rt: BillingRuntime,
+  keys: Iterable<{ userId: number; platform: string }>,
+  now = Date.now(),
+): Promise<Map<string, bigint>> {
   const list = [...keys];
   const rows = await rt.repo.getMany(list);
   const out = new Map<string, bigint>();
@@ -239,7 +263,11 @@ export function numericToExact(text: string): bigint {
  * meanwhile (removing a platform keeps that row's usage on it; re-adding it starts a new row) — read
  * as numeric text, exactly, in 1e-10 USD. An expired monthly window counts as 0.
  */
-export async function exactMonthlySnapshot(rt: BillingRuntime, keys: Iterable<{ userId: number; platform: string }>, now = Date.now()): Promise<Map<string, bigint>> {
+export async function exactMonthlySnapshot(
+  rt: BillingRuntime,
+  keys: Iterable<{ userId: number; platform: string }>,
+  now = Date.now(),
+): Promise<Map<string, bigint>> {
   const list = [...keys];
   const out = new Map<string, bigint>(list.map((k) => [`${k.userId}:${k.platform}`, 0n]));
   if (list.length === 0) return out;
@@ -273,7 +301,11 @@ export type QuiesceLeft = {
  * rebuilds verified, the flusher's last flush — and, with a flusher, nothing left in the dirty set or
  * in any flusher's processing set (a killed flusher's members come back once its heartbeat expired).
  */
-export async function quiesce(rt: BillingRuntime, flusher: QuotaUsageFlusher | null, timeoutMs = 120_000): Promise<{ ok: boolean; left: QuiesceLeft }> {
+export async function quiesce(
+  rt: BillingRuntime,
+  flusher: QuotaUsageFlusher | null,
+  timeoutMs = 120_000,
+): Promise<{ ok: boolean; left: QuiesceLeft }> {
   const deadline = Date.now() + timeoutMs;
   let left: QuiesceLeft = { journal: 0, memory: 0, outbox: 0 };
   await rt.service.ledger.drain();
@@ -287,11 +319,18 @@ export async function quiesce(rt: BillingRuntime, flusher: QuotaUsageFlusher | n
       left.dirty = await rt.redis.scard(billingKeys.dirtySet).catch(() => -1);
       left.flushing = await flushingMembers(rt).catch(() => -1);
     }
-    const busy = left.journal !== 0 || left.memory !== 0 || left.outbox !== 0 || left.verifications !== 0 || (flusher && (left.dirty !== 0 || left.flushing !== 0));
+    const busy =
+      left.journal !== 0 ||
+      left.memory !== 0 ||
+      left.outbox !== 0 ||
+      left.verifications !== 0 ||
+      (flusher && (left.dirty !== 0 || left.flushing !== 0));
     if (!busy) return { ok: true, left };
     if (Date.now() > deadline) return { ok: false, left };
     // Outbox rows wait for their second pass: make them due now, the work is idempotent.
-    await rt.pool.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE next_attempt_at > now()").catch(() => {});
+    await rt.pool
+      .query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE next_attempt_at > now()")
+      .catch(() => {});
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -344,7 +383,10 @@ export async function readUnflushed(rt: BillingRuntime, keys: Iterable<KeyState>
     const row = rows.get(key);
     if (!e) return;
     const pg = row ?? { dailyUsage: 0, weeklyUsage: 0, monthlyUsage: 0 };
-    usd.set(key, Math.max(0, e.dailyUsage - pg.dailyUsage, e.weeklyUsage - pg.weeklyUsage, e.monthlyUsage - pg.monthlyUsage));
+    usd.set(
+      key,
+      Math.max(0, e.dailyUsage - pg.dailyUsage, e.weeklyUsage - pg.weeklyUsage, e.monthlyUsage - pg.monthlyUsage),
+    );
   });
   return { at, usd };
 }
@@ -380,9 +422,19 @@ export async function checkLedger(
 ): Promise<LedgerReport> {
   const scale = opts.exact ? EXACT_UNIT / BigInt(UNIT) : 1n;
   const perUsd = Number(scale) * UNIT;
-  const after = opts.exact ? await exactMonthlySnapshot(rt, res.keys.values(), now) : await monthlySnapshot(rt, res.keys.values(), now);
+  const after = opts.exact
+    ? await exactMonthlySnapshot(rt, res.keys.values(), now)
+    : await monthlySnapshot(rt, res.keys.values(), now);
   const rows = await rt.repo.getMany([...res.keys.values()]);
-  const report: LedgerReport = { keys: res.keys.size, attemptedUsd: 0, postgresDeltaUsd: 0, lost: [], doubled: [], drift: [], overCap: [] };
+  const report: LedgerReport = {
+    keys: res.keys.size,
+    attemptedUsd: 0,
+    postgresDeltaUsd: 0,
+    lost: [],
+    doubled: [],
+    drift: [],
+    overCap: [],
+  };
   let attempted = 0n;
   let delta = 0n;
   for (const [key, k] of res.keys) {
@@ -395,27 +447,45 @@ export async function checkLedger(
     const row = rows.get(key);
     if (rt.redis && row) {
       const e = decodeQuotaEntry(await rt.redis.hgetall(billingKeys.userPlatformQuota(k.userId, k.platform)));
-      if (e?.malformed) report.drift.push({ key, redis: `malformed ${e.malformed.join(",")}`, postgres: `${row.dailyUsage}/${row.weeklyUsage}/${row.monthlyUsage}` });
-      else if (e && e.schemaVersion === 1 && (e.dailyLimit !== null || e.weeklyLimit !== null || e.monthlyLimit !== null)) {
-        const differs = (a: number, b: number, sa: number | null, sb: number | null) => sa !== null && sa === sb && Math.abs(a - b) > 1e-7;
+      if (e?.malformed)
+        report.drift.push({
+          key,
+          redis: `malformed ${e.malformed.join(",")}`,
+          postgres: `${row.dailyUsage}/${row.weeklyUsage}/${row.monthlyUsage}`,
+        });
+      else if (
+        e &&
+        e.schemaVersion === 1 &&
+        (e.dailyLimit !== null || e.weeklyLimit !== null || e.monthlyLimit !== null)
+      ) {
+        const differs = (a: number, b: number, sa: number | null, sb: number | null) =>
+          sa !== null && sa === sb && Math.abs(a - b) > 1e-7;
         if (
           differs(e.dailyUsage, row.dailyUsage, e.dailyWindowStart, row.dailyWindowStart) ||
           differs(e.weeklyUsage, row.weeklyUsage, e.weeklyWindowStart, row.weeklyWindowStart) ||
           differs(e.monthlyUsage, row.monthlyUsage, e.monthlyWindowStart, row.monthlyWindowStart)
         ) {
-          report.drift.push({ key, redis: `${e.dailyUsage}/${e.weeklyUsage}/${e.monthlyUsage}`, postgres: `${row.dailyUsage}/${row.weeklyUsage}/${row.monthlyUsage}` });
+          report.drift.push({
+            key,
+            redis: `${e.dailyUsage}/${e.weeklyUsage}/${e.monthlyUsage}`,
+            postgres: `${row.dailyUsage}/${row.weeklyUsage}/${row.monthlyUsage}`,
+          });
         }
       }
     }
     if (row) {
-      const tolerance = (1 + k.maxInflightAtAllow) * costMax + Number(k.failOpenUnits) / UNIT + unflushedTolerance(k, key, opts.unflushed);
+      const tolerance =
+        (1 + k.maxInflightAtAllow) * costMax +
+        Number(k.failOpenUnits) / UNIT +
+        unflushedTolerance(k, key, opts.unflushed);
       const checks: Array<[string, number | null, number, boolean]> = [
         ["daily", row.dailyLimit, row.dailyUsage, row.dailyWindowStart === rt.clock.startOfDay(now)],
         ["weekly", row.weeklyLimit, row.weeklyUsage, row.weeklyWindowStart === rt.clock.startOfWeek(now)],
         ["monthly", row.monthlyLimit, row.monthlyUsage, !monthlyWindowExpired(row.monthlyWindowStart, now)],
       ];
       for (const [w, limit, usage, live] of checks) {
-        if (limit !== null && live && usage > limit + tolerance + 1e-9) report.overCap.push({ key, window: w, usage, limit, toleranceUsd: tolerance });
+        if (limit !== null && live && usage > limit + tolerance + 1e-9)
+          report.overCap.push({ key, window: w, usage, limit, toleranceUsd: tolerance });
       }
     }
   }

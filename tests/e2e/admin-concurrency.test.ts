@@ -1,7 +1,9 @@
-import type { Browser, Page } from "playwright-core";
 import type pg from "pg";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { DEMO_ADMIN } from "@/lib/seed/demo";
+
 import { builtAction, callAction } from "../support/actions";
 import { launchChromium, screenshot, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
@@ -19,7 +21,10 @@ let c: pg.Client;
 const created: number[] = [];
 
 async function newUser(email: string, role: "admin" | "user" = "user"): Promise<number> {
-  const { rows } = await c.query("INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id", [email, role]);
+  const { rows } = await c.query("INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id", [
+    email,
+    role,
+  ]);
   created.push(Number(rows[0].id));
   return Number(rows[0].id);
 }
@@ -71,7 +76,9 @@ describe("per-user quotas: a stale modal cannot overwrite another admin's save",
     await dialogA.locator('[data-cell="anthropic.daily"]').fill("7");
     await dialogA.getByRole("button", { name: "保存" }).click();
     const conflict = dialogA.getByTestId("quota-conflict");
-    await expect.poll(() => conflict.textContent()).toContain("你打开此窗口后，其他管理员修改了该用户的限额，本次修改未保存。");
+    await expect
+      .poll(() => conflict.textContent())
+      .toContain("你打开此窗口后，其他管理员修改了该用户的限额，本次修改未保存。");
     expect(await conflict.getAttribute("role")).toBe("alert");
     expect(await dialogA.getByRole("button", { name: "保存" }).isDisabled()).toBe(true);
     const limits = async () =>
@@ -82,7 +89,12 @@ describe("per-user quotas: a stale modal cannot overwrite another admin's save",
         )
       ).rows;
     const audits = async () =>
-      (await c.query("SELECT actor_email, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1 ORDER BY id", [String(target)])).rows;
+      (
+        await c.query(
+          "SELECT actor_email, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1 ORDER BY id",
+          [String(target)],
+        )
+      ).rows;
     expect(await limits()).toEqual([{ platform: "openai", d: 5 }]);
     expect((await audits()).map((r) => r.actor_email)).toEqual([BOOTSTRAP_ADMIN.email]);
     await screenshot(a, "user-quota-conflict-zh");
@@ -101,24 +113,34 @@ describe("per-user quotas: a stale modal cannot overwrite another admin's save",
     ]);
     const trail = await audits();
     expect(trail.map((r) => r.actor_email)).toEqual([BOOTSTRAP_ADMIN.email, DEMO_ADMIN.email]);
-    expect(trail[1].changes).toEqual([{ key: "platform_quota", platform: "anthropic", window: "daily", before: null, after: 7 }]);
+    expect(trail[1].changes).toEqual([
+      { key: "platform_quota", platform: "anthropic", window: "daily", before: null, after: 7 },
+    ]);
     await a.context().close();
     await b.context().close();
   });
 
   it("an edit survives the admin's own window reset (the reset's version is adopted), not someone else's save", async () => {
     const target = await newUser("reset-target@example.com");
-    await c.query("INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd) VALUES ($1, 'gemini', 3)", [target]);
+    await c.query("INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd) VALUES ($1, 'gemini', 3)", [
+      target,
+    ]);
     const a = await adminPage("en", DEMO_ADMIN);
     await a.goto(`${base}/en/admin/users?q=reset-target`);
-    await a.locator(`tr[data-testid="user-row-${target}"]`).getByRole("button", { name: "Platform quotas of reset-target@example.com" }).click();
+    await a
+      .locator(`tr[data-testid="user-row-${target}"]`)
+      .getByRole("button", { name: "Platform quotas of reset-target@example.com" })
+      .click();
     const dialog = a.getByRole("dialog");
     await dialog.locator('[data-cell="gemini.weekly"]').fill("30");
     await dialog.getByRole("button", { name: "Reset daily usage of Gemini" }).click();
     await expect.poll(() => a.getByTestId("toast").textContent()).toBe("Reset Gemini daily usage");
     await dialog.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => a.getByTestId("toast").textContent()).toBe("Platform quotas updated");
-    const row = await c.query("SELECT daily_limit_usd::float8 AS d, weekly_limit_usd::float8 AS w FROM user_platform_quotas WHERE user_id = $1 AND platform = 'gemini' AND deleted_at IS NULL", [target]);
+    const row = await c.query(
+      "SELECT daily_limit_usd::float8 AS d, weekly_limit_usd::float8 AS w FROM user_platform_quotas WHERE user_id = $1 AND platform = 'gemini' AND deleted_at IS NULL",
+      [target],
+    );
     expect(row.rows).toEqual([{ d: 3, w: 30 }]);
     await a.context().close();
   });
@@ -133,11 +155,16 @@ describe("roles: make admin / make user", () => {
     await page.goto(`${base}/zh/admin/users?q=role-target`);
     const row = page.locator(`tr[data-testid="user-row-${target}"]`);
     await row.getByRole("button", { name: "将 role-target@example.com 设为管理员" }).click();
-    await expect.poll(() => row.getByRole("button", { name: "将 role-target@example.com 设为普通用户" }).count()).toBe(1);
+    await expect
+      .poll(() => row.getByRole("button", { name: "将 role-target@example.com 设为普通用户" }).count())
+      .toBe(1);
     expect(await row.locator("td").nth(2).textContent()).toBe("管理员");
     expect((await c.query("SELECT role FROM users WHERE id = $1", [target])).rows[0].role).toBe("admin");
     expect(await me(targetCookie)).toBe(401); // the session opened as a user is gone
-    const audit = await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1", [String(target)]);
+    const audit = await c.query(
+      "SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1",
+      [String(target)],
+    );
     expect(audit.rows).toEqual([
       {
         actor_email: DEMO_ADMIN.email,
@@ -155,22 +182,40 @@ describe("roles: make admin / make user", () => {
 
   it("the last active admin cannot be demoted or disabled (localized), over HTTP and in the page", async () => {
     const others = (
-      await c.query("UPDATE users SET status = 'disabled' WHERE role = 'admin' AND status = 'active' AND lower(email) <> $1 RETURNING id", [DEMO_ADMIN.email])
+      await c.query(
+        "UPDATE users SET status = 'disabled' WHERE role = 'admin' AND status = 'active' AND lower(email) <> $1 RETURNING id",
+        [DEMO_ADMIN.email],
+      )
     ).rows.map((r) => r.id);
     try {
       const cookie = await sessionCookieFor(DEMO_ADMIN.email);
       const adminId = Number((await c.query("SELECT id FROM users WHERE email = $1", [DEMO_ADMIN.email])).rows[0].id);
-      const demote = await callAction(base, builtAction("setUserRoleAction"), [{ userId: adminId, role: "user" }], cookie);
+      const demote = await callAction(
+        base,
+        builtAction("setUserRoleAction"),
+        [{ userId: adminId, role: "user" }],
+        cookie,
+      );
       expect(demote.body).toBe('{"ok":false,"code":"LAST_ADMIN"}');
-      const disable = await callAction(base, builtAction("setUserStatusAction"), [{ userId: adminId, status: "disabled" }], cookie);
+      const disable = await callAction(
+        base,
+        builtAction("setUserStatusAction"),
+        [{ userId: adminId, status: "disabled" }],
+        cookie,
+      );
       expect(disable.body).toBe('{"ok":false,"code":"CANNOT_DISABLE_SELF"}');
-      expect((await c.query("SELECT role, status FROM users WHERE id = $1", [adminId])).rows[0]).toEqual({ role: "admin", status: "active" });
+      expect((await c.query("SELECT role, status FROM users WHERE id = $1", [adminId])).rows[0]).toEqual({
+        role: "admin",
+        status: "active",
+      });
 
       const page = await adminPage("zh", DEMO_ADMIN);
       await page.goto(`${base}/zh/admin/users?q=admin%40example.com`);
       const row = page.locator(`tr[data-testid="user-row-${adminId}"]`);
       await row.getByRole("button", { name: "将 admin@example.com 设为普通用户" }).click();
-      await expect.poll(() => row.getByRole("alert").textContent()).toBe("最后一位正常状态的管理员不能被禁用，也不能改为普通用户。");
+      await expect
+        .poll(() => row.getByRole("alert").textContent())
+        .toBe("最后一位正常状态的管理员不能被禁用，也不能改为普通用户。");
       expect((await c.query("SELECT role FROM users WHERE id = $1", [adminId])).rows[0].role).toBe("admin");
       await page.context().close();
     } finally {

@@ -1,7 +1,9 @@
-import type { Browser, Page } from "playwright-core";
 import type pg from "pg";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { DEMO_ADMIN } from "@/lib/seed/demo";
+
 import { launchChromium, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
 import { sessionCookieFor } from "../support/session";
@@ -17,14 +19,24 @@ let browser: Browser;
 let c: pg.Client;
 let targetId: number;
 
-const status = async () => (await c.query("SELECT status FROM users WHERE id = $1", [targetId])).rows[0].status as string;
+const status = async () =>
+  (await c.query("SELECT status FROM users WHERE id = $1", [targetId])).rows[0].status as string;
 const limits = async () =>
-  (await c.query("SELECT platform, daily_limit_usd::text FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL ORDER BY platform", [targetId])).rows;
+  (
+    await c.query(
+      "SELECT platform, daily_limit_usd::text FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL ORDER BY platform",
+      [targetId],
+    )
+  ).rows;
 /** The accessible name / role of whatever has focus. */
 const focused = (page: Page) =>
   page.evaluate(() => {
     const el = document.activeElement as HTMLElement | null;
-    return { text: el?.textContent ?? "", label: el?.getAttribute("aria-label") ?? "", inAlert: !!el?.closest('[role="alertdialog"]') };
+    return {
+      text: el?.textContent ?? "",
+      label: el?.getAttribute("aria-label") ?? "",
+      inAlert: !!el?.closest('[role="alertdialog"]'),
+    };
   });
 
 async function adminOn(locale: "en" | "zh"): Promise<Page> {
@@ -41,8 +53,13 @@ async function adminOn(locale: "en" | "zh"): Promise<Page> {
 beforeAll(async () => {
   browser = await launchChromium();
   c = await rawDb();
-  targetId = Number((await c.query("INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id", [TARGET])).rows[0].id);
-  await c.query("INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd) VALUES ($1, 'anthropic', 7), ($1, 'openai', 3)", [targetId]);
+  targetId = Number(
+    (await c.query("INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id", [TARGET])).rows[0].id,
+  );
+  await c.query(
+    "INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd) VALUES ($1, 'anthropic', 7), ($1, 'openai', 3)",
+    [targetId],
+  );
 });
 afterAll(async () => {
   await browser?.close();
@@ -52,8 +69,28 @@ afterAll(async () => {
 
 describe("Disable asks first", () => {
   for (const [locale, t] of [
-    ["en", { button: `Disable ${TARGET}`, title: `Disable ${TARGET}?`, cancel: "Cancel", confirm: "Disable user", disabled: "Disabled", enable: `Enable ${TARGET}` }],
-    ["zh", { button: `禁用 ${TARGET}`, title: `禁用 ${TARGET}？`, cancel: "取消", confirm: "禁用用户", disabled: "已禁用", enable: `启用 ${TARGET}` }],
+    [
+      "en",
+      {
+        button: `Disable ${TARGET}`,
+        title: `Disable ${TARGET}?`,
+        cancel: "Cancel",
+        confirm: "Disable user",
+        disabled: "Disabled",
+        enable: `Enable ${TARGET}`,
+      },
+    ],
+    [
+      "zh",
+      {
+        button: `禁用 ${TARGET}`,
+        title: `禁用 ${TARGET}？`,
+        cancel: "取消",
+        confirm: "禁用用户",
+        disabled: "已禁用",
+        enable: `启用 ${TARGET}`,
+      },
+    ],
   ] as const) {
     it(`${locale}: Esc and Cancel leave the user active with focus back on the button; confirm disables`, async () => {
       await c.query("UPDATE users SET status = 'active' WHERE id = $1", [targetId]);
@@ -96,8 +133,26 @@ describe("Disable asks first", () => {
 
 describe("Clear all asks first", () => {
   for (const [locale, t] of [
-    ["en", { open: `Platform quotas of ${TARGET}`, clear: "Clear All (remove all limits)", title: "Clear all limits?", cancel: "Cancel", confirm: "Clear all" }],
-    ["zh", { open: `${TARGET} 的平台限额`, clear: "全部清空（取消所有限额）", title: "清空全部限额？", cancel: "取消", confirm: "全部清空" }],
+    [
+      "en",
+      {
+        open: `Platform quotas of ${TARGET}`,
+        clear: "Clear All (remove all limits)",
+        title: "Clear all limits?",
+        cancel: "Cancel",
+        confirm: "Clear all",
+      },
+    ],
+    [
+      "zh",
+      {
+        open: `${TARGET} 的平台限额`,
+        clear: "全部清空（取消所有限额）",
+        title: "清空全部限额？",
+        cancel: "取消",
+        confirm: "全部清空",
+      },
+    ],
   ] as const) {
     it(`${locale}: Esc and Cancel keep the values and the modal; confirm empties every cell (nothing saved until Save)`, async () => {
       const page = await adminOn(locale);

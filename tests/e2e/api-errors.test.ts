@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { PG_TIMEOUTS } from "@/lib/billing/connections";
 import { TcpProxy } from "@/scripts/lib/faults";
+
 import { startNextServer, type NextServer } from "../support/e2e-global-setup";
 import { sessionCookieFor } from "../support/session";
 import { testEnv } from "../support/test-env";
@@ -23,7 +25,11 @@ let cookie: string;
 
 async function timed(path: string, headers: Record<string, string> = {}) {
   const t0 = performance.now();
-  const res = await fetch(`${server.baseURL}${path}`, { headers, redirect: "manual", signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(`${server.baseURL}${path}`, {
+    headers,
+    redirect: "manual",
+    signal: AbortSignal.timeout(30_000),
+  });
   const text = await res.text();
   return { res, text, ms: Math.round(performance.now() - t0) };
 }
@@ -103,7 +109,10 @@ describe("route handlers and pages while PostgreSQL fails", () => {
   });
 
   it("logs one line per refused request, with the route and no stack", () => {
-    const lines = server.output().split("\n").filter((l) => l.includes("[api] GET /api/v1/me: backend unavailable"));
+    const lines = server
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("[api] GET /api/v1/me: backend unavailable"));
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(server.output()).not.toContain("unexpected error");
   });

@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { DEMO_ADMIN } from "@/lib/seed/demo";
+
 import { builtActions, callAction as call, type BuiltAction } from "../support/actions";
 import { rawDb } from "../support/db";
 import { BOOTSTRAP_ADMIN, E2E_METRICS_TOKEN } from "../support/e2e-global-setup";
@@ -20,11 +22,28 @@ const PUBLIC_ROUTES = new Set(["/api/health"]); // load-balancer probe, reveals 
 // e2e server sets one), 404 when METRICS_TOKEN is unset (tests/e2e/api-errors.test.ts).
 const TOKEN_ROUTES = new Set(["/api/metrics"]);
 
-const appPaths = Object.keys(JSON.parse(fs.readFileSync(".next/server/app-paths-manifest.json", "utf8")) as Record<string, string>);
+const appPaths = Object.keys(
+  JSON.parse(fs.readFileSync(".next/server/app-paths-manifest.json", "utf8")) as Record<string, string>,
+);
 const pages = appPaths
-  .filter((p) => p.endsWith("/page") && p.startsWith("/[locale]") && !p.includes("[...rest]") && !p.includes("sign-in") && !p.includes("register"))
-  .map((p) => p.replace(/\/page$/, "").replace("[locale]", "en").replace(/\/\([^)]+\)/g, "") || "/en");
-const apiRoutes = appPaths.filter((p) => p.startsWith("/api/") && p.endsWith("/route")).map((p) => p.replace(/\/route$/, ""));
+  .filter(
+    (p) =>
+      p.endsWith("/page") &&
+      p.startsWith("/[locale]") &&
+      !p.includes("[...rest]") &&
+      !p.includes("sign-in") &&
+      !p.includes("register"),
+  )
+  .map(
+    (p) =>
+      p
+        .replace(/\/page$/, "")
+        .replace("[locale]", "en")
+        .replace(/\/\([^)]+\)/g, "") || "/en",
+  );
+const apiRoutes = appPaths
+  .filter((p) => p.startsWith("/api/") && p.endsWith("/route"))
+  .map((p) => p.replace(/\/route$/, ""));
 const actions = builtActions();
 const callAction = (action: BuiltAction, args: unknown[] | string, cookie?: string) => call(base, action, args, cookie);
 
@@ -56,7 +75,11 @@ function bodies(action: BuiltAction): Array<[string, unknown[]]> {
   const valid: Record<string, unknown> = {
     setUserStatusAction: { userId: id, status: "disabled" },
     setUserRoleAction: { userId: id, role: "admin" },
-    saveUserPlatformQuotasAction: { userId: id, version: "0.0", quotas: [{ platform: "openai", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }] },
+    saveUserPlatformQuotasAction: {
+      userId: id,
+      version: "0.0",
+      quotas: [{ platform: "openai", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }],
+    },
     resetUserPlatformQuotaWindowAction: { userId: id, platform: "openai", window: "daily" },
     repairDriftKeyAction: { userId: id, platform: "openai" },
     runDriftCheckAction: {},
@@ -66,7 +89,10 @@ function bodies(action: BuiltAction): Array<[string, unknown[]]> {
     ...(action.name in valid ? ([["valid-looking", [valid[action.name]]]] as Array<[string, unknown[]]>) : []),
     ["empty object", [{}]],
     ["no argument", []],
-    ["wrong types", [{ userId: "1; drop table users", status: "gone", role: 7, quotas: "x".repeat(2000), version: null }]],
+    [
+      "wrong types",
+      [{ userId: "1; drop table users", status: "gone", role: 7, quotas: "x".repeat(2000), version: null }],
+    ],
     ["string", ["garbage"]],
     ["number", [42]],
     ["null", [null]],
@@ -150,11 +176,14 @@ describe("bootstrap admin", () => {
 });
 
 describe("route handlers", () => {
-  it.each(apiRoutes.filter((r) => !PUBLIC_ROUTES.has(r)))("GET %s answers 401 without a session (or token)", async (r) => {
-    const res = await fetch(`${base}${r}`);
-    expect(res.status).toBe(401);
-    expect(await res.json()).toEqual({ code: 401, message: "UNAUTHENTICATED" });
-  });
+  it.each(apiRoutes.filter((r) => !PUBLIC_ROUTES.has(r)))(
+    "GET %s answers 401 without a session (or token)",
+    async (r) => {
+      const res = await fetch(`${base}${r}`);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ code: 401, message: "UNAUTHENTICATED" });
+    },
+  );
 
   it("the build has the route handlers this test expects to protect", () => {
     expect(apiRoutes).toEqual(expect.arrayContaining(["/api/v1/me", "/api/v1/user/platform-quotas", ...TOKEN_ROUTES]));
@@ -163,25 +192,30 @@ describe("route handlers", () => {
   it("every session route is a guardedRoute with a declared role (authorization before any parsing)", () => {
     const session = apiRoutes.filter((r) => !PUBLIC_ROUTES.has(r) && !TOKEN_ROUTES.has(r));
     for (const r of session) expect(declaredRouteRole(r), r).not.toBeNull();
-    expect(session.filter((r) => declaredRouteRole(r) === "admin")).toEqual(expect.arrayContaining(["/api/v1/admin/users/[id]/platform-quotas", "/api/v1/admin/cache/status"]));
+    expect(session.filter((r) => declaredRouteRole(r) === "admin")).toEqual(
+      expect.arrayContaining(["/api/v1/admin/users/[id]/platform-quotas", "/api/v1/admin/cache/status"]),
+    );
   });
 
   // Role before parsing for routes too: whatever the path parameters and query, a user's session
   // gets 403 from an admin route and an anonymous caller 401 — never a 400/404 about the input.
-  it.each(apiRoutes.filter((r) => declaredRouteRole(r) === "admin"))("GET %s: 403 for a user and 401 anonymously whatever the parameters", async (r) => {
-    // Not "%E0%A4%A" (malformed percent-encoding): Next answers its own plain 500 for any such path
-    // before a route or the proxy runs (vercel/next.js#94278), so no handler code is reached.
-    const values = ["1", "abc", "0", "-1", "99999999999999999999", "%00", "%25", "1.5", "1%2F..%2F2"];
-    const urls = r.includes("[") ? values.map((v) => r.replace(/\[[^\]]+\]/g, v)) : [r];
-    for (const u of urls.flatMap((x) => [x, `${x}?id=abc&user_id=%00&q=${"x".repeat(500)}`])) {
-      const user = await fetch(`${base}${u}`, { headers: { Cookie: userCookie } });
-      expect(user.status, u).toBe(403);
-      expect(await user.json(), u).toEqual({ code: 403, message: "FORBIDDEN" });
-      const anon = await fetch(`${base}${u}`);
-      expect(anon.status, u).toBe(401);
-      expect(await anon.json(), u).toEqual({ code: 401, message: "UNAUTHENTICATED" });
-    }
-  });
+  it.each(apiRoutes.filter((r) => declaredRouteRole(r) === "admin"))(
+    "GET %s: 403 for a user and 401 anonymously whatever the parameters",
+    async (r) => {
+      // Not "%E0%A4%A" (malformed percent-encoding): Next answers its own plain 500 for any such path
+      // before a route or the proxy runs (vercel/next.js#94278), so no handler code is reached.
+      const values = ["1", "abc", "0", "-1", "99999999999999999999", "%00", "%25", "1.5", "1%2F..%2F2"];
+      const urls = r.includes("[") ? values.map((v) => r.replace(/\[[^\]]+\]/g, v)) : [r];
+      for (const u of urls.flatMap((x) => [x, `${x}?id=abc&user_id=%00&q=${"x".repeat(500)}`])) {
+        const user = await fetch(`${base}${u}`, { headers: { Cookie: userCookie } });
+        expect(user.status, u).toBe(403);
+        expect(await user.json(), u).toEqual({ code: 403, message: "FORBIDDEN" });
+        const anon = await fetch(`${base}${u}`);
+        expect(anon.status, u).toBe(401);
+        expect(await anon.json(), u).toEqual({ code: 401, message: "UNAUTHENTICATED" });
+      }
+    },
+  );
 
   it("the admin read route parses its id only for an admin (positive control)", async () => {
     const res = await fetch(`${base}/api/v1/admin/users/abc/platform-quotas`, { headers: { Cookie: adminCookie } });
@@ -220,9 +254,15 @@ describe("GET /api/metrics (bearer token)", () => {
   it("refuses no token, a session, a wrong token, another scheme and the token in the query", async () => {
     await expect401(await fetch(url), "no token");
     await expect401(await fetch(url, { headers: { Cookie: adminCookie } }), "admin session");
-    await expect401(await fetch(url, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN.slice(0, -1)}x` } }), "same length, wrong");
+    await expect401(
+      await fetch(url, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN.slice(0, -1)}x` } }),
+      "same length, wrong",
+    );
     await expect401(await fetch(url, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN}0` } }), "longer");
-    await expect401(await fetch(url, { headers: { Authorization: `Bearer ${testEnv().sessionSecret}` } }), "session secret");
+    await expect401(
+      await fetch(url, { headers: { Authorization: `Bearer ${testEnv().sessionSecret}` } }),
+      "session secret",
+    );
     const basic = Buffer.from(`metrics:${E2E_METRICS_TOKEN}`).toString("base64");
     await expect401(await fetch(url, { headers: { Authorization: `Basic ${basic}` } }), "basic");
     await expect401(await fetch(`${url}?token=${E2E_METRICS_TOKEN}`), "query");
@@ -240,7 +280,15 @@ describe("GET /api/metrics (bearer token)", () => {
     expect(text).toContain("qc_signup_defaults_fallbacks_total");
     expect(text).toContain("qc_process_cpu_seconds_total");
     const env = testEnv();
-    for (const secret of [E2E_METRICS_TOKEN, env.sessionSecret, env.databaseUrl, env.redisUrl, BOOTSTRAP_ADMIN.email, "127.0.0.1", "postgresql://"]) {
+    for (const secret of [
+      E2E_METRICS_TOKEN,
+      env.sessionSecret,
+      env.databaseUrl,
+      env.redisUrl,
+      BOOTSTRAP_ADMIN.email,
+      "127.0.0.1",
+      "postgresql://",
+    ]) {
       expect(text.includes(secret), `scrape contains ${secret}`).toBe(false);
     }
   });
@@ -248,13 +296,22 @@ describe("GET /api/metrics (bearer token)", () => {
 
 describe("server actions", () => {
   it("the build registers the guarded actions", () => {
-    expect(actions.map((a) => a.name)).toEqual(expect.arrayContaining(["signInAction", "signOutAction", "setUserStatusAction"]));
+    expect(actions.map((a) => a.name)).toEqual(
+      expect.arrayContaining(["signInAction", "signOutAction", "setUserStatusAction"]),
+    );
   });
 
   it("every action but sign-in and registration is a guardedAction with a declared role", () => {
-    for (const a of actions) expect(PUBLIC_ACTIONS.has(a.name) ? "public" : declaredRole(a), `${a.name} in ${a.file}`).not.toBeNull();
+    for (const a of actions)
+      expect(PUBLIC_ACTIONS.has(a.name) ? "public" : declaredRole(a), `${a.name} in ${a.file}`).not.toBeNull();
     expect(adminActions.map((a) => a.name)).toEqual(
-      expect.arrayContaining(["setUserStatusAction", "setUserRoleAction", "saveUserPlatformQuotasAction", "resetUserPlatformQuotaWindowAction", "saveQuotaDefaultsAction"]),
+      expect.arrayContaining([
+        "setUserStatusAction",
+        "setUserRoleAction",
+        "saveUserPlatformQuotasAction",
+        "resetUserPlatformQuotaWindowAction",
+        "saveQuotaDefaultsAction",
+      ]),
     );
   });
 
@@ -266,36 +323,59 @@ describe("server actions", () => {
         expect(r.contentType, what).toBe("text/x-component");
         expect(r.body, what).toBe('{"ok":false,"code":"UNAUTHENTICATED"}');
       }
-      expect(await c.query("SELECT role, status FROM users WHERE id = $1", [targetId]).then((q) => q.rows[0])).toEqual({ role: "user", status: "active" });
+      expect(await c.query("SELECT role, status FROM users WHERE id = $1", [targetId]).then((q) => q.rows[0])).toEqual({
+        role: "user",
+        status: "active",
+      });
     },
   );
 
   // Issue 10 §7: parsing ran before the role check, so a user's session learned each admin
   // action's input rules (field errors) by sending it anything. Role first: FORBIDDEN, always.
-  it.each(adminActions.map((a) => [a.name, a] as const))("%s is FORBIDDEN to a signed-in user whatever it sends, and parses for an admin", async (_name, action) => {
-    const before = await c.query("SELECT (SELECT count(*) FROM console_audit_logs)::int AS audits, (SELECT role || status FROM users WHERE id = $1) AS target", [targetId]);
-    for (const [what, body] of bodies(action)) {
-      const r = await callAction(action, body, userCookie);
-      expect(r.contentType, what).toBe("text/x-component");
-      expect(r.body, what).toBe('{"ok":false,"code":"FORBIDDEN"}');
-    }
-    expect((await c.query("SELECT (SELECT count(*) FROM console_audit_logs)::int AS audits, (SELECT role || status FROM users WHERE id = $1) AS target", [targetId])).rows).toEqual(before.rows);
-    // Bodies React cannot decode never reach an action at all (Next answers 500 with an error digest
-    // only): no input rule leaks and nothing changes either.
-    for (const raw of ["this is not json", "", "[", '"$@1"']) {
-      const r = await callAction(action, raw, userCookie);
-      expect(r.raw, JSON.stringify(raw)).not.toMatch(/INVALID_INPUT|fieldErrors|"ok":true/);
-      if (r.status === 500) expect(r.body, JSON.stringify(raw)).toMatch(/^E\{"digest":"\d+"\}$/);
-      else expect(r.body, JSON.stringify(raw)).toBe('{"ok":false,"code":"FORBIDDEN"}');
-    }
-    expect((await c.query("SELECT (SELECT count(*) FROM console_audit_logs)::int AS audits, (SELECT role || status FROM users WHERE id = $1) AS target", [targetId])).rows).toEqual(before.rows);
-    // Positive control: the same garbage from an admin is rejected by the parser, i.e. the user's
-    // FORBIDDEN above came from the role check, not from the input.
-    for (const body of [["garbage"], [42], [[1, 2, 3]]]) {
-      const r = await callAction(action, body, adminCookie);
-      expect(r.body, JSON.stringify(body)).toContain('"code":"INVALID_INPUT"');
-    }
-  });
+  it.each(adminActions.map((a) => [a.name, a] as const))(
+    "%s is FORBIDDEN to a signed-in user whatever it sends, and parses for an admin",
+    async (_name, action) => {
+      const before = await c.query(
+        "SELECT (SELECT count(*) FROM console_audit_logs)::int AS audits, (SELECT role || status FROM users WHERE id = $1) AS target",
+        [targetId],
+      );
+      for (const [what, body] of bodies(action)) {
+        const r = await callAction(action, body, userCookie);
+        expect(r.contentType, what).toBe("text/x-component");
+        expect(r.body, what).toBe('{"ok":false,"code":"FORBIDDEN"}');
+      }
+      expect(
+        (
+          await c.query(
+            "SELECT (SELECT count(*) FROM console_audit_logs)::int AS audits, (SELECT role || status FROM users WHERE id = $1) AS target",
+            [targetId],
+          )
+        ).rows,
+      ).toEqual(before.rows);
+      // Bodies React cannot decode never reach an action at all (Next answers 500 with an error digest
+      // only): no input rule leaks and nothing changes either.
+      for (const raw of ["this is not json", "", "[", '"$@1"']) {
+        const r = await callAction(action, raw, userCookie);
+        expect(r.raw, JSON.stringify(raw)).not.toMatch(/INVALID_INPUT|fieldErrors|"ok":true/);
+        if (r.status === 500) expect(r.body, JSON.stringify(raw)).toMatch(/^E\{"digest":"\d+"\}$/);
+        else expect(r.body, JSON.stringify(raw)).toBe('{"ok":false,"code":"FORBIDDEN"}');
+      }
+      expect(
+        (
+          await c.query(
+            "SELECT (SELECT count(*) FROM console_audit_logs)::int AS audits, (SELECT role || status FROM users WHERE id = $1) AS target",
+            [targetId],
+          )
+        ).rows,
+      ).toEqual(before.rows);
+      // Positive control: the same garbage from an admin is rejected by the parser, i.e. the user's
+      // FORBIDDEN above came from the role check, not from the input.
+      for (const body of [["garbage"], [42], [[1, 2, 3]]]) {
+        const r = await callAction(action, body, adminCookie);
+        expect(r.body, JSON.stringify(body)).toContain('"code":"INVALID_INPUT"');
+      }
+    },
+  );
 
   // A user's session must not reach an admin action: the check is inside the action itself.
   it("setUserStatusAction: a user's session is FORBIDDEN and nothing changes; an admin's works", async () => {

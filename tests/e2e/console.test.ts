@@ -1,8 +1,10 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
 import type pg from "pg";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { hashPassword } from "@/lib/auth/password";
 import { DEMO_ADMIN, DEMO_USER_PASSWORD } from "@/lib/seed/demo";
+
 import { launchChromium, screenshot, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
 
@@ -19,9 +21,10 @@ async function newPage(locale: string): Promise<{ ctx: BrowserContext; page: Pag
 beforeAll(async () => {
   browser = await launchChromium();
   c = await rawDb();
-  await c.query("INSERT INTO users (email, password_hash) VALUES ('e2e-throttle@example.com', $1) ON CONFLICT DO NOTHING", [
-    await hashPassword("throttle-pass"),
-  ]);
+  await c.query(
+    "INSERT INTO users (email, password_hash) VALUES ('e2e-throttle@example.com', $1) ON CONFLICT DO NOTHING",
+    [await hashPassword("throttle-pass")],
+  );
 });
 afterAll(async () => {
   await browser?.close();
@@ -109,7 +112,9 @@ describe("admin", () => {
     await row.getByRole("button", { name: "禁用 carol.w@example.net" }).click();
     await page.getByRole("alertdialog").getByRole("button", { name: "禁用用户" }).click();
     await expect.poll(() => row.textContent()).toContain("已禁用");
-    expect((await c.query("SELECT status FROM users WHERE email = 'carol.w@example.net'")).rows[0].status).toBe("disabled");
+    expect((await c.query("SELECT status FROM users WHERE email = 'carol.w@example.net'")).rows[0].status).toBe(
+      "disabled",
+    );
     await row.getByRole("button", { name: "启用 carol.w@example.net" }).click();
     await expect.poll(() => row.textContent()).toContain("正常");
     await screenshot(page, "admin-users-zh");

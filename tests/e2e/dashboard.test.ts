@@ -1,8 +1,10 @@
 import { spawn } from "node:child_process";
-import type { Browser, Page } from "playwright-core";
 import type pg from "pg";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { hashPassword } from "@/lib/auth/password";
+
 import { launchChromium, screenshot, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
 import { sessionCookieFor } from "../support/session";
@@ -31,7 +33,10 @@ async function dashboard(locale: "en" | "zh", timezoneId: string): Promise<Page>
 beforeAll(async () => {
   browser = await launchChromium();
   c = await rawDb();
-  const u = await c.query("INSERT INTO users (email, password_hash, balance) VALUES ($1, $2, 12.34) RETURNING id", [EMAIL, await hashPassword(PASSWORD)]);
+  const u = await c.query("INSERT INTO users (email, password_hash, balance) VALUES ($1, $2, 12.34) RETURNING id", [
+    EMAIL,
+    await hashPassword(PASSWORD),
+  ]);
   userId = Number(u.rows[0].id);
   await c.query(
     `INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd, weekly_limit_usd, monthly_limit_usd) VALUES
@@ -50,33 +55,70 @@ describe("user dashboard", () => {
     const page = await dashboard("en", "America/New_York");
     const card = page.locator('[data-quota-card="anthropic"]');
     await expect.poll(() => page.getByTestId("usage-anthropic-daily").textContent()).toBe("$0.00 of $2.00$2.00 left");
-    expect(await page.locator('[data-quota-card="openai"]').getByTestId("usage-openai-monthly").textContent()).toBe("Disabled");
-    expect(await page.getByTestId("blocked-openai").textContent()).toBe("Monthly (30-day rolling) window is disabled for OpenAI: requests are blocked.");
+    expect(await page.locator('[data-quota-card="openai"]').getByTestId("usage-openai-monthly").textContent()).toBe(
+      "Disabled",
+    );
+    expect(await page.getByTestId("blocked-openai").textContent()).toBe(
+      "Monthly (30-day rolling) window is disabled for OpenAI: requests are blocked.",
+    );
     expect(await page.locator('[data-quota-card="gemini"]').count()).toBe(0); // no limits: no card, but named
     expect(await page.getByTestId("unlimited-platforms").textContent()).toBe("No limits on: Gemini");
     const bar = card.getByRole("progressbar", { name: "Claude Daily usage" });
     expect(await bar.getAttribute("aria-valuenow")).toBe("0");
 
     // Gateway traffic for this user, through lib/billing, while the page stays open.
-    const sim = spawn("node_modules/.bin/tsx", ["scripts/simulate.ts", "--email", EMAIL, "--platforms", "anthropic", "--rate", "8", "--duration", "4", "--cost-min", "0.1", "--cost-max", "0.2", "--json"], {
-      env: process.env,
-      stdio: "ignore",
-    });
+    const sim = spawn(
+      "node_modules/.bin/tsx",
+      [
+        "scripts/simulate.ts",
+        "--email",
+        EMAIL,
+        "--platforms",
+        "anthropic",
+        "--rate",
+        "8",
+        "--duration",
+        "4",
+        "--cost-min",
+        "0.1",
+        "--cost-max",
+        "0.2",
+        "--json",
+      ],
+      {
+        env: process.env,
+        stdio: "ignore",
+      },
+    );
     const simDone = new Promise((r) => sim.once("exit", r));
     // The page moves without a reload: the poll fails if no refresh shows usage within 15 s.
-    await expect.poll(async () => Number(await bar.getAttribute("aria-valuenow")), { timeout: 15_000, interval: 500 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => Number(await bar.getAttribute("aria-valuenow")), { timeout: 15_000, interval: 500 })
+      .toBeGreaterThan(0);
     await simDone;
-    await expect.poll(() => page.getByTestId("blocked-anthropic").textContent(), { timeout: 15_000, interval: 500 }).toMatch(
-      /^Daily limit reached: requests to Claude are blocked until /,
-    );
+    await expect
+      .poll(() => page.getByTestId("blocked-anthropic").textContent(), { timeout: 15_000, interval: 500 })
+      .toMatch(/^Daily limit reached: requests to Claude are blocked until /);
     expect(Number(await bar.getAttribute("aria-valuenow"))).toBe(100);
 
     // The reset instant comes from the server; it is shown in the browser's zone (New York).
-    const api = await (await fetch(`${base}/api/v1/user/platform-quotas`, { headers: { Cookie: await sessionCookieFor(EMAIL) } })).json();
-    const resetsAt: string = api.data.platform_quotas.find((q: { platform: string }) => q.platform === "anthropic").daily_window_resets_at;
+    const api = await (
+      await fetch(`${base}/api/v1/user/platform-quotas`, { headers: { Cookie: await sessionCookieFor(EMAIL) } })
+    ).json();
+    const resetsAt: string = api.data.platform_quotas.find(
+      (q: { platform: string }) => q.platform === "anthropic",
+    ).daily_window_resets_at;
     expect(resetsAt).toMatch(/T00:00:00\+08:00$/);
-    const ny = new Intl.DateTimeFormat("en", { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "America/New_York" }).format(new Date(resetsAt));
-    await expect.poll(() => page.getByTestId("resets-anthropic-daily").textContent()).toMatch(new RegExp(`^Resets ${ny.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} · in `));
+    const ny = new Intl.DateTimeFormat("en", {
+      month: "short",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      timeZone: "America/New_York",
+    }).format(new Date(resetsAt));
+    await expect
+      .poll(() => page.getByTestId("resets-anthropic-daily").textContent())
+      .toMatch(new RegExp(`^Resets ${ny.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} · in `));
     await screenshot(page, "dashboard-en-blocked");
     await page.context().close();
   });
@@ -97,7 +139,9 @@ describe("user dashboard", () => {
     await page.goto(`${base}/en/sign-in`);
     await signIn(page, "alice@example.com", "user-demo-pass");
     await page.waitForURL(`${base}/en/dashboard`);
-    expect(await page.getByTestId("no-limits").textContent()).toBe("No limits — your usage is unlimited on every platform.");
+    expect(await page.getByTestId("no-limits").textContent()).toBe(
+      "No limits — your usage is unlimited on every platform.",
+    );
     await ctx.close();
   });
 
@@ -109,7 +153,11 @@ describe("user dashboard", () => {
     for (const url of [`/api/v1/user/platform-quotas?user_id=${other}`, `/api/v1/user/platform-quotas?id=${other}`]) {
       const res = await fetch(`${base}${url}`, { headers: { Cookie: cookie, "X-User-Id": String(other) } });
       const body = await res.json();
-      expect(body.data.platform_quotas.map((q: { platform: string }) => q.platform).sort()).toEqual(["anthropic", "gemini", "openai"]);
+      expect(body.data.platform_quotas.map((q: { platform: string }) => q.platform).sort()).toEqual([
+        "anthropic",
+        "gemini",
+        "openai",
+      ]);
       expect(JSON.stringify(body)).not.toMatch(/window_start/);
     }
   });

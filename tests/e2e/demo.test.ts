@@ -3,7 +3,9 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { DEMO_ADMIN, DEMO_USER_PASSWORD } from "@/lib/seed/demo";
+
 import { launchChromium, screenshot, signIn, tmpDir } from "../support/browser";
 import { freePort } from "../support/net";
 
@@ -73,11 +75,17 @@ describe("npm run demo with no PostgreSQL and no Redis", () => {
     await page.goto(base);
     await signIn(page, DEMO_ADMIN.email, DEMO_ADMIN.password);
     await page.waitForURL(`${base}/en/dashboard`);
-    expect(await page.getByTestId("admin-menu").getByRole("link").allTextContents()).toEqual(["Users", "Settings", "Cache health"]);
+    expect(await page.getByTestId("admin-menu").getByRole("link").allTextContents()).toEqual([
+      "Users",
+      "Settings",
+      "Cache health",
+    ]);
     expect(await page.getByRole("status").textContent()).toContain("Running without the shared Redis cache");
     await page.getByLabel("Language").selectOption("zh");
     await page.waitForURL(`${base}/zh/dashboard`);
-    await expect.poll(() => page.getByTestId("admin-menu").getByRole("link").allTextContents()).toEqual(["用户管理", "系统设置", "缓存健康"]);
+    await expect
+      .poll(() => page.getByTestId("admin-menu").getByRole("link").allTextContents())
+      .toEqual(["用户管理", "系统设置", "缓存健康"]);
     await page.getByRole("link", { name: "用户管理" }).click();
     await page.waitForURL(`${base}/zh/admin/users`);
     await expect.poll(() => page.getByTestId("stat-total").textContent()).toBe("9");

@@ -1,8 +1,10 @@
 import Redis from "ioredis";
-import type { Browser, Page } from "playwright-core";
 import type pg from "pg";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+
 import { DEMO_ADMIN } from "@/lib/seed/demo";
+
 import { builtAction, callAction, callFormAction } from "../support/actions";
 import { launchChromium, screenshot, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
@@ -30,9 +32,11 @@ const setSwitch = async (value: string | null) => {
 };
 const userCount = async () => (await c.query("SELECT count(*)::int AS n FROM users")).rows[0].n as number;
 const accountsOf = async (address: string) =>
-  (await c.query("SELECT count(*)::int AS n FROM users WHERE lower(trim(email)) = lower(trim($1))", [address])).rows[0].n as number;
+  (await c.query("SELECT count(*)::int AS n FROM users WHERE lower(trim(email)) = lower(trim($1))", [address])).rows[0]
+    .n as number;
 const html = async (path: string, b = base) => (await fetch(`${b}${path}`)).text();
-const register = (fields: Record<string, string>, b = base) => callFormAction(b, builtAction("registerAction"), { locale: "en", ...fields });
+const register = (fields: Record<string, string>, b = base) =>
+  callFormAction(b, builtAction("registerAction"), { locale: "en", ...fields });
 
 async function fillRegister(page: Page, email: string, password: string) {
   await page.locator('input[name="email"]').fill(email);
@@ -110,11 +114,15 @@ describe("the admin's switch on Admin → Settings", () => {
     expect(await box.getByTestId("registration-effective").textContent()).toBe("Registration is closed.");
     await box.getByRole("switch").check();
     await box.getByRole("button", { name: "Save registration" }).click();
-    await expect.poll(() => box.getByTestId("registration-message").textContent()).toContain("Registration setting saved.");
+    await expect
+      .poll(() => box.getByTestId("registration-message").textContent())
+      .toContain("Registration setting saved.");
     expect(await box.getByTestId("registration-effective").textContent()).toBe("Registration is open.");
     await screenshot(page, "admin-settings-registration-en");
     expect((await c.query("SELECT value FROM settings WHERE key = $1", [KEY])).rows).toEqual([{ value: "true" }]);
-    expect((await c.query("SELECT count(*)::int AS n FROM settings WHERE key = 'registration_enabled'")).rows[0].n).toBe(0);
+    expect(
+      (await c.query("SELECT count(*)::int AS n FROM settings WHERE key = 'registration_enabled'")).rows[0].n,
+    ).toBe(0);
     await ctx.close();
 
     const anon = await browser.newContext({ locale: "en-US" });
@@ -129,9 +137,19 @@ describe("the admin's switch on Admin → Settings", () => {
   it("a stale save is CONFLICT and a user's session is FORBIDDEN; nothing changes", async () => {
     await setSwitch("true");
     const action = builtAction("saveRegistrationSettingAction");
-    const stale = await callAction(base, action, [{ enabled: false, version: "stale" }], await sessionCookieFor(DEMO_ADMIN.email));
+    const stale = await callAction(
+      base,
+      action,
+      [{ enabled: false, version: "stale" }],
+      await sessionCookieFor(DEMO_ADMIN.email),
+    );
     expect(stale.body).toBe('{"ok":false,"code":"CONFLICT"}');
-    const denied = await callAction(base, action, [{ enabled: false, version: "stale" }], await sessionCookieFor("alice@example.com"));
+    const denied = await callAction(
+      base,
+      action,
+      [{ enabled: false, version: "stale" }],
+      await sessionCookieFor("alice@example.com"),
+    );
     expect(denied.body).toContain('"code":"FORBIDDEN"');
     expect((await c.query("SELECT value FROM settings WHERE key = $1", [KEY])).rows).toEqual([{ value: "true" }]);
   });
@@ -143,19 +161,26 @@ describe("with registration open", () => {
   });
 
   it.each([
-    ["en-US", "en", "This password is too easy to guess. It is one of the most used passwords. Add more words that are less common."],
+    [
+      "en-US",
+      "en",
+      "This password is too easy to guess. It is one of the most used passwords. Add more words that are less common.",
+    ],
     ["zh-CN", "zh", "这个密码太容易被猜到。这是最常用的密码之一。再加几个不常见的词。"],
-  ] as const)("%s: 12345678 is refused with a message that says why; nothing is written", async (locale, l, message) => {
-    const ctx = await browser.newContext({ locale });
-    const page = await ctx.newPage();
-    await page.goto(`${base}/${l}/register`);
-    await fillRegister(page, `e2e-reg-weak-${l}@example.com`, "12345678");
-    await expect.poll(() => page.locator("#password-hint").textContent()).toBe(message);
-    expect(await page.locator('input[name="password"]').getAttribute("aria-invalid")).toBe("true");
-    await screenshot(page, `register-weak-password-${l}`);
-    expect(await accountsOf(`e2e-reg-weak-${l}@example.com`)).toBe(0);
-    await ctx.close();
-  });
+  ] as const)(
+    "%s: 12345678 is refused with a message that says why; nothing is written",
+    async (locale, l, message) => {
+      const ctx = await browser.newContext({ locale });
+      const page = await ctx.newPage();
+      await page.goto(`${base}/${l}/register`);
+      await fillRegister(page, `e2e-reg-weak-${l}@example.com`, "12345678");
+      await expect.poll(() => page.locator("#password-hint").textContent()).toBe(message);
+      expect(await page.locator('input[name="password"]').getAttribute("aria-invalid")).toBe("true");
+      await screenshot(page, `register-weak-password-${l}`);
+      expect(await accountsOf(`e2e-reg-weak-${l}@example.com`)).toBe(0);
+      await ctx.close();
+    },
+  );
 
   // Guards account enumeration: a taken address must not get its own answer (it was EMAIL_TAKEN).
   it("a taken address (any case) gets the same generic answer as a reserved one; nothing is written", async () => {
@@ -163,7 +188,10 @@ describe("with registration open", () => {
     const taken = await register({ email: " ALICE@example.com", password: STRONG });
     const reserved = await register({ email: "linuxdo-1@linuxdo-connect.invalid", password: STRONG });
     expect(JSON.parse(taken.body)).toEqual({ code: "REGISTRATION_FAILED", email: " ALICE@example.com" });
-    expect(JSON.parse(reserved.body)).toEqual({ code: "REGISTRATION_FAILED", email: "linuxdo-1@linuxdo-connect.invalid" });
+    expect(JSON.parse(reserved.body)).toEqual({
+      code: "REGISTRATION_FAILED",
+      email: "linuxdo-1@linuxdo-connect.invalid",
+    });
     expect(taken.raw).not.toMatch(/TAKEN|exists/i);
     expect(await userCount()).toBe(before);
 
@@ -171,15 +199,23 @@ describe("with registration open", () => {
     const page = await ctx.newPage();
     await page.goto(`${base}/en/register`);
     await fillRegister(page, "Alice@Example.com", STRONG);
-    await expect.poll(() => page.locator("#register-error").textContent()).toBe(
-      "We could not create an account with these details. If you already have one, sign in instead.",
-    );
+    await expect
+      .poll(() => page.locator("#register-error").textContent())
+      .toBe("We could not create an account with these details. If you already have one, sign in instead.");
     await ctx.close();
   });
 
   it("8 concurrent sign-ups over HTTP with case/whitespace variants of one address create exactly 1 account", async () => {
-    const variants = ["e2e-reg-race@example.com", "E2E-REG-RACE@EXAMPLE.COM", " e2e-reg-race@example.com", "e2e-reg-race@example.com ",
-      "E2e-Reg-Race@Example.com", "e2e-reg-race@EXAMPLE.com", "  E2E-reg-race@example.com", "e2e-REG-race@example.COM"];
+    const variants = [
+      "e2e-reg-race@example.com",
+      "E2E-REG-RACE@EXAMPLE.COM",
+      " e2e-reg-race@example.com",
+      "e2e-reg-race@example.com ",
+      "E2e-Reg-Race@Example.com",
+      "e2e-reg-race@EXAMPLE.com",
+      "  E2E-reg-race@example.com",
+      "e2e-REG-race@example.COM",
+    ];
     const results = await Promise.all(variants.map((email) => register({ email, password: STRONG })));
     const created = results.filter((x) => x.headers.get("x-action-redirect")?.startsWith("/en/dashboard"));
     expect(created).toHaveLength(1);
@@ -204,13 +240,18 @@ describe("with registration open", () => {
   it("a sign-up that fell back from an unreadable system default is counted in /api/metrics", async () => {
     const metric = async () => {
       const res = await fetch(`${base}/api/metrics`, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN}` } });
-      const line = (await res.text()).split("\n").find((l) => l.startsWith('qc_signup_defaults_fallbacks_total{kind="unreadable"}'));
+      const line = (await res.text())
+        .split("\n")
+        .find((l) => l.startsWith('qc_signup_defaults_fallbacks_total{kind="unreadable"}'));
       return Number(line?.split(" ")[1]);
     };
-    const saved = (await c.query("SELECT value FROM settings WHERE key = 'default_platform_quotas'")).rows[0]?.value as string | undefined;
+    const saved = (await c.query("SELECT value FROM settings WHERE key = 'default_platform_quotas'")).rows[0]?.value as
+      string | undefined;
     const before = await metric();
     expect(Number.isFinite(before)).toBe(true);
-    await c.query("INSERT INTO settings (key, value) VALUES ('default_platform_quotas', '{not json') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value");
+    await c.query(
+      "INSERT INTO settings (key, value) VALUES ('default_platform_quotas', '{not json') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+    );
     try {
       const res = await register({ email: "e2e-reg-fallback@example.com", password: STRONG });
       expect(res.headers.get("set-cookie")).toMatch(/qc_session=/);
@@ -224,13 +265,23 @@ describe("with registration open", () => {
   // Issue 10 #7: `registerAction` answered 500 ("b.get is not a function") to anything but a form.
   it("answers INVALID_INPUT to arguments that are not a form, and field codes (never zod's English) to missing fields", async () => {
     const action = builtAction("registerAction");
-    for (const args of [[{}, { email: "x@example.com", password: STRONG }], [{}, "email=x"], [], [null, null], [{}, ["x"]]]) {
+    for (const args of [
+      [{}, { email: "x@example.com", password: STRONG }],
+      [{}, "email=x"],
+      [],
+      [null, null],
+      [{}, ["x"]],
+    ]) {
       const res = await callAction(base, action, args);
       expect(res.status, JSON.stringify(args)).toBe(200);
       expect(JSON.parse(res.body), JSON.stringify(args)).toEqual({ code: "INVALID_INPUT" });
     }
     const missing = await callFormAction(base, action, { locale: "en" });
-    expect(JSON.parse(missing.body)).toEqual({ code: "INVALID_INPUT", fieldErrors: { email: ["REQUIRED"], password: ["REQUIRED"] }, email: "" });
+    expect(JSON.parse(missing.body)).toEqual({
+      code: "INVALID_INPUT",
+      fieldErrors: { email: ["REQUIRED"], password: ["REQUIRED"] },
+      email: "",
+    });
     expect(missing.raw).not.toContain("Invalid input");
   });
 });

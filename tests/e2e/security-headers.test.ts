@@ -1,10 +1,12 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Browser, Page } from "playwright-core";
 import type pg from "pg";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { hashPassword } from "@/lib/auth/password";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
+
 import { builtAction, callAction } from "../support/actions";
 import { launchChromium, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
@@ -26,7 +28,10 @@ let c: pg.Client;
 beforeAll(async () => {
   browser = await launchChromium();
   c = await rawDb();
-  const u = await c.query("INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id", [USER.email, await hashPassword(USER.password)]);
+  const u = await c.query("INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id", [
+    USER.email,
+    await hashPassword(USER.password),
+  ]);
   const today = new Date();
   // Daily usage 1 of 2: the dashboard's bar is 50 % wide through a server-rendered style attribute.
   await c.query(
@@ -72,7 +77,8 @@ function expectSecurityHeaders(res: Response, what: string, secure = true): stri
   expect(res.headers.get("x-content-type-options"), what).toBe("nosniff");
   expect(res.headers.get("referrer-policy"), what).toBe("same-origin");
   const permissions = res.headers.get("permissions-policy") ?? "";
-  for (const feature of ["camera=()", "microphone=()", "geolocation=()", "payment=()", "usb=()"]) expect(permissions, what).toContain(feature);
+  for (const feature of ["camera=()", "microphone=()", "geolocation=()", "payment=()", "usb=()"])
+    expect(permissions, what).toContain(feature);
   expect(res.headers.get("cross-origin-opener-policy"), what).toBe("same-origin");
   if (secure) expect(res.headers.get("strict-transport-security"), what).toBe("max-age=63072000; includeSubDomains");
   else expect(res.headers.get("strict-transport-security"), what).toBeNull();
@@ -111,7 +117,13 @@ describe("security headers on every kind of response", () => {
     const action = builtAction("setUserStatusAction");
     const res = await fetch(`${base}${action.page}`, {
       method: "POST",
-      headers: { "Next-Action": action.id, "Content-Type": "text/plain;charset=UTF-8", Accept: "text/x-component", Origin: base, Cookie: await sessionCookieFor(USER.email) },
+      headers: {
+        "Next-Action": action.id,
+        "Content-Type": "text/plain;charset=UTF-8",
+        Accept: "text/x-component",
+        Origin: base,
+        Cookie: await sessionCookieFor(USER.email),
+      },
       body: JSON.stringify([{ userId: 1, status: "disabled" }]),
     });
     expect(res.status).toBe(200);
@@ -119,7 +131,9 @@ describe("security headers on every kind of response", () => {
     expect(await res.text()).toContain('"FORBIDDEN"'); // it really ran the action
     expectSecurityHeaders(res, "server action");
     // The helper the other suites use sees the same (positive control for the request shape).
-    expect((await callAction(base, action, [{ userId: 1, status: "disabled" }], await sessionCookieFor(USER.email))).body).toContain("FORBIDDEN");
+    expect(
+      (await callAction(base, action, [{ userId: 1, status: "disabled" }], await sessionCookieFor(USER.email))).body,
+    ).toContain("FORBIDDEN");
   });
 
   it("static assets: a JS chunk, a stylesheet and the icon", async () => {
@@ -140,7 +154,12 @@ describe("security headers on every kind of response", () => {
   });
 
   it("404s: a localized page, a file outside any locale, a missing static chunk", async () => {
-    for (const path of ["/en/no-such-page", "/zh/no-such-page", "/no-such-file.txt", "/_next/static/chunks/no-such-chunk.js"]) {
+    for (const path of [
+      "/en/no-such-page",
+      "/zh/no-such-page",
+      "/no-such-file.txt",
+      "/_next/static/chunks/no-such-chunk.js",
+    ]) {
       const res = await fetch(`${base}${path}`);
       expect(res.status, path).toBe(404);
       expectSecurityHeaders(res, path);
@@ -157,7 +176,8 @@ describe("security headers on every kind of response", () => {
   it("without Secure cookies (COOKIE_SECURE=false, plain http): no HSTS", async () => {
     const server = await startNextServer({ ...process.env, COOKIE_SECURE: "false" }, { capture: true });
     try {
-      for (const path of ["/en/sign-in", "/api/health", "/en/no-such-page"]) expectSecurityHeaders(await fetch(`${server.baseURL}${path}`), `insecure ${path}`, false);
+      for (const path of ["/en/sign-in", "/api/health", "/en/no-such-page"])
+        expectSecurityHeaders(await fetch(`${server.baseURL}${path}`), `insecure ${path}`, false);
     } finally {
       await server.stop();
     }
@@ -169,7 +189,10 @@ async function attackerSite(): Promise<{ url: string; close: () => Promise<void>
   const server = http.createServer((req, res) => {
     res.setHeader("Content-Type", "text/html; charset=utf-8");
     if (req.url === "/inner") res.end('<p id="inner">framed fine</p>');
-    else res.end(`<h1>prize</h1><iframe id="victim" src="${base}/en/admin/users" width="1200" height="800"></iframe><iframe id="control" src="/inner"></iframe>`);
+    else
+      res.end(
+        `<h1>prize</h1><iframe id="victim" src="${base}/en/admin/users" width="1200" height="800"></iframe><iframe id="control" src="/inner"></iframe>`,
+      );
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
@@ -241,7 +264,9 @@ describe("the console under its CSP (Chromium)", () => {
   it("the violation watch works: an injected inline handler is blocked and reported (positive control)", async () => {
     const { ctx, page, violations } = await watchedContext("en");
     await visit(page, "/en/sign-in");
-    await page.evaluate(() => document.body.insertAdjacentHTML("beforeend", `<img src="data:," onerror="document.title='pwned'">`));
+    await page.evaluate(() =>
+      document.body.insertAdjacentHTML("beforeend", `<img src="data:," onerror="document.title='pwned'">`),
+    );
     await expect.poll(() => violations.map((v) => v.directive)).toEqual(["script-src-attr"]);
     expect(await page.title()).not.toBe("pwned");
     await ctx.close();
@@ -259,17 +284,27 @@ describe("the console under its CSP (Chromium)", () => {
       }
       // Client components hydrated and React Query fetching: the quota modal loads its data.
       await visit(page, `/${locale}/admin/users?q=bob.dev`);
-      await page.getByRole("button", { name: locale === "en" ? "Platform quotas of bob.dev@example.org" : "bob.dev@example.org 的平台限额" }).click();
+      await page
+        .getByRole("button", {
+          name: locale === "en" ? "Platform quotas of bob.dev@example.org" : "bob.dev@example.org 的平台限额",
+        })
+        .click();
       const modal = page.getByRole("dialog");
       await modal.locator('[data-cell="anthropic.daily"]').waitFor();
       // Radix's dialog inserts a <style> (scroll lock) at run time: it must carry the nonce.
-      await modal.getByRole("button", { name: locale === "en" ? "Clear All (remove all limits)" : "全部清空（取消所有限额）" }).click();
+      await modal
+        .getByRole("button", { name: locale === "en" ? "Clear All (remove all limits)" : "全部清空（取消所有限额）" })
+        .click();
       await page.getByRole("alertdialog").waitFor();
-      expect(await page.evaluate(() => [...document.querySelectorAll("style")].every((s) => s.nonce !== ""))).toBe(true);
+      expect(await page.evaluate(() => [...document.querySelectorAll("style")].every((s) => s.nonce !== ""))).toBe(
+        true,
+      );
       await page.keyboard.press("Escape");
       await page.keyboard.press("Escape");
       await expect.poll(() => page.getByRole("dialog").count()).toBe(0);
-      await page.getByRole("button", { name: locale === "en" ? "Disable bob.dev@example.org" : "禁用 bob.dev@example.org" }).click();
+      await page
+        .getByRole("button", { name: locale === "en" ? "Disable bob.dev@example.org" : "禁用 bob.dev@example.org" })
+        .click();
       await page.getByRole("alertdialog").waitFor();
       await page.keyboard.press("Escape");
       await expect.poll(() => page.getByRole("alertdialog").count()).toBe(0);
@@ -293,11 +328,16 @@ describe("the console under its CSP (Chromium)", () => {
       await page.waitForLoadState("networkidle");
       const bar = page.locator('[data-quota-card="anthropic"] [role="progressbar"]').first();
       expect(await bar.getAttribute("aria-valuenow")).toBe("50");
-      const ratio = await bar.evaluate((el) => (el.firstElementChild as HTMLElement).offsetWidth / (el as HTMLElement).offsetWidth);
+      const ratio = await bar.evaluate(
+        (el) => (el.firstElementChild as HTMLElement).offsetWidth / (el as HTMLElement).offsetWidth,
+      );
       expect(ratio).toBeCloseTo(0.5, 1);
       expect(violations, locale).toEqual([]);
       // The 404 documents themselves are logged as failed loads; nothing else may be.
-      expect(errors.filter((e) => !/Failed to load resource: the server responded with a status of 404/.test(e)), locale).toEqual([]);
+      expect(
+        errors.filter((e) => !/Failed to load resource: the server responded with a status of 404/.test(e)),
+        locale,
+      ).toEqual([]);
       await ctx.close();
     }
   });

@@ -2,8 +2,10 @@ import Redis from "ioredis";
 import type pg from "pg";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { hashPassword } from "@/lib/auth/password";
 import { DEMO_USER_PASSWORD } from "@/lib/seed/demo";
+
 import { builtAction, callAction, callFormAction } from "../support/actions";
 import { launchChromium, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
@@ -29,11 +31,21 @@ let r: Redis;
 type Outcome = { code: string; retryAfterSeconds?: number; setCookies: string[] };
 
 /** One sign-in attempt: "OK" when it redirected into the console, else the action's code. */
-async function attempt(url: string, email: string, password: string, opts: { xff?: string; cookie?: string } = {}): Promise<Outcome> {
-  const res = await callFormAction(url, signInAction, { email, password, locale: "en" }, {
-    cookie: opts.cookie,
-    headers: opts.xff ? { "X-Forwarded-For": opts.xff } : {},
-  });
+async function attempt(
+  url: string,
+  email: string,
+  password: string,
+  opts: { xff?: string; cookie?: string } = {},
+): Promise<Outcome> {
+  const res = await callFormAction(
+    url,
+    signInAction,
+    { email, password, locale: "en" },
+    {
+      cookie: opts.cookie,
+      headers: opts.xff ? { "X-Forwarded-For": opts.xff } : {},
+    },
+  );
   const setCookies = res.headers.getSetCookie();
   if (res.headers.get("x-action-redirect")?.startsWith("/en/dashboard")) return { code: "OK", setCookies };
   expect(res.status, res.raw.slice(0, 300)).toBe(200);
@@ -105,7 +117,11 @@ describe("finding 3: no proxy trusted, so X-Forwarded-For buys no fresh tries", 
 describe("behind a trusted proxy (TRUSTED_PROXIES=127.0.0.1/32, ::1)", () => {
   let proxied: NextServer;
   beforeAll(async () => {
-    proxied = await startNextServer({ ...process.env, TRUSTED_PROXIES: "127.0.0.1/32, ::1", METRICS_TOKEN: E2E_METRICS_TOKEN });
+    proxied = await startNextServer({
+      ...process.env,
+      TRUSTED_PROXIES: "127.0.0.1/32, ::1",
+      METRICS_TOKEN: E2E_METRICS_TOKEN,
+    });
   });
   afterAll(async () => {
     await proxied?.stop();
@@ -113,11 +129,13 @@ describe("behind a trusted proxy (TRUSTED_PROXIES=127.0.0.1/32, ::1)", () => {
 
   it("takes the client from the header the proxy appended; spoofed entries to its left change nothing", async () => {
     const spoofed: Outcome[] = [];
-    for (let i = 0; i < 7; i++) spoofed.push(await attempt(proxied.baseURL, SPRAY[0], `spoof-${i}`, { xff: `10.${i}.0.1, 203.0.113.5` }));
+    for (let i = 0; i < 7; i++)
+      spoofed.push(await attempt(proxied.baseURL, SPRAY[0], `spoof-${i}`, { xff: `10.${i}.0.1, 203.0.113.5` }));
     expect(tally(spoofed)).toEqual({ INVALID_CREDENTIALS: 5, RATE_LIMITED: 2 });
     // Positive control: 35 distinct forwarded clients (over the per-client limit of 30) are 35 clients.
     const distinct: Outcome[] = [];
-    for (let i = 0; i < 35; i++) distinct.push(await attempt(proxied.baseURL, SPRAY[1 + i], `x-${i}`, { xff: `198.19.0.${i + 1}` }));
+    for (let i = 0; i < 35; i++)
+      distinct.push(await attempt(proxied.baseURL, SPRAY[1 + i], `x-${i}`, { xff: `198.19.0.${i + 1}` }));
     expect(tally(distinct)).toEqual({ INVALID_CREDENTIALS: 35 });
   }, 600_000);
 
@@ -154,8 +172,11 @@ describe("behind a trusted proxy (TRUSTED_PROXIES=127.0.0.1/32, ::1)", () => {
     expect(device).not.toMatch(/; Domain=/i);
 
     // Logged and counted: /api/metrics shows the refusals and the lockouts.
-    const scrape = await (await fetch(`${url}/api/metrics`, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN}` } })).text();
-    const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\d+)$`, "m").exec(scrape)?.[1]);
+    const scrape = await (
+      await fetch(`${url}/api/metrics`, { headers: { Authorization: `Bearer ${E2E_METRICS_TOKEN}` } })
+    ).text();
+    const value = (name: string) =>
+      Number(new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\d+)$`, "m").exec(scrape)?.[1]);
     expect(value('qc_signin_throttled_total{scope="pair"}')).toBeGreaterThanOrEqual(47);
     expect(value('qc_signin_lockouts_total{scope="pair"}')).toBeGreaterThanOrEqual(2);
     expect(proxied.output()).not.toContain(ROOT);
@@ -189,7 +210,9 @@ describe("finding 7: sign-out and malformed sign-in calls", () => {
       await page.goto(`${base}/en/sign-in`);
       await signIn(page, "bob.dev@example.org", DEMO_USER_PASSWORD);
       await page.waitForURL(`${base}/en/dashboard`);
-      expect((await ctx.cookies()).map((k) => k.name)).toEqual(expect.arrayContaining([COOKIE_NAME, "__Host-qc_device"]));
+      expect((await ctx.cookies()).map((k) => k.name)).toEqual(
+        expect.arrayContaining([COOKIE_NAME, "__Host-qc_device"]),
+      );
       await page.getByRole("button", { name: "Sign out" }).click();
       await page.waitForURL(`${base}/en/sign-in`);
       const names = (await ctx.cookies()).map((k) => k.name);
@@ -203,7 +226,12 @@ describe("finding 7: sign-out and malformed sign-in calls", () => {
 
   // The action took its FormData on trust: `formData.get` on anything else threw (500).
   it("signInAction answers INVALID_INPUT, not 500, to arguments that are not FormData", async () => {
-    for (const args of ['[{}, {"email": "alice@example.com", "password": "x"}]', "[{}, null]", "[{}]", '[null, "email=alice@example.com"]']) {
+    for (const args of [
+      '[{}, {"email": "alice@example.com", "password": "x"}]',
+      "[{}, null]",
+      "[{}]",
+      '[null, "email=alice@example.com"]',
+    ]) {
       const res = await callAction(base, signInAction, args);
       expect(res.status, args).toBe(200);
       expect(JSON.parse(res.body), args).toEqual({ code: "INVALID_INPUT" });

@@ -1,9 +1,11 @@
-import type { Browser, Page } from "playwright-core";
 import type pg from "pg";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
+
 import { builtAction, callAction } from "../support/actions";
 import { launchChromium, screenshot, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
@@ -19,10 +21,14 @@ let browser: Browser;
 let c: pg.Client;
 let billing: BillingRuntime;
 
-const idOf = async (email: string) => Number((await c.query("SELECT id FROM users WHERE email = $1", [email])).rows[0].id);
+const idOf = async (email: string) =>
+  Number((await c.query("SELECT id FROM users WHERE email = $1", [email])).rows[0].id);
 
 async function adminOn(locale: "en" | "zh"): Promise<Page> {
-  const ctx = await browser.newContext({ locale: locale === "zh" ? "zh-CN" : "en-US", timezoneId: "America/Los_Angeles" });
+  const ctx = await browser.newContext({
+    locale: locale === "zh" ? "zh-CN" : "en-US",
+    timezoneId: "America/Los_Angeles",
+  });
   const page = await ctx.newPage();
   page.on("dialog", (d) => void d.accept()); // the reset window's confirm()
   await page.goto(`${base}/${locale}/sign-in`);
@@ -32,7 +38,10 @@ async function adminOn(locale: "en" | "zh"): Promise<Page> {
 }
 
 async function snapshot(userId: number) {
-  const q = await c.query("SELECT platform, daily_limit_usd::text, weekly_limit_usd::text, monthly_limit_usd::text, daily_usage_usd::text, deleted_at FROM user_platform_quotas WHERE user_id = $1 ORDER BY id", [userId]);
+  const q = await c.query(
+    "SELECT platform, daily_limit_usd::text, weekly_limit_usd::text, monthly_limit_usd::text, daily_usage_usd::text, deleted_at FROM user_platform_quotas WHERE user_id = $1 ORDER BY id",
+    [userId],
+  );
   const a = await c.query("SELECT count(*)::int AS n FROM console_audit_logs WHERE target_id = $1", [String(userId)]);
   return { rows: q.rows, audits: a.rows[0].n };
 }
@@ -40,7 +49,11 @@ async function snapshot(userId: number) {
 beforeAll(async () => {
   browser = await launchChromium();
   c = await rawDb();
-  billing = createBillingRuntime({ databaseUrl: testEnv().databaseUrl, redisUrl: testEnv().redisUrl, timeZone: "Asia/Shanghai" });
+  billing = createBillingRuntime({
+    databaseUrl: testEnv().databaseUrl,
+    redisUrl: testEnv().redisUrl,
+    timeZone: "Asia/Shanghai",
+  });
 });
 afterAll(async () => {
   await browser?.close();
@@ -78,13 +91,30 @@ describe("per-user platform quotas", () => {
     await expect.poll(() => row.getByTestId("quota-cell").textContent()).toContain("daily 5/5");
 
     await row.getByRole("button", { name: "Platform quotas of bob.dev@example.org" }).click();
-    await expect.poll(() => dialog.locator('[data-usage="anthropic.daily"]').textContent()).toMatch(/^used \$5\.00 · resets /);
+    await expect
+      .poll(() => dialog.locator('[data-usage="anthropic.daily"]').textContent())
+      .toMatch(/^used \$5\.00 · resets /);
     // The reset instant comes from the server; it is shown in the browser's zone (Los Angeles here).
-    const api = await (await fetch(`${base}/api/v1/admin/users/${bob}/platform-quotas`, { headers: { Cookie: await sessionCookieFor(DEMO_ADMIN.email) } })).json();
-    const resetsAt = api.data.platform_quotas.find((q: { platform: string }) => q.platform === "anthropic").daily_window_resets_at;
+    const api = await (
+      await fetch(`${base}/api/v1/admin/users/${bob}/platform-quotas`, {
+        headers: { Cookie: await sessionCookieFor(DEMO_ADMIN.email) },
+      })
+    ).json();
+    const resetsAt = api.data.platform_quotas.find(
+      (q: { platform: string }) => q.platform === "anthropic",
+    ).daily_window_resets_at;
     expect(resetsAt).toMatch(/T00:00:00\+08:00$/);
-    const la = new Intl.DateTimeFormat("en", { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "America/Los_Angeles" }).format(new Date(resetsAt));
-    expect(await dialog.locator('[data-usage="anthropic.daily"] > span').textContent()).toBe(`used $5.00 · resets ${la}`);
+    const la = new Intl.DateTimeFormat("en", {
+      month: "numeric",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      hour12: false,
+      timeZone: "America/Los_Angeles",
+    }).format(new Date(resetsAt));
+    expect(await dialog.locator('[data-usage="anthropic.daily"] > span').textContent()).toBe(
+      `used $5.00 · resets ${la}`,
+    );
     expect(await dialog.getByTestId("modal-last-change").textContent()).toMatch(/^Last change: admin@example\.com, /);
     await dialog.getByRole("button", { name: "Reset daily usage of Claude" }).click();
     await expect.poll(() => page.getByTestId("toast").textContent()).toBe("Reset Claude daily usage");
@@ -97,7 +127,10 @@ describe("per-user platform quotas", () => {
     expect(await dialog.locator('[data-cell="anthropic.daily"]').inputValue()).toBe("");
     await dialog.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => row.getByTestId("quota-cell").textContent()).toBe("Not configured");
-    const rows = await c.query("SELECT platform, daily_limit_usd FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL", [bob]);
+    const rows = await c.query(
+      "SELECT platform, daily_limit_usd FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL",
+      [bob],
+    );
     expect(rows.rows.map((r) => r.platform).sort()).toEqual([...PLATFORMS].sort()); // no platform dropped
     expect(rows.rows.every((r) => r.daily_limit_usd === null)).toBe(true);
     await page.context().close();
@@ -119,7 +152,9 @@ describe("per-user platform quotas", () => {
     await dialog.locator('[data-cell="gemini.daily"]').fill("-1");
     expect(await dialog.locator('[id="gemini.daily-error"]').textContent()).toBe("不能小于 0。");
     await dialog.getByRole("button", { name: "保存" }).click();
-    await expect.poll(() => page.getByTestId("toast").textContent()).toBe("以下字段填写不是合法数字，请修正后再保存：openai.weekly, gemini.daily");
+    await expect
+      .poll(() => page.getByTestId("toast").textContent())
+      .toBe("以下字段填写不是合法数字，请修正后再保存：openai.weekly, gemini.daily");
     expect(await snapshot(carol)).toEqual(before);
 
     await cell.fill("3");
@@ -134,11 +169,25 @@ describe("per-user platform quotas", () => {
 
 describe("the quota actions and read route without the browser", () => {
   const full = (over: Record<string, unknown> = {}) =>
-    PLATFORMS.map((p) => ({ platform: p, daily_limit_usd: null, weekly_limit_usd: null, monthly_limit_usd: null, ...(p === "openai" ? over : {}) }));
+    PLATFORMS.map((p) => ({
+      platform: p,
+      daily_limit_usd: null,
+      weekly_limit_usd: null,
+      monthly_limit_usd: null,
+      ...(p === "openai" ? over : {}),
+    }));
 
   it.each([
-    ["unknown platform", [{ platform: "mistral", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }], '"quotas.0.platform":["UNKNOWN_PLATFORM"]'],
-    ["duplicate platform", [...full(), { platform: "openai", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }], '"TOO_MANY_ITEMS"'],
+    [
+      "unknown platform",
+      [{ platform: "mistral", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }],
+      '"quotas.0.platform":["UNKNOWN_PLATFORM"]',
+    ],
+    [
+      "duplicate platform",
+      [...full(), { platform: "openai", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }],
+      '"TOO_MANY_ITEMS"',
+    ],
     ["duplicate (within the limit)", [full()[0], full()[0]], '"quotas.1.platform":["DUPLICATE_PLATFORM"]'],
     ["negative", full({ daily_limit_usd: -1 }), '"quotas.1.daily_limit_usd":["NEGATIVE"]'],
     ["string", full({ weekly_limit_usd: "10" }), '"quotas.1.weekly_limit_usd":["NOT_A_NUMBER"]'],
@@ -147,7 +196,12 @@ describe("the quota actions and read route without the browser", () => {
     const bob = await idOf("bob.dev@example.org");
     const cookie = await sessionCookieFor(DEMO_ADMIN.email);
     const before = await snapshot(bob);
-    const r = await callAction(base, builtAction("saveUserPlatformQuotasAction"), [{ userId: bob, version: "0.0", quotas }], cookie);
+    const r = await callAction(
+      base,
+      builtAction("saveUserPlatformQuotasAction"),
+      [{ userId: bob, version: "0.0", quotas }],
+      cookie,
+    );
     expect(r.body).toContain('"code":"INVALID_INPUT"');
     expect(r.body).toContain(code);
     expect(await snapshot(bob)).toEqual(before);
@@ -159,19 +213,44 @@ describe("the quota actions and read route without the browser", () => {
     const user = await sessionCookieFor("alice@example.com");
     const action = builtAction("saveUserPlatformQuotasAction");
     const before = await snapshot(bob);
-    const nan = await callAction(base, action, `[{"userId":${bob},"version":"0.0","quotas":[{"platform":"openai","daily_limit_usd":"$NaN","weekly_limit_usd":null,"monthly_limit_usd":null}]}]`, admin);
+    const nan = await callAction(
+      base,
+      action,
+      `[{"userId":${bob},"version":"0.0","quotas":[{"platform":"openai","daily_limit_usd":"$NaN","weekly_limit_usd":null,"monthly_limit_usd":null}]}]`,
+      admin,
+    );
     expect(nan.body).toContain('"quotas.0.daily_limit_usd":["NOT_FINITE"]');
-    const denied = await callAction(base, action, [{ userId: bob, version: "0.0", quotas: full({ daily_limit_usd: 1 }) }], user);
+    const denied = await callAction(
+      base,
+      action,
+      [{ userId: bob, version: "0.0", quotas: full({ daily_limit_usd: 1 }) }],
+      user,
+    );
     expect(denied.body).toBe('{"ok":false,"code":"FORBIDDEN"}');
-    const reset = await callAction(base, builtAction("resetUserPlatformQuotaWindowAction"), [{ userId: bob, platform: "openai", window: "daily" }], user);
+    const reset = await callAction(
+      base,
+      builtAction("resetUserPlatformQuotaWindowAction"),
+      [{ userId: bob, platform: "openai", window: "daily" }],
+      user,
+    );
     expect(reset.body).toBe('{"ok":false,"code":"FORBIDDEN"}');
     const missing = await callAction(base, action, [{ userId: 99_999_999, version: "0.0", quotas: full() }], admin);
     expect(missing.body).toBe('{"ok":false,"code":"USER_NOT_FOUND"}');
     const noVersion = await callAction(base, action, [{ userId: bob, quotas: full() }], admin);
     expect(noVersion.body).toContain('"version":["INVALID_VERSION"]');
-    const stale = await callAction(base, action, [{ userId: bob, version: "0.0", quotas: full({ daily_limit_usd: 1 }) }], admin);
+    const stale = await callAction(
+      base,
+      action,
+      [{ userId: bob, version: "0.0", quotas: full({ daily_limit_usd: 1 }) }],
+      admin,
+    );
     expect(stale.body).toBe('{"ok":false,"code":"CONFLICT"}');
-    const badWindow = await callAction(base, builtAction("resetUserPlatformQuotaWindowAction"), [{ userId: bob, platform: "openai", window: "yearly" }], admin);
+    const badWindow = await callAction(
+      base,
+      builtAction("resetUserPlatformQuotaWindowAction"),
+      [{ userId: bob, platform: "openai", window: "yearly" }],
+      admin,
+    );
     expect(badWindow.body).toContain('"window":["INVALID_WINDOW"]');
     expect(await snapshot(bob)).toEqual(before);
   });
@@ -180,7 +259,9 @@ describe("the quota actions and read route without the browser", () => {
     const bob = await idOf("bob.dev@example.org");
     const url = (id: string | number) => `${base}/api/v1/admin/users/${id}/platform-quotas`;
     expect((await fetch(url(bob))).status).toBe(401);
-    expect((await fetch(url(bob), { headers: { Cookie: await sessionCookieFor("alice@example.com") } })).status).toBe(403);
+    expect((await fetch(url(bob), { headers: { Cookie: await sessionCookieFor("alice@example.com") } })).status).toBe(
+      403,
+    );
     const admin = { headers: { Cookie: await sessionCookieFor(DEMO_ADMIN.email) } };
     expect(await (await fetch(url("abc"), admin)).json()).toEqual({ code: 400, message: "invalid user id" });
     const nf = await fetch(url(99_999_999), admin);
@@ -190,10 +271,20 @@ describe("the quota actions and read route without the browser", () => {
     expect(ok).toMatchObject({ code: 0, message: "success" });
     expect(Object.keys(ok.data.platform_quotas[0]).sort()).toEqual(
       [
-        "platform", "usage_source",
-        "daily_usage_usd", "daily_limit_usd", "daily_window_resets_at", "daily_window_start",
-        "weekly_usage_usd", "weekly_limit_usd", "weekly_window_resets_at", "weekly_window_start",
-        "monthly_usage_usd", "monthly_limit_usd", "monthly_window_resets_at", "monthly_window_start",
+        "platform",
+        "usage_source",
+        "daily_usage_usd",
+        "daily_limit_usd",
+        "daily_window_resets_at",
+        "daily_window_start",
+        "weekly_usage_usd",
+        "weekly_limit_usd",
+        "weekly_window_resets_at",
+        "weekly_window_start",
+        "monthly_usage_usd",
+        "monthly_limit_usd",
+        "monthly_window_resets_at",
+        "monthly_window_start",
       ].sort(),
     );
   });

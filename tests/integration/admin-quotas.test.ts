@@ -1,8 +1,10 @@
 import Redis from "ioredis";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { PLATFORMS } from "@/lib/billing/platforms";
+
 import { billingKeys } from "@/lib/billing/keys";
+import { PLATFORMS } from "@/lib/billing/platforms";
+
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { PrivateRedis } from "../support/redis-server";
 import { testEnv } from "../support/test-env";
@@ -16,7 +18,11 @@ let c: Client;
 let r: Redis;
 let users: number[] = [];
 const admin = { id: 1, email: "quota-admin@example.com" };
-const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({ daily, weekly, monthly });
+const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({
+  daily,
+  weekly,
+  monthly,
+});
 
 /**
  * The app's modules wired to `redisUrl` (fresh module graph, fresh singletons). The repairer is not
@@ -69,18 +75,32 @@ describe("saveUserQuotas", () => {
     // Entries built before the change (what the gateway would be enforcing).
     await a.billing.service.checkUserPlatformQuotaEligibility(u, "anthropic");
     await a.billing.service.checkUserPlatformQuotaEligibility(u, "kimi"); // sentinel
-    expect(await r.exists(billingKeys.userPlatformQuota(u, "anthropic"), billingKeys.userPlatformQuota(u, "kimi"))).toBe(2);
+    expect(
+      await r.exists(billingKeys.userPlatformQuota(u, "anthropic"), billingKeys.userPlatformQuota(u, "kimi")),
+    ).toBe(2);
 
-    const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(5) : L(null) })), admin, await a.versionOf(u));
+    const res = await a.saveUserQuotas(
+      u,
+      PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(5) : L(null) })),
+      admin,
+      await a.versionOf(u),
+    );
     expect(res.ok).toBe(true);
     for (const p of PLATFORMS) expect(await r.exists(billingKeys.userPlatformQuota(u, p)), p).toBe(0);
     expect(await rowText(c, u, "anthropic")).toMatchObject({ dl: "5.0000000000", du: "3.5000000000" });
     expect(await rowText(c, u, "openai")).toMatchObject({ dl: null });
-    const view = (res as { view: { platform_quotas: { platform: string; daily_usage_usd: number; daily_limit_usd: number | null }[] } }).view;
+    const view = (
+      res as {
+        view: { platform_quotas: { platform: string; daily_usage_usd: number; daily_limit_usd: number | null }[] };
+      }
+    ).view;
     expect(view.platform_quotas.map((q) => q.platform)).toEqual([...PLATFORMS]);
     expect(view.platform_quotas[0]).toMatchObject({ platform: "anthropic", daily_usage_usd: 3.5, daily_limit_usd: 5 });
 
-    const audit = await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1 ORDER BY id DESC LIMIT 1", [String(u)]);
+    const audit = await c.query(
+      "SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1 ORDER BY id DESC LIMIT 1",
+      [String(u)],
+    );
     expect(audit.rows[0]).toMatchObject({ actor_email: admin.email, action: "user.platform_quotas.update" });
     expect(audit.rows[0].changes).toEqual(
       expect.arrayContaining([
@@ -95,14 +115,23 @@ describe("saveUserQuotas", () => {
     expect(await a.billing.service.checkUserPlatformQuotaEligibility(u, "anthropic")).toMatchObject({ allowed: false });
     // The outbox keeps the keys for the second (delayed) delete, none pending confirmation.
     expect(await a.pendingInvalidations(a.pool, billingKeys.userPlatformQuota(u, ""))).toMatchObject({ count: 0 });
-    const queued = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+    const queued = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [
+      `billing:user_platform_quota:${u}:%`,
+    ]);
     expect(queued.rows[0].n).toBe(PLATFORMS.length);
   });
 
   it("an unknown user is USER_NOT_FOUND and writes nothing", async () => {
     const a = await app(testEnv().redisUrl);
     const before = await c.query("SELECT count(*)::int AS n FROM console_audit_logs");
-    expect(await a.saveUserQuotas(2_000_000_001, [{ platform: "openai", limits: L(1) }], admin, await a.versionOf(2_000_000_001))).toEqual({ ok: false, code: "USER_NOT_FOUND" });
+    expect(
+      await a.saveUserQuotas(
+        2_000_000_001,
+        [{ platform: "openai", limits: L(1) }],
+        admin,
+        await a.versionOf(2_000_000_001),
+      ),
+    ).toEqual({ ok: false, code: "USER_NOT_FOUND" });
     expect((await c.query("SELECT count(*)::int AS n FROM console_audit_logs")).rows[0].n).toBe(before.rows[0].n);
   });
 });
@@ -120,10 +149,19 @@ describe("resetUserQuotaWindow", () => {
     expect(row).toMatchObject({ du: "0.0000000000", wu: "4.0000000000" });
     expect(row.ds.getTime()).toBe(a.billing.clock.startOfDay(now));
     expect(await r.exists(billingKeys.userPlatformQuota(u, "gemini"))).toBe(0);
-    const audit = await c.query("SELECT action, changes FROM console_audit_logs WHERE target_id = $1 ORDER BY id DESC LIMIT 1", [String(u)]);
-    expect(audit.rows[0]).toEqual({ action: "user.platform_quotas.reset", changes: [{ key: "usage", platform: "gemini", window: "daily", before: 4, after: 0 }] });
+    const audit = await c.query(
+      "SELECT action, changes FROM console_audit_logs WHERE target_id = $1 ORDER BY id DESC LIMIT 1",
+      [String(u)],
+    );
+    expect(audit.rows[0]).toEqual({
+      action: "user.platform_quotas.reset",
+      changes: [{ key: "usage", platform: "gemini", window: "daily", before: 4, after: 0 }],
+    });
     expect(await a.resetUserQuotaWindow(u, "openai", "daily", admin)).toEqual({ ok: false, code: "QUOTA_NOT_FOUND" });
-    expect(await a.resetUserQuotaWindow(2_000_000_001, "openai", "daily", admin)).toEqual({ ok: false, code: "USER_NOT_FOUND" });
+    expect(await a.resetUserQuotaWindow(2_000_000_001, "openai", "daily", admin)).toEqual({
+      ok: false,
+      code: "USER_NOT_FOUND",
+    });
   });
 });
 
@@ -135,12 +173,20 @@ describe("flusher mode: admin changes never drop usage the database has not seen
     await a.billing.service.checkUserPlatformQuotaEligibility(u, "anthropic");
     const key = billingKeys.userPlatformQuota(u, "anthropic");
     const record = async (n: number, cost: number) => {
-      for (let i = 0; i < n; i++) expect((await a.billing.service.recordUsage({ userId: u, platform: "anthropic", cost })).cacheApplied).toBe(true);
+      for (let i = 0; i < n; i++)
+        expect((await a.billing.service.recordUsage({ userId: u, platform: "anthropic", cost })).cacheApplied).toBe(
+          true,
+        );
     };
     await record(10, 0.25); // 2.5 in Redis only (flusher mode)
     expect((await rowText(c, u, "anthropic")).mu).toBe("0.0000000000");
 
-    const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(50, 1000, 10_000) : L(null) })), admin, await a.versionOf(u));
+    const res = await a.saveUserQuotas(
+      u,
+      PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(50, 1000, 10_000) : L(null) })),
+      admin,
+      await a.versionOf(u),
+    );
     expect(res.ok).toBe(true);
     // In place: the limit changed, the unflushed usage is still there (upstream DELs it → lost).
     expect(await r.hmget(key, "daily_limit", "daily_usage", "monthly_usage")).toEqual(["50", "2.5", "2.5"]);
@@ -150,14 +196,26 @@ describe("flusher mode: admin changes never drop usage the database has not seen
     expect(await r.hmget(key, "daily_usage", "weekly_usage", "monthly_usage")).toEqual(["0", "4.5", "4.5"]);
     await record(2, 1); // +2
     // The second passes (limits re-applied, reset not applied twice) keep everything.
-    await c.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+    await c.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE cache_key LIKE $1", [
+      `billing:user_platform_quota:${u}:%`,
+    ]);
     await a.billing.repairer.runOnce();
-    expect(await r.hmget(key, "daily_usage", "weekly_usage", "monthly_usage", "daily_limit")).toEqual(["2", "6.5", "6.5", "50"]);
+    expect(await r.hmget(key, "daily_usage", "weekly_usage", "monthly_usage", "daily_limit")).toEqual([
+      "2",
+      "6.5",
+      "6.5",
+      "50",
+    ]);
 
     const flusher = a.billing.flusher();
     await flusher.flush();
     await flusher.stop();
-    expect(await rowText(c, u, "anthropic")).toMatchObject({ dl: "50.0000000000", du: "2.0000000000", wu: "6.5000000000", mu: "6.5000000000" });
+    expect(await rowText(c, u, "anthropic")).toMatchObject({
+      dl: "50.0000000000",
+      du: "2.0000000000",
+      wu: "6.5000000000",
+      mu: "6.5000000000",
+    });
   });
 });
 
@@ -173,7 +231,12 @@ describe("cache invalidation through a Redis outage", () => {
       expect(await probe.hget(billingKeys.userPlatformQuota(u, "openai"), "daily_limit")).toBe("100");
       await pr.down();
 
-      const res = await a.saveUserQuotas(u, PLATFORMS.map((p) => ({ platform: p, limits: p === "openai" ? L(1) : L(null) })), admin, await a.versionOf(u));
+      const res = await a.saveUserQuotas(
+        u,
+        PLATFORMS.map((p) => ({ platform: p, limits: p === "openai" ? L(1) : L(null) })),
+        admin,
+        await a.versionOf(u),
+      );
       expect(res.ok).toBe(true);
       expect((await rowText(c, u, "openai")).dl).toBe("1.0000000000");
       const pending = await a.pendingInvalidations(a.pool, billingKeys.userPlatformQuota(u, ""));
@@ -181,9 +244,15 @@ describe("cache invalidation through a Redis outage", () => {
 
       // The repairer's passes keep failing (and backing off) while Redis is down.
       const attempts = async () =>
-        (await c.query("SELECT max(attempts)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`])).rows[0].n;
+        (
+          await c.query("SELECT max(attempts)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [
+            `billing:user_platform_quota:${u}:%`,
+          ])
+        ).rows[0].n;
       for (let i = 0; i < 3; i++) {
-        await c.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+        await c.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE cache_key LIKE $1", [
+          `billing:user_platform_quota:${u}:%`,
+        ]);
         await a.billing.repairer.runOnce();
       }
       expect(await attempts()).toBeGreaterThanOrEqual(2);
@@ -196,12 +265,16 @@ describe("cache invalidation through a Redis outage", () => {
       // Redis answering makes every backed-off row due at once; two passes (first + second) drain it.
       await a.expediteOutbox(a.pool);
       await a.billing.repairer.runOnce();
-      await c.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+      await c.query("UPDATE cache_invalidation_outbox SET next_attempt_at = now() WHERE cache_key LIKE $1", [
+        `billing:user_platform_quota:${u}:%`,
+      ]);
       await a.billing.repairer.runOnce();
       const check = new Redis(pr.url);
       expect(await check.exists(billingKeys.userPlatformQuota(u, "openai"))).toBe(0);
       check.disconnect();
-      const left = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${u}:%`]);
+      const left = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [
+        `billing:user_platform_quota:${u}:%`,
+      ]);
       expect(left.rows[0].n).toBe(0);
     } finally {
       await pr.down();

@@ -1,7 +1,9 @@
 import Redis from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+
 import { hashPassword } from "@/lib/auth/password";
+
 import { rawDb } from "../support/db";
 import { testEnv } from "../support/test-env";
 
@@ -74,8 +76,16 @@ describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", ()
   // with alice's password signed in as alice.
   it("treats _ and % as characters, not wildcards", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl);
-    for (const guess of ["auth-_____@example.com", "auth-%@example.com", "auth-al%@example.com", "auth-alic_@example.com"]) {
-      expect(await checkCredentials(guess, PASSWORD, client("10.0.2.1"))).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+    for (const guess of [
+      "auth-_____@example.com",
+      "auth-%@example.com",
+      "auth-al%@example.com",
+      "auth-alic_@example.com",
+    ]) {
+      expect(await checkCredentials(guess, PASSWORD, client("10.0.2.1"))).toEqual({
+        ok: false,
+        code: "INVALID_CREDENTIALS",
+      });
     }
     expect(await checkCredentials("auth-alice@example.com", PASSWORD, client("10.0.2.1"))).toMatchObject({ ok: true });
   });
@@ -92,13 +102,22 @@ describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", ()
     try {
       await c.query("BEGIN");
       await c.query(`DROP INDEX ${index}`);
-      await c.query("INSERT INTO users (email, password_hash) SELECT 'auth-dup@example.com', password_hash FROM users WHERE email = 'auth-ok@example.com'");
-      const younger = await c.query("INSERT INTO users (email, password_hash) SELECT 'AUTH-DUP@example.com', password_hash FROM users WHERE email = 'auth-ok@example.com' RETURNING id");
-      await c.query(`CREATE UNIQUE INDEX ${index} ON users ((lower(trim(email)))) WHERE deleted_at IS NULL AND id <> ALL (ARRAY[${Number(younger.rows[0].id)}]::bigint[])`);
+      await c.query(
+        "INSERT INTO users (email, password_hash) SELECT 'auth-dup@example.com', password_hash FROM users WHERE email = 'auth-ok@example.com'",
+      );
+      const younger = await c.query(
+        "INSERT INTO users (email, password_hash) SELECT 'AUTH-DUP@example.com', password_hash FROM users WHERE email = 'auth-ok@example.com' RETURNING id",
+      );
+      await c.query(
+        `CREATE UNIQUE INDEX ${index} ON users ((lower(trim(email)))) WHERE deleted_at IS NULL AND id <> ALL (ARRAY[${Number(younger.rows[0].id)}]::bigint[])`,
+      );
       await c.query("COMMIT");
       for (const spelling of ["auth-dup@example.com", "AUTH-DUP@example.com"]) {
         const started = performance.now();
-        expect(await checkCredentials(spelling, PASSWORD, client("10.0.3.1"))).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+        expect(await checkCredentials(spelling, PASSWORD, client("10.0.3.1"))).toEqual({
+          ok: false,
+          code: "INVALID_CREDENTIALS",
+        });
         expect(performance.now() - started).toBeGreaterThan(20); // the bcrypt comparison still ran
       }
       const logged = error.mock.calls.flat().join("\n");
@@ -120,7 +139,10 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl);
     const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
     for (let i = 1; i <= 5; i++) {
-      expect(await checkCredentials("auth-carol.w@example.net", `wrong-${i}`, client("10.0.4.1"), t)).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+      expect(await checkCredentials("auth-carol.w@example.net", `wrong-${i}`, client("10.0.4.1"), t)).toEqual({
+        ok: false,
+        code: "INVALID_CREDENTIALS",
+      });
     }
     for (const spelling of ["auth-carol.w@example.net", "AUTH-CAROL.W@example.net", "  auth-carol.w@EXAMPLE.NET"]) {
       const a = await checkCredentials(spelling, PASSWORD, client("10.0.4.1"), t);
@@ -129,15 +151,26 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
       expect((a as { retryAfterSeconds: number }).retryAfterSeconds).toBeLessThanOrEqual(30);
     }
     // The wildcard spelling is simply another (unknown) address now: never carol.
-    expect(await checkCredentials("auth-c_rol.w@example.net", PASSWORD, client("10.0.4.1"), t)).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+    expect(await checkCredentials("auth-c_rol.w@example.net", PASSWORD, client("10.0.4.1"), t)).toEqual({
+      ok: false,
+      code: "INVALID_CREDENTIALS",
+    });
   });
 
   it("36 guesses at bob over 6 spellings from one client: 5 are evaluated", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl);
     const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
-    const spellings = ["auth-bob@example.org", "AUTH-BOB@example.org", "Auth-Bob@Example.org", " auth-bob@example.org", "auth-bob@EXAMPLE.ORG", "auth-BOB@example.org "];
+    const spellings = [
+      "auth-bob@example.org",
+      "AUTH-BOB@example.org",
+      "Auth-Bob@Example.org",
+      " auth-bob@example.org",
+      "auth-bob@EXAMPLE.ORG",
+      "auth-BOB@example.org ",
+    ];
     const answers = [];
-    for (let i = 0; i < 36; i++) answers.push(await checkCredentials(spellings[i % 6], `guess-${i}`, client("10.0.5.1"), t));
+    for (let i = 0; i < 36; i++)
+      answers.push(await checkCredentials(spellings[i % 6], `guess-${i}`, client("10.0.5.1"), t));
     expect(answers.filter((a) => !a.ok && a.code === "INVALID_CREDENTIALS")).toHaveLength(5);
     expect(answers.filter((a) => !a.ok && a.code === "RATE_LIMITED")).toHaveLength(31);
   });
@@ -145,7 +178,11 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
   it("a burst of 20 parallel guesses is counted before any is evaluated: 5 get through", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl);
     const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => checkCredentials("auth-bob@example.org", `burst-${i}`, client("10.0.5.2"), t)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        checkCredentials("auth-bob@example.org", `burst-${i}`, client("10.0.5.2"), t),
+      ),
+    );
     expect(answers.filter((a) => !a.ok && a.code === "INVALID_CREDENTIALS")).toHaveLength(5);
   });
 
@@ -154,21 +191,37 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
     const t0 = Date.now();
     const ip = client("10.0.6.1");
     for (let i = 0; i < 5; i++) await checkCredentials("auth-ok@example.com", "wrong", ip, t0);
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t0 + 29_000)).toMatchObject({ code: "RATE_LIMITED", retryAfterSeconds: 1 });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t0 + 29_000)).toMatchObject({
+      code: "RATE_LIMITED",
+      retryAfterSeconds: 1,
+    });
     // 30 s after the 5th failure one more attempt is evaluated; failing it doubles the wait.
-    expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t0 + 30_000)).toMatchObject({ code: "INVALID_CREDENTIALS" });
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t0 + 89_000)).toMatchObject({ code: "RATE_LIMITED", retryAfterSeconds: 1 });
+    expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t0 + 30_000)).toMatchObject({
+      code: "INVALID_CREDENTIALS",
+    });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t0 + 89_000)).toMatchObject({
+      code: "RATE_LIMITED",
+      retryAfterSeconds: 1,
+    });
     let t = t0 + 90_000;
-    expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t)).toMatchObject({ code: "INVALID_CREDENTIALS" }); // 7 failures
+    expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t)).toMatchObject({
+      code: "INVALID_CREDENTIALS",
+    }); // 7 failures
     for (const wait of [120, 240, 480, 900, 900]) {
-      expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t + wait * 1000 - 1000)).toMatchObject({ code: "RATE_LIMITED" });
+      expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t + wait * 1000 - 1000)).toMatchObject({
+        code: "RATE_LIMITED",
+      });
       t += wait * 1000;
-      expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t)).toMatchObject({ code: "INVALID_CREDENTIALS" });
+      expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t)).toMatchObject({
+        code: "INVALID_CREDENTIALS",
+      });
     }
     // Another client is not affected; the right password after the wait signs in and clears the pair.
     expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.6.2"), t)).toMatchObject({ ok: true });
     expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip, t + 900_000)).toMatchObject({ ok: true });
-    expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t + 900_001)).toMatchObject({ code: "INVALID_CREDENTIALS" });
+    expect(await checkCredentials("auth-ok@example.com", "wrong", ip, t + 900_001)).toMatchObject({
+      code: "INVALID_CREDENTIALS",
+    });
     const pair = (await r.keys("qc:login:pair:*")).find((k) => k.endsWith(":c:10.0.6.1"))!;
     expect(await r.hget(pair, "n")).toBe("1");
   });
@@ -194,22 +247,29 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
   it("throttles per client across accounts", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_IP_MAX_FAILURES: "3" });
     for (let i = 0; i < 3; i++) await checkCredentials(`nobody${i}@example.com`, "x", client("10.9.9.9"));
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.9.9.9"))).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.9.9.9"))).toMatchObject({
+      code: "RATE_LIMITED",
+    });
     expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.9.9.10"))).toMatchObject({ ok: true });
   });
 
   it("counts an IPv6 client by its /64", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_IP_MAX_FAILURES: "3" });
     for (let i = 1; i <= 3; i++) await checkCredentials(`nobody${i}@example.com`, "x", client(`2001:db8:7:7::${i}`));
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("2001:db8:7:7:ffff::9"))).toMatchObject({ code: "RATE_LIMITED" });
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("2001:db8:7:8::1"))).toMatchObject({ ok: true });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("2001:db8:7:7:ffff::9"))).toMatchObject({
+      code: "RATE_LIMITED",
+    });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("2001:db8:7:8::1"))).toMatchObject({
+      ok: true,
+    });
   });
 
   it("a success refunds its own attempt only: wrong guesses at others stay counted", async () => {
     const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_IP_MAX_FAILURES: "4" });
     const ip = client("10.0.8.1");
     for (let i = 0; i < 3; i++) await checkCredentials(`victim${i}@example.com`, "x", ip);
-    for (let i = 0; i < 5; i++) expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip)).toMatchObject({ ok: true });
+    for (let i = 0; i < 5; i++)
+      expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip)).toMatchObject({ ok: true });
     expect(await r.get("qc:login:fail:ip:10.0.8.1")).toBe("3");
     await checkCredentials("victim9@example.com", "x", ip);
     expect(await checkCredentials("auth-ok@example.com", PASSWORD, ip)).toMatchObject({ code: "RATE_LIMITED" });
@@ -220,9 +280,14 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
     const { checkCredentials } = await freshModules("redis://127.0.0.1:1/0");
     const t = Date.now();
     for (let i = 0; i < 5; i++) {
-      expect(await checkCredentials("auth-ok@example.com", "wrong", client("10.0.1.1"), t)).toEqual({ ok: false, code: "INVALID_CREDENTIALS" });
+      expect(await checkCredentials("auth-ok@example.com", "wrong", client("10.0.1.1"), t)).toEqual({
+        ok: false,
+        code: "INVALID_CREDENTIALS",
+      });
     }
-    expect(await checkCredentials("AUTH-OK@example.com", PASSWORD, client("10.0.1.1"), t)).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await checkCredentials("AUTH-OK@example.com", PASSWORD, client("10.0.1.1"), t)).toMatchObject({
+      code: "RATE_LIMITED",
+    });
     expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.1.2"), t)).toMatchObject({ ok: true });
   });
 });
@@ -263,10 +328,14 @@ describe("checkCredentials: nobody else's failures lock the owner out (issue 10,
     const device = { userId: ids["auth-ok@example.com"], nonce: (ok as { deviceNonce: string }).deviceNonce };
     for (let i = 0; i < 5; i++) await checkCredentials("auth-go@example.com", "wrong", client("10.0.9.1", [device]), t);
     // auth-ok's token is no pass for auth-go: the ordinary pair (auth-go, 10.0.9.1) is backing off.
-    expect(await checkCredentials("auth-go@example.com", "allmine", client("10.0.9.1", [device]), t)).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await checkCredentials("auth-go@example.com", "allmine", client("10.0.9.1", [device]), t)).toMatchObject({
+      code: "RATE_LIMITED",
+    });
     // On its own account the known device is limited by its own failures only.
     for (let i = 0; i < 5; i++) await checkCredentials("auth-ok@example.com", "wrong", client("10.0.9.1", [device]), t);
-    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.9.1", [device]), t)).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.9.1", [device]), t)).toMatchObject({
+      code: "RATE_LIMITED",
+    });
     expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.9.2"), t)).toMatchObject({ ok: true });
   });
 
@@ -279,7 +348,9 @@ describe("checkCredentials: nobody else's failures lock the owner out (issue 10,
     try {
       for (let i = 0; i < 7; i++) await checkCredentials("auth-ok@example.com", "wrong", client("10.0.10.1"), t);
       const logged = warn.mock.calls.flat().join("\n");
-      expect(logged).toContain(`account u:${ids["auth-ok@example.com"]} from client 10.0.10.1: 5 failures, next attempt in 30 s`);
+      expect(logged).toContain(
+        `account u:${ids["auth-ok@example.com"]} from client 10.0.10.1: 5 failures, next attempt in 30 s`,
+      );
       expect(logged).not.toContain("example.com");
     } finally {
       warn.mockRestore();

@@ -1,13 +1,15 @@
 import Redis from "ioredis";
 import type { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
 import { normalizeFlusherConfig, QuotaUsageFlusher } from "@/lib/billing/flusher";
+import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
 import { QuotaCache, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
 import { QuotaRepository } from "@/lib/billing/quota-repo";
-import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
+import { blackholeServer, RedisProcess } from "@/scripts/lib/faults";
+
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { makeBilling, memoryLogger } from "../support/billing-runtime";
-import { blackholeServer, RedisProcess } from "@/scripts/lib/faults";
 import { testEnv } from "../support/test-env";
 
 /** The usage flusher (spec §5.4) between real Redis and real PostgreSQL. */
@@ -31,18 +33,36 @@ const entry = (usage: number, over: Partial<QuotaCacheEntry> = {}): QuotaCacheEn
   ...over,
 });
 
-function flusher(over: { repo?: QuotaRepository; cache?: QuotaCache; batchSize?: number; intervalMs?: number; batchTimeoutMs?: number; heartbeatMs?: number } = {}) {
+function flusher(
+  over: {
+    repo?: QuotaRepository;
+    cache?: QuotaCache;
+    batchSize?: number;
+    intervalMs?: number;
+    batchTimeoutMs?: number;
+    heartbeatMs?: number;
+  } = {},
+) {
   const log = memoryLogger();
   const f = new QuotaUsageFlusher(
     { cache: over.cache ?? b.cache!, repo: over.repo ?? b.repo, logger: log.logger },
-    { batchSize: over.batchSize, intervalMs: over.intervalMs, batchTimeoutMs: over.batchTimeoutMs, heartbeatMs: over.heartbeatMs },
+    {
+      batchSize: over.batchSize,
+      intervalMs: over.intervalMs,
+      batchTimeoutMs: over.batchTimeoutMs,
+      heartbeatMs: over.heartbeatMs,
+    },
   );
   return { f, log };
 }
 
 const LIMITS = { daily: 10, weekly: null, monthly: null };
 async function rows(platforms: string[], who = users) {
-  for (const u of who) await b.repo.upsertForUser(u, platforms.map((platform) => ({ platform, limits: LIMITS })));
+  for (const u of who)
+    await b.repo.upsertForUser(
+      u,
+      platforms.map((platform) => ({ platform, limits: LIMITS })),
+    );
 }
 
 beforeAll(async () => {
@@ -116,7 +136,9 @@ describe("flush", () => {
     await f.flush();
     expect(f.stats).toMatchObject({ flushError: 0, rowsWritten: 1, withoutRow: 1 });
     expect((await rowText(c, users[0], "openai")).du).toBe("2.0000000000");
-    expect((await c.query("SELECT count(*)::int AS n FROM user_platform_quotas WHERE user_id = 1999999999")).rows[0].n).toBe(0);
+    expect(
+      (await c.query("SELECT count(*)::int AS n FROM user_platform_quotas WHERE user_id = 1999999999")).rows[0].n,
+    ).toBe(0);
     await r.del(billingKeys.userPlatformQuota(1_999_999_999, "openai"));
   });
 
@@ -175,7 +197,16 @@ describe("flush", () => {
       await new Promise((res) => setTimeout(res, 200));
       release();
       return [
-        { userId: users[0], platform: "kimi", dailyUsage: 7, weeklyUsage: 7, monthlyUsage: 7, dailyWindowStart: DS, weeklyWindowStart: DS, monthlyWindowStart: Date.now() - 1000 },
+        {
+          userId: users[0],
+          platform: "kimi",
+          dailyUsage: 7,
+          weeklyUsage: 7,
+          monthlyUsage: 7,
+          dailyWindowStart: DS,
+          weeklyWindowStart: DS,
+          monthlyWindowStart: Date.now() - 1000,
+        },
       ];
     });
     await gate;
@@ -213,7 +244,8 @@ describe("schedule", () => {
     const { f } = flusher({ intervalMs: 30 });
     f.start();
     await r.sadd(billingKeys.dirtySet, `${users[0]}:openai`);
-    for (let i = 0; i < 100 && (await r.scard(billingKeys.dirtySet)) > 0; i++) await new Promise((res) => setTimeout(res, 20));
+    for (let i = 0; i < 100 && (await r.scard(billingKeys.dirtySet)) > 0; i++)
+      await new Promise((res) => setTimeout(res, 20));
     expect(await r.scard(billingKeys.dirtySet)).toBe(0);
     await b.cache!.set(users[1], "openai", entry(7), 86400);
     await r.sadd(billingKeys.dirtySet, `${users[1]}:openai`);
@@ -227,8 +259,18 @@ describe("schedule", () => {
   });
 
   it("normalises its configuration like the gateway", () => {
-    expect(normalizeFlusherConfig({ intervalMs: 0, batchSize: 0 })).toMatchObject({ intervalMs: 2000, batchSize: 1000, maxBatchesPerTick: 16 });
-    expect(normalizeFlusherConfig({ intervalMs: -5, batchSize: 10_000 })).toMatchObject({ intervalMs: 2000, batchSize: 6000 });
-    expect(normalizeFlusherConfig({ intervalMs: 500, batchSize: 250 })).toMatchObject({ intervalMs: 500, batchSize: 250 });
+    expect(normalizeFlusherConfig({ intervalMs: 0, batchSize: 0 })).toMatchObject({
+      intervalMs: 2000,
+      batchSize: 1000,
+      maxBatchesPerTick: 16,
+    });
+    expect(normalizeFlusherConfig({ intervalMs: -5, batchSize: 10_000 })).toMatchObject({
+      intervalMs: 2000,
+      batchSize: 6000,
+    });
+    expect(normalizeFlusherConfig({ intervalMs: 500, batchSize: 250 })).toMatchObject({
+      intervalMs: 500,
+      batchSize: 250,
+    });
   });
 });

@@ -1,5 +1,6 @@
 import Redis from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
 import {
   getApiKeyRateLimit,
   invalidateApiKeyRateLimit,
@@ -9,14 +10,15 @@ import {
 import { deductUserBalance, getUserBalance, invalidateUserBalance, setUserBalance } from "@/lib/billing/balance-cache";
 import { parseGoFloat } from "@/lib/billing/encoding";
 import {
-  GO_ZERO_TIME_MS,
   getSubscriptionCache,
+  GO_ZERO_TIME_MS,
   invalidateSubscriptionCache,
   setSubscriptionCache,
   updateSubscriptionUsage,
   type SubscriptionCacheData,
 } from "@/lib/billing/subscription-cache";
 import { billingKeys } from "@/lib/redis/keys";
+
 import { testEnv } from "../support/test-env";
 
 // Bytes in Redis are what the Go gateway reads and writes, so these tests compare the raw strings
@@ -225,7 +227,8 @@ describe("billing:sub:{userID}:{groupID}", () => {
     await redis.expire(key, 5);
     for (let i = 0; i < 3; i++) expect(await updateSubscriptionUsage(redis, u, g, 0.1)).toBe(1);
     const h = await redis.hgetall(key);
-    for (const f of ["daily_usage", "weekly_usage", "monthly_usage"]) expect(Math.abs(goFloat(h[f]) - 0.3)).toBeLessThan(1e-12);
+    for (const f of ["daily_usage", "weekly_usage", "monthly_usage"])
+      expect(Math.abs(goFloat(h[f]) - 0.3)).toBeLessThan(1e-12);
     expect(h.status).toBe("active");
     expect(h.version).toBe("1750000000");
     await expectJitteredTtl(key);
@@ -250,7 +253,7 @@ describe("billing:sub:{userID}:{groupID}", () => {
 describe("apikey:rate:{apiKeyID}", () => {
   const NOW_S = 1_750_000_000;
 
-  it("writes six Go-encoded fields (null window → \"0\") with the 7-day TTL", async () => {
+  it('writes six Go-encoded fields (null window → "0") with the 7-day TTL', async () => {
     const id = fresh();
     const key = rateKey(id);
     await setApiKeyRateLimit(redis, id, {
@@ -287,7 +290,14 @@ describe("apikey:rate:{apiKeyID}", () => {
     const key = rateKey(id);
     expect(await getApiKeyRateLimit(redis, id)).toBeNull();
     await redis.hset(key, "usage_5h", "abc", "window_5h", "1.5", "usage_1d", "2");
-    expect(await getApiKeyRateLimit(redis, id)).toEqual({ usage5h: 0, usage1d: 2, usage7d: 0, window5h: 0, window1d: 0, window7d: 0 });
+    expect(await getApiKeyRateLimit(redis, id)).toEqual({
+      usage5h: 0,
+      usage1d: 2,
+      usage7d: 0,
+      window5h: 0,
+      window1d: 0,
+      window7d: 0,
+    });
   });
 
   it("update restarts expired and unstarted windows at now and accumulates in live ones", async () => {
@@ -314,7 +324,14 @@ describe("apikey:rate:{apiKeyID}", () => {
 
     // One second short of 5 h is still live.
     const id2 = fresh();
-    await setApiKeyRateLimit(redis, id2, { usage5h: 3, usage1d: 0, usage7d: 0, window5h: NOW_S - 5 * 3600 + 1, window1d: null, window7d: null });
+    await setApiKeyRateLimit(redis, id2, {
+      usage5h: 3,
+      usage1d: 0,
+      usage7d: 0,
+      window5h: NOW_S - 5 * 3600 + 1,
+      window1d: null,
+      window7d: null,
+    });
     await updateApiKeyRateLimitUsage(redis, id2, 1, NOW_S * 1000);
     expect(goFloat(await redis.hget(rateKey(id2), "usage_5h"))).toBe(4);
     expect(await redis.hget(rateKey(id2), "window_5h")).toBe(String(NOW_S - 5 * 3600 + 1));
@@ -329,7 +346,14 @@ describe("apikey:rate:{apiKeyID}", () => {
     ];
     for (const [cost, bytes] of cases) {
       const id = fresh();
-      await setApiKeyRateLimit(redis, id, { usage5h: 9, usage1d: 9, usage7d: 9, window5h: null, window1d: null, window7d: null });
+      await setApiKeyRateLimit(redis, id, {
+        usage5h: 9,
+        usage1d: 9,
+        usage7d: 9,
+        window5h: null,
+        window1d: null,
+        window7d: null,
+      });
       await updateApiKeyRateLimitUsage(redis, id, cost, NOW_S * 1000);
       const h = await redis.hgetall(rateKey(id));
       expect([h.usage_5h, h.usage_1d, h.usage_7d]).toEqual([bytes, bytes, bytes]);
@@ -346,7 +370,14 @@ describe("apikey:rate:{apiKeyID}", () => {
 
   it("invalidate deletes the key", async () => {
     const id = fresh();
-    await setApiKeyRateLimit(redis, id, { usage5h: 0, usage1d: 0, usage7d: 0, window5h: null, window1d: null, window7d: null });
+    await setApiKeyRateLimit(redis, id, {
+      usage5h: 0,
+      usage1d: 0,
+      usage7d: 0,
+      window5h: null,
+      window1d: null,
+      window7d: null,
+    });
     await invalidateApiKeyRateLimit(redis, id);
     expect(await redis.exists(rateKey(id))).toBe(0);
   });

@@ -1,8 +1,16 @@
 import Redis from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
 import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
 import { OpIds } from "@/lib/billing/ledger";
-import { decodeQuotaValues, QuotaCache, QUOTA_FIELDS, QUOTA_SCRIPTS, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
+import {
+  decodeQuotaValues,
+  QUOTA_FIELDS,
+  QUOTA_SCRIPTS,
+  QuotaCache,
+  type QuotaCacheEntry,
+} from "@/lib/billing/quota-cache";
+
 import { testEnv } from "../support/test-env";
 
 /**
@@ -146,7 +154,14 @@ describe("reading what Go and Redis wrote", () => {
     expect(Number.isNaN(e.weeklyLimit)).toBe(true);
     expect(e.monthlyLimit).toBeNull();
     expect(e.weeklyWindowStart).toBe(1795708800_000);
-    expect(e.malformed).toEqual(["daily_usage", "weekly_usage", "daily_limit", "weekly_limit", "monthly_limit", "weekly_window_start"]);
+    expect(e.malformed).toEqual([
+      "daily_usage",
+      "weekly_usage",
+      "daily_limit",
+      "weekly_limit",
+      "monthly_limit",
+      "weekly_window_start",
+    ]);
   });
 
   it("a legacy hash (no schema_version) is a hit with schema 0", async () => {
@@ -156,8 +171,32 @@ describe("reading what Go and Redis wrote", () => {
 
   it("the check's HMGET read decodes every hash above exactly as Get's HGETALL does", async () => {
     const hashes: Record<string, Record<string, string>> = {
-      kimi: { daily_usage: "0", weekly_usage: "", monthly_usage: "abc", version: "3", schema_version: "1", daily_limit: "10.5", weekly_limit: "", monthly_limit: "oops", daily_window_start: "1795708800", weekly_window_start: "", monthly_window_start: "x" },
-      grok: { daily_usage: "1e400", weekly_usage: "0x1p-2", monthly_usage: "2", version: "0", schema_version: "1", daily_limit: "0x1p-2", weekly_limit: "NaN", monthly_limit: "1e400", daily_window_start: "1795708800", weekly_window_start: "+1795708800", monthly_window_start: "1795708800" },
+      kimi: {
+        daily_usage: "0",
+        weekly_usage: "",
+        monthly_usage: "abc",
+        version: "3",
+        schema_version: "1",
+        daily_limit: "10.5",
+        weekly_limit: "",
+        monthly_limit: "oops",
+        daily_window_start: "1795708800",
+        weekly_window_start: "",
+        monthly_window_start: "x",
+      },
+      grok: {
+        daily_usage: "1e400",
+        weekly_usage: "0x1p-2",
+        monthly_usage: "2",
+        version: "0",
+        schema_version: "1",
+        daily_limit: "0x1p-2",
+        weekly_limit: "NaN",
+        monthly_limit: "1e400",
+        daily_window_start: "1795708800",
+        weekly_window_start: "+1795708800",
+        monthly_window_start: "1795708800",
+      },
       zhipu: { daily_usage: "1", version: "0" }, // legacy
       gemini: { daily_limit: "5", schema_version: "1" }, // usages and version missing: still a hit
     };
@@ -190,7 +229,13 @@ describe("the increment script (spec §6.2): the gateway's effect, at most once 
 
   it("is a no-op on a legacy schema (missing or other schema_version)", async () => {
     await r.hset(key("openai"), { daily_usage: "1", weekly_usage: "1", monthly_usage: "1", version: "0" });
-    await r.hset(key("gemini"), { daily_usage: "1", weekly_usage: "1", monthly_usage: "1", version: "0", schema_version: "2" });
+    await r.hset(key("gemini"), {
+      daily_usage: "1",
+      weekly_usage: "1",
+      monthly_usage: "1",
+      version: "0",
+      schema_version: "2",
+    });
     expect(await cache.increment(U, "openai", 1, ids.next(), INC)).toBe("noop");
     expect(await cache.increment(U, "gemini", 1, ids.next(), INC)).toBe("noop");
     expect(await r.hget(key("openai"), "daily_usage")).toBe("1");
@@ -201,7 +246,12 @@ describe("the increment script (spec §6.2): the gateway's effect, at most once 
     await cache.set(U, "anthropic", entry({ dailyUsage: 0, weeklyUsage: 0, monthlyUsage: 0, version: 1 }), 100);
     expect(await cache.increment(U, "anthropic", 0.5, ids.next(), INC)).toBe("applied");
     expect(await cache.increment(U, "anthropic", 0.25, ids.next(), INC)).toBe("applied");
-    expect(await r.hmget(key("anthropic"), "daily_usage", "weekly_usage", "monthly_usage", "version")).toEqual(["0.75", "0.75", "0.75", "3"]);
+    expect(await r.hmget(key("anthropic"), "daily_usage", "weekly_usage", "monthly_usage", "version")).toEqual([
+      "0.75",
+      "0.75",
+      "0.75",
+      "3",
+    ]);
     expect(await r.ttl(key("anthropic"))).toBeGreaterThan(86000);
     expect(await cache.increment(U, "anthropic", 1e-7, ids.next(), INC)).toBe("applied"); // sent as "0.0000001"
     expect(Number(await r.hget(key("anthropic"), "daily_usage"))).toBeCloseTo(0.7500001, 12);
@@ -214,7 +264,11 @@ describe("the increment script (spec §6.2): the gateway's effect, at most once 
     for (const cost of [0.5, 1e-7, 123.456789, 0.3]) {
       expect(await cache.increment(U, "anthropic", cost, ids.next(), { ...INC, markDirty: true })).toBe("applied");
       const goCost = String(cost === 1e-7 ? "0.0000001" : cost);
-      await QUOTA_SCRIPTS.gatewayIncrement.run(r, [key("openai"), billingKeys.dirtySet], [goCost, "86400", "1", `${U}:openai`, "86400"]);
+      await QUOTA_SCRIPTS.gatewayIncrement.run(
+        r,
+        [key("openai"), billingKeys.dirtySet],
+        [goCost, "86400", "1", `${U}:openai`, "86400"],
+      );
     }
     const ours = await r.hgetall(key("anthropic"));
     const theirs = await r.hgetall(key("openai"));
@@ -295,7 +349,12 @@ describe("admin changes in place (flusher mode, quota-admin-apply.lua)", () => {
   it("rewrites limits, keeps usage and windows", async () => {
     await cache.set(U, "anthropic", entry({ dailyUsage: 3 }), 86400);
     expect(await cache.applyLimits(U, "anthropic", { daily: 1.5, weekly: null, monthly: 100 })).toBe(true);
-    expect(await r.hmget(key("anthropic"), "daily_usage", "daily_limit", "weekly_limit", "monthly_limit")).toEqual(["3", "1.5", "", "100"]);
+    expect(await r.hmget(key("anthropic"), "daily_usage", "daily_limit", "weekly_limit", "monthly_limit")).toEqual([
+      "3",
+      "1.5",
+      "",
+      "100",
+    ]);
     expect(await cache.applyLimits(U, "kimi", { daily: 1, weekly: 1, monthly: 1 })).toBe(false); // no entry: nothing to change
     expect(await r.exists(key("kimi"))).toBe(0);
   });
@@ -306,14 +365,33 @@ describe("admin changes in place (flusher mode, quota-admin-apply.lua)", () => {
     expect(await cache.applyReset(U, "openai", "daily", start, "r1")).toBe("applied");
     await cache.increment(U, "openai", 2, ids.next(), INC);
     expect(await cache.applyReset(U, "openai", "daily", start, "r1")).toBe("already"); // a retry keeps the 2
-    expect(await r.hmget(key("openai"), "daily_usage", "weekly_usage", "daily_window_start")).toEqual(["2", "6", "1795708800"]);
+    expect(await r.hmget(key("openai"), "daily_usage", "weekly_usage", "daily_window_start")).toEqual([
+      "2",
+      "6",
+      "1795708800",
+    ]);
     expect(await r.smembers(billingKeys.dirtySet)).toEqual([`${U}:openai`]);
   });
 
   it("replaces an entry and hands back the usage it held", async () => {
     await cache.set(U, "gemini", entry({ dailyUsage: 3, weeklyUsage: 4, monthlyUsage: 5 }), 86400);
-    const old = await cache.replace(U, "gemini", entry({ dailyUsage: 0, weeklyUsage: 0, monthlyUsage: 0, dailyLimit: null, weeklyLimit: null, monthlyLimit: null }), 3600);
-    expect(old).toEqual({ usage: [3, 4, 5], starts: [Date.parse("2026-11-27T00:00:00+08:00"), null, Date.parse("2026-11-20T08:15:30Z")] });
+    const old = await cache.replace(
+      U,
+      "gemini",
+      entry({
+        dailyUsage: 0,
+        weeklyUsage: 0,
+        monthlyUsage: 0,
+        dailyLimit: null,
+        weeklyLimit: null,
+        monthlyLimit: null,
+      }),
+      3600,
+    );
+    expect(old).toEqual({
+      usage: [3, 4, 5],
+      starts: [Date.parse("2026-11-27T00:00:00+08:00"), null, Date.parse("2026-11-20T08:15:30Z")],
+    });
     expect(await r.hmget(key("gemini"), "daily_usage", "daily_limit")).toEqual(["0", ""]);
     expect(await r.ttl(key("gemini"))).toBeLessThanOrEqual(3600);
   });
@@ -322,7 +400,12 @@ describe("admin changes in place (flusher mode, quota-admin-apply.lua)", () => {
 describe("our window refresh (better than upstream)", () => {
   it("resets only the expired windows it saw, and never an increment that landed meanwhile", async () => {
     const stale = Date.parse("2020-01-01T00:00:00Z");
-    await cache.set(U, "openai", entry({ dailyUsage: 9, weeklyUsage: 9, monthlyUsage: 9, dailyWindowStart: stale, weeklyWindowStart: stale }), 500);
+    await cache.set(
+      U,
+      "openai",
+      entry({ dailyUsage: 9, weeklyUsage: 9, monthlyUsage: 9, dailyWindowStart: stale, weeklyWindowStart: stale }),
+      500,
+    );
     const newDay = Date.parse("2026-11-27T00:00:00+08:00");
     // Another check refreshed the daily window already and an increment followed.
     await cache.refreshWindows(U, "openai", [{ window: "daily", seenStart: stale, newStart: newDay }], 86400);

@@ -1,12 +1,20 @@
-import pg from "pg";
-import type { Client } from "pg";
+import pg, { type Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { PLATFORMS } from "@/lib/billing/platforms";
-import { markerTime, newMarker, QuotaFkViolationError, QuotaNotFoundError, QuotaRepository, SNAPSHOT_CHUNK_ROWS } from "@/lib/billing/quota-repo";
+import {
+  markerTime,
+  newMarker,
+  QuotaFkViolationError,
+  QuotaNotFoundError,
+  QuotaRepository,
+  SNAPSHOT_CHUNK_ROWS,
+} from "@/lib/billing/quota-repo";
 import { QuotaClock } from "@/lib/billing/windows";
-import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { migrate } from "@/scripts/lib/chaos/services";
 import { PostgresCluster } from "@/scripts/lib/faults";
+
+import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { testEnv } from "../support/test-env";
 
 /** The repository against real PostgreSQL: spec §1.3 and the cases of spec §9 that pin it. */
@@ -16,7 +24,11 @@ let repo: QuotaRepository;
 const clock = new QuotaClock("Asia/Shanghai");
 const users: number[] = [];
 const t = (iso: string) => Date.parse(iso);
-const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({ daily, weekly, monthly });
+const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({
+  daily,
+  weekly,
+  monthly,
+});
 
 async function user(): Promise<number> {
   const [id] = await createUsers(c, "repo", 1);
@@ -39,14 +51,21 @@ describe("bulkInsertInitial (sign-up snapshot)", () => {
   it("inserts every registry platform; a second call keeps existing non-null limits (COALESCE)", async () => {
     const u = await user();
     expect(await repo.getByUserPlatform(u, "anthropic")).toBeNull();
-    await repo.bulkInsertInitial(PLATFORMS.map((p) => ({ userId: u, platform: p, limits: p === "anthropic" ? L(5) : L(null) })));
+    await repo.bulkInsertInitial(
+      PLATFORMS.map((p) => ({ userId: u, platform: p, limits: p === "anthropic" ? L(5) : L(null) })),
+    );
     await repo.bulkInsertInitial([
       { userId: u, platform: "anthropic", limits: L(99, 7) },
       { userId: u, platform: "openai", limits: L(3) },
     ]);
     const rows = await repo.listByUser(u);
     expect(rows.map((r) => r.platform)).toEqual([...PLATFORMS]);
-    expect(rows.find((r) => r.platform === "anthropic")).toMatchObject({ dailyLimit: 5, weeklyLimit: 7, dailyUsage: 0, dailyWindowStart: null });
+    expect(rows.find((r) => r.platform === "anthropic")).toMatchObject({
+      dailyLimit: 5,
+      weeklyLimit: 7,
+      dailyUsage: 0,
+      dailyWindowStart: null,
+    });
     expect(rows.find((r) => r.platform === "openai")!.dailyLimit).toBe(3);
     expect(await rowText(c, u, "deepseek")).toMatchObject({ dl: null, wl: null, ml: null, du: "0.0000000000" });
   });
@@ -94,11 +113,10 @@ describe("incrementUsageWithReset", () => {
     const u = await user();
     await repo.bulkInsertInitial([{ userId: u, platform: "grok", limits: L(10) }]);
     const now = t("2026-11-25T10:00:00+08:00");
-    await c.query("UPDATE user_platform_quotas SET daily_usage_usd = 5, daily_window_start = $3 WHERE user_id = $1 AND platform = $2", [
-      u,
-      "grok",
-      new Date(t("2026-11-25T09:00:00+08:00")),
-    ]);
+    await c.query(
+      "UPDATE user_platform_quotas SET daily_usage_usd = 5, daily_window_start = $3 WHERE user_id = $1 AND platform = $2",
+      [u, "grok", new Date(t("2026-11-25T09:00:00+08:00"))],
+    );
     await repo.incrementUsageWithReset(u, "grok", 1, now);
     expect(await rowText(c, u, "grok")).toMatchObject({ dl: "10.0000000000", du: "1.0000000000" });
   });
@@ -107,7 +125,12 @@ describe("incrementUsageWithReset", () => {
     const u = await user();
     await repo.upsertForUser(u, [{ platform: "kimi", limits: L(1, 2, 3) }]);
     await repo.incrementUsageWithReset(u, "kimi", 0.5, Date.now());
-    expect(await rowText(c, u, "kimi")).toMatchObject({ dl: "1.0000000000", wl: "2.0000000000", ml: "3.0000000000", du: "0.5000000000" });
+    expect(await rowText(c, u, "kimi")).toMatchObject({
+      dl: "1.0000000000",
+      wl: "2.0000000000",
+      ml: "3.0000000000",
+      du: "0.5000000000",
+    });
   });
 });
 
@@ -126,7 +149,13 @@ describe("incrementExactlyOnce (every usage write)", () => {
   it("commitStatus: a write whose token was handed out keeps its marker; one that never committed is 'not committed'", async () => {
     const u = await user();
     let handed = "";
-    const ok = await repo.incrementExactlyOnce({ userId: u, platform: "zhipu", cost: 1, at: Date.now(), beforeCommit: async (tk) => void (handed = tk) });
+    const ok = await repo.incrementExactlyOnce({
+      userId: u,
+      platform: "zhipu",
+      cost: 1,
+      at: Date.now(),
+      beforeCommit: async (tk) => void (handed = tk),
+    });
     expect(ok.status).toBe("committed");
     await repo.flushReleasedMarkers();
     expect(await repo.commitStatus(handed)).toBe("committed");
@@ -173,12 +202,27 @@ describe("incrementExactlyOnce (every usage write)", () => {
   it("commits its outbox row in the same transaction, and consumes a given outbox row at most once", async () => {
     const u = await user();
     const key = `billing:user_platform_quota:${u}:gemini`;
-    await repo.incrementExactlyOnce({ userId: u, platform: "gemini", cost: 1, at: Date.now(), outbox: { cacheKey: key, kind: "cancel", payload: { x: 1 } } });
-    const { rows } = await c.query<{ id: string; kind: string }>("SELECT id, kind FROM cache_invalidation_outbox WHERE cache_key = $1", [key]);
+    await repo.incrementExactlyOnce({
+      userId: u,
+      platform: "gemini",
+      cost: 1,
+      at: Date.now(),
+      outbox: { cacheKey: key, kind: "cancel", payload: { x: 1 } },
+    });
+    const { rows } = await c.query<{ id: string; kind: string }>(
+      "SELECT id, kind FROM cache_invalidation_outbox WHERE cache_key = $1",
+      [key],
+    );
     expect(rows.map((r) => r.kind)).toEqual(["cancel"]);
     const id = Number(rows[0].id);
-    expect((await repo.incrementExactlyOnce({ userId: u, platform: "gemini", cost: 2, at: Date.now(), consumeOutboxId: id })).status).toBe("committed");
-    expect((await repo.incrementExactlyOnce({ userId: u, platform: "gemini", cost: 2, at: Date.now(), consumeOutboxId: id })).status).toBe("skipped");
+    expect(
+      (await repo.incrementExactlyOnce({ userId: u, platform: "gemini", cost: 2, at: Date.now(), consumeOutboxId: id }))
+        .status,
+    ).toBe("committed");
+    expect(
+      (await repo.incrementExactlyOnce({ userId: u, platform: "gemini", cost: 2, at: Date.now(), consumeOutboxId: id }))
+        .status,
+    ).toBe("skipped");
     expect((await rowText(c, u, "gemini")).mu).toBe("3.0000000000"); // 1 + 2, the second 2 refused
   });
 
@@ -195,7 +239,9 @@ describe("incrementExactlyOnce (every usage write)", () => {
     });
     expect(w.status).toBe("failed");
     expect(await rowText(c, u, "kimi")).toBeNull();
-    await expect(repo.incrementExactlyOnce({ userId: u, platform: "bad'name", cost: 1, at: Date.now() })).rejects.toThrow(/invalid platform/);
+    await expect(
+      repo.incrementExactlyOnce({ userId: u, platform: "bad'name", cost: 1, at: Date.now() }),
+    ).rejects.toThrow(/invalid platform/);
   });
 
   it("an op written late (a retry after midnight) never moves today's daily window back", async () => {
@@ -252,7 +298,10 @@ describe("upsertForUser (whole replace)", () => {
     const after = await rowText(c, u, "anthropic");
     expect(after).toMatchObject({ dl: "20.0000000000", du: "3.5000000000" });
     expect(after.ds.getTime()).toBe(before.ds.getTime());
-    const deleted = await c.query("SELECT count(*)::int AS n FROM user_platform_quotas WHERE user_id = $1 AND platform = 'openai' AND deleted_at IS NOT NULL", [u]);
+    const deleted = await c.query(
+      "SELECT count(*)::int AS n FROM user_platform_quotas WHERE user_id = $1 AND platform = 'openai' AND deleted_at IS NOT NULL",
+      [u],
+    );
     expect(deleted.rows[0].n).toBe(1);
   });
 
@@ -271,7 +320,9 @@ describe("upsertForUser (whole replace)", () => {
   it("rolls back as a whole on a bad record", async () => {
     const u = await user();
     await repo.upsertForUser(u, [{ platform: "openai", limits: L(5) }]);
-    await expect(repo.upsertForUser(u, [{ platform: "not-a-platform", limits: L(1) }])).rejects.toMatchObject({ code: "23514" });
+    await expect(repo.upsertForUser(u, [{ platform: "not-a-platform", limits: L(1) }])).rejects.toMatchObject({
+      code: "23514",
+    });
     expect((await repo.listByUser(u)).map((r) => r.platform)).toEqual(["openai"]);
   });
 });
@@ -293,7 +344,12 @@ describe("batchSnapshotUsage (flusher write)", () => {
       monthlyWindowStart: t("2026-11-01T03:04:05Z"),
     });
     await repo.batchSnapshotUsage([snap(a), snap(b)], Date.now());
-    expect(await rowText(c, a, "openai")).toMatchObject({ dl: "50.0000000000", du: "9.9000000000", wu: "19.9000000000", mu: "29.9000000000" });
+    expect(await rowText(c, a, "openai")).toMatchObject({
+      dl: "50.0000000000",
+      du: "9.9000000000",
+      wu: "19.9000000000",
+      mu: "29.9000000000",
+    });
     const rb = await rowText(c, b, "openai");
     expect(rb).toMatchObject({ dl: null, du: "9.9000000000" });
     expect(rb.ds.getTime()).toBe(ds);
@@ -316,12 +372,24 @@ describe("batchSnapshotUsage (flusher write)", () => {
     );
     expect(snaps.length).toBeGreaterThan(SNAPSHOT_CHUNK_ROWS);
     await repo.batchSnapshotUsage(snaps, Date.now());
-    const n = await c.query("SELECT count(*)::int AS n FROM user_platform_quotas WHERE user_id = ANY($1::bigint[]) AND monthly_usage_usd = 3", [ids]);
+    const n = await c.query(
+      "SELECT count(*)::int AS n FROM user_platform_quotas WHERE user_id = ANY($1::bigint[]) AND monthly_usage_usd = 3",
+      [ids],
+    );
     expect(n.rows[0].n).toBe(snaps.length);
   });
 
   it("a deleted user makes the chunk fail with QuotaFkViolationError", async () => {
-    const snap = { userId: 2_000_000_000, platform: "openai", dailyUsage: 1, weeklyUsage: 1, monthlyUsage: 1, dailyWindowStart: 0, weeklyWindowStart: 0, monthlyWindowStart: 0 };
+    const snap = {
+      userId: 2_000_000_000,
+      platform: "openai",
+      dailyUsage: 1,
+      weeklyUsage: 1,
+      monthlyUsage: 1,
+      dailyWindowStart: 0,
+      weeklyWindowStart: 0,
+      monthlyWindowStart: 0,
+    };
     await expect(repo.batchSnapshotUsage([snap], Date.now())).rejects.toBeInstanceOf(QuotaFkViolationError);
   });
 });
@@ -352,7 +420,13 @@ describe("commit markers across a PostgreSQL crash (chaos finding: txid reuse)",
     await cluster?.cleanup();
   });
 
-  const usage = async () => (await cpool.query<{ m: string }>("SELECT monthly_usage_usd::text AS m FROM user_platform_quotas WHERE user_id = $1 AND platform = 'openai'", [cu])).rows[0]?.m ?? null;
+  const usage = async () =>
+    (
+      await cpool.query<{ m: string }>(
+        "SELECT monthly_usage_usd::text AS m FROM user_platform_quotas WHERE user_id = $1 AND platform = 'openai'",
+        [cu],
+      )
+    ).rows[0]?.m ?? null;
 
   it("a write open when the server crashes is 'not committed' after recovery, also once its txid is handed out again; its retry counts once", async () => {
     await crepo.incrementUsageWithReset(cu, "openai", 1, Date.now());
@@ -372,13 +446,21 @@ describe("commit markers across a PostgreSQL crash (chaos finding: txid reuse)",
     for (let i = 0; i < 10; i++) await crepo.incrementUsageWithReset(cu, "kimi", 0.01, Date.now());
     expect(await crepo.commitStatus(token)).toBe("not committed");
     expect(await usage()).toBe("1.0000000000");
-    expect((await crepo.incrementExactlyOnce({ userId: cu, platform: "openai", cost: 0.25, at: Date.now() })).status).toBe("committed");
+    expect(
+      (await crepo.incrementExactlyOnce({ userId: cu, platform: "openai", cost: 0.25, at: Date.now() })).status,
+    ).toBe("committed");
     expect(await usage()).toBe("1.2500000000");
   }, 60_000);
 
   it("an acknowledged write is 'committed' after a crash right after its COMMIT", async () => {
     let token = "";
-    const w = await crepo.incrementExactlyOnce({ userId: cu, platform: "openai", cost: 0.5, at: Date.now(), beforeCommit: async (tk) => void (token = tk) });
+    const w = await crepo.incrementExactlyOnce({
+      userId: cu,
+      platform: "openai",
+      cost: 0.5,
+      at: Date.now(),
+      beforeCommit: async (tk) => void (token = tk),
+    });
     expect(w.status).toBe("committed");
     await cluster.restart({ mode: "immediate" });
     expect(await crepo.commitStatus(token)).toBe("committed");

@@ -1,9 +1,11 @@
 import Redis from "ioredis";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { BillingServiceError, QuotaExhaustedError } from "@/lib/billing/errors";
-import type { QuotaCacheEntry } from "@/lib/billing/quota-cache";
 import { billingKeys } from "@/lib/billing/keys";
+import type { QuotaCacheEntry } from "@/lib/billing/quota-cache";
+
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
 import { blackholeServer, PrivateRedis } from "../support/redis-server";
@@ -21,7 +23,11 @@ const t = (iso: string) => Date.parse(iso);
 const NOW = t("2026-11-25T10:00:00+08:00"); // Wednesday
 const SOD = t("2026-11-25T00:00:00+08:00");
 const SOW = t("2026-11-23T00:00:00+08:00");
-const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({ daily, weekly, monthly });
+const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({
+  daily,
+  weekly,
+  monthly,
+});
 
 async function user(): Promise<number> {
   const [id] = await createUsers(c, "svc", 1);
@@ -62,7 +68,10 @@ describe("cache hit (spec §5.2 step 2)", () => {
   it("allows under the limit (4.5 / 10) and blocks at equality (5 / 5, the check is >=)", async () => {
     const u = await user();
     await b.cache!.set(u, "anthropic", entry({ dailyUsage: 4.5, dailyLimit: 10 }), 86400);
-    expect(await b.service.checkUserPlatformQuotaEligibility(u, "anthropic", { now: NOW })).toEqual({ allowed: true, source: "cache" });
+    expect(await b.service.checkUserPlatformQuotaEligibility(u, "anthropic", { now: NOW })).toEqual({
+      allowed: true,
+      source: "cache",
+    });
     await b.cache!.set(u, "anthropic", entry({ dailyUsage: 5, dailyLimit: 5 }), 86400);
     const d = await b.service.checkUserPlatformQuotaEligibility(u, "anthropic", { now: NOW });
     expect(d.allowed).toBe(false);
@@ -88,15 +97,31 @@ describe("cache hit (spec §5.2 step 2)", () => {
 
   it("checks daily → weekly → monthly; weekly resets Monday 00:00 +08, monthly start + 30 d in UTC", async () => {
     const u = await user();
-    await b.cache!.set(u, "grok", entry({ dailyUsage: 1, weeklyUsage: 50, monthlyUsage: 500, dailyLimit: 10, weeklyLimit: 50, monthlyLimit: 100 }), 86400);
+    await b.cache!.set(
+      u,
+      "grok",
+      entry({ dailyUsage: 1, weeklyUsage: 50, monthlyUsage: 500, dailyLimit: 10, weeklyLimit: 50, monthlyLimit: 100 }),
+      86400,
+    );
     expect(await b.service.checkUserPlatformQuotaEligibility(u, "grok", { now: NOW })).toMatchObject({
       allowed: false,
-      error: { reason: "USER_PLATFORM_WEEKLY_QUOTA_EXHAUSTED", metadata: { window_resets_at: "2026-11-30T00:00:00+08:00" } },
+      error: {
+        reason: "USER_PLATFORM_WEEKLY_QUOTA_EXHAUSTED",
+        metadata: { window_resets_at: "2026-11-30T00:00:00+08:00" },
+      },
     });
-    await b.cache!.set(u, "grok", entry({ monthlyUsage: 100, monthlyLimit: 100, monthlyWindowStart: t("2026-11-20T08:15:30Z") }), 86400);
+    await b.cache!.set(
+      u,
+      "grok",
+      entry({ monthlyUsage: 100, monthlyLimit: 100, monthlyWindowStart: t("2026-11-20T08:15:30Z") }),
+      86400,
+    );
     expect(await b.service.checkUserPlatformQuotaEligibility(u, "grok", { now: NOW })).toMatchObject({
       allowed: false,
-      error: { reason: "USER_PLATFORM_MONTHLY_QUOTA_EXHAUSTED", metadata: { window_resets_at: "2026-12-20T08:15:30Z" } },
+      error: {
+        reason: "USER_PLATFORM_MONTHLY_QUOTA_EXHAUSTED",
+        metadata: { window_resets_at: "2026-12-20T08:15:30Z" },
+      },
     });
   });
 
@@ -104,9 +129,17 @@ describe("cache hit (spec §5.2 step 2)", () => {
     const u = await user();
     const old = t("2020-01-01T00:00:00Z");
     await b.cache!.set(u, "kimi", entry({ dailyUsage: 50, dailyLimit: 10, dailyWindowStart: old }), 86400);
-    expect(await b.service.checkUserPlatformQuotaEligibility(u, "kimi", { now: NOW })).toEqual({ allowed: true, source: "cache" });
+    expect(await b.service.checkUserPlatformQuotaEligibility(u, "kimi", { now: NOW })).toEqual({
+      allowed: true,
+      source: "cache",
+    });
     const raw = await r.hgetall(billingKeys.userPlatformQuota(u, "kimi"));
-    expect(raw).toMatchObject({ daily_usage: "0", daily_limit: "10", schema_version: "1", daily_window_start: String(SOD / 1000) });
+    expect(raw).toMatchObject({
+      daily_usage: "0",
+      daily_limit: "10",
+      schema_version: "1",
+      daily_window_start: String(SOD / 1000),
+    });
   });
 
   it("a sentinel whose day and week expired is not refreshed (keeps its short TTL)", async () => {
@@ -127,14 +160,21 @@ describe("cache hit (spec §5.2 step 2)", () => {
   });
 
   it("skips an empty platform, and subscription-mode requests never touch the quota (check or record)", async () => {
-    expect(await b.service.checkUserPlatformQuotaEligibility(1, "", { now: NOW })).toEqual({ allowed: true, source: "skip" });
-    const u = await user();
-    await b.cache!.set(u, "antigravity", entry({ dailyLimit: 0 }), 86400);
-    expect(await b.service.checkUserPlatformQuotaEligibility(u, "antigravity", { now: NOW, subscriptionMode: true })).toEqual({
+    expect(await b.service.checkUserPlatformQuotaEligibility(1, "", { now: NOW })).toEqual({
       allowed: true,
       source: "skip",
     });
-    expect(await b.service.recordUsage({ userId: u, platform: "antigravity", cost: 1, subscriptionMode: true })).toMatchObject({ recorded: false });
+    const u = await user();
+    await b.cache!.set(u, "antigravity", entry({ dailyLimit: 0 }), 86400);
+    expect(
+      await b.service.checkUserPlatformQuotaEligibility(u, "antigravity", { now: NOW, subscriptionMode: true }),
+    ).toEqual({
+      allowed: true,
+      source: "skip",
+    });
+    expect(
+      await b.service.recordUsage({ userId: u, platform: "antigravity", cost: 1, subscriptionMode: true }),
+    ).toMatchObject({ recorded: false });
     expect(await r.hget(billingKeys.userPlatformQuota(u, "antigravity"), "version")).toBe("0");
   });
 });
@@ -142,7 +182,10 @@ describe("cache hit (spec §5.2 step 2)", () => {
 describe("cache miss / legacy entry (spec §5.2 step 3)", () => {
   it("no row → allow and exactly one sentinel: all limits '', windows set, schema 1, TTL 3600", async () => {
     const u = await user();
-    expect(await b.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW })).toEqual({ allowed: true, source: "no-row" });
+    expect(await b.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW })).toEqual({
+      allowed: true,
+      source: "no-row",
+    });
     const key = billingKeys.userPlatformQuota(u, "openai");
     expect(await r.hgetall(key)).toEqual({
       daily_usage: "0",
@@ -162,7 +205,10 @@ describe("cache miss / legacy entry (spec §5.2 step 3)", () => {
     expect(ttl).toBeLessThanOrEqual(3600);
     // The next check is a cache hit: no second write (the TTL keeps running down).
     await r.expire(key, 1234);
-    expect(await b.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW })).toEqual({ allowed: true, source: "cache" });
+    expect(await b.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW })).toEqual({
+      allowed: true,
+      source: "cache",
+    });
     expect(await r.ttl(key)).toBeLessThanOrEqual(1234);
   });
 
@@ -176,7 +222,9 @@ describe("cache miss / legacy entry (spec §5.2 step 3)", () => {
       source: "database",
       error: { reason: "USER_PLATFORM_DAILY_QUOTA_EXHAUSTED" },
     });
-    expect(await r.hmget(billingKeys.userPlatformQuota(u, "gemini"), "schema_version", "daily_limit", "daily_usage")).toEqual(["1", "5", "6"]);
+    expect(
+      await r.hmget(billingKeys.userPlatformQuota(u, "gemini"), "schema_version", "daily_limit", "daily_usage"),
+    ).toEqual(["1", "5", "6"]);
   });
 
   // Better than upstream (DESIGN §3.1): the gateway copies the row's stale window starts into the
@@ -186,7 +234,9 @@ describe("cache miss / legacy entry (spec §5.2 step 3)", () => {
     await b.repo.upsertForUser(u, [{ platform: "anthropic", limits: L(10, 100, 1000) }]); // NULL window starts
     await b.repo.incrementUsageWithReset(u, "anthropic", 3, NOW); // live windows now
     await c.query("UPDATE user_platform_quotas SET weekly_window_start = NULL WHERE user_id = $1", [u]); // a never-initialised window
-    expect((await b.service.checkUserPlatformQuotaEligibility(u, "anthropic", { now: NOW + 1000 })).source).toBe("database");
+    expect((await b.service.checkUserPlatformQuotaEligibility(u, "anthropic", { now: NOW + 1000 })).source).toBe(
+      "database",
+    );
     const key = billingKeys.userPlatformQuota(u, "anthropic");
     expect(await r.hmget(key, "daily_usage", "weekly_usage", "daily_window_start", "weekly_window_start")).toEqual([
       "3",
@@ -195,7 +245,9 @@ describe("cache miss / legacy entry (spec §5.2 step 3)", () => {
       String(SOW / 1000),
     ]);
     await b.service.recordUsage({ userId: u, platform: "anthropic", cost: 2, now: NOW + 2000 });
-    expect((await b.service.checkUserPlatformQuotaEligibility(u, "anthropic", { now: NOW + 3000 })).source).toBe("cache");
+    expect((await b.service.checkUserPlatformQuotaEligibility(u, "anthropic", { now: NOW + 3000 })).source).toBe(
+      "cache",
+    );
     expect(await r.hmget(key, "daily_usage", "weekly_usage")).toEqual(["5", "2"]);
   });
 
@@ -208,7 +260,10 @@ describe("cache miss / legacy entry (spec §5.2 step 3)", () => {
       await admin.config("SET", "maxmemory-policy", "noeviction");
       await admin.config("SET", "maxmemory", "1");
       const u = await user();
-      expect(await s.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW })).toEqual({ allowed: true, source: "no-row" });
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW })).toEqual({
+        allowed: true,
+        source: "no-row",
+      });
       expect(s.service.metrics.sentinelWriteErrors).toBe(1);
       await admin.config("SET", "maxmemory", "0");
       expect(await admin.exists(billingKeys.userPlatformQuota(u, "openai"))).toBe(0);
@@ -230,7 +285,9 @@ describe("cache miss / legacy entry (spec §5.2 step 3)", () => {
       return query(...args);
     }) as typeof s.pool.query;
     try {
-      const decisions = await Promise.all(Array.from({ length: 50 }, () => s.service.checkUserPlatformQuotaEligibility(u, "kimi", { now: NOW })));
+      const decisions = await Promise.all(
+        Array.from({ length: 50 }, () => s.service.checkUserPlatformQuotaEligibility(u, "kimi", { now: NOW })),
+      );
       expect(decisions.every((d) => d.allowed)).toBe(true);
       expect(queries).toBe(1);
       // Positive control: without the cache entry, each later (sequential) check loads again.
@@ -258,7 +315,10 @@ describe("hasUserPlatformQuotaLimit (write guard)", () => {
     await broken.close();
     const simple = makeBilling({ config: { simpleMode: true } });
     expect(await simple.service.hasUserPlatformQuotaLimit(u, "openai")).toBe(false);
-    expect(await simple.service.checkUserPlatformQuotaEligibility(u, "openai")).toEqual({ allowed: true, source: "skip" });
+    expect(await simple.service.checkUserPlatformQuotaEligibility(u, "openai")).toEqual({
+      allowed: true,
+      source: "skip",
+    });
     await simple.close();
   });
 });
@@ -271,7 +331,9 @@ describe("recordUsage (spec §5.3)", () => {
     }
     expect(await b.service.recordUsage({ userId: u, platform: "", cost: 1 })).toMatchObject({ recorded: false });
     await b.service.checkUserPlatformQuotaEligibility(u, "openai", { now: NOW }); // writes a sentinel
-    expect(await b.service.recordUsage({ userId: u, platform: "openai", cost: 1, now: NOW })).toMatchObject({ recorded: false });
+    expect(await b.service.recordUsage({ userId: u, platform: "openai", cost: 1, now: NOW })).toMatchObject({
+      recorded: false,
+    });
     expect(await rowText(c, u, "openai")).toBeNull();
   });
 
@@ -355,7 +417,12 @@ describe("concurrency", () => {
       ops.push(b.service.checkUserPlatformQuotaEligibility(u, "grok"));
     }
     await Promise.all(ops);
-    const [d, w, m] = await r.hmget(billingKeys.userPlatformQuota(u, "grok"), "daily_usage", "weekly_usage", "monthly_usage");
+    const [d, w, m] = await r.hmget(
+      billingKeys.userPlatformQuota(u, "grok"),
+      "daily_usage",
+      "weekly_usage",
+      "monthly_usage",
+    );
     expect([Number(d), Number(w), Number(m)]).toEqual([150, 150, 150]);
   });
 });
@@ -370,16 +437,25 @@ describe("faults", () => {
       await pr.down();
       const d1 = await s.service.checkUserPlatformQuotaEligibility(u, "openai");
       expect(d1).toEqual({ allowed: true, source: "database-no-cache" });
-      expect(await s.service.recordUsage({ userId: u, platform: "openai", cost: 1.5 })).toMatchObject({ cacheApplied: false, dbWritten: true });
+      expect(await s.service.recordUsage({ userId: u, platform: "openai", cost: 1.5 })).toMatchObject({
+        cacheApplied: false,
+        dbWritten: true,
+      });
       expect((await rowText(c, u, "openai")).du).toBe("1.5000000000");
       // Decided from the database while Redis is down — still enforcing.
       await s.service.recordUsage({ userId: u, platform: "openai", cost: 1 });
-      expect(await s.service.checkUserPlatformQuotaEligibility(u, "openai")).toMatchObject({ allowed: false, source: "database-no-cache" });
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "openai")).toMatchObject({
+        allowed: false,
+        source: "database-no-cache",
+      });
       expect(s.log.lines.some((l) => l.startsWith("error ALERT billing: quota cache increment failed"))).toBe(true);
 
       await pr.up();
       await new Promise((res) => setTimeout(res, 300)); // ioredis reconnects
-      expect(await s.service.checkUserPlatformQuotaEligibility(u, "openai")).toMatchObject({ allowed: false, source: "database" });
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "openai")).toMatchObject({
+        allowed: false,
+        source: "database",
+      });
       const probe = new Redis(pr.url);
       expect(await probe.hget(billingKeys.userPlatformQuota(u, "openai"), "daily_usage")).toBe("2.5");
       probe.disconnect();
@@ -398,13 +474,25 @@ describe("faults", () => {
       const u = await user();
       await s.repo.upsertForUser(u, [{ platform: "grok", limits: L(2) }]);
       await pr.down();
-      expect(await s.service.checkUserPlatformQuotaEligibility(u, "grok")).toEqual({ allowed: true, source: "database-no-cache" });
-      expect(await s.service.recordUsage({ userId: u, platform: "grok", cost: 1.5 })).toMatchObject({ recorded: true, parked: "outbox" });
-      expect(await s.service.checkUserPlatformQuotaEligibility(u, "grok")).toEqual({ allowed: true, source: "database-no-cache" }); // 1.5 < 2
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "grok")).toEqual({
+        allowed: true,
+        source: "database-no-cache",
+      });
+      expect(await s.service.recordUsage({ userId: u, platform: "grok", cost: 1.5 })).toMatchObject({
+        recorded: true,
+        parked: "outbox",
+      });
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "grok")).toEqual({
+        allowed: true,
+        source: "database-no-cache",
+      }); // 1.5 < 2
       await s.service.recordUsage({ userId: u, platform: "grok", cost: 0.5 });
       // The row still says 0 (nothing flushed, nothing written): only the replays make this 2 >= 2.
       expect((await rowText(c, u, "grok")).du).toBe("0.0000000000");
-      expect(await s.service.checkUserPlatformQuotaEligibility(u, "grok")).toMatchObject({ allowed: false, source: "database-no-cache" });
+      expect(await s.service.checkUserPlatformQuotaEligibility(u, "grok")).toMatchObject({
+        allowed: false,
+        source: "database-no-cache",
+      });
       expect(await s.repo.pendingReplayCosts(billingKeys.userPlatformQuota(u, "grok"))).toEqual([
         { at: expect.any(Number), cost: 1.5 },
         { at: expect.any(Number), cost: 0.5 },
@@ -439,12 +527,18 @@ describe("faults", () => {
     const closed = makeBilling({ databaseUrl: url, redisUrl: null, config: { dbTimeoutMs: 300, failClosed: true } });
     try {
       const t0 = performance.now();
-      expect(await open.service.checkUserPlatformQuotaEligibility(1, "openai")).toEqual({ allowed: true, source: "fail-open" });
+      expect(await open.service.checkUserPlatformQuotaEligibility(1, "openai")).toEqual({
+        allowed: true,
+        source: "fail-open",
+      });
       expect(performance.now() - t0).toBeLessThan(1500);
       const d = await closed.service.checkUserPlatformQuotaEligibility(1, "openai");
       expect(d).toMatchObject({ allowed: false, source: "fail-closed" });
       expect((d as { error: unknown }).error).toBeInstanceOf(BillingServiceError);
-      expect(await open.service.recordUsage({ userId: 1, platform: "openai", cost: 1 })).toMatchObject({ recorded: true, dbWritten: false });
+      expect(await open.service.recordUsage({ userId: 1, platform: "openai", cost: 1 })).toMatchObject({
+        recorded: true,
+        dbWritten: false,
+      });
     } finally {
       await hole.close();
       await open.close().catch(() => {});
@@ -455,10 +549,16 @@ describe("faults", () => {
   it("PostgreSQL refusing connections: allowed (fail-open), and a cancelled caller is allowed too", async () => {
     const s = makeBilling({ databaseUrl: "postgresql://postgres@127.0.0.1:1/x", redisUrl: null });
     try {
-      expect(await s.service.checkUserPlatformQuotaEligibility(1, "openai")).toEqual({ allowed: true, source: "fail-open" });
+      expect(await s.service.checkUserPlatformQuotaEligibility(1, "openai")).toEqual({
+        allowed: true,
+        source: "fail-open",
+      });
       const ac = new AbortController();
       ac.abort();
-      expect(await s.service.checkUserPlatformQuotaEligibility(2, "openai", { signal: ac.signal })).toEqual({ allowed: true, source: "fail-open" });
+      expect(await s.service.checkUserPlatformQuotaEligibility(2, "openai", { signal: ac.signal })).toEqual({
+        allowed: true,
+        source: "fail-open",
+      });
     } finally {
       await s.close();
     }

@@ -3,8 +3,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+
 import { billingKeys } from "@/lib/billing/keys";
 import type { RunResult } from "@/scripts/lib/chaos/run";
+
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
 
@@ -19,7 +21,9 @@ function chaos(args: string[]): Promise<{ code: number; out: string; results: Ru
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qc-chaos-test-"));
   const json = path.join(dir, "results.json");
   return new Promise((resolve, reject) => {
-    const child = spawn("node_modules/.bin/tsx", ["scripts/chaos.ts", "--quick", "--json", json, ...args], { env: process.env });
+    const child = spawn("node_modules/.bin/tsx", ["scripts/chaos.ts", "--quick", "--json", json, ...args], {
+      env: process.env,
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -40,11 +44,17 @@ describe("chaos suite (--quick)", () => {
   it("every scenario × mode × database holds the four ledger invariants", async () => {
     const { code, out, results } = await chaos([]);
     const ran = results.filter((r) => r.status === "ran");
-    const breaches = results.filter((r) => !r.ok).map((r) => `${r.scenario} · ${r.mode} · ${r.db}: ${r.status === "error" ? r.reason : JSON.stringify(r.invariants)}`);
+    const breaches = results
+      .filter((r) => !r.ok)
+      .map(
+        (r) => `${r.scenario} · ${r.mode} · ${r.db}: ${r.status === "error" ? r.reason : JSON.stringify(r.invariants)}`,
+      );
     expect(breaches, out).toEqual([]);
     expect(code, out).toBe(0);
     // Both modes and both databases really ran, with traffic and the tight cap biting.
-    expect(new Set(ran.map((r) => `${r.mode}/${r.db}`))).toEqual(new Set(["direct/postgres", "flusher/postgres", "direct/pglite", "flusher/pglite"]));
+    expect(new Set(ran.map((r) => `${r.mode}/${r.db}`))).toEqual(
+      new Set(["direct/postgres", "flusher/postgres", "direct/pglite", "flusher/pglite"]),
+    );
     for (const r of ran) {
       expect(r.requests, `${r.scenario} · ${r.mode} · ${r.db}`).toBeGreaterThan(0);
       expect(r.postgresDeltaUsd).toBe(r.attemptedUsd);

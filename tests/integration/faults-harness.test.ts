@@ -2,6 +2,7 @@ import net from "node:net";
 import Redis from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { PgliteServer, PostgresCluster, RedisProcess, TcpProxy } from "../../scripts/lib/faults";
 import { testEnv } from "../support/test-env";
 
@@ -25,7 +26,13 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Whether `p` settles within `ms` (it keeps running either way). */
 const settlesWithin = (p: Promise<unknown>, ms: number) =>
-  Promise.race([p.then(() => true, () => true), sleep(ms).then(() => false)]);
+  Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    sleep(ms).then(() => false),
+  ]);
 
 /** A pg client that is destroyed (not end()ed: that can hang on a hung server) in afterAll. */
 async function connect(url: string): Promise<pg.Client> {
@@ -53,7 +60,9 @@ describe("TcpProxy in front of the shared PostgreSQL (5432)", () => {
     await direct.query("CREATE TABLE faults_harness_probe (id int PRIMARY KEY, v int NOT NULL)");
     cleanups.push(() => direct.query("DROP TABLE IF EXISTS faults_harness_probe"));
     await direct.query("INSERT INTO faults_harness_probe VALUES (1, 0)");
-    proxy = track(await TcpProxy.start({ targetHost: target.hostname, targetPort: Number(target.port || 5432) }), (p) => p.close());
+    proxy = track(await TcpProxy.start({ targetHost: target.hostname, targetPort: Number(target.port || 5432) }), (p) =>
+      p.close(),
+    );
     const u = new URL(target);
     u.port = String(proxy.port);
     proxyUrl = u.toString();

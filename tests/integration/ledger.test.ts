@@ -1,7 +1,9 @@
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
 import { RedisProcess, TcpProxy } from "@/scripts/lib/faults";
+
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
 import { checkLedger, costOf } from "../support/ledger-check";
@@ -15,13 +17,20 @@ import { testEnv } from "../support/test-env";
  */
 let c: Client;
 const users: number[] = [];
-const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({ daily, weekly, monthly });
+const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({
+  daily,
+  weekly,
+  monthly,
+});
 
 async function user(limits = L(1e6, 1e6, 1e6), platforms = ["anthropic"]): Promise<number> {
   const [id] = await createUsers(c, "ledger", 1);
   users.push(id);
   const b = makeBilling({ redisUrl: null });
-  await b.repo.upsertForUser(id, platforms.map((platform) => ({ platform, limits })));
+  await b.repo.upsertForUser(
+    id,
+    platforms.map((platform) => ({ platform, limits })),
+  );
   await b.close();
   return id;
 }
@@ -74,7 +83,11 @@ describe("rebuilds racing the recording (issue 9 §3)", () => {
       const ops: Promise<unknown>[] = [];
       for (let i = 0; i < 300; i++) {
         costs.push(costOf(i));
-        ops.push(b.service.checkUserPlatformQuotaEligibility(u, "anthropic").then(() => b.service.recordUsage({ userId: u, platform: "anthropic", cost: costOf(i) })));
+        ops.push(
+          b.service
+            .checkUserPlatformQuotaEligibility(u, "anthropic")
+            .then(() => b.service.recordUsage({ userId: u, platform: "anthropic", cost: costOf(i) })),
+        );
         if (i % 75 === 37) ops.push(b.redis!.del(billingKeys.userPlatformQuota(u, "anthropic")));
         if (i % 10 === 0) await new Promise((res) => setTimeout(res, 5));
       }
@@ -100,7 +113,9 @@ describe("PostgreSQL faults in direct mode (issue 9 §5, §6)", () => {
       await proxy.refuse();
       b.pool.emit("error", new Error("drop idle")); // (idle clients keep working; new ones are refused)
       const costs = Array.from({ length: 40 }, (_, i) => costOf(i));
-      const results = await Promise.all(costs.map((cost) => b.service.recordUsage({ userId: u, platform: "anthropic", cost })));
+      const results = await Promise.all(
+        costs.map((cost) => b.service.recordUsage({ userId: u, platform: "anthropic", cost })),
+      );
       expect(results.every((x) => x.recorded)).toBe(true);
       expect(results.filter((x) => x.parked === "journal").length).toBeGreaterThan(0);
       expect(await b.cache!.journalSize()).toBeGreaterThan(0);
@@ -149,7 +164,9 @@ describe("PostgreSQL faults in direct mode (issue 9 §5, §6)", () => {
       await proxy.pause();
       const costs = Array.from({ length: 30 }, (_, i) => costOf(i + 100));
       const t0 = performance.now();
-      const results = await Promise.all(costs.map((cost) => b.service.recordUsage({ userId: u, platform: "anthropic", cost })));
+      const results = await Promise.all(
+        costs.map((cost) => b.service.recordUsage({ userId: u, platform: "anthropic", cost })),
+      );
       const elapsed = performance.now() - t0;
       // Every call resolved within the record timeout (plus scheduling), none of them threw.
       expect(elapsed).toBeLessThan(800 + 500);
@@ -175,7 +192,9 @@ describe("PostgreSQL faults in direct mode (issue 9 §5, §6)", () => {
       await b.service.checkUserPlatformQuotaEligibility(u, "anthropic");
       const costs = Array.from({ length: 200 }, (_, i) => costOf(i + 300));
       const ops = costs.map((cost, i) =>
-        new Promise((res) => setTimeout(res, i * 2)).then(() => b.service.recordUsage({ userId: u, platform: "anthropic", cost })),
+        new Promise((res) => setTimeout(res, i * 2)).then(() =>
+          b.service.recordUsage({ userId: u, platform: "anthropic", cost }),
+        ),
       );
       for (let k = 0; k < 4; k++) {
         await new Promise((res) => setTimeout(res, 80));
@@ -257,7 +276,10 @@ describe("malformed bytes (issue 9 §8)", () => {
     try {
       await b.service.checkUserPlatformQuotaEligibility(u, "anthropic");
       await b.redis!.hset(key, "daily_limit", "1,0"); // unparsable: Go reads nil (unlimited)
-      expect(await b.service.checkUserPlatformQuotaEligibility(u, "anthropic")).toMatchObject({ allowed: true, source: "cache" });
+      expect(await b.service.checkUserPlatformQuotaEligibility(u, "anthropic")).toMatchObject({
+        allowed: true,
+        source: "cache",
+      });
       const rec = await b.service.recordUsage({ userId: u, platform: "anthropic", cost: 1.5 });
       expect(rec).toMatchObject({ recorded: true, dbWritten: true });
       expect((await rowText(c, u, "anthropic")).du).toBe("1.5000000000");
@@ -265,7 +287,10 @@ describe("malformed bytes (issue 9 §8)", () => {
       await b.repairer.runOnce(); // repair: direct mode drops the hash …
       expect(await b.redis!.exists(key)).toBe(0);
       // … and the next check rebuilds it from PostgreSQL and enforces again.
-      expect(await b.service.checkUserPlatformQuotaEligibility(u, "anthropic")).toMatchObject({ allowed: false, source: "database" });
+      expect(await b.service.checkUserPlatformQuotaEligibility(u, "anthropic")).toMatchObject({
+        allowed: false,
+        source: "database",
+      });
       expect(await b.redis!.hget(key, "daily_limit")).toBe("1");
     } finally {
       await b.close();
@@ -335,5 +360,3 @@ describe("flusher mode", () => {
     }
   });
 });
-
-

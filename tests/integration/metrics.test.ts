@@ -1,13 +1,14 @@
 import { PrismaPg } from "@prisma/adapter-pg";
-import type { Client } from "pg";
-import pg from "pg";
 import Redis from "ioredis";
+import pg, { type Client } from "pg";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { isBackendUnavailable } from "@/lib/api/errors";
 import { registerBillingMetrics } from "@/lib/billing/prometheus";
 import { PrismaClient } from "@/lib/generated/prisma/client";
 import { blackholeServer, TcpProxy } from "@/scripts/lib/faults";
+
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
 import { testEnv } from "../support/test-env";
@@ -163,11 +164,23 @@ describe("the console's /api/metrics handler", () => {
     expect(s.has("qc_process_resident_memory_bytes")).toBe(true);
     expect(s.get('qc_billing_ledger_readable{store="postgres"}')).toBe(1);
     const env = testEnv();
-    for (const secret of [token, env.sessionSecret, env.databaseUrl, env.redisUrl, new URL(env.databaseUrl).pathname.slice(1), "127.0.0.1", "postgresql://", "redis://"]) {
+    for (const secret of [
+      token,
+      env.sessionSecret,
+      env.databaseUrl,
+      env.redisUrl,
+      new URL(env.databaseUrl).pathname.slice(1),
+      "127.0.0.1",
+      "postgresql://",
+      "redis://",
+    ]) {
       expect(text.includes(secret), `scrape contains ${secret}`).toBe(false);
     }
     // Same registry on the next call (one per process), values still read live.
-    expect((await (await GET(new Request(url, { headers: { Authorization: `Bearer ${token}` } }))).text()).split("\n").length).toBeGreaterThan(50);
+    expect(
+      (await (await GET(new Request(url, { headers: { Authorization: `Bearer ${token}` } }))).text()).split("\n")
+        .length,
+    ).toBeGreaterThan(50);
 
     const { appBilling } = await import("@/lib/quota/runtime");
     const { pgPool } = await import("@/lib/db/client");
@@ -216,7 +229,9 @@ describe("route classifier on errors of a live PostgreSQL and Redis", () => {
     await prisma.$queryRaw`SELECT 1`;
     const viaPrisma = caught(prisma.$queryRaw`SELECT pg_sleep(5)`);
     await new Promise((r) => setTimeout(r, 300));
-    await killer.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(5)%' AND pid <> pg_backend_pid()");
+    await killer.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(5)%' AND pid <> pg_backend_pid()",
+    );
     const pe = await viaPrisma;
     expect(pe).toMatchObject({ name: "PrismaClientKnownRequestError" });
     expect(isBackendUnavailable(pe), String(pe)).toBe(true);

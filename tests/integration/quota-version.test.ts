@@ -1,6 +1,8 @@
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
 import { PLATFORMS } from "@/lib/billing/platforms";
+
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
 import { testEnv } from "../support/test-env";
 
@@ -14,9 +16,14 @@ let users: number[] = [];
 const adminA = { id: 1, email: "admin-a@example.com" };
 const adminB = { id: 2, email: "admin-b@example.com" };
 type Limits = { daily: number | null; weekly: number | null; monthly: number | null };
-const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null): Limits => ({ daily, weekly, monthly });
+const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null): Limits => ({
+  daily,
+  weekly,
+  monthly,
+});
 /** What the modal sends: every registry platform, unlimited unless given. */
-const all = (over: Partial<Record<string, Limits>> = {}) => PLATFORMS.map((p) => ({ platform: p, limits: over[p] ?? L(null) }));
+const all = (over: Partial<Record<string, Limits>> = {}) =>
+  PLATFORMS.map((p) => ({ platform: p, limits: over[p] ?? L(null) }));
 
 async function app() {
   vi.resetModules();
@@ -35,9 +42,18 @@ async function state(userId: number) {
     "SELECT platform, daily_limit_usd::text AS d FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL AND daily_limit_usd IS NOT NULL ORDER BY platform",
     [userId],
   );
-  const audit = await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1 ORDER BY id", [String(userId)]);
-  const outbox = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [`billing:user_platform_quota:${userId}:%`]);
-  return { limits: Object.fromEntries(rows.rows.map((r) => [r.platform, r.d])), audit: audit.rows, outbox: outbox.rows[0].n };
+  const audit = await c.query(
+    "SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1 ORDER BY id",
+    [String(userId)],
+  );
+  const outbox = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [
+    `billing:user_platform_quota:${userId}:%`,
+  ]);
+  return {
+    limits: Object.fromEntries(rows.rows.map((r) => [r.platform, r.d])),
+    audit: audit.rows,
+    outbox: outbox.rows[0].n,
+  };
 }
 
 beforeAll(async () => {
@@ -65,11 +81,20 @@ describe("the per-user quota save refuses a stale version", () => {
     expect(afterB.limits).toEqual({ openai: "5.0000000000" });
 
     // A's modal still shows openai unlimited and sends it back with anthropic daily 7.
-    expect(await a.saveUserQuotas(u, all({ anthropic: L(7) }), adminA, openedByA.version)).toEqual({ ok: false, code: "CONFLICT" });
+    expect(await a.saveUserQuotas(u, all({ anthropic: L(7) }), adminA, openedByA.version)).toEqual({
+      ok: false,
+      code: "CONFLICT",
+    });
     const afterA = await state(u);
     expect(afterA).toEqual(afterB); // nothing written, audited or queued for Redis
     expect(afterA.audit.map((r) => r.actor_email)).toEqual(["admin-b@example.com"]);
-    expect(afterA.audit[0].changes).toContainEqual({ key: "platform_quota", platform: "openai", window: "daily", before: "absent", after: 5 });
+    expect(afterA.audit[0].changes).toContainEqual({
+      key: "platform_quota",
+      platform: "openai",
+      window: "daily",
+      before: "absent",
+      after: 5,
+    });
 
     // Reloaded, A's save goes through and keeps B's cap.
     const reloaded = (await a.getUserQuotasView(u))!;
@@ -100,7 +125,10 @@ describe("the per-user quota save refuses a stale version", () => {
     await a.billing.repo.upsertForUser(u, [{ platform: "openai", limits: L(10) }]);
     const v0 = (await a.getUserQuotasView(u))!.version;
     const v1 = (await a.saveUserQuotas(u, all({ openai: L(20) }), adminB, v0)) as { ok: true; applied: { to: string } };
-    const v2 = (await a.saveUserQuotas(u, all({ openai: L(10) }), adminB, v1.applied.to)) as { ok: true; applied: { to: string } };
+    const v2 = (await a.saveUserQuotas(u, all({ openai: L(10) }), adminB, v1.applied.to)) as {
+      ok: true;
+      applied: { to: string };
+    };
     expect(new Set([v0, v1.applied.to, v2.applied.to]).size).toBe(3);
     // The limits are back to what v0 showed, and a save from v0 is still refused (no ABA).
     expect(await a.saveUserQuotas(u, all({ openai: L(99) }), adminA, v0)).toEqual({ ok: false, code: "CONFLICT" });
@@ -111,12 +139,18 @@ describe("the per-user quota save refuses a stale version", () => {
     const afterReset = (reset as { applied: { to: string } }).applied.to;
     expect(afterReset).not.toBe(v2.applied.to);
     expect((await a.getUserQuotasView(u))!.version).toBe(afterReset);
-    expect(await a.saveUserQuotas(u, all({ openai: L(1) }), adminA, v2.applied.to)).toEqual({ ok: false, code: "CONFLICT" });
+    expect(await a.saveUserQuotas(u, all({ openai: L(1) }), adminA, v2.applied.to)).toEqual({
+      ok: false,
+      code: "CONFLICT",
+    });
 
     // Clear all is a save of every platform unlimited: it moves the version like any save.
     const cleared = await a.saveUserQuotas(u, all(), adminB, afterReset);
     expect(cleared.ok).toBe(true);
-    expect(await a.saveUserQuotas(u, all({ openai: L(3) }), adminA, afterReset)).toEqual({ ok: false, code: "CONFLICT" });
+    expect(await a.saveUserQuotas(u, all({ openai: L(3) }), adminA, afterReset)).toEqual({
+      ok: false,
+      code: "CONFLICT",
+    });
     expect((await state(u)).limits).toEqual({});
   });
 

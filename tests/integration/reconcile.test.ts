@@ -2,10 +2,12 @@ import { spawn } from "node:child_process";
 import Redis from "ioredis";
 import type { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
 import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
 import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
 import type { QuotaLimits } from "@/lib/billing/quota-repo";
 import { reconcile, repairKey } from "@/lib/billing/reconcile";
+
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
 import { freePort } from "../support/net";
@@ -35,10 +37,13 @@ async function keyWithHash(rt: typeof direct, userId: number, platform: string, 
 }
 
 async function cleanRedis() {
-  const keys = users.flatMap((u) => ["anthropic", "openai", "gemini"].flatMap((p) => [key(u, p), ledgerKeys.fence(u, p)]));
+  const keys = users.flatMap((u) =>
+    ["anthropic", "openai", "gemini"].flatMap((p) => [key(u, p), ledgerKeys.fence(u, p)]),
+  );
   if (keys.length) await r.del(...keys);
   await r.del(billingKeys.dirtySet, ledgerKeys.reconcile, ledgerKeys.lastFlush);
-  for (const f of await r.smembers(ledgerKeys.flushers)) await r.del(ledgerKeys.flushing(f), ledgerKeys.flusherHeartbeat(f));
+  for (const f of await r.smembers(ledgerKeys.flushers))
+    await r.del(ledgerKeys.flushing(f), ledgerKeys.flusherHeartbeat(f));
   await r.del(ledgerKeys.flushers);
 }
 
@@ -73,7 +78,16 @@ describe("reconcile: the report", () => {
     await r.hset(key(b, "openai"), "daily_limit", "99");
 
     const res = await reconcile(direct, { userIds: users, ...fast });
-    expect(res).toMatchObject({ mode: "direct", checked: 4, absent: 1, unreadable: 0, skipped: 0, drifted: 2, repaired: 0, truncated: false });
+    expect(res).toMatchObject({
+      mode: "direct",
+      checked: 4,
+      absent: 1,
+      unreadable: 0,
+      skipped: 0,
+      drifted: 2,
+      repaired: 0,
+      truncated: false,
+    });
     const byUser = new Map(res.items.map((i) => [i.userId, i]));
     expect(byUser.get(a)).toEqual({
       userId: a,
@@ -83,7 +97,12 @@ describe("reconcile: the report", () => {
       postgres: { daily: 1.25, weekly: 1.25, monthly: 1.25, limits: [10, 50, 200] },
       repaired: false,
     });
-    expect(byUser.get(b)).toMatchObject({ platform: "openai", kind: "limits", redis: { limits: [99, 50, 200] }, postgres: { limits: [10, 50, 200] } });
+    expect(byUser.get(b)).toMatchObject({
+      platform: "openai",
+      kind: "limits",
+      redis: { limits: [99, 50, 200] },
+      postgres: { limits: [10, 50, 200] },
+    });
     expect(byUser.has(ok)).toBe(false);
     // Read-only: nothing changed. A run over some users is not "the last drift check" …
     expect(await r.hget(key(a, "anthropic"), "daily_usage")).toBe("7.5");
@@ -91,7 +110,12 @@ describe("reconcile: the report", () => {
     // … a full run is, as the Cache health panel and /api/health show it.
     const full = await reconcile(direct, fast);
     expect(full.drifted).toBeGreaterThanOrEqual(2);
-    expect(JSON.parse((await r.get(ledgerKeys.reconcile))!)).toEqual({ at: full.at, checked: full.checked, drifted: full.drifted, repaired: 0 });
+    expect(JSON.parse((await r.get(ledgerKeys.reconcile))!)).toEqual({
+      at: full.at,
+      checked: full.checked,
+      drifted: full.drifted,
+      repaired: 0,
+    });
   });
 
   it("flusher mode: a key in billing:upq:dirty or in a flusher's processing set is skipped (PostgreSQL lags until the flush)", async () => {
@@ -113,7 +137,10 @@ describe("reconcile: the report", () => {
     for (const u of [a, b, d]) await r.hset(key(u, "openai"), "daily_usage", "3");
     await r.hset(ledgerKeys.fence(a, "openai"), "l:test.1", String(Date.now() + 60_000));
     await r.hset(ledgerKeys.fence(d, "openai"), "l:test.2", String(Date.now() - 1000));
-    await c.query("INSERT INTO cache_invalidation_outbox (cache_key, kind, next_attempt_at) VALUES ($1, 'del', now() + interval '1 hour')", [key(b, "openai")]);
+    await c.query(
+      "INSERT INTO cache_invalidation_outbox (cache_key, kind, next_attempt_at) VALUES ($1, 'del', now() + interval '1 hour')",
+      [key(b, "openai")],
+    );
 
     const res = await reconcile(direct, { userIds: [a, b, d], ...fast });
     expect(res).toMatchObject({ checked: 3, skipped: 2, drifted: 1 });
@@ -145,7 +172,11 @@ describe("reconcile: repair", () => {
       await direct.service.checkUserPlatformQuotaEligibility(u, "anthropic");
       const e = decodeQuotaEntry(await r.hgetall(key(u, "anthropic")))!;
       const row = (await direct.repo.getByUserPlatform(u, "anthropic"))!;
-      expect([e.dailyUsage, e.weeklyUsage, e.monthlyUsage]).toEqual([row.dailyUsage, row.weeklyUsage, row.monthlyUsage]);
+      expect([e.dailyUsage, e.weeklyUsage, e.monthlyUsage]).toEqual([
+        row.dailyUsage,
+        row.weeklyUsage,
+        row.monthlyUsage,
+      ]);
       expect([e.dailyLimit, e.weeklyLimit, e.monthlyLimit]).toEqual([10, 50, 200]);
       expect(e.dailyUsage).toBe(1.25);
     }
@@ -178,7 +209,13 @@ describe("reconcile: repair", () => {
     const [a] = users;
     await keyWithHash(direct, a, "anthropic", 2);
     // Redis' monthly window was restarted an hour ago and holds 50; PostgreSQL's is older and holds 2.
-    await r.hset(key(a, "anthropic"), "monthly_usage", "50", "monthly_window_start", String(Math.floor((Date.now() - 3600_000) / 1000)));
+    await r.hset(
+      key(a, "anthropic"),
+      "monthly_usage",
+      "50",
+      "monthly_window_start",
+      String(Math.floor((Date.now() - 3600_000) / 1000)),
+    );
     const res = await reconcile(direct, { userIds: [a], ...fast });
     expect(res).toMatchObject({ drifted: 1 });
     expect(res.items[0]).toMatchObject({ kind: "usage", redis: { monthly: 50 }, postgres: { monthly: 2 } });
@@ -190,7 +227,13 @@ describe("reconcile: repair", () => {
     await flusher.repo.incrementUsageWithReset(a, "anthropic", 5, Date.now()); // PostgreSQL: 5 (e.g. an earlier flush)
     // Redis was restored from an old snapshot: its monthly usage is 1 in the same window.
     const row = await flusher.repo.getByUserPlatform(a, "anthropic");
-    await r.hset(key(a, "anthropic"), "monthly_usage", "1", "monthly_window_start", String(Math.floor(row!.monthlyWindowStart! / 1000)));
+    await r.hset(
+      key(a, "anthropic"),
+      "monthly_usage",
+      "1",
+      "monthly_window_start",
+      String(Math.floor(row!.monthlyWindowStart! / 1000)),
+    );
     const res = await reconcile(flusher, { userIds: [a], repair: true, ...fast });
     expect(res).toMatchObject({ drifted: 1, repaired: 1 });
     expect(await r.hget(key(a, "anthropic"), "monthly_usage")).toBe("5");
@@ -219,7 +262,13 @@ describe("npm run reconcile", () => {
   const cli = (args: string[], env: Record<string, string> = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn("node_modules/.bin/tsx", ["scripts/reconcile.ts", ...args], {
-        env: { ...process.env, DATABASE_URL: testEnv().databaseUrl, REDIS_URL: testEnv().redisUrl, QUOTA_FLUSHER_ENABLED: "false", ...env },
+        env: {
+          ...process.env,
+          DATABASE_URL: testEnv().databaseUrl,
+          REDIS_URL: testEnv().redisUrl,
+          QUOTA_FLUSHER_ENABLED: "false",
+          ...env,
+        },
       });
       let stdout = "";
       let stderr = "";
@@ -237,18 +286,35 @@ describe("npm run reconcile", () => {
     const clean = await cli([...only]);
     expect(clean).toMatchObject({ code: 0 });
     expect(clean.stdout).toContain("no drift");
-    expect(clean.stdout).toMatch(/checked 2 · absent 0 · skipped \(expected\) 0 · drifted 0 · repaired 0 · mode direct/);
+    expect(clean.stdout).toMatch(
+      /checked 2 · absent 0 · skipped \(expected\) 0 · drifted 0 · repaired 0 · mode direct/,
+    );
 
     await r.hset(key(a, "anthropic"), "daily_usage", "7.5");
     const drift = await cli([...only]);
     expect(drift.code).toBe(1);
     const line = drift.stdout.split("\n").find((l) => l.startsWith(String(a)))!;
-    expect(line.split(/\s{2,}/)).toEqual([String(a), "Claude (anthropic)", "usage daily", "7.5/1.25/1.25", "1.25/1.25/1.25", "10/50/200", "10/50/200", "no"]);
+    expect(line.split(/\s{2,}/)).toEqual([
+      String(a),
+      "Claude (anthropic)",
+      "usage daily",
+      "7.5/1.25/1.25",
+      "1.25/1.25/1.25",
+      "10/50/200",
+      "10/50/200",
+      "no",
+    ]);
     expect(drift.stdout).toContain("drifted 1 · repaired 0 · mode direct");
 
     const json = await cli([...only, "--json"]);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ mode: "direct", checked: 2, drifted: 1, remaining: 1, items: [{ userId: a, kind: "usage", redis: { daily: 7.5 }, postgres: { daily: 1.25 } }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      mode: "direct",
+      checked: 2,
+      drifted: 1,
+      remaining: 1,
+      items: [{ userId: a, kind: "usage", redis: { daily: 7.5 }, postgres: { daily: 1.25 } }],
+    });
 
     const repaired = await cli([...only, "--repair"]);
     expect(repaired.code).toBe(0);

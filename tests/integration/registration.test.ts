@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
 import { isReservedSignupEmail, signUpUser } from "@/lib/users/signup";
+
 import { rawDb } from "../support/db";
 
 /**
@@ -44,7 +46,9 @@ afterAll(async () => {
 
 describe("one account per normalised address", () => {
   it("8 concurrent sign-ups with case/whitespace variants of one address create exactly 1 account", async () => {
-    const results = await Promise.all(VARIANTS("reg-test-race").map((email) => signUpUser({ email, password: PASSWORD, source: "email" })));
+    const results = await Promise.all(
+      VARIANTS("reg-test-race").map((email) => signUpUser({ email, password: PASSWORD, source: "email" })),
+    );
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     expect(results.filter((r) => !r.ok)).toEqual(Array(7).fill({ ok: false, code: "EMAIL_TAKEN" }));
     const rows = await accounts("reg-test-race");
@@ -64,13 +68,17 @@ describe("one account per normalised address", () => {
     await c.query("DROP INDEX users_email_key");
     await c.query("CREATE UNIQUE INDEX users_email_unique_active ON users (email) WHERE deleted_at IS NULL");
     try {
-      const results = await Promise.all(VARIANTS("reg-test-gw").map((email) => signUpUser({ email, password: PASSWORD, source: "email" })));
+      const results = await Promise.all(
+        VARIANTS("reg-test-gw").map((email) => signUpUser({ email, password: PASSWORD, source: "email" })),
+      );
       expect(results.filter((r) => r.ok)).toHaveLength(1);
       expect(await accounts("reg-test-gw")).toHaveLength(1);
     } finally {
       await c.query("DROP INDEX users_email_unique_active");
       await c.query('CREATE UNIQUE INDEX "users_email_key" ON "users"("email")');
-      await c.query("CREATE UNIQUE INDEX qc_users_email_normalized_unique_active ON users ((lower(trim(email)))) WHERE deleted_at IS NULL");
+      await c.query(
+        "CREATE UNIQUE INDEX qc_users_email_normalized_unique_active ON users ((lower(trim(email)))) WHERE deleted_at IS NULL",
+      );
     }
   });
 
@@ -80,13 +88,18 @@ describe("one account per normalised address", () => {
     await c.query("UPDATE users SET deleted_at = now() WHERE email = 'reg-test-gone@example.com'");
     const again = await signUpUser({ email: "Reg-Test-Gone@example.com", password: PASSWORD, source: "email" });
     expect(again.ok).toBe(true);
-    expect(await signUpUser({ email: "REG-TEST-GONE@example.com", password: PASSWORD, source: "email" })).toEqual({ ok: false, code: "EMAIL_TAKEN" });
+    expect(await signUpUser({ email: "REG-TEST-GONE@example.com", password: PASSWORD, source: "email" })).toEqual({
+      ok: false,
+      code: "EMAIL_TAKEN",
+    });
   });
 
   // Guards the backstop itself: if the lock were ever bypassed, the index refuses the second row.
   it("the unique index refuses a case variant written without the lock", async () => {
     await c.query("INSERT INTO users (email, password_hash) VALUES ('reg-test-idx@example.com', 'x')");
-    await expect(c.query("INSERT INTO users (email, password_hash) VALUES (' REG-TEST-IDX@example.com', 'x')")).rejects.toMatchObject({
+    await expect(
+      c.query("INSERT INTO users (email, password_hash) VALUES (' REG-TEST-IDX@example.com', 'x')"),
+    ).rejects.toMatchObject({
       code: "23505",
       constraint: "qc_users_email_normalized_unique_active",
     });
@@ -106,13 +119,17 @@ describe("one account per normalised address", () => {
       fresh.push(await time(`reg-test-timing-${i}@example.com`));
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[2];
-    console.log(`[registration] sign-up median: taken ${median(taken).toFixed(1)} ms, new ${median(fresh).toFixed(1)} ms`);
+    console.log(
+      `[registration] sign-up median: taken ${median(taken).toFixed(1)} ms, new ${median(fresh).toFixed(1)} ms`,
+    );
     expect(median(taken) / median(fresh)).toBeGreaterThan(0.6);
   });
 
   it("the gateway's synthetic OAuth addresses (.invalid) are reserved", () => {
-    for (const e of ["linuxdo-1@linuxdo-connect.invalid", "x@OIDC-CONNECT.INVALID ", "a@b.invalid"]) expect(isReservedSignupEmail(e), e).toBe(true);
-    for (const e of ["a@invalid.com", "a@example.com", "invalid@example.org"]) expect(isReservedSignupEmail(e), e).toBe(false);
+    for (const e of ["linuxdo-1@linuxdo-connect.invalid", "x@OIDC-CONNECT.INVALID ", "a@b.invalid"])
+      expect(isReservedSignupEmail(e), e).toBe(true);
+    for (const e of ["a@invalid.com", "a@example.com", "invalid@example.org"])
+      expect(isReservedSignupEmail(e), e).toBe(false);
   });
 });
 
@@ -131,18 +148,24 @@ describe("migration 20261202013000_users_email_normalized_unique", () => {
            (' reg-test-dup@Example.com', 'x'), ('reg-test-single@example.com', 'x') RETURNING id`,
       );
       await c.query(sql);
-      const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d")).rows[0].d as string;
+      const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d"))
+        .rows[0].d as string;
       expect(def).toContain("lower(TRIM(BOTH FROM email))");
       expect(def).toContain(`id <> ALL ('{${rows[1].id},${rows[2].id}}'::bigint[])`);
       await c.query("SAVEPOINT s");
-      await expect(c.query("INSERT INTO users (email, password_hash) VALUES ('Reg-Test-Dup@example.com', 'x')")).rejects.toMatchObject({ code: "23505" });
+      await expect(
+        c.query("INSERT INTO users (email, password_hash) VALUES ('Reg-Test-Dup@example.com', 'x')"),
+      ).rejects.toMatchObject({ code: "23505" });
       await c.query("ROLLBACK TO s");
-      await expect(c.query("INSERT INTO users (email, password_hash) VALUES ('REG-TEST-SINGLE@example.com', 'x')")).rejects.toMatchObject({ code: "23505" });
+      await expect(
+        c.query("INSERT INTO users (email, password_hash) VALUES ('REG-TEST-SINGLE@example.com', 'x')"),
+      ).rejects.toMatchObject({ code: "23505" });
     } finally {
       await c.query("ROLLBACK");
     }
     // Rolled back: the migrated index is the plain one again.
-    const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d")).rows[0].d as string;
+    const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d"))
+      .rows[0].d as string;
     expect(def).toMatch(/WHERE \(deleted_at IS NULL\)$/);
   });
 });
@@ -176,13 +199,21 @@ describe("the registration switch (REGISTRATION_ENABLED × admin setting)", () =
     const { rows } = await c.query("SELECT value FROM settings WHERE key = 'quota_console_registration_enabled'");
     expect(rows).toEqual([{ value: "true" }]);
     // The gateway's own switch is a different key and is never written.
-    expect((await c.query("SELECT count(*)::int AS n FROM settings WHERE key = 'registration_enabled'")).rows[0].n).toBe(0);
+    expect(
+      (await c.query("SELECT count(*)::int AS n FROM settings WHERE key = 'registration_enabled'")).rows[0].n,
+    ).toBe(0);
     const off = await registration("false");
     expect(await off.isRegistrationOpen()).toBe(false);
     expect(await off.readRegistrationSetting()).toMatchObject({ envEnabled: false, settingEnabled: true, open: false });
-    const audit = await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'settings' AND target_id = 'registration'");
+    const audit = await c.query(
+      "SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'settings' AND target_id = 'registration'",
+    );
     expect(audit.rows).toEqual([
-      { actor_email: actor.email, action: "settings.registration.update", changes: [{ key: "quota_console_registration_enabled", before: false, after: true }] },
+      {
+        actor_email: actor.email,
+        action: "settings.registration.update",
+        changes: [{ key: "quota_console_registration_enabled", before: false, after: true }],
+      },
     ]);
   });
 
@@ -190,12 +221,20 @@ describe("the registration switch (REGISTRATION_ENABLED × admin setting)", () =
     const on = await registration("true");
     const a = await on.readRegistrationSetting();
     const b = await on.readRegistrationSetting();
-    expect(await on.saveRegistrationSetting({ enabled: false, version: a.version }, actor)).toMatchObject({ ok: true, changed: true });
-    expect(await on.saveRegistrationSetting({ enabled: true, version: b.version }, actor)).toEqual({ ok: false, code: "CONFLICT" });
-    expect((await c.query("SELECT value FROM settings WHERE key = 'quota_console_registration_enabled'")).rows).toEqual([{ value: "false" }]);
+    expect(await on.saveRegistrationSetting({ enabled: false, version: a.version }, actor)).toMatchObject({
+      ok: true,
+      changed: true,
+    });
+    expect(await on.saveRegistrationSetting({ enabled: true, version: b.version }, actor)).toEqual({
+      ok: false,
+      code: "CONFLICT",
+    });
+    expect((await c.query("SELECT value FROM settings WHERE key = 'quota_console_registration_enabled'")).rows).toEqual(
+      [{ value: "false" }],
+    );
   });
 
-  it("anything but the exact value \"true\" is off (as the gateway reads booleans)", async () => {
+  it('anything but the exact value "true" is off (as the gateway reads booleans)', async () => {
     const on = await registration("true");
     for (const v of ["TRUE", "1", "yes", ""]) {
       await c.query("UPDATE settings SET value = $1 WHERE key = 'quota_console_registration_enabled'", [v]);

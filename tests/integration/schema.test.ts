@@ -1,7 +1,9 @@
 import { spawnSync } from "node:child_process";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { PLATFORMS } from "@/lib/billing/platforms";
+
 import { rawDb } from "../support/db";
 
 let c: pg.Client;
@@ -24,7 +26,9 @@ describe("migrations", () => {
   });
 
   it("are recorded in _prisma_migrations like `prisma migrate deploy` does", async () => {
-    const { rows } = await c.query("SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name");
+    const { rows } = await c.query(
+      "SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name",
+    );
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((r) => r.finished_at !== null)).toBe(true);
   });
@@ -38,19 +42,44 @@ describe("user_platform_quotas (spec §1.1)", () => {
     );
     const cols = Object.fromEntries(rows.map((r) => [r.column_name, r]));
     expect(Object.keys(cols)).toEqual([
-      "id", "user_id", "platform",
-      "daily_limit_usd", "weekly_limit_usd", "monthly_limit_usd",
-      "daily_usage_usd", "weekly_usage_usd", "monthly_usage_usd",
-      "daily_window_start", "weekly_window_start", "monthly_window_start",
-      "created_at", "updated_at", "deleted_at",
+      "id",
+      "user_id",
+      "platform",
+      "daily_limit_usd",
+      "weekly_limit_usd",
+      "monthly_limit_usd",
+      "daily_usage_usd",
+      "weekly_usage_usd",
+      "monthly_usage_usd",
+      "daily_window_start",
+      "weekly_window_start",
+      "monthly_window_start",
+      "created_at",
+      "updated_at",
+      "deleted_at",
     ]);
     expect(cols.id.data_type).toBe("bigint");
     expect(cols.id.column_default).toMatch(/^nextval/);
     expect(cols.user_id).toMatchObject({ data_type: "bigint", is_nullable: "NO" });
-    expect(cols.platform).toMatchObject({ data_type: "character varying", character_maximum_length: 32, is_nullable: "NO" });
+    expect(cols.platform).toMatchObject({
+      data_type: "character varying",
+      character_maximum_length: 32,
+      is_nullable: "NO",
+    });
     for (const w of ["daily", "weekly", "monthly"]) {
-      expect(cols[`${w}_limit_usd`]).toMatchObject({ data_type: "numeric", numeric_precision: 20, numeric_scale: 10, is_nullable: "YES" });
-      expect(cols[`${w}_usage_usd`]).toMatchObject({ data_type: "numeric", numeric_precision: 20, numeric_scale: 10, is_nullable: "NO", column_default: "0" });
+      expect(cols[`${w}_limit_usd`]).toMatchObject({
+        data_type: "numeric",
+        numeric_precision: 20,
+        numeric_scale: 10,
+        is_nullable: "YES",
+      });
+      expect(cols[`${w}_usage_usd`]).toMatchObject({
+        data_type: "numeric",
+        numeric_precision: 20,
+        numeric_scale: 10,
+        is_nullable: "NO",
+        column_default: "0",
+      });
       expect(cols[`${w}_window_start`]).toMatchObject({ data_type: "timestamp with time zone", is_nullable: "YES" });
     }
     expect(cols.created_at).toMatchObject({ data_type: "timestamp with time zone", is_nullable: "NO" });
@@ -58,14 +87,20 @@ describe("user_platform_quotas (spec §1.1)", () => {
   });
 
   it("has the partial unique index, the user_id index and the cascading foreign key", async () => {
-    const { rows } = await c.query("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'user_platform_quotas'");
+    const { rows } = await c.query(
+      "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'user_platform_quotas'",
+    );
     const idx = Object.fromEntries(rows.map((r) => [r.indexname, r.indexdef]));
-    expect(idx.userplatformquota_user_id_platform_uq).toMatch(/CREATE UNIQUE INDEX .* \(user_id, platform\) WHERE \(deleted_at IS NULL\)/);
+    expect(idx.userplatformquota_user_id_platform_uq).toMatch(
+      /CREATE UNIQUE INDEX .* \(user_id, platform\) WHERE \(deleted_at IS NULL\)/,
+    );
     expect(idx.userplatformquota_user_id).toMatch(/\(user_id\)$/);
     const fk = await c.query(
       `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'user_platform_quotas'::regclass AND contype = 'f'`,
     );
-    expect(fk.rows[0].def).toMatch(/FOREIGN KEY \(user_id\) REFERENCES users\(id\) ON UPDATE CASCADE ON DELETE CASCADE/);
+    expect(fk.rows[0].def).toMatch(
+      /FOREIGN KEY \(user_id\) REFERENCES users\(id\) ON UPDATE CASCADE ON DELETE CASCADE/,
+    );
   });
 
   // Guards the incident of gateway migrations 157/224: a platform the app allows but the CHECK
@@ -85,14 +120,18 @@ describe("user_platform_quotas (spec §1.1)", () => {
     );
     const uid = u.rows[0].id;
     await c.query("INSERT INTO user_platform_quotas (user_id, platform) VALUES ($1, 'openai')", [uid]);
-    await expect(c.query("INSERT INTO user_platform_quotas (user_id, platform) VALUES ($1, 'openai')", [uid])).rejects.toMatchObject({
+    await expect(
+      c.query("INSERT INTO user_platform_quotas (user_id, platform) VALUES ($1, 'openai')", [uid]),
+    ).rejects.toMatchObject({
       code: "23505",
     });
     await c.query("UPDATE user_platform_quotas SET deleted_at = now() WHERE user_id = $1", [uid]);
     await c.query("INSERT INTO user_platform_quotas (user_id, platform) VALUES ($1, 'openai')", [uid]);
     const count = await c.query("SELECT count(*)::int AS n FROM user_platform_quotas WHERE user_id = $1", [uid]);
     expect(count.rows[0].n).toBe(2);
-    await expect(c.query("INSERT INTO user_platform_quotas (user_id, platform) VALUES ($1, 'mistral')", [uid])).rejects.toMatchObject({
+    await expect(
+      c.query("INSERT INTO user_platform_quotas (user_id, platform) VALUES ($1, 'mistral')", [uid]),
+    ).rejects.toMatchObject({
       code: "23514",
     });
     await c.query("DELETE FROM users WHERE id = $1", [uid]);
@@ -110,7 +149,17 @@ describe("users and settings", () => {
     const cols = Object.fromEntries(rows.map((r) => [r.column_name, r]));
     expect(cols.id.data_type).toBe("bigint");
     expect(cols.balance).toMatchObject({ data_type: "numeric", numeric_precision: 20, numeric_scale: 8 });
-    for (const name of ["email", "username", "password_hash", "role", "status", "signup_source", "created_at", "updated_at", "deleted_at"]) {
+    for (const name of [
+      "email",
+      "username",
+      "password_hash",
+      "role",
+      "status",
+      "signup_source",
+      "created_at",
+      "updated_at",
+      "deleted_at",
+    ]) {
       expect(cols[name], name).toBeDefined();
     }
     expect(cols.username.is_nullable).toBe("YES");
@@ -124,7 +173,9 @@ describe("users and settings", () => {
     expect(cols.key).toMatchObject({ data_type: "character varying", character_maximum_length: 100 });
     expect(cols.value.data_type).toBe("text");
     await c.query("INSERT INTO settings (key, value) VALUES ('schema_test_key', 'a')");
-    await expect(c.query("INSERT INTO settings (key, value) VALUES ('schema_test_key', 'b')")).rejects.toMatchObject({ code: "23505" });
+    await expect(c.query("INSERT INTO settings (key, value) VALUES ('schema_test_key', 'b')")).rejects.toMatchObject({
+      code: "23505",
+    });
     await c.query("DELETE FROM settings WHERE key = 'schema_test_key'");
   });
 });

@@ -1,7 +1,9 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_ADMIN, DEMO_USERS, seedDemo } from "@/lib/seed/demo";
+
 import { verifyPassword } from "@/lib/auth/password";
+import { DEMO_ADMIN, DEMO_USERS, seedDemo } from "@/lib/seed/demo";
+
 import { rawDb } from "../support/db";
 
 let c: pg.Client;
@@ -45,7 +47,11 @@ describe("demo seed", () => {
     try {
       const r = await seedDemo({ adminEmail: "a_ice@example.com", adminPassword: "a-ice-root-pass" });
       expect(r.adminOutcome).toBe("created");
-      const rows = (await c.query("SELECT email, role, password_hash FROM users WHERE email IN ('a_ice@example.com', 'alice@example.com') ORDER BY email")).rows;
+      const rows = (
+        await c.query(
+          "SELECT email, role, password_hash FROM users WHERE email IN ('a_ice@example.com', 'alice@example.com') ORDER BY email",
+        )
+      ).rows;
       expect(rows.map((u) => [u.email, u.role])).toEqual([
         ["a_ice@example.com", "admin"],
         ["alice@example.com", "user"],

@@ -1,11 +1,13 @@
 import type { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { emptyQuotaMap, QuotaDefaultsFormSchema, type QuotaDefaultsForm } from "@/lib/settings/quota-schema";
 import { settingsHealth, signupDefaultsFallbacks } from "@/lib/settings/signup-plan";
 import { readQuotaDefaults, saveQuotaDefaults } from "@/lib/settings/store";
 import { signUpUser } from "@/lib/users/signup";
+
 import { rawDb } from "../support/billing";
 
 /** Quota defaults in the shared `settings` table and the sign-up snapshot, on real PostgreSQL. */
@@ -25,7 +27,9 @@ async function scenarioForm(): Promise<QuotaDefaultsForm> {
   system.anthropic = { daily: 10, weekly: null, monthly: 100 };
   const linuxdo = emptyQuotaMap();
   linuxdo.openai = { daily: null, weekly: null, monthly: 0 };
-  const sources = Object.fromEntries(AUTH_SOURCES.map((s) => [s, { grantOnSignup: false, overrides: emptyQuotaMap() }])) as QuotaDefaultsForm["sources"];
+  const sources = Object.fromEntries(
+    AUTH_SOURCES.map((s) => [s, { grantOnSignup: false, overrides: emptyQuotaMap() }]),
+  ) as QuotaDefaultsForm["sources"];
   sources.linuxdo = { grantOnSignup: true, overrides: linuxdo };
   return { version: current.version, system, sources };
 }
@@ -47,7 +51,8 @@ describe("reading", () => {
     const d = await readQuotaDefaults();
     expect(d.system).toEqual(emptyQuotaMap());
     expect(d.systemUnreadable).toBe(false);
-    for (const s of AUTH_SOURCES) expect(d.sources[s]).toMatchObject({ grantOnSignup: false, configured: false, unreadable: false });
+    for (const s of AUTH_SOURCES)
+      expect(d.sources[s]).toMatchObject({ grantOnSignup: false, configured: false, unreadable: false });
   });
 
   it("reads gateway-written values and flags an unreadable one instead of granting silently", async () => {
@@ -68,7 +73,9 @@ describe("saving (whole replace)", () => {
   it("stores exactly the bytes the Go gateway writes for the same map, audited before → after", async () => {
     const r = await saveQuotaDefaults(await scenarioForm(), admin);
     expect(r.ok).toBe(true);
-    const { rows } = await c.query("SELECT key, value FROM settings WHERE key IN ('default_platform_quotas', 'auth_source_default_linuxdo_platform_quotas', 'auth_source_default_linuxdo_grant_on_signup', 'auth_source_default_email_grant_on_signup')");
+    const { rows } = await c.query(
+      "SELECT key, value FROM settings WHERE key IN ('default_platform_quotas', 'auth_source_default_linuxdo_platform_quotas', 'auth_source_default_linuxdo_grant_on_signup', 'auth_source_default_email_grant_on_signup')",
+    );
     const byKey = Object.fromEntries(rows.map((x) => [x.key, x.value]));
     const nil = '{"daily":null,"weekly":null,"monthly":null}';
     const sorted = [...PLATFORMS].sort();
@@ -80,13 +87,21 @@ describe("saving (whole replace)", () => {
     );
     expect(byKey.auth_source_default_linuxdo_grant_on_signup).toBe("true");
     expect(byKey.auth_source_default_email_grant_on_signup).toBe("false");
-    const audit = await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'settings' ORDER BY id DESC LIMIT 1");
+    const audit = await c.query(
+      "SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'settings' ORDER BY id DESC LIMIT 1",
+    );
     expect(audit.rows[0]).toMatchObject({ actor_email: admin.email, action: "settings.quota_defaults.update" });
     expect(audit.rows[0].changes).toEqual(
       expect.arrayContaining([
         { key: "default_platform_quotas", platform: "anthropic", window: "daily", before: null, after: 10 },
         { key: "default_platform_quotas", platform: "anthropic", window: "monthly", before: null, after: 100 },
-        { key: "auth_source_default_linuxdo_platform_quotas", platform: "openai", window: "monthly", before: null, after: 0 },
+        {
+          key: "auth_source_default_linuxdo_platform_quotas",
+          platform: "openai",
+          window: "monthly",
+          before: null,
+          after: 0,
+        },
         { key: "auth_source_default_linuxdo_grant_on_signup", before: false, after: true },
       ]),
     );
@@ -118,17 +133,39 @@ describe("saving (whole replace)", () => {
   // Each bad input must be refused by the shared schema before anything is written.
   it.each([
     ["-1", { system: { openai: { daily: -1, weekly: null, monthly: null } } }, "system.openai.daily", "NEGATIVE"],
-    ["abc", { system: { openai: { daily: "abc", weekly: null, monthly: null } } }, "system.openai.daily", "NOT_A_NUMBER"],
+    [
+      "abc",
+      { system: { openai: { daily: "abc", weekly: null, monthly: null } } },
+      "system.openai.daily",
+      "NOT_A_NUMBER",
+    ],
     ["1e12", { system: { openai: { daily: 1e12, weekly: null, monthly: null } } }, "system.openai.daily", "TOO_LARGE"],
-    ["0.123456789012", { system: { gemini: { daily: null, weekly: 0.123456789012, monthly: null } } }, "system.gemini.weekly", "TOO_MANY_DECIMALS"],
-    ["unknown platform", { system: { mistral: { daily: 1, weekly: null, monthly: null } } }, "system.mistral", "UNKNOWN_PLATFORM"],
-    ["__proto__", { system: JSON.parse('{"__proto__":{"daily":1,"weekly":null,"monthly":null}}') }, "system.__proto__", "UNKNOWN_PLATFORM"],
+    [
+      "0.123456789012",
+      { system: { gemini: { daily: null, weekly: 0.123456789012, monthly: null } } },
+      "system.gemini.weekly",
+      "TOO_MANY_DECIMALS",
+    ],
+    [
+      "unknown platform",
+      { system: { mistral: { daily: 1, weekly: null, monthly: null } } },
+      "system.mistral",
+      "UNKNOWN_PLATFORM",
+    ],
+    [
+      "__proto__",
+      { system: JSON.parse('{"__proto__":{"daily":1,"weekly":null,"monthly":null}}') },
+      "system.__proto__",
+      "UNKNOWN_PLATFORM",
+    ],
   ])("bad input %s → %s, nothing changed", async (_name, patch, path, code) => {
     const form = { ...(await scenarioForm()), ...patch };
     const before = await settingsSnapshot();
     const parsed = QuotaDefaultsFormSchema.safeParse(form);
     expect(parsed.success).toBe(false);
-    expect(parsed.error!.issues.map((i) => `${i.path.map(String).join(".")}:${i.message}`)).toContain(`${path}:${code}`);
+    expect(parsed.error!.issues.map((i) => `${i.path.map(String).join(".")}:${i.message}`)).toContain(
+      `${path}:${code}`,
+    );
     expect(await settingsSnapshot()).toEqual(before);
   });
 });
@@ -137,7 +174,11 @@ describe("sign-up snapshot", () => {
   it("email and linuxdo users get every registry platform; the source override only where its switch is on", async () => {
     await saveQuotaDefaults(await scenarioForm(), admin);
     const email = await signUpUser({ email: "signup-email@example.com", password: "password-1", source: "email" });
-    const linuxdo = await signUpUser({ email: "signup-1@linuxdo-connect.invalid", password: "password-1", source: "linuxdo" });
+    const linuxdo = await signUpUser({
+      email: "signup-1@linuxdo-connect.invalid",
+      password: "password-1",
+      source: "linuxdo",
+    });
     const rows = async (id: number) =>
       (
         await c.query(
@@ -152,13 +193,21 @@ describe("sign-up snapshot", () => {
     expect(l.map((r) => r.platform)).toEqual([...PLATFORMS].sort());
     const dec = (v: number | null) => (v === null ? null : v.toFixed(10));
     const expectRow = (list: typeof e, platform: string, d: number | null, w: number | null, m: number | null) =>
-      expect(list.find((r) => r.platform === platform)).toMatchObject({ d: dec(d), w: dec(w), m: dec(m), u: "0.0000000000", daily_window_start: null });
+      expect(list.find((r) => r.platform === platform)).toMatchObject({
+        d: dec(d),
+        w: dec(w),
+        m: dec(m),
+        u: "0.0000000000",
+        daily_window_start: null,
+      });
     expectRow(e, "anthropic", 10, null, 100);
     expectRow(e, "openai", null, null, null);
     expectRow(l, "anthropic", 10, null, 100);
     expectRow(l, "openai", null, null, 0);
     expectRow(l, "deepseek", null, null, null);
-    const src = await c.query("SELECT signup_source FROM users WHERE id = $1", [(linuxdo as { userId: number }).userId]);
+    const src = await c.query("SELECT signup_source FROM users WHERE id = $1", [
+      (linuxdo as { userId: number }).userId,
+    ]);
     expect(src.rows[0].signup_source).toBe("linuxdo");
 
     // Changing the defaults afterwards does not touch existing users.
@@ -181,9 +230,31 @@ describe("sign-up snapshot", () => {
     const d = await readQuotaDefaults();
     expect(settingsHealth(d)).toEqual([
       { kind: "unreadable", key: "default_platform_quotas", scope: "system" },
-      { kind: "unreadable", key: "auth_source_default_github_platform_quotas", scope: "source", source: "github", used: true },
-      { kind: "clamped", reason: "too_large", key: "auth_source_default_email_platform_quotas", platform: "openai", window: "daily", stored: 1e12, applied: "9999999999.9999999999" },
-      { kind: "clamped", reason: "too_many_decimals", key: "auth_source_default_email_platform_quotas", platform: "openai", window: "monthly", stored: 0.12345678905, applied: "0.1234567891" },
+      {
+        kind: "unreadable",
+        key: "auth_source_default_github_platform_quotas",
+        scope: "source",
+        source: "github",
+        used: true,
+      },
+      {
+        kind: "clamped",
+        reason: "too_large",
+        key: "auth_source_default_email_platform_quotas",
+        platform: "openai",
+        window: "daily",
+        stored: 1e12,
+        applied: "9999999999.9999999999",
+      },
+      {
+        kind: "clamped",
+        reason: "too_many_decimals",
+        key: "auth_source_default_email_platform_quotas",
+        platform: "openai",
+        window: "monthly",
+        stored: 0.12345678905,
+        applied: "0.1234567891",
+      },
     ]);
 
     const counted = { ...signupDefaultsFallbacks };
@@ -191,7 +262,11 @@ describe("sign-up snapshot", () => {
     let email, github, lines: string[];
     try {
       email = await signUpUser({ email: "signup-fallback@example.com", password: "password-1", source: "email" });
-      github = await signUpUser({ email: "signup-fallback-github@example.com", password: "password-1", source: "github" });
+      github = await signUpUser({
+        email: "signup-fallback-github@example.com",
+        password: "password-1",
+        source: "github",
+      });
       lines = warn.mock.calls.map((call) => String(call[0]));
     } finally {
       warn.mockRestore();
@@ -200,7 +275,9 @@ describe("sign-up snapshot", () => {
     expect(github).toMatchObject({ ok: true });
     // One line per sign-up, naming the keys it fell back on.
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/default_platform_quotas is unreadable.*auth_source_default_email_platform_quotas openai\.daily = 1000000000000/);
+    expect(lines[0]).toMatch(
+      /default_platform_quotas is unreadable.*auth_source_default_email_platform_quotas openai\.daily = 1000000000000/,
+    );
     expect(lines[1]).toContain("auth_source_default_github_platform_quotas is unreadable");
     expect(signupDefaultsFallbacks).toEqual({ unreadable: counted.unreadable + 2, clamped: counted.clamped + 1 });
 
@@ -219,7 +296,8 @@ describe("sign-up snapshot", () => {
     expect(Object.keys(e).sort()).toEqual([...PLATFORMS].sort());
     expect(e.openai).toEqual({ d: "9999999999.9999999999", w: zero, m: "0.1234567891" });
     expect(e.grok).toEqual({ d: zero, w: "7.0000000000", m: zero });
-    for (const p of PLATFORMS.filter((x) => x !== "openai" && x !== "grok")) expect(e[p], p).toEqual({ d: zero, w: zero, m: zero });
+    for (const p of PLATFORMS.filter((x) => x !== "openai" && x !== "grok"))
+      expect(e[p], p).toEqual({ d: zero, w: zero, m: zero });
     const g = await rows((github as { userId: number }).userId);
     expect(Object.keys(g).sort()).toEqual([...PLATFORMS].sort());
     for (const p of PLATFORMS) expect(g[p], p).toEqual({ d: zero, w: zero, m: zero });
@@ -228,7 +306,10 @@ describe("sign-up snapshot", () => {
   it("a taken e-mail (any case) is EMAIL_TAKEN and creates nothing", async () => {
     await signUpUser({ email: "signup-dup@example.com", password: "password-1", source: "email" });
     const before = await c.query("SELECT count(*)::int AS n FROM users");
-    expect(await signUpUser({ email: "SIGNUP-DUP@example.com", password: "password-2", source: "email" })).toEqual({ ok: false, code: "EMAIL_TAKEN" });
+    expect(await signUpUser({ email: "SIGNUP-DUP@example.com", password: "password-2", source: "email" })).toEqual({
+      ok: false,
+      code: "EMAIL_TAKEN",
+    });
     expect((await c.query("SELECT count(*)::int AS n FROM users")).rows[0].n).toBe(before.rows[0].n);
   });
 });

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { rawDb } from "../support/billing";
 
 /** `npm run simulate` end to end on the test services: its numbers must add up. */
@@ -13,7 +14,9 @@ afterAll(async () => {
   await c.end();
 });
 
-function simulate(args: string[]): Promise<{ code: number; summary: Record<string, unknown> & { blocked: Record<string, number> } }> {
+function simulate(
+  args: string[],
+): Promise<{ code: number; summary: Record<string, unknown> & { blocked: Record<string, number> } }> {
   return new Promise((resolve, reject) => {
     const child = spawn("node_modules/.bin/tsx", ["scripts/simulate.ts", "--json", ...args], { env: process.env });
     let out = "";
@@ -32,7 +35,18 @@ function simulate(args: string[]): Promise<{ code: number; summary: Record<strin
 
 describe("gateway simulator", () => {
   it("direct mode: allowed + blocked = requests, PostgreSQL Δ = Σ recorded, daily caps bite", async () => {
-    const { code, summary } = await simulate(["--users", "4", "--rate", "300", "--duration", "3", "--daily", "2", "--seed", "42"]);
+    const { code, summary } = await simulate([
+      "--users",
+      "4",
+      "--rate",
+      "300",
+      "--duration",
+      "3",
+      "--daily",
+      "2",
+      "--seed",
+      "42",
+    ]);
     expect(code).toBe(0);
     expect(summary.requests).toBe(900);
     expect((summary.allowed as number) + (summary.blockedTotal as number)).toBe(summary.requests);
@@ -49,8 +63,22 @@ describe("gateway simulator", () => {
 
   it("flusher mode: Redis + dirty set only, the in-process flusher brings PostgreSQL to the same sum", async () => {
     const { code, summary } = await simulate([
-      "--users", "3", "--rate", "200", "--duration", "2", "--daily", "none", "--weekly", "none", "--monthly", "100000",
-      "--set-limits", "--flusher", "--seed", "7",
+      "--users",
+      "3",
+      "--rate",
+      "200",
+      "--duration",
+      "2",
+      "--daily",
+      "none",
+      "--weekly",
+      "none",
+      "--monthly",
+      "100000",
+      "--set-limits",
+      "--flusher",
+      "--seed",
+      "7",
     ]);
     expect(code).toBe(0);
     expect(summary.blockedTotal).toBe(0);
@@ -62,7 +90,9 @@ describe("gateway simulator", () => {
 
   it("refuses bad arguments with a clear message", async () => {
     const r = await new Promise<{ code: number; err: string }>((resolve) => {
-      const child = spawn("node_modules/.bin/tsx", ["scripts/simulate.ts", "--platforms", "openai,mistral"], { env: process.env });
+      const child = spawn("node_modules/.bin/tsx", ["scripts/simulate.ts", "--platforms", "openai,mistral"], {
+        env: process.env,
+      });
       let err = "";
       child.stderr.on("data", (d) => (err += d));
       child.on("exit", (code) => resolve({ code: code ?? 1, err }));

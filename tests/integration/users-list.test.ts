@@ -1,10 +1,12 @@
 import Redis from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { QuotaCache } from "@/lib/billing/quota-cache";
 import { QuotaClock } from "@/lib/billing/windows";
 import { billingKeys } from "@/lib/redis/keys";
-import { listUsersWithQuotas, UserListParamsSchema, USER_PAGE_SIZE } from "@/lib/users/list";
+import { listUsersWithQuotas, USER_PAGE_SIZE, UserListParamsSchema } from "@/lib/users/list";
+
 import { rawDb } from "../support/billing";
 import { testEnv } from "../support/test-env";
 
@@ -54,7 +56,9 @@ afterAll(async () => {
 /** Instrumented clients: count SQL statements, Redis pipelines and any other Redis command. */
 function counted() {
   const n = { sql: 0, pipelines: 0, pipelineCommands: 0, directRedis: 0 };
-  const countingPool = { query: (text: string, values?: unknown[]) => (n.sql++, pool.query(text, values)) } as unknown as pg.Pool;
+  const countingPool = {
+    query: (text: string, values?: unknown[]) => (n.sql++, pool.query(text, values)),
+  } as unknown as pg.Pool;
   const countingRedis = new Proxy(r, {
     get(target, prop, receiver) {
       if (prop === "pipeline") {
@@ -86,7 +90,9 @@ describe("listUsersWithQuotas", () => {
     expect(page.rows).toHaveLength(USER_PAGE_SIZE);
     expect(page.rows.every((u) => u.quotas.length === 4)).toBe(true);
     expect(n).toEqual({ sql: 1, pipelines: 1, pipelineCommands: 200, directRedis: 0 });
-    console.log(`[users-list] page of 50 / 10k users / 40k rows: ${ms.toFixed(1)} ms (1 SQL, 1 pipeline of 200 HGETALL)`);
+    console.log(
+      `[users-list] page of 50 / 10k users / 40k rows: ${ms.toFixed(1)} ms (1 SQL, 1 pipeline of 200 HGETALL)`,
+    );
     // Newest first by default.
     expect(page.rows[0].email).toBe("scale-1@list.test");
   });
@@ -98,7 +104,9 @@ describe("listUsersWithQuotas", () => {
     );
     expect((await listUsersWithQuotas(P({ q: "list.test", role: "admin" }), deps)).total).toBe(10);
     expect((await listUsersWithQuotas(P({ q: "list.test", status: "disabled" }), deps)).total).toBe(200);
-    const github = await c.query("SELECT count(*)::int AS n FROM users WHERE email LIKE 'scale-%@list.test' AND signup_source = 'github'");
+    const github = await c.query(
+      "SELECT count(*)::int AS n FROM users WHERE email LIKE 'scale-%@list.test' AND signup_source = 'github'",
+    );
     expect((await listUsersWithQuotas(P({ q: "list.test", source: "github" }), deps)).total).toBe(github.rows[0].n);
     expect((await listUsersWithQuotas(P({ q: "list.test", limit: "1" }), deps)).total).toBe(10_000);
     const over = await listUsersWithQuotas(P({ q: "list.test", over80: "1" }), deps);
@@ -106,7 +114,11 @@ describe("listUsersWithQuotas", () => {
     expect(over.rows.every((u) => u.quotas.find((q) => q.platform === "anthropic")!.daily_usage_usd === 9)).toBe(true);
     const byEmail = await listUsersWithQuotas(P({ q: "list.test", sort: "email", dir: "asc", page: "2" }), deps);
     const emails = byEmail.rows.map((u) => u.email);
-    expect(emails).toEqual([...emails].sort((a, b) => a.localeCompare(b, "en", { sensitivity: "base" })).sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1)));
+    expect(emails).toEqual(
+      [...emails]
+        .sort((a, b) => a.localeCompare(b, "en", { sensitivity: "base" }))
+        .sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1)),
+    );
     expect((await listUsersWithQuotas(P({ q: "%_\\" }), deps)).total).toBe(0); // LIKE metacharacters are literal
     expect((await listUsersWithQuotas(P({ q: "list.test", page: "201" }), deps)).rows).toEqual([]);
   });
@@ -115,21 +127,58 @@ describe("listUsersWithQuotas", () => {
     const { deps } = counted();
     const first = (await listUsersWithQuotas(P({ q: "scale-1@list.test" }), deps)).rows[0];
     const cache = new QuotaCache(r);
-    await cache.set(first.id, "anthropic", {
-      dailyUsage: 7.25, weeklyUsage: 7.25, monthlyUsage: 7.25, version: 3, schemaVersion: 1,
-      dailyLimit: 10, weeklyLimit: null, monthlyLimit: null,
-      dailyWindowStart: clock.startOfDay(NOW), weeklyWindowStart: clock.startOfWeek(NOW), monthlyWindowStart: NOW - 1000,
-    }, 60);
-    await cache.set(first.id, "openai", {
-      dailyUsage: 50, weeklyUsage: 0, monthlyUsage: 0, version: 0, schemaVersion: 0, // legacy: ignored
-      dailyLimit: null, weeklyLimit: null, monthlyLimit: 100,
-      dailyWindowStart: null, weeklyWindowStart: null, monthlyWindowStart: null,
-    }, 60);
+    await cache.set(
+      first.id,
+      "anthropic",
+      {
+        dailyUsage: 7.25,
+        weeklyUsage: 7.25,
+        monthlyUsage: 7.25,
+        version: 3,
+        schemaVersion: 1,
+        dailyLimit: 10,
+        weeklyLimit: null,
+        monthlyLimit: null,
+        dailyWindowStart: clock.startOfDay(NOW),
+        weeklyWindowStart: clock.startOfWeek(NOW),
+        monthlyWindowStart: NOW - 1000,
+      },
+      60,
+    );
+    await cache.set(
+      first.id,
+      "openai",
+      {
+        dailyUsage: 50,
+        weeklyUsage: 0,
+        monthlyUsage: 0,
+        version: 0,
+        schemaVersion: 0, // legacy: ignored
+        dailyLimit: null,
+        weeklyLimit: null,
+        monthlyLimit: 100,
+        dailyWindowStart: null,
+        weeklyWindowStart: null,
+        monthlyWindowStart: null,
+      },
+      60,
+    );
     const row = (await listUsersWithQuotas(P({ q: "scale-1@list.test" }), deps)).rows[0];
     const a = row.quotas.find((q) => q.platform === "anthropic")!;
-    expect(a).toMatchObject({ daily_usage_usd: 7.25, daily_limit_usd: 10, usage_source: "cache", daily_window_resets_at: "2026-11-26T00:00:00+08:00" });
-    expect(row.quotas.find((q) => q.platform === "openai")).toMatchObject({ usage_source: "database", daily_usage_usd: 1 });
-    await r.del(billingKeys.userPlatformQuota(first.id, "anthropic"), billingKeys.userPlatformQuota(first.id, "openai"));
+    expect(a).toMatchObject({
+      daily_usage_usd: 7.25,
+      daily_limit_usd: 10,
+      usage_source: "cache",
+      daily_window_resets_at: "2026-11-26T00:00:00+08:00",
+    });
+    expect(row.quotas.find((q) => q.platform === "openai")).toMatchObject({
+      usage_source: "database",
+      daily_usage_usd: 1,
+    });
+    await r.del(
+      billingKeys.userPlatformQuota(first.id, "anthropic"),
+      billingKeys.userPlatformQuota(first.id, "openai"),
+    );
   });
 });
 
@@ -153,7 +202,8 @@ describe("the search box's input", () => {
   afterAll(async () => {
     await c.query("DELETE FROM users WHERE email LIKE '%@esc.test'");
   });
-  const emails = async (q: string) => (await listUsersWithQuotas(P({ q, sort: "email", dir: "asc" }), counted().deps)).rows.map((u) => u.email);
+  const emails = async (q: string) =>
+    (await listUsersWithQuotas(P({ q, sort: "email", dir: "asc" }), counted().deps)).rows.map((u) => u.email);
 
   it("`_`, `%` and `\\` match only themselves", async () => {
     expect(await emails("esc.test")).toHaveLength(6); // positive control: the rows are there

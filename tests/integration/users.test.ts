@@ -1,6 +1,8 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
 import { ensureBootstrapAdmin, setUserRole, setUserStatus } from "@/lib/users/users";
+
 import { rawDb } from "../support/db";
 
 let c: pg.Client;
@@ -8,21 +10,39 @@ let root: { id: number; email: string };
 /** Active admins of other tests, disabled while this file runs so the admin count is ours. */
 let parked: string[] = [];
 const newUser = async (name: string, role: "admin" | "user" = "user") => {
-  const { rows } = await c.query("INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id", [`users-test-${name}@example.com`, role]);
+  const { rows } = await c.query("INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id", [
+    `users-test-${name}@example.com`,
+    role,
+  ]);
   return { id: Number(rows[0].id), email: `users-test-${name}@example.com` };
 };
 const addSessions = async (userId: number, tag: string, n: number) => {
   const hashes = Array.from({ length: n }, (_, i) => `${tag}${i}`.padEnd(64, "0"));
-  for (const h of hashes) await c.query("INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')", [h, userId]);
+  for (const h of hashes)
+    await c.query(
+      "INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+      [h, userId],
+    );
   return hashes;
 };
 const sessionsOf = async (userId: number) =>
-  (await c.query("SELECT token_hash FROM console_sessions WHERE user_id = $1 ORDER BY token_hash", [userId])).rows.map((r) => r.token_hash);
+  (await c.query("SELECT token_hash FROM console_sessions WHERE user_id = $1 ORDER BY token_hash", [userId])).rows.map(
+    (r) => r.token_hash,
+  );
 const who = async (id: number) => (await c.query("SELECT role, status FROM users WHERE id = $1", [id])).rows[0];
 const auditsOf = async (id: number) =>
-  (await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1 ORDER BY id", [String(id)])).rows;
+  (
+    await c.query(
+      "SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1 ORDER BY id",
+      [String(id)],
+    )
+  ).rows;
 const activeAdmins = async () =>
-  (await c.query("SELECT count(*)::int AS n FROM users WHERE role = 'admin' AND status = 'active' AND deleted_at IS NULL")).rows[0].n;
+  (
+    await c.query(
+      "SELECT count(*)::int AS n FROM users WHERE role = 'admin' AND status = 'active' AND deleted_at IS NULL",
+    )
+  ).rows[0].n;
 
 beforeAll(async () => {
   c = await rawDb();
@@ -53,7 +73,11 @@ describe("users domain", () => {
     await c.query("INSERT INTO users (email, password_hash) VALUES ('users-test-alice@example.com', 'x')");
     const r = await ensureBootstrapAdmin("users-test-a_ice@example.com", "root-password");
     expect(r).toMatchObject({ outcome: "created" });
-    const rows = (await c.query("SELECT email, role FROM users WHERE email IN ('users-test-alice@example.com', 'users-test-a_ice@example.com') ORDER BY email")).rows;
+    const rows = (
+      await c.query(
+        "SELECT email, role FROM users WHERE email IN ('users-test-alice@example.com', 'users-test-a_ice@example.com') ORDER BY email",
+      )
+    ).rows;
     expect(rows).toEqual([
       { email: "users-test-a_ice@example.com", role: "admin" },
       { email: "users-test-alice@example.com", role: "user" },
@@ -63,7 +87,11 @@ describe("users domain", () => {
   });
 
   it("says so when ADMIN_EMAIL is an existing non-admin account, and does not promote it", async () => {
-    const u = (await c.query("INSERT INTO users (email, password_hash) VALUES ('users-test-plain@example.com', 'x') RETURNING id")).rows[0];
+    const u = (
+      await c.query(
+        "INSERT INTO users (email, password_hash) VALUES ('users-test-plain@example.com', 'x') RETURNING id",
+      )
+    ).rows[0];
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     try {
       const r = await ensureBootstrapAdmin("Users-Test-Plain@example.com", "root-password");
@@ -72,30 +100,52 @@ describe("users domain", () => {
     } finally {
       warn.mockRestore();
     }
-    expect((await c.query("SELECT role, password_hash FROM users WHERE id = $1", [u.id])).rows[0]).toEqual({ role: "user", password_hash: "x" });
+    expect((await c.query("SELECT role, password_hash FROM users WHERE id = $1", [u.id])).rows[0]).toEqual({
+      role: "user",
+      password_hash: "x",
+    });
   });
 
   it("creates one account when several instances bootstrap the same admin at once", async () => {
-    const spellings = ["users-test-race@example.com", "USERS-TEST-RACE@example.com", " users-test-race@example.com", "Users-Test-Race@Example.com"];
+    const spellings = [
+      "users-test-race@example.com",
+      "USERS-TEST-RACE@example.com",
+      " users-test-race@example.com",
+      "Users-Test-Race@Example.com",
+    ];
     const results = await Promise.all(spellings.map((e) => ensureBootstrapAdmin(e, "root-password")));
     expect(results.filter((r) => r?.outcome === "created")).toHaveLength(1);
     expect(new Set(results.map((r) => r?.id)).size).toBe(1);
-    expect((await c.query("SELECT count(*)::int AS n FROM users WHERE lower(trim(email)) = 'users-test-race@example.com'")).rows[0].n).toBe(1);
+    expect(
+      (await c.query("SELECT count(*)::int AS n FROM users WHERE lower(trim(email)) = 'users-test-race@example.com'"))
+        .rows[0].n,
+    ).toBe(1);
   });
 
   it("disabling a user ends their sessions; an unknown id is NOT_FOUND", async () => {
-    const u = (await c.query("INSERT INTO users (email, password_hash) VALUES ('users-test-1@example.com', 'x') RETURNING id")).rows[0];
-    await c.query("INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')", [
-      "a".repeat(64),
-      u.id,
-    ]);
+    const u = (
+      await c.query("INSERT INTO users (email, password_hash) VALUES ('users-test-1@example.com', 'x') RETURNING id")
+    ).rows[0];
+    await c.query(
+      "INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+      ["a".repeat(64), u.id],
+    );
     const r = await setUserStatus(Number(u.id), "disabled", root);
     expect(r).toMatchObject({ ok: true, user: { status: "disabled" } });
-    const audit = await c.query("SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1", [String(u.id)]);
+    const audit = await c.query(
+      "SELECT actor_email, action, changes FROM console_audit_logs WHERE target_type = 'user' AND target_id = $1",
+      [String(u.id)],
+    );
     expect(audit.rows).toEqual([
-      { actor_email: root.email, action: "user.status.update", changes: [{ key: "status", before: "active", after: "disabled" }] },
+      {
+        actor_email: root.email,
+        action: "user.status.update",
+        changes: [{ key: "status", before: "active", after: "disabled" }],
+      },
     ]);
-    expect((await c.query("SELECT count(*)::int AS n FROM console_sessions WHERE user_id = $1", [u.id])).rows[0].n).toBe(0);
+    expect(
+      (await c.query("SELECT count(*)::int AS n FROM console_sessions WHERE user_id = $1", [u.id])).rows[0].n,
+    ).toBe(0);
     expect(await setUserStatus(987654321, "active", root)).toEqual({ ok: false, code: "NOT_FOUND" });
   });
 });
@@ -103,7 +153,10 @@ describe("users domain", () => {
 describe("the last active admin", () => {
   beforeAll(async () => {
     parked = (
-      await c.query("UPDATE users SET status = 'disabled' WHERE role = 'admin' AND status = 'active' AND deleted_at IS NULL AND id <> $1 RETURNING id", [root.id])
+      await c.query(
+        "UPDATE users SET status = 'disabled' WHERE role = 'admin' AND status = 'active' AND deleted_at IS NULL AND id <> $1 RETURNING id",
+        [root.id],
+      )
     ).rows.map((r) => r.id);
   });
 
@@ -153,16 +206,27 @@ describe("the last active admin", () => {
       const both = Promise.all([change(kindA, b, a), change(kindB, a, b)]);
       // Wait until both transactions are queued behind the blocker's row locks.
       await expect
-        .poll(async () => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0].n, {
-          timeout: 10_000,
-          interval: 20,
-        })
+        .poll(
+          async () =>
+            (
+              await c.query(
+                "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+              )
+            ).rows[0].n,
+          {
+            timeout: 10_000,
+            interval: 20,
+          },
+        )
         .toBe(2);
       await blocker.query("COMMIT");
       await blocker.end();
       const results = await both;
       expect(results.filter((r) => r.ok)).toHaveLength(1);
-      expect(results.find((r) => !r.ok)).toMatchObject({ ok: false, code: expect.stringMatching(/^(FORBIDDEN|LAST_ADMIN)$/) });
+      expect(results.find((r) => !r.ok)).toMatchObject({
+        ok: false,
+        code: expect.stringMatching(/^(FORBIDDEN|LAST_ADMIN)$/),
+      });
       expect(await activeAdmins()).toBe(1);
     } finally {
       await c.query("UPDATE users SET status = 'active' WHERE id = $1", [root.id]);
@@ -184,8 +248,14 @@ describe("role changes end sessions", () => {
     expect(await setUserRole(u.id, "user", root, "q0".padEnd(64, "0"))).toMatchObject({ ok: true, endedSessions: 2 }); // not one's own: nothing kept
     expect(await sessionsOf(u.id)).toEqual([]);
     expect((await auditsOf(u.id)).map((a) => a.changes)).toEqual([
-      [{ key: "role", before: "user", after: "admin" }, { key: "sessions_ended", before: null, after: 3 }],
-      [{ key: "role", before: "admin", after: "user" }, { key: "sessions_ended", before: null, after: 2 }],
+      [
+        { key: "role", before: "user", after: "admin" },
+        { key: "sessions_ended", before: null, after: 3 },
+      ],
+      [
+        { key: "role", before: "admin", after: "user" },
+        { key: "sessions_ended", before: null, after: 2 },
+      ],
     ]);
     expect(await setUserRole(987654321, "admin", root)).toEqual({ ok: false, code: "NOT_FOUND" });
   });

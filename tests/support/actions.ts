@@ -7,13 +7,19 @@ type ActionEntry = { exportedName: string; filename: string; workers: Record<str
 export type BuiltAction = { id: string; name: string; page: string; file: string };
 
 export function builtActions(): BuiltAction[] {
-  const manifest = JSON.parse(fs.readFileSync(".next/server/server-reference-manifest.json", "utf8")) as { node: Record<string, ActionEntry> };
+  const manifest = JSON.parse(fs.readFileSync(".next/server/server-reference-manifest.json", "utf8")) as {
+    node: Record<string, ActionEntry>;
+  };
   return Object.entries(manifest.node).map(([id, a]) => ({
     id,
     name: a.exportedName,
     file: a.filename,
     // Next only runs an action posted to a page whose bundle has it.
-    page: Object.keys(a.workers)[0].replace(/^app/, "").replace(/\/page$/, "").replace("[locale]", "en").replace(/\/\([^)]+\)/g, ""),
+    page: Object.keys(a.workers)[0]
+      .replace(/^app/, "")
+      .replace(/\/page$/, "")
+      .replace("[locale]", "en")
+      .replace(/\/\([^)]+\)/g, ""),
   }));
 }
 
@@ -41,8 +47,18 @@ export async function callAction(base: string, action: BuiltAction, args: unknow
     body: typeof args === "string" ? args : JSON.stringify(args),
   });
   const raw = await res.text();
-  const body = raw.split("\n").find((l) => l.startsWith("1:"))?.slice(2) ?? "";
-  return { status: res.status, body, raw, contentType: res.headers.get("content-type"), setCookies: res.headers.getSetCookie() };
+  const body =
+    raw
+      .split("\n")
+      .find((l) => l.startsWith("1:"))
+      ?.slice(2) ?? "";
+  return {
+    status: res.status,
+    body,
+    raw,
+    contentType: res.headers.get("content-type"),
+    setCookies: res.headers.getSetCookie(),
+  };
 }
 
 /**
@@ -62,10 +78,20 @@ export async function callFormAction(
   const res = await fetch(`${base}${action.page}`, {
     method: "POST",
     redirect: "manual",
-    headers: { "Next-Action": action.id, Accept: "text/x-component", Origin: base, ...(opts.cookie ? { Cookie: opts.cookie } : {}), ...opts.headers },
+    headers: {
+      "Next-Action": action.id,
+      Accept: "text/x-component",
+      Origin: base,
+      ...(opts.cookie ? { Cookie: opts.cookie } : {}),
+      ...opts.headers,
+    },
     body: form,
   });
   const raw = await res.text();
-  const body = raw.split("\n").find((l) => l.startsWith("1:"))?.slice(2) ?? "";
+  const body =
+    raw
+      .split("\n")
+      .find((l) => l.startsWith("1:"))
+      ?.slice(2) ?? "";
   return { status: res.status, body, raw, headers: res.headers };
 }

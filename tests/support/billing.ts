@@ -1,4 +1,5 @@
 import type pg from "pg";
+
 import { rawDb } from "./db";
 
 /** Create `n` users for billing tests and return their ids (deleted by deleteUsers). */

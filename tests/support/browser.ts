@@ -9,7 +9,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
  */
 export async function launchChromium(): Promise<Browser> {
   const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-  if (!fs.existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath} (apt-get install chromium)`);
+  if (!fs.existsSync(executablePath))
+    throw new Error(`Chromium not found at ${executablePath} (apt-get install chromium)`);
   return chromium.launch({
     executablePath,
     args: [

@@ -1,4 +1,5 @@
 import pg from "pg";
+
 import { testEnv } from "./test-env";
 
 /** A raw pg client on the test database, for assertions independent of the code under test. */

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import type { TestProject } from "vitest/node";
+
 import { freePort, waitForHealth } from "./net";
 import { testEnv } from "./test-env";
 

@@ -1,5 +1,6 @@
 import type Redis from "ioredis";
 import type pg from "pg";
+
 import { billingKeys } from "@/lib/billing/keys";
 import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
 
@@ -8,7 +9,14 @@ import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
  * PostgreSQL holds exactly the recorded sum per key, and every Redis hash equals PostgreSQL in each
  * window both agree on — or is absent.
  */
-export type KeyCheck = { key: string; expected: string; postgres: string | null; redis: string | null; ok: boolean; why?: string };
+export type KeyCheck = {
+  key: string;
+  expected: string;
+  postgres: string | null;
+  redis: string | null;
+  ok: boolean;
+  why?: string;
+};
 
 /** Costs as exact decimal strings (numeric arithmetic in SQL, never float sums). */
 export async function checkLedger(
@@ -19,7 +27,15 @@ export async function checkLedger(
   const out: KeyCheck[] = [];
   for (const [key, costs] of expected) {
     const [user, platform] = key.split(":");
-    const { rows } = await pool.query<{ exp: string; mu: string | null; du: string | null; wu: string | null; ds: Date | null; ws: Date | null; ms: Date | null }>(
+    const { rows } = await pool.query<{
+      exp: string;
+      mu: string | null;
+      du: string | null;
+      wu: string | null;
+      ds: Date | null;
+      ws: Date | null;
+      ms: Date | null;
+    }>(
       `SELECT (SELECT coalesce(sum(c), 0)::numeric(20,10)::text FROM unnest($3::numeric[]) c) AS exp,
               q.monthly_usage_usd::text AS mu, q.daily_usage_usd::text AS du, q.weekly_usage_usd::text AS wu,
               q.daily_window_start AS ds, q.weekly_window_start AS ws, q.monthly_window_start AS ms
@@ -36,7 +52,11 @@ export async function checkLedger(
         redisText = `${e.dailyUsage}/${e.weeklyUsage}/${e.monthlyUsage}`;
         const same = (a: number, b: string | null, sa: number | null, sb: Date | null) =>
           sa === null || sb === null || sa !== sb.getTime() || Math.abs(a - Number(b)) < 1e-7;
-        if (!same(e.dailyUsage, r.du, e.dailyWindowStart, r.ds) || !same(e.weeklyUsage, r.wu, e.weeklyWindowStart, r.ws) || !same(e.monthlyUsage, r.mu, e.monthlyWindowStart, r.ms)) {
+        if (
+          !same(e.dailyUsage, r.du, e.dailyWindowStart, r.ds) ||
+          !same(e.weeklyUsage, r.wu, e.weeklyWindowStart, r.ws) ||
+          !same(e.monthlyUsage, r.mu, e.monthlyWindowStart, r.ms)
+        ) {
           ok = false;
           why = `${why ? `${why}; ` : ""}Redis ${redisText} ≠ PostgreSQL ${r.du}/${r.wu}/${r.mu}`;
         }

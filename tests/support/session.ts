@@ -1,4 +1,5 @@
 import { hashSessionToken, newSessionToken, signSessionToken } from "@/lib/auth/token";
+
 import { rawDb } from "./db";
 import { testEnv } from "./test-env";
 
@@ -12,10 +13,10 @@ export async function sessionCookieFor(email: string): Promise<string> {
     const token = newSessionToken();
     const { rows } = await c.query("SELECT id FROM users WHERE lower(email) = lower($1)", [email]);
     if (!rows[0]) throw new Error(`no user ${email}`);
-    await c.query("INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')", [
-      hashSessionToken(token),
-      rows[0].id,
-    ]);
+    await c.query(
+      "INSERT INTO console_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')",
+      [hashSessionToken(token), rows[0].id],
+    );
     return `${COOKIE_NAME}=${signSessionToken(token, testEnv().sessionSecret)}`;
   } finally {
     await c.end();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { evaluateApiKeyRateLimits, type ApiKeyRateLimitCacheData } from "@/lib/billing/api-key-rate-cache";
 
 const NOW_S = 1_750_000_000;
@@ -6,30 +7,52 @@ const NOW_MS = NOW_S * 1000;
 const H = 3600;
 
 /** All three windows started 1 h ago (live) with the given usage. */
-function live(usage: Partial<Pick<ApiKeyRateLimitCacheData, "usage5h" | "usage1d" | "usage7d">> = {}): ApiKeyRateLimitCacheData {
-  return { usage5h: 0, usage1d: 0, usage7d: 0, window5h: NOW_S - H, window1d: NOW_S - H, window7d: NOW_S - H, ...usage };
+function live(
+  usage: Partial<Pick<ApiKeyRateLimitCacheData, "usage5h" | "usage1d" | "usage7d">> = {},
+): ApiKeyRateLimitCacheData {
+  return {
+    usage5h: 0,
+    usage1d: 0,
+    usage7d: 0,
+    window5h: NOW_S - H,
+    window1d: NOW_S - H,
+    window7d: NOW_S - H,
+    ...usage,
+  };
 }
 const noLimits = { limit5h: 0, limit1d: 0, limit7d: 0 };
 
 describe("evaluateApiKeyRateLimits (gateway evaluateRateLimits)", () => {
   it("allows live windows under their limits", () => {
-    expect(evaluateApiKeyRateLimits(live({ usage5h: 0.99, usage1d: 5, usage7d: 9 }), { limit5h: 1, limit1d: 10, limit7d: 10 }, NOW_MS)).toEqual({
+    expect(
+      evaluateApiKeyRateLimits(
+        live({ usage5h: 0.99, usage1d: 5, usage7d: 9 }),
+        { limit5h: 1, limit1d: 10, limit7d: 10 },
+        NOW_MS,
+      ),
+    ).toEqual({
       expired: false,
       exceeded: null,
     });
   });
 
   it("rejects at usage == limit (>=), not only above it", () => {
-    expect(evaluateApiKeyRateLimits(live({ usage1d: 10 }), { limit5h: 0, limit1d: 10, limit7d: 0 }, NOW_MS).exceeded).toBe(
-      "API_KEY_RATE_1D_EXCEEDED",
-    );
+    expect(
+      evaluateApiKeyRateLimits(live({ usage1d: 10 }), { limit5h: 0, limit1d: 10, limit7d: 0 }, NOW_MS).exceeded,
+    ).toBe("API_KEY_RATE_1D_EXCEEDED");
   });
 
   it("checks 5h, then 1d, then 7d", () => {
     const all = live({ usage5h: 100, usage1d: 100, usage7d: 100 });
-    expect(evaluateApiKeyRateLimits(all, { limit5h: 1, limit1d: 1, limit7d: 1 }, NOW_MS).exceeded).toBe("API_KEY_RATE_5H_EXCEEDED");
-    expect(evaluateApiKeyRateLimits(all, { limit5h: 0, limit1d: 1, limit7d: 1 }, NOW_MS).exceeded).toBe("API_KEY_RATE_1D_EXCEEDED");
-    expect(evaluateApiKeyRateLimits(all, { limit5h: 0, limit1d: 0, limit7d: 1 }, NOW_MS).exceeded).toBe("API_KEY_RATE_7D_EXCEEDED");
+    expect(evaluateApiKeyRateLimits(all, { limit5h: 1, limit1d: 1, limit7d: 1 }, NOW_MS).exceeded).toBe(
+      "API_KEY_RATE_5H_EXCEEDED",
+    );
+    expect(evaluateApiKeyRateLimits(all, { limit5h: 0, limit1d: 1, limit7d: 1 }, NOW_MS).exceeded).toBe(
+      "API_KEY_RATE_1D_EXCEEDED",
+    );
+    expect(evaluateApiKeyRateLimits(all, { limit5h: 0, limit1d: 0, limit7d: 1 }, NOW_MS).exceeded).toBe(
+      "API_KEY_RATE_7D_EXCEEDED",
+    );
   });
 
   it("ignores a limit of 0 (or negative) even with huge usage", () => {
@@ -40,14 +63,20 @@ describe("evaluateApiKeyRateLimits (gateway evaluateRateLimits)", () => {
 
   it("treats window 0 as never started: expired, usage counted as 0", () => {
     const data = { ...live({ usage5h: 50 }), window5h: 0 };
-    expect(evaluateApiKeyRateLimits(data, { limit5h: 1, limit1d: 0, limit7d: 0 }, NOW_MS)).toEqual({ expired: true, exceeded: null });
+    expect(evaluateApiKeyRateLimits(data, { limit5h: 1, limit1d: 0, limit7d: 0 }, NOW_MS)).toEqual({
+      expired: true,
+      exceeded: null,
+    });
   });
 
   it("expires a window exactly at its length (>=), not one millisecond earlier", () => {
     const data = { ...live({ usage5h: 50 }), window5h: NOW_S - 5 * H };
     const limits = { limit5h: 1, limit1d: 0, limit7d: 0 };
     expect(evaluateApiKeyRateLimits(data, limits, NOW_MS)).toEqual({ expired: true, exceeded: null });
-    expect(evaluateApiKeyRateLimits(data, limits, NOW_MS - 1)).toEqual({ expired: false, exceeded: "API_KEY_RATE_5H_EXCEEDED" });
+    expect(evaluateApiKeyRateLimits(data, limits, NOW_MS - 1)).toEqual({
+      expired: false,
+      exceeded: "API_KEY_RATE_5H_EXCEEDED",
+    });
   });
 
   it("uses each window's own length: 1d and 7d boundaries", () => {
@@ -68,6 +97,9 @@ describe("evaluateApiKeyRateLimits (gateway evaluateRateLimits)", () => {
 
   it("treats a negative window start like nil (Go only builds a time for window > 0)", () => {
     const data = { ...live({ usage7d: 50 }), window7d: -5 };
-    expect(evaluateApiKeyRateLimits(data, { limit5h: 0, limit1d: 0, limit7d: 1 }, NOW_MS)).toEqual({ expired: true, exceeded: null });
+    expect(evaluateApiKeyRateLimits(data, { limit5h: 0, limit1d: 0, limit7d: 1 }, NOW_MS)).toEqual({
+      expired: true,
+      exceeded: null,
+    });
   });
 });

@@ -3,6 +3,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import Redis from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
 import { isBackendUnavailable } from "@/lib/api/errors";
 import { jsonRoute, RETRY_AFTER_SECONDS } from "@/lib/api/route";
 import { BillingServiceError } from "@/lib/billing/errors";
@@ -111,11 +112,15 @@ describe("isBackendUnavailable: real ioredis errors", () => {
 });
 
 describe("isBackendUnavailable: shapes that need a live server, and what stays a 500", () => {
-  const dbError = (code: string, message = "x") => Object.assign(new pg.DatabaseError(message, 0, "error"), { code, severity: "ERROR" });
+  const dbError = (code: string, message = "x") =>
+    Object.assign(new pg.DatabaseError(message, 0, "error"), { code, severity: "ERROR" });
 
-  it.each(["08006", "08001", "08P01", "57P01", "57P02", "57P03", "57014", "53300", "25P03"])("SQLSTATE %s → unavailable", (code) => {
-    expect(isBackendUnavailable(dbError(code))).toBe(true);
-  });
+  it.each(["08006", "08001", "08P01", "57P01", "57P02", "57P03", "57014", "53300", "25P03"])(
+    "SQLSTATE %s → unavailable",
+    (code) => {
+      expect(isBackendUnavailable(dbError(code))).toBe(true);
+    },
+  );
 
   it.each(["23505", "22012", "42P01", "40001", "P0001", "3D000"])("SQLSTATE %s → a bug (500)", (code) => {
     expect(isBackendUnavailable(dbError(code))).toBe(false);
@@ -125,18 +130,33 @@ describe("isBackendUnavailable: shapes that need a live server, and what stays a
     const e = Object.assign(new Error("Database error. Code: `57014`."), {
       name: "PrismaClientKnownRequestError",
       code: "P2039",
-      meta: { driverAdapterError: { name: "DriverAdapterError", cause: { kind: "postgres", code: "57014", originalCode: "57014" } } },
+      meta: {
+        driverAdapterError: {
+          name: "DriverAdapterError",
+          cause: { kind: "postgres", code: "57014", originalCode: "57014" },
+        },
+      },
     });
     expect(isBackendUnavailable(e)).toBe(true);
-    const bug = { ...e, message: "Database error", meta: { driverAdapterError: { cause: { kind: "postgres", code: "23505" } } } };
+    const bug = {
+      ...e,
+      message: "Database error",
+      meta: { driverAdapterError: { cause: { kind: "postgres", code: "23505" } } },
+    };
     expect(isBackendUnavailable(bug)).toBe(false);
   });
 
   it("a wrapped cause, an AggregateError, a TimeoutError and a billing outage", () => {
-    const refused = Object.assign(new Error("connect ECONNREFUSED ::1:5432"), { code: "ECONNREFUSED", syscall: "connect", errno: -111 });
+    const refused = Object.assign(new Error("connect ECONNREFUSED ::1:5432"), {
+      code: "ECONNREFUSED",
+      syscall: "connect",
+      errno: -111,
+    });
     expect(isBackendUnavailable(new Error("loading quotas failed", { cause: refused }))).toBe(true);
     expect(isBackendUnavailable(new AggregateError([refused], ""))).toBe(true);
-    expect(isBackendUnavailable(new DOMException("The operation was aborted due to timeout", "TimeoutError"))).toBe(true);
+    expect(isBackendUnavailable(new DOMException("The operation was aborted due to timeout", "TimeoutError"))).toBe(
+      true,
+    );
     expect(isBackendUnavailable(new BillingServiceError())).toBe(true);
   });
 

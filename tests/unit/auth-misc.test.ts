@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { AUTH_SOURCES, inferSignupSource, isAuthSource } from "@/lib/auth-sources";
 import { safeNextPath, SignInSchema } from "@/lib/auth/schemas";
 import { isPlatform, PLATFORMS } from "@/lib/billing/platforms";
@@ -40,7 +41,14 @@ describe("sign-in input", () => {
   // Guards against an open redirect through ?next= after sign-in.
   it("only redirects inside this site after sign-in", () => {
     expect(safeNextPath("/zh/admin/users", "en")).toBe("/zh/admin/users");
-    for (const evil of ["//evil.example", "https://evil.example", "/en/../../x", "/\\evil", "javascript:alert(1)", undefined]) {
+    for (const evil of [
+      "//evil.example",
+      "https://evil.example",
+      "/en/../../x",
+      "/\\evil",
+      "javascript:alert(1)",
+      undefined,
+    ]) {
       expect(safeNextPath(evil, "en")).toBe("/en/dashboard");
     }
   });

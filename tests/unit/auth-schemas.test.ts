@@ -1,21 +1,41 @@
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
+
+import { RegisterSchema, SignInSchema } from "@/lib/auth/schemas";
 import en from "@/messages/en.json";
 import zh from "@/messages/zh.json";
-import { RegisterSchema, SignInSchema } from "@/lib/auth/schemas";
 
 /**
  * Every message the sign-in and register schemas can produce is an error code with a message in
  * both languages (issue 10 #7: a missing or non-text field surfaced zod's raw English, e.g.
  * "Invalid input: expected string, received null", in the forms).
  */
-const BAD_VALUES: unknown[] = [undefined, null, 42, true, {}, [], "", " ", "x".repeat(300), "not-an-email", "a@b", "short", "密".repeat(25), "x".repeat(600)];
+const BAD_VALUES: unknown[] = [
+  undefined,
+  null,
+  42,
+  true,
+  {},
+  [],
+  "",
+  " ",
+  "x".repeat(300),
+  "not-an-email",
+  "a@b",
+  "short",
+  "密".repeat(25),
+  "x".repeat(600),
+];
 
 function codes(schema: z.ZodType, fields: string[]): Set<string> {
   const out = new Set<string>();
   for (const f of fields) {
     for (const v of BAD_VALUES) {
-      const input: Record<string, unknown> = { email: "ok@example.com", password: "long-enough-password", locale: "en" };
+      const input: Record<string, unknown> = {
+        email: "ok@example.com",
+        password: "long-enough-password",
+        locale: "en",
+      };
       input[f] = v;
       const r = schema.safeParse(input);
       if (!r.success) for (const i of r.error.issues) out.add(i.message);
@@ -43,7 +63,10 @@ describe("auth form schemas", () => {
     const r = SignInSchema.safeParse({ email: null, password: undefined, locale: "en", next: "x".repeat(600) });
     expect(r.success).toBe(false);
     if (r.success) return;
-    expect(Object.fromEntries(r.error.issues.map((i) => [i.path.join("."), i.message]))).toEqual({ email: "REQUIRED", password: "REQUIRED" });
+    expect(Object.fromEntries(r.error.issues.map((i) => [i.path.join("."), i.message]))).toEqual({
+      email: "REQUIRED",
+      password: "REQUIRED",
+    });
     expect(SignInSchema.parse({ email: "a@example.com", password: "p", next: 5 }).next).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { decideQuota, entryFromRow, sentinelEntry, windowsToRefresh, withPendingCosts } from "@/lib/billing/decision";
 import type { QuotaCacheEntry } from "@/lib/billing/quota-cache";
 import type { QuotaRow } from "@/lib/billing/quota-repo";
@@ -50,7 +51,9 @@ describe("decideQuota: daily → weekly → monthly, usage >= limit blocks", () 
     const e = decideQuota(entry({ dailyLimit: 5, dailyUsage: 5, weeklyLimit: 1, weeklyUsage: 9 }), sh, NOW);
     expect(e?.reason).toBe("USER_PLATFORM_DAILY_QUOTA_EXHAUSTED");
     expect(e?.metadata.window_resets_at).toBe("2026-11-26T00:00:00+08:00");
-    expect(decideQuota(entry({ weeklyLimit: 1, weeklyUsage: 1 }), sh, NOW)?.metadata.window_resets_at).toBe("2026-11-30T00:00:00+08:00");
+    expect(decideQuota(entry({ weeklyLimit: 1, weeklyUsage: 1 }), sh, NOW)?.metadata.window_resets_at).toBe(
+      "2026-11-30T00:00:00+08:00",
+    );
   });
 
   it("null = unlimited, 0 = disabled from the first request, NaN never blocks (as in Go)", () => {
@@ -61,14 +64,26 @@ describe("decideQuota: daily → weekly → monthly, usage >= limit blocks", () 
 
   it("an expired window counts as 0: yesterday's start, or a monthly start 30 d ago (inclusive)", () => {
     expect(decideQuota(entry({ dailyLimit: 1, dailyUsage: 5, dailyWindowStart: SOD - 1 }), sh, NOW)).toBeNull();
-    expect(decideQuota(entry({ monthlyLimit: 1, monthlyUsage: 5, monthlyWindowStart: NOW - MONTH_MS }), sh, NOW)).toBeNull();
-    expect(decideQuota(entry({ monthlyLimit: 1, monthlyUsage: 5, monthlyWindowStart: NOW - MONTH_MS + 1 }), sh, NOW)?.window).toBe("monthly");
+    expect(
+      decideQuota(entry({ monthlyLimit: 1, monthlyUsage: 5, monthlyWindowStart: NOW - MONTH_MS }), sh, NOW),
+    ).toBeNull();
+    expect(
+      decideQuota(entry({ monthlyLimit: 1, monthlyUsage: 5, monthlyWindowStart: NOW - MONTH_MS + 1 }), sh, NOW)?.window,
+    ).toBe("monthly");
   });
 
   it("monthly resets_at: start + 30 d in UTC from a start, now + 30 d in the quota zone from now (as Go prints them)", () => {
-    const fromStart = decideQuota(entry({ monthlyLimit: 1, monthlyUsage: 1, monthlyWindowStart: t("2026-11-20T08:15:30Z") }), sh, NOW);
+    const fromStart = decideQuota(
+      entry({ monthlyLimit: 1, monthlyUsage: 1, monthlyWindowStart: t("2026-11-20T08:15:30Z") }),
+      sh,
+      NOW,
+    );
     expect(fromStart?.metadata.window_resets_at).toBe("2026-12-20T08:15:30Z");
-    const fromNow = decideQuota(row({ dailyLimit: null, weeklyLimit: null, monthlyLimit: 0, monthlyWindowStart: null }), sh, NOW);
+    const fromNow = decideQuota(
+      row({ dailyLimit: null, weeklyLimit: null, monthlyLimit: 0, monthlyWindowStart: null }),
+      sh,
+      NOW,
+    );
     expect(fromNow?.metadata.window_resets_at).toBe("2026-12-25T10:00:00+08:00");
   });
 });
@@ -90,25 +105,43 @@ describe("entryFromRow: a rebuild never loses live usage (better than upstream)"
   });
 
   it("the sentinel has no limits, zero usage and every window set", () => {
-    expect(sentinelEntry(sh, NOW)).toMatchObject({ dailyLimit: null, weeklyLimit: null, monthlyLimit: null, dailyUsage: 0, dailyWindowStart: SOD, weeklyWindowStart: SOW, monthlyWindowStart: NOW });
+    expect(sentinelEntry(sh, NOW)).toMatchObject({
+      dailyLimit: null,
+      weeklyLimit: null,
+      monthlyLimit: null,
+      dailyUsage: 0,
+      dailyWindowStart: SOD,
+      weeklyWindowStart: SOW,
+      monthlyWindowStart: NOW,
+    });
   });
 });
 
 describe("windowsToRefresh (spec §4.4)", () => {
   it("lists exactly the expired windows with the start it saw and the new one", () => {
     const stale = t("2020-01-01T00:00:00Z");
-    expect(windowsToRefresh(entry({ dailyLimit: 1, dailyWindowStart: stale }), sh, NOW)).toEqual([{ window: "daily", seenStart: stale, newStart: SOD }]);
+    expect(windowsToRefresh(entry({ dailyLimit: 1, dailyWindowStart: stale }), sh, NOW)).toEqual([
+      { window: "daily", seenStart: stale, newStart: SOD },
+    ]);
     expect(windowsToRefresh(entry({ dailyLimit: 1 }), sh, NOW)).toEqual([]);
   });
 
   it("never refreshes a sentinel-like entry (its short TTL must not be upgraded)", () => {
-    expect(windowsToRefresh(entry({ dailyWindowStart: null, weeklyWindowStart: null, monthlyWindowStart: null }), sh, NOW)).toEqual([]);
+    expect(
+      windowsToRefresh(entry({ dailyWindowStart: null, weeklyWindowStart: null, monthlyWindowStart: null }), sh, NOW),
+    ).toEqual([]);
   });
 });
 
 describe("withPendingCosts (flusher mode, Redis down: replays waiting in the outbox)", () => {
   it("adds each pending cost to the windows it was recorded in", () => {
-    const e = entry({ dailyUsage: 1, weeklyUsage: 2, monthlyUsage: 3, dailyLimit: 2, monthlyWindowStart: SOW - 86400_000 });
+    const e = entry({
+      dailyUsage: 1,
+      weeklyUsage: 2,
+      monthlyUsage: 3,
+      dailyLimit: 2,
+      monthlyWindowStart: SOW - 86400_000,
+    });
     const out = withPendingCosts(e, [
       { at: SOD + 1000, cost: 0.5 }, // today: all three windows
       { at: SOW + 1000, cost: 0.25 }, // Monday: this week and the rolling month, not today
@@ -123,6 +156,12 @@ describe("withPendingCosts (flusher mode, Redis down: replays waiting in the out
   it("ignores costs that are not finite and positive, and returns the entry itself when nothing is pending", () => {
     const e = entry({ dailyUsage: 1 });
     expect(withPendingCosts(e, [])).toBe(e);
-    expect(withPendingCosts(e, [{ at: NOW, cost: Number.NaN }, { at: NOW, cost: -1 }, { at: NOW, cost: Infinity }]).dailyUsage).toBe(1);
+    expect(
+      withPendingCosts(e, [
+        { at: NOW, cost: Number.NaN },
+        { at: NOW, cost: -1 },
+        { at: NOW, cost: Infinity },
+      ]).dailyUsage,
+    ).toBe(1);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import {
   formatGoFloat,
   formatNullableFloat,
@@ -16,8 +17,9 @@ import {
   readQuotaLimit,
   readQuotaUsage,
 } from "@/lib/billing/encoding";
-import { floatInput, goVectors, type FloatVector } from "./fixtures/go-vectors";
 import { billingKeys, parseDirtyMember, signInThrottleKeys } from "@/lib/redis/keys";
+
+import { floatInput, goVectors, type FloatVector } from "./fixtures/go-vectors";
 
 describe("formatGoFloat = strconv.FormatFloat(f, 'f', -1, 64)", () => {
   it.each([
@@ -71,7 +73,8 @@ function goValue(v: FloatVector): number {
   return dv.getFloat64(0);
 }
 
-const label = (s: string) => (s.length > 60 ? `${JSON.stringify(s.slice(0, 40))}…(${s.length} chars)` : JSON.stringify(s));
+const label = (s: string) =>
+  s.length > 60 ? `${JSON.stringify(s.slice(0, 40))}…(${s.length} chars)` : JSON.stringify(s);
 
 describe("goParseFloat = strconv.ParseFloat(s, 64), against real Go (tests/unit/fixtures/go-vectors.json)", () => {
   const { parseFloat: vectors } = goVectors();
@@ -280,7 +283,9 @@ describe("Redis keys (fixed by the gateway)", () => {
     expect(billingKeys.balance(7)).toBe("billing:balance:7");
     expect(billingKeys.subscription(7, 3)).toBe("billing:sub:7:3");
     expect(billingKeys.apiKeyRateLimit(9)).toBe("apikey:rate:9");
-    expect(billingKeys.userPlatformQuota(9007199254740993n, "x")).toBe("billing:user_platform_quota:9007199254740993:x");
+    expect(billingKeys.userPlatformQuota(9007199254740993n, "x")).toBe(
+      "billing:user_platform_quota:9007199254740993:x",
+    );
     expect(() => billingKeys.balance(1.5)).toThrow();
     expect(signInThrottleKeys("u:7", "c:1.2.3.4", "1.2.3.4")).toEqual({
       pair: "qc:login:pair:u:7:c:1.2.3.4",

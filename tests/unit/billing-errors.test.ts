@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { billingErrorResponse, BillingServiceError, QuotaExhaustedError, retryAfterSeconds } from "@/lib/billing/errors";
+
+import {
+  billingErrorResponse,
+  BillingServiceError,
+  QuotaExhaustedError,
+  retryAfterSeconds,
+} from "@/lib/billing/errors";
 
 const now = Date.parse("2026-11-25T10:00:00Z");
 
@@ -26,14 +32,22 @@ describe("quota errors and the gateway's HTTP answer", () => {
     ["monthly", "USER_PLATFORM_MONTHLY_QUOTA_EXHAUSTED", "Monthly usage quota exhausted for this platform."],
   ] as const)("%s → %s", (window, reason, message) => {
     const e = new QuotaExhaustedError(window, "2026-11-25T11:00:00Z");
-    expect(e).toMatchObject({ reason, message, httpStatus: 429, type: "rate_limit_exceeded", metadata: { window_resets_at: "2026-11-25T11:00:00Z" } });
+    expect(e).toMatchObject({
+      reason,
+      message,
+      httpStatus: 429,
+      type: "rate_limit_exceeded",
+      metadata: { window_resets_at: "2026-11-25T11:00:00Z" },
+    });
     expect(billingErrorResponse(e, "anthropic", now)).toEqual({
       status: 429,
       headers: { "Content-Type": "application/json", "Retry-After": "3600" },
       body: { type: "error", error: { type: "rate_limit_exceeded", message } },
     });
     // The reason code stays out of the body (spec §5.2), as in the gateway.
-    expect(JSON.stringify(billingErrorResponse(e, "openai", now).body)).toBe(JSON.stringify({ error: { type: "rate_limit_exceeded", message } }));
+    expect(JSON.stringify(billingErrorResponse(e, "openai", now).body)).toBe(
+      JSON.stringify({ error: { type: "rate_limit_exceeded", message } }),
+    );
   });
 
   it("fail-closed outage → 503 billing_service_error without Retry-After", () => {

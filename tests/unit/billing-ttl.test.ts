@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
+
 import {
   BILLING_CACHE_JITTER_MS,
   BILLING_CACHE_TTL_MS,
-  RATE_LIMIT_CACHE_TTL_SECONDS,
   goRedisSetExpiry,
   jitteredTtlMs,
   jitteredTtlSeconds,
+  RATE_LIMIT_CACHE_TTL_SECONDS,
 } from "@/lib/billing/ttl";
 
 describe("billing cache TTLs (gateway jitteredTTL)", () => {

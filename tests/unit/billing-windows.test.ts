@@ -1,16 +1,18 @@
 import { IANAZone } from "luxon";
 import { describe, expect, it } from "vitest";
+
 import {
   cacheWindowExpired,
   dbWindowExpired,
   formatRfc3339,
-  monthlyWindowExpired,
   MONTH_MS,
+  monthlyWindowExpired,
   nextMonthlyResetFrom,
   QuotaClock,
   readMonthlyExpired,
   readWindowExpired,
 } from "@/lib/billing/windows";
+
 import { goVectors, type TimeVector } from "./fixtures/go-vectors";
 
 const t = (iso: string) => Date.parse(iso);

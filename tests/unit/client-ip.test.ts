@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { clientThrottleKey, normalizeAddress, parseTrustedProxies, resolveClientAddress } from "@/lib/auth/client-ip";
 
 // Guards the per-client sign-in limits: a client must not be able to choose the address it is

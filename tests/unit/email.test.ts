@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { emailAdvisoryLockKey, emailMatchSql, fnv64a, normalizeEmail } from "@/lib/auth/email";
 
 describe("e-mail identity (the gateway's lower(trim(email)))", () => {
@@ -22,7 +23,7 @@ describe("e-mail identity (the gateway's lower(trim(email)))", () => {
     expect(fnv64a(s)).toBe(h);
   });
 
-  it("the sign-up lock key is int64(fnv64a(\"users:normalized-email:\" + normalised)), the gateway's advisoryLockHash", () => {
+  it('the sign-up lock key is int64(fnv64a("users:normalized-email:" + normalised)), the gateway\'s advisoryLockHash', () => {
     const key = emailAdvisoryLockKey(" Bob@Example.org ");
     expect(key).toBe(BigInt.asIntN(64, fnv64a("users:normalized-email:bob@example.org")));
     expect(key).toBe(emailAdvisoryLockKey("bob@example.org"));

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import en from "@/messages/en.json";
-import zh from "@/messages/zh.json";
+
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import { PLATFORMS } from "@/lib/billing/platforms";
+import en from "@/messages/en.json";
+import zh from "@/messages/zh.json";
 
 type Tree = { [k: string]: string | Tree };
 

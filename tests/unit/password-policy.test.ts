@@ -1,8 +1,9 @@
 import * as zxcvbnEn from "@zxcvbn-ts/language-en";
 import { describe, expect, it } from "vitest";
+
+import { checkPasswordPolicy, MIN_PASSWORD_SCORE, passwordUserInputs } from "@/lib/auth/password-policy";
 import en from "@/messages/en.json";
 import zh from "@/messages/zh.json";
-import { checkPasswordPolicy, MIN_PASSWORD_SCORE, passwordUserInputs } from "@/lib/auth/password-policy";
 
 /**
  * The password policy (issue 10: `12345678` was accepted). Length in characters, at most 72
@@ -19,9 +20,12 @@ describe("checkPasswordPolicy", () => {
     for (const s of r.feedback.suggestions) expect(Object.keys(en.PasswordPolicy.suggestion)).toContain(s);
   });
 
-  it.each(["password", "qwertyuiop", "iloveyou1", "P@ssw0rd1", "11111111", "abcdefgh"])("refuses the common password %s", (p) => {
-    expect(checkPasswordPolicy(p)).toMatchObject({ ok: false, code: "PASSWORD_WEAK" });
-  });
+  it.each(["password", "qwertyuiop", "iloveyou1", "P@ssw0rd1", "11111111", "abcdefgh"])(
+    "refuses the common password %s",
+    (p) => {
+      expect(checkPasswordPolicy(p)).toMatchObject({ ok: false, code: "PASSWORD_WEAK" });
+    },
+  );
 
   // Guards the e-mail being used as user input: the same password is strong for someone else.
   it("refuses a password built from the user's own address, which is strong for anyone else", () => {
@@ -31,7 +35,10 @@ describe("checkPasswordPolicy", () => {
       code: "PASSWORD_WEAK",
       feedback: { warning: "userInputs" },
     });
-    expect(checkPasswordPolicy("Zhang.Wei@corp-mail.cn", { email: "zhang.wei@corp-mail.cn" })).toMatchObject({ ok: false, code: "PASSWORD_WEAK" });
+    expect(checkPasswordPolicy("Zhang.Wei@corp-mail.cn", { email: "zhang.wei@corp-mail.cn" })).toMatchObject({
+      ok: false,
+      code: "PASSWORD_WEAK",
+    });
   });
 
   it("accepts long, uncommon passphrases and random strings", () => {
@@ -50,7 +57,16 @@ describe("checkPasswordPolicy", () => {
 
   it("passes the address, its parts and the product's words to the estimator", () => {
     expect(passwordUserInputs(" Zhang.Wei@Corp-Mail.cn ")).toEqual(
-      expect.arrayContaining(["zhang.wei@corp-mail.cn", "zhang.wei", "corp-mail.cn", "zhang", "wei", "corp-mail", "quota", "sub2api"]),
+      expect.arrayContaining([
+        "zhang.wei@corp-mail.cn",
+        "zhang.wei",
+        "corp-mail.cn",
+        "zhang",
+        "wei",
+        "corp-mail",
+        "quota",
+        "sub2api",
+      ]),
     );
     expect(passwordUserInputs(undefined)).toEqual(["quota", "console", "sub2api", "gateway"]);
   });

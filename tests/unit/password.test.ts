@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { DUMMY_HASH, hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from "@/lib/auth/password";
 
 describe("bcrypt passwords (Go gateway compatible)", () => {

@@ -1,5 +1,6 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
+
 import type { LedgerStatus } from "@/lib/billing/ledger-status";
 import { newBillingMetrics, type BillingMetrics } from "@/lib/billing/metrics";
 import { registerBillingMetrics } from "@/lib/billing/prometheus";
@@ -88,7 +89,8 @@ describe("registerBillingMetrics", () => {
     const fields = Object.keys(newBillingMetrics()) as (keyof BillingMetrics)[];
     for (const f of fields) {
       const snapshot = await registry.metrics();
-      if (f === "checks") for (const k of Object.keys(metrics.checks) as (keyof BillingMetrics["checks"])[]) metrics.checks[k] += 1;
+      if (f === "checks")
+        for (const k of Object.keys(metrics.checks) as (keyof BillingMetrics["checks"])[]) metrics.checks[k] += 1;
       else (metrics[f] as number) += 1000;
       expect(await registry.metrics(), `${f} is not exposed`).not.toBe(snapshot);
     }
@@ -98,7 +100,11 @@ describe("registerBillingMetrics", () => {
     const { registry, calls } = setup(async () => ledger());
     const s = samples(await registry.metrics());
     expect(calls()).toBe(1);
-    expect(Object.fromEntries([...s].filter(([k]) => !k.includes("_total") && !k.includes("flush_latency") && !k.includes("in_memory")))).toEqual({
+    expect(
+      Object.fromEntries(
+        [...s].filter(([k]) => !k.includes("_total") && !k.includes("flush_latency") && !k.includes("in_memory")),
+      ),
+    ).toEqual({
       qc_billing_dirty_keys: 7,
       qc_billing_flushing_keys: 2,
       qc_billing_journal_ops: 3,
@@ -123,7 +129,13 @@ describe("registerBillingMetrics", () => {
     expect(samples(await registry.metrics()).get("qc_billing_dirty_keys")).toBe(7);
     status = ledger({ dirty: null, flushing: null, journal: null, lastFlushAgeSeconds: null, lastDrift: null });
     const s = samples(await registry.metrics());
-    for (const name of ["dirty_keys", "flushing_keys", "journal_ops", "last_flush_age_seconds", "drift_last_checked_keys"]) {
+    for (const name of [
+      "dirty_keys",
+      "flushing_keys",
+      "journal_ops",
+      "last_flush_age_seconds",
+      "drift_last_checked_keys",
+    ]) {
       expect(s.has(`qc_billing_${name}`), name).toBe(false);
     }
     expect(s.get("qc_billing_outbox_rows")).toBe(4);

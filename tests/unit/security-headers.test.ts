@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { contentSecurityPolicy, newNonce, securityHeaders } from "@/lib/security/headers";
 
 /** The policy proxy.ts puts on every response (the HTTP-level checks are tests/e2e/security-headers.test.ts). */
@@ -28,7 +29,9 @@ describe("security headers", () => {
   });
 
   it("HSTS only when cookies are Secure", () => {
-    expect(securityHeaders({ nonce: "n", dev: false, secure: true })["Strict-Transport-Security"]).toBe("max-age=63072000; includeSubDomains");
+    expect(securityHeaders({ nonce: "n", dev: false, secure: true })["Strict-Transport-Security"]).toBe(
+      "max-age=63072000; includeSubDomains",
+    );
     expect(securityHeaders({ nonce: "n", dev: false, secure: false })).not.toHaveProperty("Strict-Transport-Security");
   });
 });

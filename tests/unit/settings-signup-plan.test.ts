@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
+
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { decodeQuotaMap } from "@/lib/settings/codec";
@@ -18,9 +19,17 @@ import {
 const SYS = "default_platform_quotas";
 const key = (s: AuthSource) => `auth_source_default_${s}_platform_quotas`;
 
-function input(patch: { system?: QuotaMap; systemUnreadable?: boolean; sources?: Partial<SignupDefaultsInput["sources"]> } = {}): SignupDefaultsInput {
-  const sources = Object.fromEntries(AUTH_SOURCES.map((s) => [s, { grantOnSignup: false, overrides: emptyQuotaMap(), unreadable: false }])) as SignupDefaultsInput["sources"];
-  return { system: patch.system ?? emptyQuotaMap(), systemUnreadable: patch.systemUnreadable ?? false, sources: { ...sources, ...patch.sources } };
+function input(
+  patch: { system?: QuotaMap; systemUnreadable?: boolean; sources?: Partial<SignupDefaultsInput["sources"]> } = {},
+): SignupDefaultsInput {
+  const sources = Object.fromEntries(
+    AUTH_SOURCES.map((s) => [s, { grantOnSignup: false, overrides: emptyQuotaMap(), unreadable: false }]),
+  ) as SignupDefaultsInput["sources"];
+  return {
+    system: patch.system ?? emptyQuotaMap(),
+    systemUnreadable: patch.systemUnreadable ?? false,
+    sources: { ...sources, ...patch.sources },
+  };
 }
 
 const system = emptyQuotaMap();
@@ -30,11 +39,15 @@ const overrides = emptyQuotaMap();
 overrides.openai = { daily: null, weekly: 0, monthly: 0 };
 overrides.anthropic = { daily: 3, weekly: null, monthly: null };
 
-const everyCell = (plan: ReturnType<typeof planSignupDefaults>) => PLATFORMS.flatMap((p) => QUOTA_WINDOWS.map((w) => plan.cells[p][w]));
+const everyCell = (plan: ReturnType<typeof planSignupDefaults>) =>
+  PLATFORMS.flatMap((p) => QUOTA_WINDOWS.map((w) => plan.cells[p][w]));
 
 describe("merge (no fallback)", () => {
   it("a granted override replaces the system value field by field; null inherits; 0 overrides", () => {
-    const plan = planSignupDefaults(input({ system, sources: { linuxdo: { grantOnSignup: true, overrides, unreadable: false } } }), "linuxdo");
+    const plan = planSignupDefaults(
+      input({ system, sources: { linuxdo: { grantOnSignup: true, overrides, unreadable: false } } }),
+      "linuxdo",
+    );
     expect(plan.cells.openai).toEqual({
       daily: { limit: "5", origin: "system", key: SYS, fallback: null },
       weekly: { limit: "0", origin: "source", key: key("linuxdo"), fallback: null },
@@ -47,7 +60,10 @@ describe("merge (no fallback)", () => {
   });
 
   it("a source whose switch is off gets exactly the system default", () => {
-    const plan = planSignupDefaults(input({ system, sources: { linuxdo: { grantOnSignup: false, overrides, unreadable: false } } }), "linuxdo");
+    const plan = planSignupDefaults(
+      input({ system, sources: { linuxdo: { grantOnSignup: false, overrides, unreadable: false } } }),
+      "linuxdo",
+    );
     expect(plan.limits.anthropic).toEqual({ daily: "10", weekly: null, monthly: "100" });
     expect(plan.limits.openai).toEqual({ daily: "5", weekly: "20", monthly: null });
     expect(everyCell(plan).every((c) => c.origin === "system")).toBe(true);
@@ -65,12 +81,16 @@ describe("merge (no fallback)", () => {
 describe("an unreadable system map", () => {
   it("disables every platform × window (never unlimited), reported once with its key", () => {
     const plan = planSignupDefaults(input({ systemUnreadable: true }), "email");
-    for (const c of everyCell(plan)) expect(c).toEqual({ limit: "0", origin: "system", key: SYS, fallback: "unreadable" });
+    for (const c of everyCell(plan))
+      expect(c).toEqual({ limit: "0", origin: "system", key: SYS, fallback: "unreadable" });
     expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: SYS, cells: PLATFORMS.length * 3 }]);
   });
 
   it("a granted, readable source override still supplies the cells it sets", () => {
-    const plan = planSignupDefaults(input({ systemUnreadable: true, sources: { linuxdo: { grantOnSignup: true, overrides, unreadable: false } } }), "linuxdo");
+    const plan = planSignupDefaults(
+      input({ systemUnreadable: true, sources: { linuxdo: { grantOnSignup: true, overrides, unreadable: false } } }),
+      "linuxdo",
+    );
     expect(plan.limits.anthropic).toEqual({ daily: "3", weekly: "0", monthly: "0" });
     expect(plan.cells.anthropic.daily).toMatchObject({ origin: "source", fallback: null });
     expect(plan.cells.anthropic.weekly).toMatchObject({ origin: "system", fallback: "unreadable" });
@@ -81,20 +101,38 @@ describe("an unreadable system map", () => {
 
 describe("an unreadable source map", () => {
   it("granted: that source's users get 0 everywhere, even where the system has a looser value", () => {
-    const plan = planSignupDefaults(input({ system, sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true } } }), "github");
-    for (const c of everyCell(plan)) expect(c).toEqual({ limit: "0", origin: "source", key: key("github"), fallback: "unreadable" });
+    const plan = planSignupDefaults(
+      input({ system, sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true } } }),
+      "github",
+    );
+    for (const c of everyCell(plan))
+      expect(c).toEqual({ limit: "0", origin: "source", key: key("github"), fallback: "unreadable" });
     expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: key("github"), cells: PLATFORMS.length * 3 }]);
     // Other sources are unaffected.
-    expect(planSignupDefaults(input({ system, sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true } } }), "email").fallbacks).toEqual([]);
+    expect(
+      planSignupDefaults(
+        input({ system, sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true } } }),
+        "email",
+      ).fallbacks,
+    ).toEqual([]);
   });
 
   it("granted and the system unreadable too: only the source's key is the reason", () => {
-    const plan = planSignupDefaults(input({ systemUnreadable: true, sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true } } }), "github");
+    const plan = planSignupDefaults(
+      input({
+        systemUnreadable: true,
+        sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true } },
+      }),
+      "github",
+    );
     expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: key("github"), cells: PLATFORMS.length * 3 }]);
   });
 
   it("not granted: ignored — the system default applies, no fallback", () => {
-    const plan = planSignupDefaults(input({ system, sources: { github: { grantOnSignup: false, overrides: emptyQuotaMap(), unreadable: true } } }), "github");
+    const plan = planSignupDefaults(
+      input({ system, sources: { github: { grantOnSignup: false, overrides: emptyQuotaMap(), unreadable: true } } }),
+      "github",
+    );
     expect(plan.limits.anthropic).toEqual({ daily: "10", weekly: null, monthly: "100" });
     expect(plan.fallbacks).toEqual([]);
   });
@@ -121,10 +159,29 @@ describe("values DECIMAL(20,10) cannot hold", () => {
   it("a stored 1e12 is clamped to 9999999999.9999999999 and reported with key, cell and both values", () => {
     const o = emptyQuotaMap();
     o.openai.daily = 1e12;
-    const plan = planSignupDefaults(input({ sources: { email: { grantOnSignup: true, overrides: o, unreadable: false } } }), "email");
+    const plan = planSignupDefaults(
+      input({ sources: { email: { grantOnSignup: true, overrides: o, unreadable: false } } }),
+      "email",
+    );
     expect(plan.limits.openai.daily).toBe(MAX_ROW_LIMIT);
-    expect(plan.cells.openai.daily).toEqual({ limit: MAX_ROW_LIMIT, origin: "source", key: key("email"), fallback: "too_large", stored: 1e12 });
-    expect(plan.fallbacks).toEqual([{ kind: "clamped", reason: "too_large", key: key("email"), platform: "openai", window: "daily", stored: 1e12, applied: MAX_ROW_LIMIT }]);
+    expect(plan.cells.openai.daily).toEqual({
+      limit: MAX_ROW_LIMIT,
+      origin: "source",
+      key: key("email"),
+      fallback: "too_large",
+      stored: 1e12,
+    });
+    expect(plan.fallbacks).toEqual([
+      {
+        kind: "clamped",
+        reason: "too_large",
+        key: key("email"),
+        platform: "openai",
+        window: "daily",
+        stored: 1e12,
+        applied: MAX_ROW_LIMIT,
+      },
+    ]);
   });
 
   it("a stored value with 11 decimals is rounded half-up to 10", () => {
@@ -132,7 +189,15 @@ describe("values DECIMAL(20,10) cannot hold", () => {
     const plan = planSignupDefaults(input({ system: s }), "wechat");
     expect(plan.limits.gemini.weekly).toBe("0.1234567891");
     expect(plan.fallbacks).toEqual([
-      { kind: "clamped", reason: "too_many_decimals", key: SYS, platform: "gemini", window: "weekly", stored: 0.12345678905, applied: "0.1234567891" },
+      {
+        kind: "clamped",
+        reason: "too_many_decimals",
+        key: SYS,
+        platform: "gemini",
+        window: "weekly",
+        stored: 0.12345678905,
+        applied: "0.1234567891",
+      },
     ]);
   });
 
@@ -166,9 +231,19 @@ describe("settings page health", () => {
     expect(settingsHealth(i)).toEqual([
       { kind: "unreadable", key: key("github"), scope: "source", source: "github", used: true },
       { kind: "unreadable", key: key("dingtalk"), scope: "source", source: "dingtalk", used: false },
-      { kind: "clamped", reason: "too_large", key: SYS, platform: "anthropic", window: "monthly", stored: 1e12, applied: MAX_ROW_LIMIT },
+      {
+        kind: "clamped",
+        reason: "too_large",
+        key: SYS,
+        platform: "anthropic",
+        window: "monthly",
+        stored: 1e12,
+        applied: MAX_ROW_LIMIT,
+      },
     ]);
-    expect(settingsHealth(input({ systemUnreadable: true }))).toEqual([{ kind: "unreadable", key: SYS, scope: "system" }]);
+    expect(settingsHealth(input({ systemUnreadable: true }))).toEqual([
+      { kind: "unreadable", key: SYS, scope: "system" },
+    ]);
   });
 });
 
@@ -182,7 +257,10 @@ describe("reporting a sign-up's fallbacks", () => {
     const o = emptyQuotaMap();
     o.kimi.monthly = 1e12;
     o.kimi.daily = 2e12;
-    const plan = planSignupDefaults(input({ systemUnreadable: true, sources: { email: { grantOnSignup: true, overrides: o, unreadable: false } } }), "email");
+    const plan = planSignupDefaults(
+      input({ systemUnreadable: true, sources: { email: { grantOnSignup: true, overrides: o, unreadable: false } } }),
+      "email",
+    );
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     try {
       reportSignupFallbacks(plan, 42);

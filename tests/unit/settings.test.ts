@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { decodeQuotaMap, encodeQuotaMap, goJsonNumber } from "@/lib/settings/codec";
 import { LimitSchema, parseLimitInput, QuotaDefaultsFormSchema, QuotaMapSchema } from "@/lib/settings/quota-schema";
@@ -8,7 +9,8 @@ const codes = (r: { success: boolean; error?: { issues: { path: PropertyKey[]; m
 
 describe("limit validation (shared by form and server)", () => {
   it("accepts null, 0 and caps below 10^10 with up to 10 decimals; normalises -0", () => {
-    for (const v of [null, 0, 0.01, 10, 9999999999.99, 0.0000000001, 1.1234567891]) expect(LimitSchema.safeParse(v).success, String(v)).toBe(true);
+    for (const v of [null, 0, 0.01, 10, 9999999999.99, 0.0000000001, 1.1234567891])
+      expect(LimitSchema.safeParse(v).success, String(v)).toBe(true);
     expect(Object.is(LimitSchema.parse(-0), 0)).toBe(true);
   });
 
@@ -43,12 +45,16 @@ describe("limit validation (shared by form and server)", () => {
 describe("quota maps", () => {
   // Guards against prototype pollution and unknown platforms sneaking into the settings JSON.
   it("refuses unknown platforms, __proto__-style keys and oversized maps; fills missing platforms", () => {
-    expect(codes(QuotaMapSchema.safeParse({ mistral: { daily: 1, weekly: null, monthly: null } }))).toEqual(["mistral:UNKNOWN_PLATFORM"]);
+    expect(codes(QuotaMapSchema.safeParse({ mistral: { daily: 1, weekly: null, monthly: null } }))).toEqual([
+      "mistral:UNKNOWN_PLATFORM",
+    ]);
     const proto = JSON.parse('{"__proto__":{"daily":1,"weekly":null,"monthly":null}}');
     expect(codes(QuotaMapSchema.safeParse(proto))).toEqual(["__proto__:UNKNOWN_PLATFORM"]);
     expect(codes(QuotaMapSchema.safeParse({ constructor: {} }))).toEqual(["constructor:UNKNOWN_PLATFORM"]);
     const many = Object.fromEntries([...PLATFORMS, "x1"].map((p) => [p, { daily: null, weekly: null, monthly: null }]));
-    expect(codes(QuotaMapSchema.safeParse(many))).toEqual(expect.arrayContaining([":TOO_MANY_PLATFORMS", "x1:UNKNOWN_PLATFORM"]));
+    expect(codes(QuotaMapSchema.safeParse(many))).toEqual(
+      expect.arrayContaining([":TOO_MANY_PLATFORMS", "x1:UNKNOWN_PLATFORM"]),
+    );
     const ok = QuotaMapSchema.parse({ openai: { daily: 0, weekly: null, monthly: 5 } });
     expect(Object.keys(ok)).toEqual([...PLATFORMS]);
     expect(ok.openai).toEqual({ daily: 0, weekly: null, monthly: 5 });
@@ -61,14 +67,20 @@ describe("quota maps", () => {
       "openai.daily:NEGATIVE",
       "openai.weekly:NOT_A_NUMBER",
     ]);
-    expect(codes(QuotaMapSchema.safeParse({ openai: { daily: 1, weekly: null, monthly: null, yearly: 3 } }))[0]).toMatch(/^openai/);
+    expect(
+      codes(QuotaMapSchema.safeParse({ openai: { daily: 1, weekly: null, monthly: null, yearly: 3 } }))[0],
+    ).toMatch(/^openai/);
   });
 
   it("the form schema requires all 7 sources and nothing else", () => {
     const source = { grantOnSignup: false, overrides: {} };
-    const sources = Object.fromEntries(["email", "linuxdo", "oidc", "wechat", "github", "google", "dingtalk"].map((s) => [s, source]));
+    const sources = Object.fromEntries(
+      ["email", "linuxdo", "oidc", "wechat", "github", "google", "dingtalk"].map((s) => [s, source]),
+    );
     expect(QuotaDefaultsFormSchema.safeParse({ version: "v", system: {}, sources }).success).toBe(true);
-    expect(QuotaDefaultsFormSchema.safeParse({ version: "v", system: {}, sources: { ...sources, qq: source } }).success).toBe(false);
+    expect(
+      QuotaDefaultsFormSchema.safeParse({ version: "v", system: {}, sources: { ...sources, qq: source } }).success,
+    ).toBe(false);
     const six = { ...sources };
     delete six.email;
     expect(QuotaDefaultsFormSchema.safeParse({ version: "v", system: {}, sources: six }).success).toBe(false);
@@ -107,7 +119,14 @@ describe("settings JSON, byte for byte as Go's json.Marshal", () => {
   });
 
   it("reports what Go could not unmarshal instead of reading it as unlimited", () => {
-    for (const bad of ["not json", "[]", '"x"', '{"openai":{"daily":"10"}}', '{"openai":[1]}', '{"openai":{"daily":1e400}}']) {
+    for (const bad of [
+      "not json",
+      "[]",
+      '"x"',
+      '{"openai":{"daily":"10"}}',
+      '{"openai":[1]}',
+      '{"openai":{"daily":1e400}}',
+    ]) {
       expect(decodeQuotaMap(bad), bad).toMatchObject({ ok: false, present: true });
     }
   });

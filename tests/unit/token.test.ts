@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+
 import { hashSessionToken, newSessionToken, signSessionToken, verifySessionCookie } from "@/lib/auth/token";
 
 const secret = "s".repeat(64);

@@ -1,4 +1,5 @@
 import { setRequestLocale } from "next-intl/server";
+
 import { AppHeader } from "@/components/shell/app-header";
 import { CacheBanner } from "@/components/shell/cache-banner";
 import { requireUser } from "@/lib/auth/guards";

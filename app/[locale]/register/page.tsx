@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
-import { redirect } from "next/navigation";
 import { getTranslations, setRequestLocale } from "next-intl/server";
+import { redirect } from "next/navigation";
+
 import { RegisterForm } from "@/components/auth/register-form";
 import { RegistrationClosed } from "@/components/auth/registration-closed";
 import { LocaleSwitcher } from "@/components/shell/locale-switcher";

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
-import { redirect } from "next/navigation";
 import { getTranslations, setRequestLocale } from "next-intl/server";
+import { redirect } from "next/navigation";
+
 import { SignInForm } from "@/components/auth/sign-in-form";
 import { LocaleSwitcher } from "@/components/shell/locale-switcher";
 import { getSessionUser } from "@/lib/auth/session";
@@ -25,7 +26,11 @@ export default async function SignInPage({ params, searchParams }: PageProps<"/[
           <span className="text-lg font-semibold">{t("appName")}</span>
           <LocaleSwitcher />
         </div>
-        <SignInForm locale={locale} next={typeof next === "string" ? next : undefined} registrationOpen={registrationOpen} />
+        <SignInForm
+          locale={locale}
+          next={typeof next === "string" ? next : undefined}
+          registrationOpen={registrationOpen}
+        />
       </div>
     </main>
   );

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { NextResponse } from "next/server";
+
 import { getHealth } from "@/lib/health";
 
 export const dynamic = "force-dynamic";

@@ -1,8 +1,9 @@
 import { NextResponse } from "next/server";
+
 import { jsonRoute } from "@/lib/api/route";
 import { env } from "@/lib/config/env";
-import { checkBearer } from "@/lib/metrics/auth";
 import { appMetricsRegistry } from "@/lib/metrics/app-metrics";
+import { checkBearer } from "@/lib/metrics/auth";
 
 export const dynamic = "force-dynamic";
 
@@ -14,7 +15,11 @@ export const dynamic = "force-dynamic";
  */
 export const GET = jsonRoute(async (req: Request) => {
   const token = env().METRICS_TOKEN;
-  if (!token) return NextResponse.json({ code: 404, message: "NOT_FOUND" }, { status: 404, headers: { "Cache-Control": "no-store" } });
+  if (!token)
+    return NextResponse.json(
+      { code: 404, message: "NOT_FOUND" },
+      { status: 404, headers: { "Cache-Control": "no-store" } },
+    );
   if (checkBearer(req.headers.get("authorization"), token) !== "ok") {
     return NextResponse.json(
       { code: 401, message: "UNAUTHENTICATED" },

@@ -9,8 +9,9 @@
 // place and its next absolute snapshot — which lacks the 0.25 — overwrote it. Now the 0.25 is replayed
 // into the repaired hash. monthly_usage "x" ends at 1.25 by design: the garbage replaced the only copy
 // of that window's unflushed 0.50 (a partial raw DEL; flusher mode requires an intact Redis).
-import { createBillingRuntime } from "@/lib/billing/runtime";
 import { billingKeys } from "@/lib/billing/keys";
+import { createBillingRuntime } from "@/lib/billing/runtime";
+
 import { quiesce } from "../traffic";
 import { ChaosServices } from "./services";
 
@@ -25,7 +26,13 @@ try {
     ["daily_limit", "1,0", "1.7500000000"],
     ["schema_version", "1.0", "1.7500000000"],
   ] as const) {
-    const rt = createBillingRuntime({ databaseUrl: db.url, redisUrl: services.redis.url(), config: { flusherEnabled: true }, repair: false, logger: { warn() {}, error() {} } });
+    const rt = createBillingRuntime({
+      databaseUrl: db.url,
+      redisUrl: services.redis.url(),
+      config: { flusherEnabled: true },
+      repair: false,
+      logger: { warn() {}, error() {} },
+    });
     const { rows } = await rt.pool.query<{ id: string }>(
       `INSERT INTO users (email, password_hash) VALUES ('repro-' || gen_random_uuid() || '@chaos.invalid', '!') RETURNING id`,
     );

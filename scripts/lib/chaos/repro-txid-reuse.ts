@@ -10,6 +10,7 @@
 // "committed" for the old one — whose write never happened. A parked op whose stored txid was resolved
 // this way was dropped as done: its cost was lost.
 import pg from "pg";
+
 import { PostgresCluster } from "../faults";
 
 const cluster = await PostgresCluster.start({ fsync: true }); // real fsync: not an artefact of fsync=off
@@ -25,7 +26,9 @@ try {
   const a = new pg.Client({ connectionString: url });
   a.on("error", () => {});
   await a.connect();
-  const [, upd] = (await a.query("BEGIN; UPDATE usage SET v = v + 0.25 WHERE id = 1 RETURNING txid_current()::text AS txid")) as unknown as pg.QueryResult<{ txid: string }>[];
+  const [, upd] = (await a.query(
+    "BEGIN; UPDATE usage SET v = v + 0.25 WHERE id = 1 RETURNING txid_current()::text AS txid",
+  )) as unknown as pg.QueryResult<{ txid: string }>[];
   const txid = upd.rows[0].txid;
   console.log(`op's transaction: txid ${txid}, COMMIT not sent yet`);
 
@@ -34,20 +37,30 @@ try {
 
   const b = new pg.Client({ connectionString: url });
   await b.connect();
-  const status = async () => (await b.query<{ s: string | null }>("SELECT txid_status($1::bigint) AS s", [txid]).then((r) => r.rows[0].s, (e: Error) => `error: ${e.message}`));
+  const status = async () =>
+    await b.query<{ s: string | null }>("SELECT txid_status($1::bigint) AS s", [txid]).then(
+      (r) => r.rows[0].s,
+      (e: Error) => `error: ${e.message}`,
+    );
   console.log(`txid_status(${txid}) right after recovery: ${await status()}`);
   // Other work goes on (other ops, other writers): each transaction takes the next txid.
   let reused = false;
   for (let i = 0; i < 5 && !reused; i++) {
-    const { rows } = await b.query<{ t: string }>("UPDATE usage SET v = v WHERE id = 1 RETURNING txid_current()::text AS t");
+    const { rows } = await b.query<{ t: string }>(
+      "UPDATE usage SET v = v WHERE id = 1 RETURNING txid_current()::text AS t",
+    );
     if (rows[0].t === txid) reused = true;
   }
   const v = (await b.query<{ v: string }>("SELECT v::text AS v FROM usage WHERE id = 1")).rows[0].v;
   const s = await status();
-  console.log(`txid ${txid} handed out again to a new transaction: ${reused}; txid_status now: ${s}; the op's update is in the table: ${v !== "0"} (v = ${v})`);
+  console.log(
+    `txid ${txid} handed out again to a new transaction: ${reused}; txid_status now: ${s}; the op's update is in the table: ${v !== "0"} (v = ${v})`,
+  );
   await b.end();
   if (reused && s === "committed" && v === "0") {
-    console.log("✗ REPRODUCED: txid_status reports the op's transaction committed, but its write was lost in the crash");
+    console.log(
+      "✗ REPRODUCED: txid_status reports the op's transaction committed, but its write was lost in the crash",
+    );
     code = 1;
   } else {
     console.log("not reproduced this time (the op's WAL reached disk before the crash)");

@@ -1,9 +1,22 @@
 import pg from "pg";
-import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
+
 import type { QuotaUsageFlusher } from "@/lib/billing/flusher";
 import { ledgerKeys } from "@/lib/billing/keys";
+import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
+
 import { redisCommand } from "../faults";
-import { checkLedger, exactMonthlySnapshot, quiesce, readUnflushed, runTraffic, type LedgerReport, type QuiesceLeft, type TrafficControl, type TrafficResult, type UnflushedSnapshot } from "../traffic";
+import {
+  checkLedger,
+  exactMonthlySnapshot,
+  quiesce,
+  readUnflushed,
+  runTraffic,
+  type LedgerReport,
+  type QuiesceLeft,
+  type TrafficControl,
+  type TrafficResult,
+  type UnflushedSnapshot,
+} from "../traffic";
 import { SCENARIOS, type Mode, type Scenario, type ScenarioCtx } from "./scenarios";
 import { ChaosServices, FlusherProcess, type ChaosDb, type DbService } from "./services";
 
@@ -82,13 +95,18 @@ export function scenarioNames(): string[] {
 }
 
 /** Which runs the options select, in order (scenario-major), with n/a reasons. */
-export function plan(o: Pick<ChaosOptions, "only" | "modes" | "dbs" | "quick">): Array<{ s: Scenario; mode: Mode; db: ChaosDb; na: string | null; skip: string | null }> {
+export function plan(
+  o: Pick<ChaosOptions, "only" | "modes" | "dbs" | "quick">,
+): Array<{ s: Scenario; mode: Mode; db: ChaosDb; na: string | null; skip: string | null }> {
   const out: Array<{ s: Scenario; mode: Mode; db: ChaosDb; na: string | null; skip: string | null }> = [];
   for (const s of SCENARIOS) {
     if (o.only && !o.only.includes(s.name)) continue;
     for (const db of o.dbs) {
       for (const mode of o.modes) {
-        const skip = o.quick && db === "pglite" && !o.only && o.dbs.length > 1 && !QUICK_PGLITE.includes(s.name) ? `--quick runs only ${QUICK_PGLITE.join(", ")} on PGlite` : null;
+        const skip =
+          o.quick && db === "pglite" && !o.only && o.dbs.length > 1 && !QUICK_PGLITE.includes(s.name)
+            ? `--quick runs only ${QUICK_PGLITE.join(", ")} on PGlite`
+            : null;
         out.push({ s, mode, db, na: s.na?.(mode, db) ?? null, skip });
       }
     }
@@ -118,7 +136,13 @@ export async function runChaos(o: ChaosOptions, services: ChaosServices): Promis
   return results;
 }
 
-function empty(scenario: string, mode: Mode, db: ChaosDb, status: "n/a" | "skipped" | "error", reason: string): RunResult {
+function empty(
+  scenario: string,
+  mode: Mode,
+  db: ChaosDb,
+  status: "n/a" | "skipped" | "error",
+  reason: string,
+): RunResult {
   return {
     scenario,
     mode,
@@ -171,18 +195,34 @@ async function adminQuery(url: string, sql: string, params: unknown[] = []): Pro
 }
 
 /** Fresh users (password hash "!" never verifies) with quota rows; returns their ids. */
-async function createUsers(rt: BillingRuntime, tag: string, n: number, limits: (i: number, platform: string) => { daily: number | null; weekly: number | null; monthly: number | null }): Promise<number[]> {
+async function createUsers(
+  rt: BillingRuntime,
+  tag: string,
+  n: number,
+  limits: (i: number, platform: string) => { daily: number | null; weekly: number | null; monthly: number | null },
+): Promise<number[]> {
   const { rows } = await rt.pool.query<{ id: string }>(
     `INSERT INTO users (email, password_hash, signup_source)
      SELECT 'chaos-' || $1::text || '-' || g || '@chaos.invalid', '!', 'email' FROM generate_series(1, $2::int) g RETURNING id`,
     [tag, n],
   );
   const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
-  for (const [i, id] of ids.entries()) await rt.repo.upsertForUser(id, PLATFORMS.map((platform) => ({ platform, limits: limits(i, platform) })));
+  for (const [i, id] of ids.entries())
+    await rt.repo.upsertForUser(
+      id,
+      PLATFORMS.map((platform) => ({ platform, limits: limits(i, platform) })),
+    );
   return ids;
 }
 
-async function runOne(s: Scenario, mode: Mode, db: DbService, services: ChaosServices, quick: boolean, seq: number): Promise<RunResult> {
+async function runOne(
+  s: Scenario,
+  mode: Mode,
+  db: DbService,
+  services: ChaosServices,
+  quick: boolean,
+  seq: number,
+): Promise<RunResult> {
   const started = performance.now();
   const { rate, duration, faultAt, tightDaily } = shape(db.db, quick);
   const flusherMode = mode === "flusher";
@@ -201,12 +241,18 @@ async function runOne(s: Scenario, mode: Mode, db: DbService, services: ChaosSer
   });
   const notes: string[] = [];
   const undo: Array<() => unknown> = [];
-  const flushers: { inprocess: QuotaUsageFlusher | null; child: FlusherProcess | null } = { inprocess: null, child: null };
+  const flushers: { inprocess: QuotaUsageFlusher | null; child: FlusherProcess | null } = {
+    inprocess: null,
+    child: null,
+  };
   let closed = false;
   const closeAll = async () => {
     if (closed) return;
     closed = true;
-    for (const u of undo.reverse()) await Promise.resolve().then(u).catch(() => {});
+    for (const u of undo.reverse())
+      await Promise.resolve()
+        .then(u)
+        .catch(() => {});
     await flushers.inprocess?.stop().catch(() => {});
     await flushers.child?.kill().catch(() => {});
     await rt.close().catch(() => {});
@@ -215,17 +261,23 @@ async function runOne(s: Scenario, mode: Mode, db: DbService, services: ChaosSer
   try {
     const tag = `${Date.now().toString(36)}-${seq}`;
     const users = await createUsers(rt, tag, USERS, (i, platform) =>
-      i === 0 && platform === PLATFORMS[0] ? { daily: tightDaily, weekly: 1_000_000, monthly: 1_000_000 } : { daily: 1_000_000, weekly: 1_000_000, monthly: 1_000_000 },
+      i === 0 && platform === PLATFORMS[0]
+        ? { daily: tightDaily, weekly: 1_000_000, monthly: 1_000_000 }
+        : { daily: 1_000_000, weekly: 1_000_000, monthly: 1_000_000 },
     );
     const extraN = s.extraUsers?.(db.db, quick) ?? 0;
-    const extra = extraN > 0 ? await createUsers(rt, `${tag}-x`, extraN, () => ({ daily: 1_000_000, weekly: 1_000_000, monthly: 1_000_000 })) : [];
+    const extra =
+      extraN > 0
+        ? await createUsers(rt, `${tag}-x`, extraN, () => ({ daily: 1_000_000, weekly: 1_000_000, monthly: 1_000_000 }))
+        : [];
     const keys = [...users, ...extra].flatMap((userId) => PLATFORMS.map((platform) => ({ userId, platform })));
     const before = await exactMonthlySnapshot(rt, keys);
 
     // Flusher mode: the flusher(s) the scenario asks for.
     const childEnv = { databaseUrl: db.url, redisUrl: services.redis.url(), intervalMs: 200 };
     if (flusherMode) {
-      if (s.flusher === "child" || s.flusher === "child+inprocess") flushers.child = await FlusherProcess.start(childEnv);
+      if (s.flusher === "child" || s.flusher === "child+inprocess")
+        flushers.child = await FlusherProcess.start(childEnv);
       if (s.flusher !== "child") {
         flushers.inprocess = rt.flusher({ intervalMs: 200 });
         flushers.inprocess.start();
@@ -269,12 +321,17 @@ async function runOne(s: Scenario, mode: Mode, db: DbService, services: ChaosSer
       onStart: (c) => {
         ctl = c;
         t0 = performance.now();
-        scenarioDone = (s.name === "flusher-kill" ? flusherKill(ctx, flushers, childEnv) : s.run(ctx)).catch((e) => void (scenarioError = e));
+        scenarioDone = (s.name === "flusher-kill" ? flusherKill(ctx, flushers, childEnv) : s.run(ctx)).catch(
+          (e) => void (scenarioError = e),
+        );
       },
     });
     await scenarioDone;
     // Undo whatever fault is still active (a scenario that failed half-way).
-    for (const u of undo.splice(0).reverse()) await Promise.resolve().then(u).catch(() => {});
+    for (const u of undo.splice(0).reverse())
+      await Promise.resolve()
+        .then(u)
+        .catch(() => {});
     if (scenarioError) notes.push(`scenario error: ${String(scenarioError)}`);
 
     // Stop the traffic-time flushers (the worker's SIGTERM = its last flush), then quiesce with a
@@ -298,10 +355,18 @@ async function runOne(s: Scenario, mode: Mode, db: DbService, services: ChaosSer
       quiet: settled.ok,
     };
     const blocked = Object.values(traffic.blocked).reduce((a, b) => a + b, 0);
-    if (traffic.allowed + blocked !== traffic.requests) notes.push(`requests ${traffic.requests} ≠ allowed ${traffic.allowed} + blocked ${blocked}`);
+    if (traffic.allowed + blocked !== traffic.requests)
+      notes.push(`requests ${traffic.requests} ≠ allowed ${traffic.allowed} + blocked ${blocked}`);
     if (Object.keys(traffic.errors).length) notes.push(`traffic errors: ${JSON.stringify(traffic.errors)}`);
     if (traffic.blocked.daily === 0) notes.push("the tight daily cap never blocked");
-    const ok = invariants.exact && invariants.drift && invariants.cap && invariants.quiet && traffic.allowed + blocked === traffic.requests && !scenarioError && Object.keys(traffic.errors).length === 0;
+    const ok =
+      invariants.exact &&
+      invariants.drift &&
+      invariants.cap &&
+      invariants.quiet &&
+      traffic.allowed + blocked === traffic.requests &&
+      !scenarioError &&
+      Object.keys(traffic.errors).length === 0;
     return {
       scenario: s.name,
       mode,
@@ -333,7 +398,11 @@ async function runOne(s: Scenario, mode: Mode, db: DbService, services: ChaosSer
 }
 
 /** flusher-kill: the worker process flushes, is SIGKILLed mid-run, and a new one starts 2 s later. */
-async function flusherKill(ctx: ScenarioCtx, flushers: { child: FlusherProcess | null }, env: { databaseUrl: string; redisUrl: string; intervalMs: number }): Promise<void> {
+async function flusherKill(
+  ctx: ScenarioCtx,
+  flushers: { child: FlusherProcess | null },
+  env: { databaseUrl: string; redisUrl: string; intervalMs: number },
+): Promise<void> {
   await ctx.at(ctx.faultAt);
   // Kill it mid-flush if we can catch it: while its processing set holds popped, uncommitted members.
   const child = flushers.child;
@@ -341,7 +410,9 @@ async function flusherKill(ctx: ScenarioCtx, flushers: { child: FlusherProcess |
   if (child && ctx.rt.redis) {
     const deadline = performance.now() + 1500;
     while (!caught && performance.now() < deadline) {
-      const ids = (await ctx.rt.redis.smembers(ledgerKeys.flushers).catch(() => [] as string[])).filter((id) => id.startsWith(`${child.pid}-`));
+      const ids = (await ctx.rt.redis.smembers(ledgerKeys.flushers).catch(() => [] as string[])).filter((id) =>
+        id.startsWith(`${child.pid}-`),
+      );
       for (const id of ids) if ((await ctx.rt.redis.scard(ledgerKeys.flushing(id)).catch(() => 0)) > 0) caught = true;
       if (!caught) await new Promise((r) => setTimeout(r, 1));
     }

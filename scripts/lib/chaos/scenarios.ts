@@ -1,9 +1,10 @@
-import { billingKeys } from "@/lib/billing/keys";
 import { resetUserWindow, saveUserLimits } from "@/lib/billing/admin-changes";
-import type { BillingRuntime } from "@/lib/billing/runtime";
-import type { QuotaLimits } from "@/lib/billing/quota-repo";
-import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
 import { PG_TIMEOUTS } from "@/lib/billing/connections";
+import { billingKeys } from "@/lib/billing/keys";
+import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
+import type { QuotaLimits } from "@/lib/billing/quota-repo";
+import type { BillingRuntime } from "@/lib/billing/runtime";
+
 import { redisCommand } from "../faults";
 import type { TrafficControl } from "../traffic";
 import type { ChaosDb, ChaosServices, DbService } from "./services";
@@ -67,9 +68,15 @@ const len = (ctx: ScenarioCtx, full: number, quick: number) => (ctx.quick ? quic
 const LARGE = 1_000_000;
 
 /** The highest usage of a key in PostgreSQL and Redis (flusher mode: Redis runs ahead of the flush). */
-async function currentUsage(rt: BillingRuntime, userId: number, platform: string): Promise<{ daily: number; weekly: number; monthly: number }> {
+async function currentUsage(
+  rt: BillingRuntime,
+  userId: number,
+  platform: string,
+): Promise<{ daily: number; weekly: number; monthly: number }> {
   const row = await rt.repo.getByUserPlatform(userId, platform);
-  const e = rt.redis ? decodeQuotaEntry(await rt.redis.hgetall(billingKeys.userPlatformQuota(userId, platform)).catch(() => ({}))) : null;
+  const e = rt.redis
+    ? decodeQuotaEntry(await rt.redis.hgetall(billingKeys.userPlatformQuota(userId, platform)).catch(() => ({})))
+    : null;
   const r = (a: number | undefined, b: number | undefined) => Math.max(a ?? 0, b && Number.isFinite(b) ? b : 0);
   return {
     daily: r(row?.dailyUsage, e?.dailyUsage),
@@ -103,7 +110,10 @@ export const SCENARIOS: Scenario[] = [
           if (userId === ctx.tight.userId && platform === ctx.tight.platform) {
             // Set the tight cap $0.30 above what was used so far (never below current usage; it keeps biting).
             const u = await currentUsage(ctx.rt, userId, platform);
-            records.push({ platform, limits: { daily: Math.round((u.daily + 0.3) * 100) / 100, weekly: LARGE, monthly: LARGE } });
+            records.push({
+              platform,
+              limits: { daily: Math.round((u.daily + 0.3) * 100) / 100, weekly: LARGE, monthly: LARGE },
+            });
             continue;
           }
           records.push({ platform, limits: { daily: LARGE + n, weekly: LARGE * 2 - n, monthly: null } });
@@ -126,8 +136,13 @@ export const SCENARIOS: Scenario[] = [
         const target =
           n % 2 === 0
             ? ctx.tight
-            : { userId: ctx.users[Math.floor(ctx.random() * ctx.users.length)], platform: ctx.platforms[Math.floor(ctx.random() * ctx.platforms.length)] };
-        await resetUserWindow(ctx.rt, target.userId, target.platform, "daily").catch((e) => ctx.note(`reset failed: ${String(e)}`));
+            : {
+                userId: ctx.users[Math.floor(ctx.random() * ctx.users.length)],
+                platform: ctx.platforms[Math.floor(ctx.random() * ctx.platforms.length)],
+              };
+        await resetUserWindow(ctx.rt, target.userId, target.platform, "daily").catch((e) =>
+          ctx.note(`reset failed: ${String(e)}`),
+        );
       }
       ctx.note(`${n} resets`);
     },
@@ -160,15 +175,21 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "key-deletions",
     title: "raw DEL of quota hashes under traffic (an eviction)",
-    na: (mode) => (mode === "flusher" ? "flusher mode requires a non-evicting Redis (docs): a raw DEL destroys unflushed usage by design" : null),
+    na: (mode) =>
+      mode === "flusher"
+        ? "flusher mode requires a non-evicting Redis (docs): a raw DEL destroys unflushed usage by design"
+        : null,
     async run(ctx) {
       const every = len(ctx, 0.6, 0.4);
       let n = 0;
       for (let t = ctx.faultAt; t < ctx.duration - 0.2; t += every) {
         await ctx.at(t);
         const keys = [billingKeys.userPlatformQuota(ctx.tight.userId, ctx.tight.platform)];
-        for (const u of ctx.users) for (const p of ctx.platforms) if (ctx.random() < 0.4) keys.push(billingKeys.userPlatformQuota(u, p));
-        await redisCommand(ctx.services.redis.port, ["DEL", ...keys], 2000).catch((e) => ctx.note(`DEL failed: ${String(e)}`));
+        for (const u of ctx.users)
+          for (const p of ctx.platforms) if (ctx.random() < 0.4) keys.push(billingKeys.userPlatformQuota(u, p));
+        await redisCommand(ctx.services.redis.port, ["DEL", ...keys], 2000).catch((e) =>
+          ctx.note(`DEL failed: ${String(e)}`),
+        );
         n += keys.length;
       }
       ctx.note(`${n} DELs`);
@@ -248,7 +269,9 @@ export const SCENARIOS: Scenario[] = [
     name: "pg-restart",
     title: "PostgreSQL server restart (pg_ctl restart -m immediate: crash + WAL recovery)",
     na: (_mode, db) =>
-      db === "pglite" ? "PGlite is an embedded single-process database with no crash-recovery restart (its process pause is pg-pause)" : null,
+      db === "pglite"
+        ? "PGlite is an embedded single-process database with no crash-recovery restart (its process pause is pg-pause)"
+        : null,
     async run(ctx) {
       await ctx.at(ctx.faultAt);
       const t0 = Date.now();
@@ -305,9 +328,15 @@ export const SCENARIOS: Scenario[] = [
         await ctx.at(t);
         const [field, value] = writes[n % writes.length];
         // Never the tight key's limit: "1,0" reads as unlimited (as Go reads it) and would lift its cap.
-        const candidates = ctx.users.flatMap((u) => ctx.platforms.map((p) => ({ u, p }))).filter((k) => !(k.u === ctx.tight.userId && k.p === ctx.tight.platform));
+        const candidates = ctx.users
+          .flatMap((u) => ctx.platforms.map((p) => ({ u, p })))
+          .filter((k) => !(k.u === ctx.tight.userId && k.p === ctx.tight.platform));
         const k = candidates[Math.floor(ctx.random() * candidates.length)];
-        await redisCommand(ctx.services.redis.port, ["HSET", billingKeys.userPlatformQuota(k.u, k.p), field, value], 2000).catch(() => {});
+        await redisCommand(
+          ctx.services.redis.port,
+          ["HSET", billingKeys.userPlatformQuota(k.u, k.p), field, value],
+          2000,
+        ).catch(() => {});
         // The garbage is only found when a request reads the hash: make sure one does (on PGlite's low
         // rate a key can otherwise go untouched until the end and stay garbled, unseen by anyone).
         void ctx.ctl().request(k.u, k.p);

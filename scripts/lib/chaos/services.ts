@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
 import { PgliteServer, PostgresCluster, RedisProcess, TcpProxy } from "../faults";
 import { exited, reapOnExit, signal } from "../faults/process-util";
 
@@ -106,7 +107,11 @@ export async function migrate(databaseUrl: string): Promise<void> {
   delete env.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
   const out: Buffer[] = [];
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout.on("data", (d: Buffer) => out.push(d));
     child.stderr.on("data", (d: Buffer) => out.push(d));
     child.on("error", () => resolve(1));

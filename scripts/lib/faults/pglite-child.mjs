@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
+
 import { servePglite } from "../pglite-server.mjs";
 
 const opts = JSON.parse(process.argv[2] ?? "{}");
@@ -60,7 +61,11 @@ if (opts.migrate) {
     console.log = log;
   }
 }
-const server = await servePglite(db, { host: "127.0.0.1", port: opts.port ?? 0, maxConnections: opts.maxConnections ?? 32 });
+const server = await servePglite(db, {
+  host: "127.0.0.1",
+  port: opts.port ?? 0,
+  maxConnections: opts.maxConnections ?? 32,
+});
 const port = server.port;
 
 let closing = false;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
 import { exited, reapOnExit, signal, tail } from "./process-util";
 
 export interface PgliteServerOptions {
@@ -23,7 +24,8 @@ export interface PgliteServerOptions {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const childEntry = path.join(here, "pglite-child.mjs");
-const defaultCacheDir = () => process.env.QC_FAULTS_CACHE_DIR || path.resolve(here, "../../../node_modules/.cache/qc-faults");
+const defaultCacheDir = () =>
+  process.env.QC_FAULTS_CACHE_DIR || path.resolve(here, "../../../node_modules/.cache/qc-faults");
 
 /**
  * An embedded PostgreSQL (PGlite) served over TCP (scripts/lib/pglite-server.mjs) in a CHILD process, so it can
@@ -57,7 +59,10 @@ export class PgliteServer {
     try {
       const port = await new Promise<number>((resolve, reject) => {
         let out = "";
-        const timer = setTimeout(() => reject(new Error(`PGlite server not ready within ${o.timeoutMs ?? 60_000} ms`)), o.timeoutMs ?? 60_000);
+        const timer = setTimeout(
+          () => reject(new Error(`PGlite server not ready within ${o.timeoutMs ?? 60_000} ms`)),
+          o.timeoutMs ?? 60_000,
+        );
         const fail = (why: string) => {
           clearTimeout(timer);
           reject(new Error(`PGlite server failed to start (${why}): ${log.text()}`));

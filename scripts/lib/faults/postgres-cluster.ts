@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+
 import { freePort } from "./free-port";
 import { alive, processTree, reapOnExit, runCommand, signal, waitGone } from "./process-util";
 
@@ -17,13 +18,19 @@ function findBin(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const base = "/usr/lib/postgresql";
   const v = fs.existsSync(base)
-    ? fs.readdirSync(base).sort((a, b) => Number(b) - Number(a)).find((d) => fs.existsSync(`${base}/${d}/bin/initdb`))
+    ? fs
+        .readdirSync(base)
+        .sort((a, b) => Number(b) - Number(a))
+        .find((d) => fs.existsSync(`${base}/${d}/bin/initdb`))
     : undefined;
   return v ? `${base}/${v}/bin` : "";
 }
 
 function postgresUser(): { uid: number; gid: number } {
-  const line = fs.readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("postgres:"));
+  const line = fs
+    .readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("postgres:"));
   if (!line) throw new Error("running as root, but there is no postgres system user to own the cluster");
   const [, , uid, gid] = line.split(":");
   return { uid: Number(uid), gid: Number(gid) };
@@ -58,7 +65,16 @@ export class PostgresCluster {
         const { uid, gid } = postgresUser();
         fs.chownSync(dir, uid, gid);
       }
-      const init = await c.run("initdb", ["-D", c.dataDir, "-A", "trust", "-U", "postgres", "--no-sync", "--no-instructions"]);
+      const init = await c.run("initdb", [
+        "-D",
+        c.dataDir,
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "--no-sync",
+        "--no-instructions",
+      ]);
       if (init.code !== 0) throw new Error(`initdb failed: ${init.output}`);
       await c.pgCtl("start", ["-l", c.logFile]);
     } catch (e) {
@@ -166,7 +182,17 @@ export class PostgresCluster {
   }
 
   private async pgCtl(cmd: "start" | "restart", extra: string[]): Promise<void> {
-    const r = await this.run("pg_ctl", ["-D", this.dataDir, "-w", "-t", "30", "-o", this.serverOptions(), ...extra, cmd]);
+    const r = await this.run("pg_ctl", [
+      "-D",
+      this.dataDir,
+      "-w",
+      "-t",
+      "30",
+      "-o",
+      this.serverOptions(),
+      ...extra,
+      cmd,
+    ]);
     const pid = this.pid;
     if (r.code !== 0 || !pid) {
       let log = "";

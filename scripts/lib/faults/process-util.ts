@@ -30,10 +30,14 @@ export function signal(pid: number, sig: NodeJS.Signals): void {
 export function childPids(pid: number): number[] {
   const parse = (s: string) => s.split(/\s+/).filter(Boolean).map(Number);
   try {
-    return fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => parse(fs.readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8")));
+    return fs
+      .readdirSync(`/proc/${pid}/task`)
+      .flatMap((tid) => parse(fs.readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8")));
   } catch {
     try {
-      return parse(execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+      return parse(
+        execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }),
+      );
     } catch {
       return []; // pgrep exits 1 when there are none
     }
@@ -57,7 +61,8 @@ export function processTree(pid: number): number[] {
 export async function waitGone(pids: number[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (pids.some(alive)) {
-    if (Date.now() > deadline) throw new Error(`processes ${pids.filter(alive).join(", ")} did not exit within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`processes ${pids.filter(alive).join(", ")} did not exit within ${timeoutMs} ms`);
     await sleep(10);
   }
 }
@@ -80,7 +85,11 @@ export function tail(max = 4000): { push(chunk: Buffer | string): void; text(): 
 }
 
 /** Runs a command to completion and returns its exit code and combined output. */
-export function runCommand(cmd: string, args: string[], opts: SpawnOptions = {}): Promise<{ code: number; output: string }> {
+export function runCommand(
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions = {},
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const out = tail(8000);
     const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+
 import { freePort } from "./free-port";
 import { exited, reapOnExit, signal, sleep, tail } from "./process-util";
 
@@ -122,14 +123,22 @@ export class RedisProcess {
   private async spawn(): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
     const args = [
-      "--port", String(this.port),
-      "--bind", "127.0.0.1",
-      "--dir", this.dir,
-      "--save", "",
-      "--appendonly", this.o.appendonly ? "yes" : "no",
-      "--appendfsync", this.o.appendfsync ?? "everysec",
-      "--daemonize", "no",
-      "--logfile", "",
+      "--port",
+      String(this.port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      this.dir,
+      "--save",
+      "",
+      "--appendonly",
+      this.o.appendonly ? "yes" : "no",
+      "--appendfsync",
+      this.o.appendfsync ?? "everysec",
+      "--daemonize",
+      "no",
+      "--logfile",
+      "",
       ...(this.o.args ?? []),
     ];
     const child = spawn(this.o.binary ?? "redis-server", args, { stdio: ["ignore", "pipe", "pipe"], cwd: this.dir });

@@ -160,8 +160,18 @@ class Connection {
     private readonly proxy: TcpProxy,
     readonly client: net.Socket,
   ) {
-    this.up = new Direction(proxy, () => this.client, () => this.upstream, "up");
-    this.down = new Direction(proxy, () => this.upstream, () => this.client, "down");
+    this.up = new Direction(
+      proxy,
+      () => this.client,
+      () => this.upstream,
+      "up",
+    );
+    this.down = new Direction(
+      proxy,
+      () => this.upstream,
+      () => this.client,
+      "down",
+    );
     client.setNoDelay(true);
     client.on("error", () => {});
     client.on("data", (d: Buffer) => this.up.push(d));

@@ -1,13 +1,14 @@
-import type { Metadata } from "next";
-import { redirect } from "next/navigation";
 import { dehydrate, HydrationBoundary, QueryClient } from "@tanstack/react-query";
+import type { Metadata } from "next";
 import { getFormatter, getTranslations, setRequestLocale } from "next-intl/server";
+import { redirect } from "next/navigation";
+
 import { QuotaCards } from "@/components/dashboard/quota-cards";
-import { myQuotaKeys } from "@/lib/quota/query-keys";
-import { getMyQuotas } from "@/lib/quota/user";
 import { Card, Field, PageHeader } from "@/components/ui/card";
 import { isAuthSource } from "@/lib/auth-sources";
 import { requireUser } from "@/lib/auth/guards";
+import { myQuotaKeys } from "@/lib/quota/query-keys";
+import { getMyQuotas } from "@/lib/quota/user";
 import { getUser } from "@/lib/users/users";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/dashboard">): Promise<Metadata> {
@@ -37,8 +38,12 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
         <dl className="text-sm">
           <Field label={t("email")}>{me.email}</Field>
           <Field label={t("role")}>{me.role === "admin" ? tn("roleAdmin") : tn("roleUser")}</Field>
-          <Field label={t("signupSource")}>{isAuthSource(me.signupSource) ? ts(me.signupSource) : me.signupSource}</Field>
-          <Field label={t("balance")}>{format.number(Number(me.balance), { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" })}</Field>
+          <Field label={t("signupSource")}>
+            {isAuthSource(me.signupSource) ? ts(me.signupSource) : me.signupSource}
+          </Field>
+          <Field label={t("balance")}>
+            {format.number(Number(me.balance), { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" })}
+          </Field>
           <Field label={t("memberSince")}>{format.dateTime(new Date(me.createdAt), { dateStyle: "medium" })}</Field>
         </dl>
       </Card>

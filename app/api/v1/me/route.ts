@@ -1,4 +1,5 @@
 import { NextResponse } from "next/server";
+
 import { guardedRoute } from "@/lib/api/route";
 import { getUser } from "@/lib/users/users";
 

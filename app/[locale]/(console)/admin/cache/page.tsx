@@ -1,6 +1,7 @@
-import type { Metadata } from "next";
 import { dehydrate, HydrationBoundary, QueryClient } from "@tanstack/react-query";
+import type { Metadata } from "next";
 import { getTranslations, setRequestLocale } from "next-intl/server";
+
 import { CacheStatusPanel } from "@/components/admin-cache/cache-status-panel";
 import { DriftCheck } from "@/components/admin-cache/drift-check";
 import { cacheHealthKeys } from "@/components/admin-cache/query";

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { getTranslations, setRequestLocale } from "next-intl/server";
+
 import { QuotaDefaultsForm } from "@/components/admin-settings/quota-defaults-form";
 import { RegistrationForm } from "@/components/admin-settings/registration-form";
 import { SettingsHealthAlert } from "@/components/admin-settings/settings-health-alert";
@@ -36,7 +37,7 @@ export default async function AdminSettingsPage({ params }: PageProps<"/[locale]
       <SettingsHealthAlert issues={settingsHealth(defaults)} />
       <RegistrationForm initial={registration} />
       <QuotaDefaultsForm initial={defaults} lastChange={last ? { email: last.actorEmail, at: last.createdAt } : null} />
-      <h2 className="mb-3 mt-8 text-base font-semibold">{t("systemInfo")}</h2>
+      <h2 className="mt-8 mb-3 text-base font-semibold">{t("systemInfo")}</h2>
       <div className="grid gap-4 md:grid-cols-2">
         <Card>
           <dl className="text-sm">

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { getFormatter, getTranslations, setRequestLocale } from "next-intl/server";
+
 import { UserFilters } from "@/components/admin-users/user-filters";
 import { UserTable } from "@/components/admin-users/user-table";
 import { Card, PageHeader } from "@/components/ui/card";
@@ -18,8 +19,17 @@ export default async function AdminUsersPage({ params, searchParams }: PageProps
   const admin = await requireAdmin();
   const raw = Object.fromEntries(Object.entries(await searchParams).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
   const query = UserListParamsSchema.parse(raw);
-  const [stats, list, t, format] = await Promise.all([getUserStats(), listUsersWithQuotas(query), getTranslations("AdminUsers"), getFormatter()]);
-  const keep = Object.fromEntries(Object.entries(query).filter(([k, v]) => k !== "page" && v !== "" && v !== undefined).map(([k, v]) => [k, String(v)]));
+  const [stats, list, t, format] = await Promise.all([
+    getUserStats(),
+    listUsersWithQuotas(query),
+    getTranslations("AdminUsers"),
+    getFormatter(),
+  ]);
+  const keep = Object.fromEntries(
+    Object.entries(query)
+      .filter(([k, v]) => k !== "page" && v !== "" && v !== undefined)
+      .map(([k, v]) => [k, String(v)]),
+  );
   return (
     <>
       <PageHeader title={t("title")} description={t("description")} />
@@ -35,7 +45,12 @@ export default async function AdminUsersPage({ params, searchParams }: PageProps
       </div>
       <UserFilters params={query} total={list.total} />
       <UserTable users={list.rows} currentUserId={admin.id} />
-      <Pagination page={query.page} pageCount={Math.ceil(list.total / list.pageSize)} pathname="/admin/users" query={keep} />
+      <Pagination
+        page={query.page}
+        pageCount={Math.ceil(list.total / list.pageSize)}
+        pathname="/admin/users"
+        query={keep}
+      />
     </>
   );
 }

@@ -1,4 +1,5 @@
 import { NextResponse } from "next/server";
+
 import { guardedRoute } from "@/lib/api/route";
 import { getMyQuotas } from "@/lib/quota/user";
 
