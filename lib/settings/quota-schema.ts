@@ -3,6 +3,7 @@ import { z } from "zod";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { isPlatform, PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
 
 /**
  * Validation of quota limits, shared by the settings form (client) and the server action.
@@ -13,9 +14,7 @@ import { isPlatform, PLATFORMS, type Platform } from "@/lib/billing/platforms";
 export const MAX_LIMIT = 1e10;
 export const MAX_DECIMALS = 10;
 
-export type QuotaWindow = "daily" | "weekly" | "monthly";
-export const QUOTA_WINDOWS: readonly QuotaWindow[] = ["daily", "weekly", "monthly"];
-export type Limits = { daily: number | null; weekly: number | null; monthly: number | null };
+export { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
 export type QuotaMap = Record<Platform, Limits>;
 
 /** Decimal places of a number as Go prints it (shortest round-trip form). */
