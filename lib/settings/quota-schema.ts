@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { isPlatform, PLATFORMS, type Platform } from "@/lib/billing/platforms";
-import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
+import type { Limits } from "@/lib/billing/vocabulary";
 
 /**
  * Validation of quota limits, shared by the settings form (client) and the server action.
