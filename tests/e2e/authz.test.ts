@@ -60,7 +60,7 @@ function declaredRole(action: BuiltAction): "admin" | "user" | null {
 /** Same for route handlers: `export const GET = guardedRoute("admin" | "user", …)`. */
 function declaredRouteRole(route: string): "admin" | "user" | null {
   const src = fs.readFileSync(`app${route}/route.ts`, "utf8");
-  const m = /export const GET = guardedRoute\("(admin|user)"/.exec(src);
+  const m = /export const GET = guardedRoute\(\s*"(admin|user)"/.exec(src);
   return m ? (m[1] as "admin" | "user") : null;
 }
 const adminActions = actions.filter((a) => declaredRole(a) === "admin");
