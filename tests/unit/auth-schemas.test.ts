@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
 
-import { RegisterSchema, SignInSchema } from "@/lib/auth/schemas";
+import { RegisterSchema, safeNextPath, SignInSchema } from "@/lib/auth/schemas";
 import en from "@/messages/en.json";
 import zh from "@/messages/zh.json";
 
@@ -68,5 +68,30 @@ describe("auth form schemas", () => {
       password: "REQUIRED",
     });
     expect(SignInSchema.parse({ email: "a@example.com", password: "p", next: 5 }).next).toBeUndefined();
+  });
+});
+
+describe("sign-in input", () => {
+  it("accepts a normal form and reports field codes for a bad one", () => {
+    expect(SignInSchema.safeParse({ email: " a@b.co ", password: "p", locale: "zh" }).success).toBe(true);
+    const bad = SignInSchema.safeParse({ email: "nope", password: "", locale: "xx" });
+    expect(bad.success).toBe(false);
+    const codes = bad.error!.issues.map((i) => `${i.path.join(".")}:${i.message}`);
+    expect(codes).toEqual(expect.arrayContaining(["email:INVALID_EMAIL", "password:REQUIRED"]));
+  });
+
+  // Guards against an open redirect through ?next= after sign-in.
+  it("only redirects inside this site after sign-in", () => {
+    expect(safeNextPath("/zh/admin/users", "en")).toBe("/zh/admin/users");
+    for (const evil of [
+      "//evil.example",
+      "https://evil.example",
+      "/en/../../x",
+      "/\\evil",
+      "javascript:alert(1)",
+      undefined,
+    ]) {
+      expect(safeNextPath(evil, "en")).toBe("/en/dashboard");
+    }
   });
 });
