@@ -12,7 +12,7 @@ import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from
 import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
 import type { AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { UserQuotasView } from "@/lib/quota/admin";
-import { parseLimitInput, QUOTA_WINDOWS, type QuotaWindow } from "@/lib/settings/quota-schema";
+import { emptyQuotaMap, parseLimitInput, QUOTA_WINDOWS, type QuotaWindow } from "@/lib/settings/quota-schema";
 
 export const userQuotaKeys = { detail: (id: number) => ["admin", "user-quotas", id] as const };
 
@@ -96,7 +96,7 @@ export function UserQuotaModal({
     for (const p of PLATFORMS)
       for (const w of QUOTA_WINDOWS) {
         const r = parseLimitInput(form[p][w]);
-        if (!r.ok) errors[`${p}.${w}`] = r.code;
+        if (!r.ok) errors[`quotas.${p}.${w}`] = r.code;
       }
   const money = (n: number) =>
     format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" });
@@ -112,7 +112,7 @@ export function UserQuotaModal({
   function setCell(p: Platform, w: QuotaWindow, v: string) {
     setServerErrors((e) => {
       const next = { ...e };
-      delete next[`${p}.${w}`];
+      delete next[`quotas.${p}.${w}`];
       return next;
     });
     setTexts({ ...form!, [p]: { ...form![p], [w]: v } });
@@ -120,21 +120,17 @@ export function UserQuotaModal({
 
   function save() {
     if (!form || version === null) return;
-    const bad = Object.keys(errors);
+    const bad = PLATFORMS.flatMap((p) =>
+      QUOTA_WINDOWS.filter((w) => !parseLimitInput(form[p][w]).ok).map((w) => `${p}.${w}`),
+    );
     if (bad.length) {
       notify(t("invalidNumber", { fields: bad.join(", ") }));
       return;
     }
     // Every registry platform is sent (DESIGN §3.3): saving never drops one the admin did not see.
-    const quotas = PLATFORMS.map((p) => {
-      const v = (w: QuotaWindow) => (parseLimitInput(form[p][w]) as { ok: true; value: number | null }).value;
-      return {
-        platform: p,
-        daily_limit_usd: v("daily"),
-        weekly_limit_usd: v("weekly"),
-        monthly_limit_usd: v("monthly"),
-      };
-    });
+    const quotas = emptyQuotaMap();
+    for (const p of PLATFORMS)
+      for (const w of QUOTA_WINDOWS) quotas[p][w] = (parseLimitInput(form[p][w]) as { value: number | null }).value;
     startTransition(async () => {
       const r = await saveUserPlatformQuotasAction({ userId: user.id, version, quotas }).catch(() => null);
       if (r?.ok) {
@@ -145,13 +141,8 @@ export function UserQuotaModal({
         return;
       }
       if (r?.code === "INVALID_INPUT" && r.fieldErrors) {
-        const mapped: Record<string, string> = {};
-        for (const [path, codes] of Object.entries(r.fieldErrors)) {
-          const [, i, field] = path.split(".");
-          const w = field?.replace("_limit_usd", "");
-          if (quotas[Number(i)] && w) mapped[`${quotas[Number(i)].platform}.${w}`] = codes[0];
-        }
-        setServerErrors(mapped);
+        // The server's paths are the cells' paths (`quotas.openai.daily`).
+        setServerErrors(Object.fromEntries(Object.entries(r.fieldErrors).map(([k, v]) => [k, v[0]])));
       }
       if (r?.code === "CONFLICT") {
         setConflict(true); // shown in the dialog with its reload; nothing was saved
@@ -263,9 +254,9 @@ export function UserQuotaModal({
                           return (
                             <QuotaCell
                               key={w}
-                              path={`${p}.${w}`}
+                              path={`quotas.${p}.${w}`}
                               value={form[p][w]}
-                              error={errors[`${p}.${w}`]}
+                              error={errors[`quotas.${p}.${w}`]}
                               placeholder={t("placeholder")}
                               label={t("cellLabel", { platform: tp(p), window: windowName[w] })}
                               onChange={(v) => setCell(p, w, v)}

@@ -6,41 +6,26 @@ import { z } from "zod";
 import { fail, guardedAction } from "@/lib/actions/safe-action";
 import { isPlatform, PLATFORMS } from "@/lib/billing/platforms";
 import { resetUserQuotaWindow, saveUserQuotas } from "@/lib/quota/admin";
-import { LimitSchema } from "@/lib/settings/quota-schema";
+import { QuotaMapSchema, type QuotaMap } from "@/lib/settings/quota-schema";
 
-const UserId = z
+const UserIdSchema = z
   .number("INVALID_ID")
   .int("INVALID_ID")
   .positive("INVALID_ID")
   .max(Number.MAX_SAFE_INTEGER, "INVALID_ID");
-const Platform = z.string("UNKNOWN_PLATFORM").refine(isPlatform, "UNKNOWN_PLATFORM");
+const PlatformSchema = z.string("UNKNOWN_PLATFORM").refine(isPlatform, "UNKNOWN_PLATFORM");
 /** The quota version the modal loaded (lib/quota/version.ts); a stale one is CONFLICT. */
-const Version = z.string("INVALID_VERSION").min(1, "INVALID_VERSION").max(128, "INVALID_VERSION");
+const VersionSchema = z.string("INVALID_VERSION").min(1, "INVALID_VERSION").max(128, "INVALID_VERSION");
 
-const SaveSchema = z
-  .strictObject({
-    userId: UserId,
-    version: Version,
-    quotas: z
-      .array(
-        z.strictObject({
-          platform: Platform,
-          daily_limit_usd: LimitSchema,
-          weekly_limit_usd: LimitSchema,
-          monthly_limit_usd: LimitSchema,
-        }),
-        "INVALID_QUOTAS",
-      )
-      .max(PLATFORMS.length, "TOO_MANY_ITEMS"),
-  })
-  .superRefine((v, ctx) => {
-    const seen = new Set<string>();
-    v.quotas.forEach((q, i) => {
-      if (seen.has(q.platform))
-        ctx.addIssue({ code: "custom", path: ["quotas", i, "platform"], message: "DUPLICATE_PLATFORM" });
-      seen.add(q.platform);
-    });
-  });
+/**
+ * The same platform → limits map the settings save takes (QuotaMapSchema), so a field error's path
+ * (`quotas.openai.daily`) is the cell's path. A platform left out is saved as unlimited: the map
+ * always covers the whole registry (DESIGN §3.3), so a save never drops a platform.
+ */
+const SaveSchema = z.strictObject({ userId: UserIdSchema, version: VersionSchema, quotas: QuotaMapSchema });
+
+/** The one conversion: the matrix → the domain function's rows, in registry order. */
+const toRows = (quotas: QuotaMap) => PLATFORMS.map((platform) => ({ platform, limits: quotas[platform] }));
 
 /**
  * Admin: whole replace of one user's platform limits (the gateway's PUT …/platform-quotas), made from
@@ -50,15 +35,7 @@ export const saveUserPlatformQuotasAction = guardedAction({
   role: "admin",
   schema: SaveSchema,
   handler: async ({ userId, version, quotas }, { user }) => {
-    const r = await saveUserQuotas(
-      userId,
-      quotas.map((q) => ({
-        platform: q.platform,
-        limits: { daily: q.daily_limit_usd, weekly: q.weekly_limit_usd, monthly: q.monthly_limit_usd },
-      })),
-      { id: user.id, email: user.email },
-      version,
-    );
+    const r = await saveUserQuotas(userId, toRows(quotas), { id: user.id, email: user.email }, version);
     if (!r.ok) return fail(r.code);
     revalidatePath("/[locale]/admin/users", "page");
     return { ok: true, data: { view: r.view, applied: r.applied } };
@@ -69,8 +46,8 @@ export const saveUserPlatformQuotasAction = guardedAction({
 export const resetUserPlatformQuotaWindowAction = guardedAction({
   role: "admin",
   schema: z.strictObject({
-    userId: UserId,
-    platform: Platform,
+    userId: UserIdSchema,
+    platform: PlatformSchema,
     window: z.enum(["daily", "weekly", "monthly"], "INVALID_WINDOW"),
   }),
   handler: async ({ userId, platform, window }, { user }) => {

@@ -63,17 +63,17 @@ describe("per-user quotas: a stale modal cannot overwrite another admin's save",
       await page.goto(`${base}/${page.url().includes("/zh/") ? "zh" : "en"}/admin/users?q=conflict-target`);
       await page.locator(`tr[data-testid="user-row-${target}"]`).getByRole("button", { name }).click();
       const dialog = page.getByRole("dialog");
-      await dialog.locator('[data-cell="openai.daily"]').waitFor();
+      await dialog.locator('[data-cell="quotas.openai.daily"]').waitFor();
       return dialog;
     };
     const dialogA = await open(a, "conflict-target@example.com 的平台限额");
     const dialogB = await open(b, "Platform quotas of conflict-target@example.com");
 
-    await dialogB.locator('[data-cell="openai.daily"]').fill("5");
+    await dialogB.locator('[data-cell="quotas.openai.daily"]').fill("5");
     await dialogB.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => b.getByTestId("toast").textContent()).toBe("Platform quotas updated");
 
-    await dialogA.locator('[data-cell="anthropic.daily"]').fill("7");
+    await dialogA.locator('[data-cell="quotas.anthropic.daily"]').fill("7");
     await dialogA.getByRole("button", { name: "保存" }).click();
     const conflict = dialogA.getByTestId("quota-conflict");
     await expect
@@ -100,11 +100,11 @@ describe("per-user quotas: a stale modal cannot overwrite another admin's save",
     await screenshot(a, "user-quota-conflict-zh");
 
     await conflict.getByRole("button", { name: "重新加载最新值" }).click();
-    await expect.poll(() => dialogA.locator('[data-cell="openai.daily"]').inputValue()).toBe("5");
-    expect(await dialogA.locator('[data-cell="anthropic.daily"]').inputValue()).toBe("");
+    await expect.poll(() => dialogA.locator('[data-cell="quotas.openai.daily"]').inputValue()).toBe("5");
+    expect(await dialogA.locator('[data-cell="quotas.anthropic.daily"]').inputValue()).toBe("");
     expect(await conflict.count()).toBe(0);
 
-    await dialogA.locator('[data-cell="anthropic.daily"]').fill("7");
+    await dialogA.locator('[data-cell="quotas.anthropic.daily"]').fill("7");
     await dialogA.getByRole("button", { name: "保存" }).click();
     await expect.poll(() => a.getByTestId("toast").textContent()).toBe("平台限额已更新");
     expect(await limits()).toEqual([
@@ -132,7 +132,7 @@ describe("per-user quotas: a stale modal cannot overwrite another admin's save",
       .getByRole("button", { name: "Platform quotas of reset-target@example.com" })
       .click();
     const dialog = a.getByRole("dialog");
-    await dialog.locator('[data-cell="gemini.weekly"]').fill("30");
+    await dialog.locator('[data-cell="quotas.gemini.weekly"]').fill("30");
     await dialog.getByRole("button", { name: "Reset daily usage of Gemini" }).click();
     await expect.poll(() => a.getByTestId("toast").textContent()).toBe("Reset Gemini daily usage");
     await dialog.getByRole("button", { name: "Save" }).click();

@@ -159,7 +159,7 @@ describe("Clear all asks first", () => {
       const before = await limits();
       await page.getByRole("button", { name: t.open }).click();
       const modal = page.getByRole("dialog");
-      const cell = modal.locator('[data-cell="anthropic.daily"]');
+      const cell = modal.locator('[data-cell="quotas.anthropic.daily"]');
       await expect.poll(() => cell.inputValue()).toBe("7");
       const clear = modal.getByRole("button", { name: t.clear });
       const confirm = page.getByRole("alertdialog");
@@ -178,12 +178,12 @@ describe("Clear all asks first", () => {
       await confirm.getByRole("button", { name: t.cancel }).click();
       await expect.poll(() => confirm.count()).toBe(0);
       expect(await cell.inputValue()).toBe("7");
-      expect(await modal.locator('[data-cell="openai.daily"]').inputValue()).toBe("3");
+      expect(await modal.locator('[data-cell="quotas.openai.daily"]').inputValue()).toBe("3");
 
       await clear.click();
       await confirm.getByRole("button", { name: t.confirm }).click();
       await expect.poll(() => cell.inputValue()).toBe("");
-      expect(await modal.locator('[data-cell="openai.daily"]').inputValue()).toBe("");
+      expect(await modal.locator('[data-cell="quotas.openai.daily"]').inputValue()).toBe("");
       expect(await limits()).toEqual(before);
       await page.context().close();
     });

@@ -78,7 +78,7 @@ function bodies(action: BuiltAction): Array<[string, unknown[]]> {
     saveUserPlatformQuotasAction: {
       userId: id,
       version: "0.0",
-      quotas: [{ platform: "openai", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }],
+      quotas: { openai: { daily: 1, weekly: null, monthly: null } },
     },
     resetUserPlatformQuotaWindowAction: { userId: id, platform: "openai", window: "daily" },
     repairDriftKeyAction: { userId: id, platform: "openai" },

@@ -290,7 +290,7 @@ describe("the console under its CSP (Chromium)", () => {
         })
         .click();
       const modal = page.getByRole("dialog");
-      await modal.locator('[data-cell="anthropic.daily"]').waitFor();
+      await modal.locator('[data-cell="quotas.anthropic.daily"]').waitFor();
       // Radix's dialog inserts a <style> (scroll lock) at run time: it must carry the nonce.
       await modal
         .getByRole("button", { name: locale === "en" ? "Clear All (remove all limits)" : "全部清空（取消所有限额）" })

@@ -75,7 +75,7 @@ describe("per-user platform quotas", () => {
 
     await row.getByRole("button", { name: "Platform quotas of bob.dev@example.org" }).click();
     const dialog = page.getByRole("dialog");
-    await dialog.locator('[data-cell="anthropic.daily"]').fill("5");
+    await dialog.locator('[data-cell="quotas.anthropic.daily"]').fill("5");
     await dialog.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => page.getByTestId("toast").textContent()).toBe("Platform quotas updated");
     await expect.poll(() => row.getByTestId("quota-cell").textContent()).toContain("Claudedaily 0/5");
@@ -124,7 +124,7 @@ describe("per-user platform quotas", () => {
 
     await dialog.getByRole("button", { name: "Clear All (remove all limits)" }).click();
     await page.getByRole("alertdialog").getByRole("button", { name: "Clear all" }).click();
-    expect(await dialog.locator('[data-cell="anthropic.daily"]').inputValue()).toBe("");
+    expect(await dialog.locator('[data-cell="quotas.anthropic.daily"]').inputValue()).toBe("");
     await dialog.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => row.getByTestId("quota-cell").textContent()).toBe("Not configured");
     const rows = await c.query(
@@ -145,12 +145,14 @@ describe("per-user platform quotas", () => {
     const dialog = page.getByRole("dialog");
     expect(await dialog.locator("#uqm-title").textContent()).toBe("平台限额");
     const before = await snapshot(carol);
-    const cell = dialog.locator('[data-cell="openai.weekly"]');
+    const cell = dialog.locator('[data-cell="quotas.openai.weekly"]');
     await cell.fill("abc");
     expect(await cell.getAttribute("aria-invalid")).toBe("true");
-    expect(await dialog.locator('[id="openai.weekly-error"]').textContent()).toBe("请输入数字，例如 10 或 0.5。");
-    await dialog.locator('[data-cell="gemini.daily"]').fill("-1");
-    expect(await dialog.locator('[id="gemini.daily-error"]').textContent()).toBe("不能小于 0。");
+    expect(await dialog.locator('[id="quotas.openai.weekly-error"]').textContent()).toBe(
+      "请输入数字，例如 10 或 0.5。",
+    );
+    await dialog.locator('[data-cell="quotas.gemini.daily"]').fill("-1");
+    expect(await dialog.locator('[id="quotas.gemini.daily-error"]').textContent()).toBe("不能小于 0。");
     await dialog.getByRole("button", { name: "保存" }).click();
     await expect
       .poll(() => page.getByTestId("toast").textContent())
@@ -158,7 +160,7 @@ describe("per-user platform quotas", () => {
     expect(await snapshot(carol)).toEqual(before);
 
     await cell.fill("3");
-    await dialog.locator('[data-cell="gemini.daily"]').fill("");
+    await dialog.locator('[data-cell="quotas.gemini.daily"]').fill("");
     await dialog.getByRole("button", { name: "保存" }).click();
     await expect.poll(() => page.getByTestId("toast").textContent()).toBe("平台限额已更新");
     await expect.poll(() => row.getByTestId("quota-cell").textContent()).toContain("OpenAI日 0/—周 0/3月 0/—");
@@ -168,30 +170,22 @@ describe("per-user platform quotas", () => {
 });
 
 describe("the quota actions and read route without the browser", () => {
-  const full = (over: Record<string, unknown> = {}) =>
-    PLATFORMS.map((p) => ({
-      platform: p,
-      daily_limit_usd: null,
-      weekly_limit_usd: null,
-      monthly_limit_usd: null,
-      ...(p === "openai" ? over : {}),
-    }));
+  // The action takes the settings save's QuotaMap shape: a field error's path is the cell's path.
+  const full = (over: Record<string, unknown> = {}) => ({
+    openai: { daily: null, weekly: null, monthly: null, ...over },
+  });
 
   it.each([
     [
       "unknown platform",
-      [{ platform: "mistral", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }],
-      '"quotas.0.platform":["UNKNOWN_PLATFORM"]',
+      { mistral: { daily: 1, weekly: null, monthly: null } },
+      '"quotas.mistral":["UNKNOWN_PLATFORM"]',
     ],
-    [
-      "duplicate platform",
-      [...full(), { platform: "openai", daily_limit_usd: 1, weekly_limit_usd: null, monthly_limit_usd: null }],
-      '"TOO_MANY_ITEMS"',
-    ],
-    ["duplicate (within the limit)", [full()[0], full()[0]], '"quotas.1.platform":["DUPLICATE_PLATFORM"]'],
-    ["negative", full({ daily_limit_usd: -1 }), '"quotas.1.daily_limit_usd":["NEGATIVE"]'],
-    ["string", full({ weekly_limit_usd: "10" }), '"quotas.1.weekly_limit_usd":["NOT_A_NUMBER"]'],
-    ["> 10^10", full({ monthly_limit_usd: 2e10 }), '"quotas.1.monthly_limit_usd":["TOO_LARGE"]'],
+    ["not a map", [{ platform: "openai", daily_limit_usd: 1 }], '"quotas":["INVALID_MAP"]'],
+    ["unknown window", full({ yearly: 2 }), '"quotas.openai":["INVALID_LIMITS"]'],
+    ["negative", full({ daily: -1 }), '"quotas.openai.daily":["NEGATIVE"]'],
+    ["string", full({ weekly: "10" }), '"quotas.openai.weekly":["NOT_A_NUMBER"]'],
+    ["> 10^10", full({ monthly: 2e10 }), '"quotas.openai.monthly":["TOO_LARGE"]'],
   ])("%s → refused, nothing changed", async (_name, quotas, code) => {
     const bob = await idOf("bob.dev@example.org");
     const cookie = await sessionCookieFor(DEMO_ADMIN.email);
@@ -216,16 +210,11 @@ describe("the quota actions and read route without the browser", () => {
     const nan = await callAction(
       base,
       action,
-      `[{"userId":${bob},"version":"0.0","quotas":[{"platform":"openai","daily_limit_usd":"$NaN","weekly_limit_usd":null,"monthly_limit_usd":null}]}]`,
+      `[{"userId":${bob},"version":"0.0","quotas":{"openai":{"daily":"$NaN","weekly":null,"monthly":null}}}]`,
       admin,
     );
-    expect(nan.body).toContain('"quotas.0.daily_limit_usd":["NOT_FINITE"]');
-    const denied = await callAction(
-      base,
-      action,
-      [{ userId: bob, version: "0.0", quotas: full({ daily_limit_usd: 1 }) }],
-      user,
-    );
+    expect(nan.body).toContain('"quotas.openai.daily":["NOT_FINITE"]');
+    const denied = await callAction(base, action, [{ userId: bob, version: "0.0", quotas: full({ daily: 1 }) }], user);
     expect(denied.body).toBe('{"ok":false,"code":"FORBIDDEN"}');
     const reset = await callAction(
       base,
@@ -238,12 +227,7 @@ describe("the quota actions and read route without the browser", () => {
     expect(missing.body).toBe('{"ok":false,"code":"USER_NOT_FOUND"}');
     const noVersion = await callAction(base, action, [{ userId: bob, quotas: full() }], admin);
     expect(noVersion.body).toContain('"version":["INVALID_VERSION"]');
-    const stale = await callAction(
-      base,
-      action,
-      [{ userId: bob, version: "0.0", quotas: full({ daily_limit_usd: 1 }) }],
-      admin,
-    );
+    const stale = await callAction(base, action, [{ userId: bob, version: "0.0", quotas: full({ daily: 1 }) }], admin);
     expect(stale.body).toBe('{"ok":false,"code":"CONFLICT"}');
     const badWindow = await callAction(
       base,
