@@ -1,70 +1,42 @@
 "use client";
 
-import { useFormatter, useLocale, useTranslations } from "next-intl";
+import { useFormatter, useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
 import { useMemo, useRef, useState, useTransition } from "react";
 
+import { cellErrors, parseQuotaText, quotaText, sameQuotaText, type QuotaText } from "@/components/quota/format";
+import { QuotaMatrix, type QuotaMatrixLabels } from "@/components/quota/quota-matrix";
 import { saveQuotaDefaultsAction } from "@/lib/actions/settings";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
-import { formatGoFloat } from "@/lib/billing/encoding";
-import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import type { Platform } from "@/lib/billing/platforms";
+import type { QuotaWindow } from "@/lib/billing/vocabulary";
 import { sourceQuotasKey } from "@/lib/settings/keys";
-import {
-  emptyQuotaMap,
-  parseLimitInput,
-  QUOTA_WINDOWS,
-  type QuotaMap,
-  type QuotaWindow,
-} from "@/lib/settings/quota-schema";
-import { planSignupDefaults, type PlannedLimit, type SignupDefaultsInput } from "@/lib/settings/signup-plan";
+import type { QuotaMap } from "@/lib/settings/quota-schema";
+import { planSignupDefaults, type SignupDefaultsInput } from "@/lib/settings/signup-plan";
 import type { QuotaDefaults } from "@/lib/settings/store";
 
-import { formatUsdDecimal, limitText } from "./format";
-import { QuotaCell } from "./quota-cell";
 import { sourceUnreadableMessage } from "./settings-health-alert";
+import { SignupPreview, useShowLimit } from "./signup-preview";
 
-type TextMap = Record<Platform, Record<QuotaWindow, string>>;
-type FormText = { system: TextMap; sources: Record<AuthSource, { grant: boolean; overrides: TextMap }> };
-
-const toText = (m: QuotaMap): TextMap =>
-  Object.fromEntries(
-    PLATFORMS.map((p) => [
-      p,
-      { daily: limitText(m[p].daily), weekly: limitText(m[p].weekly), monthly: limitText(m[p].monthly) },
-    ]),
-  ) as TextMap;
+type FormText = { system: QuotaText; sources: Record<AuthSource, { grant: boolean; overrides: QuotaText }> };
 
 function fromDefaults(d: QuotaDefaults): FormText {
   return {
-    system: toText(d.system),
+    system: quotaText(d.system),
     sources: Object.fromEntries(
-      AUTH_SOURCES.map((s) => [s, { grant: d.sources[s].grantOnSignup, overrides: toText(d.sources[s].overrides) }]),
+      AUTH_SOURCES.map((s) => [s, { grant: d.sources[s].grantOnSignup, overrides: quotaText(d.sources[s].overrides) }]),
     ) as FormText["sources"],
   };
 }
 
 /** The form still shows exactly what is stored (every cell and switch as loaded). */
 function sameText(a: FormText, b: FormText): boolean {
-  const sameMap = (x: TextMap, y: TextMap) => PLATFORMS.every((p) => QUOTA_WINDOWS.every((w) => x[p][w] === y[p][w]));
   return (
-    sameMap(a.system, b.system) &&
+    sameQuotaText(a.system, b.system) &&
     AUTH_SOURCES.every(
-      (s) => a.sources[s].grant === b.sources[s].grant && sameMap(a.sources[s].overrides, b.sources[s].overrides),
+      (s) => a.sources[s].grant === b.sources[s].grant && sameQuotaText(a.sources[s].overrides, b.sources[s].overrides),
     )
   );
-}
-
-/** Parse a text map; invalid cells become null here and are reported in `errors` by path. */
-function parseMap(text: TextMap, prefix: string, errors: Record<string, string>): QuotaMap {
-  const out = emptyQuotaMap();
-  for (const p of PLATFORMS) {
-    for (const w of QUOTA_WINDOWS) {
-      const r = parseLimitInput(text[p][w]);
-      if (r.ok) out[p][w] = r.value;
-      else errors[`${prefix}.${p}.${w}`] = r.code;
-    }
-  }
-  return out;
 }
 
 export function QuotaDefaultsForm({
@@ -80,7 +52,7 @@ export function QuotaDefaultsForm({
   const ts = useTranslations("Sources");
   const th = useTranslations("SettingsHealth");
   const format = useFormatter();
-  const locale = useLocale();
+  const showValue = useShowLimit();
   const router = useRouter();
   const [version, setVersion] = useState(initial.version);
   const [form, setForm] = useState<FormText>(() => fromDefaults(initial));
@@ -93,13 +65,13 @@ export function QuotaDefaultsForm({
   // Parsed values and client-side errors, recomputed from the text on every edit.
   const parsed = useMemo(() => {
     const errors: Record<string, string> = {};
-    const system = parseMap(form.system, "system", errors);
+    const system = parseQuotaText(form.system, "system", errors);
     const sources = Object.fromEntries(
       AUTH_SOURCES.map((s) => [
         s,
         {
           grantOnSignup: form.sources[s].grant,
-          overrides: parseMap(form.sources[s].overrides, `sources.${s}.overrides`, errors),
+          overrides: parseQuotaText(form.sources[s].overrides, `sources.${s}.overrides`, errors),
         },
       ]),
     ) as Record<AuthSource, { grantOnSignup: boolean; overrides: QuotaMap }>;
@@ -148,39 +120,6 @@ export function QuotaDefaultsForm({
     });
   };
 
-  const showValue = (v: number | null) =>
-    v === null
-      ? t("unlimited")
-      : v === 0
-        ? t("disabled")
-        : format.number(v, {
-            style: "currency",
-            currency: "USD",
-            currencyDisplay: "narrowSymbol",
-            minimumFractionDigits: 0,
-            maximumFractionDigits: 10,
-          });
-  const showLimit = (d: string | null) =>
-    d === null ? t("unlimited") : d === "0" ? t("disabled") : formatUsdDecimal(locale, d);
-  const fallbackMarker = (e: PlannedLimit) => {
-    if (!e.fallback) return null;
-    const stored = e.stored === undefined ? "" : formatGoFloat(e.stored);
-    const text =
-      e.fallback === "unreadable"
-        ? th("markerUnreadable")
-        : e.fallback === "too_large"
-          ? th("markerClamped", { stored })
-          : e.fallback === "too_many_decimals"
-            ? th("markerRounded", { stored })
-            : th("markerNegative", { stored });
-    return (
-      <span title={e.key} className="ml-1 rounded bg-red-100 px-1 text-[10px] font-medium text-red-800">
-        {"⚠ "}
-        {text}
-      </span>
-    );
-  };
-
   function submit(e: React.FormEvent) {
     e.preventDefault();
     setToast(null);
@@ -194,7 +133,8 @@ export function QuotaDefaultsForm({
       try {
         r = await saveQuotaDefaultsAction({ version, system: parsed.system, sources: parsed.sources });
       } catch {
-        setFormError({ kind: "other", text: t("tooLarge") });
+        // The request itself failed (connection lost, or a body over the server's limit).
+        setFormError({ kind: "other", text: t("sendFailed") });
         return;
       }
       if (r.ok) {
@@ -207,55 +147,33 @@ export function QuotaDefaultsForm({
         return;
       }
       if (r.code === "INVALID_INPUT" && r.fieldErrors) {
-        setServerErrors(Object.fromEntries(Object.entries(r.fieldErrors).map(([k, v]) => [k, v[0]])));
+        setServerErrors(cellErrors(r.fieldErrors));
         setFormError({ kind: "invalid", text: t("invalidCells") });
       } else if (r.code === "CONFLICT") setFormError({ kind: "conflict", text: te("CONFLICT") });
-      else setFormError({ kind: "other", text: te(r.code as "INTERNAL_ERROR") });
+      else
+        setFormError({
+          kind: "other",
+          text: r.errorId
+            ? `${te(r.code as "INTERNAL_ERROR")} ${te("errorId", { id: r.errorId })}`
+            : te(r.code as "INTERNAL_ERROR"),
+        });
     });
   }
 
-  const matrix = (prefix: string, text: TextMap, inherited?: QuotaMap) => (
-    <div className="overflow-x-auto">
-      <table className="min-w-full text-sm">
-        <thead className="text-left text-slate-600">
-          <tr>
-            <th className="px-2 py-1.5 font-medium">{t("platform")}</th>
-            <th className="px-2 py-1.5 font-medium">{t("daily")}</th>
-            <th className="px-2 py-1.5 font-medium">{t("weekly")}</th>
-            <th className="px-2 py-1.5 font-medium">{t("monthly")}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {PLATFORMS.map((p) => (
-            <tr key={p} className="border-t border-slate-100">
-              <th scope="row" className="px-2 py-1.5 text-left font-normal">
-                <span className="font-mono text-xs text-slate-500">{p}</span>{" "}
-                <span className="text-slate-800">{tp(p)}</span>
-              </th>
-              {QUOTA_WINDOWS.map((w) => (
-                <QuotaCell
-                  key={w}
-                  path={`${prefix}.${p}.${w}`}
-                  value={text[p][w]}
-                  error={errors[`${prefix}.${p}.${w}`]}
-                  label={t("cellLabel", { platform: tp(p), window: windowName[w] })}
-                  placeholder={inherited ? t("inherits", { value: showValue(inherited[p][w]) }) : t("placeholder")}
-                  onChange={(v) => setCell(`${prefix}.${p}.${w}`, v)}
-                />
-              ))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
-
-  const originBadge = (e: PlannedLimit, source: AuthSource) => (
-    <span
-      className={`ml-1 rounded px-1 text-[10px] tracking-wide uppercase ${e.origin === "source" ? "bg-blue-100 text-blue-800" : "bg-slate-100 text-slate-600"}`}
-    >
-      {e.origin === "source" ? t("originSource", { source: ts(source) }) : t("originSystem")}
-    </span>
+  const labels = (inherited?: QuotaMap): QuotaMatrixLabels => ({
+    headers: { platform: t("platform"), daily: t("daily"), weekly: t("weekly"), monthly: t("monthly") },
+    cell: (p, w) => t("cellLabel", { platform: tp(p), window: windowName[w] }),
+    placeholder: (p, w) => (inherited ? t("inherits", { value: showValue(inherited[p][w]) }) : t("placeholder")),
+  });
+  const matrix = (prefix: string, text: QuotaText, loaded: QuotaText, inherited?: QuotaMap) => (
+    <QuotaMatrix
+      prefix={prefix}
+      text={text}
+      loaded={loaded}
+      errors={errors}
+      labels={labels(inherited)}
+      onChange={(path, _p, _w, v) => setCell(path, v)}
+    />
   );
 
   return (
@@ -266,7 +184,7 @@ export function QuotaDefaultsForm({
         </h2>
         <p className="mt-1 text-sm text-slate-600">{t("defaultPlatformQuotasHint")}</p>
         <p className="mt-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">{t("monthlyNotice")}</p>
-        <div className="mt-3">{matrix("system", form.system)}</div>
+        <div className="mt-3">{matrix("system", form.system, stored.system)}</div>
       </section>
 
       <section className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="source-quotas">
@@ -277,7 +195,6 @@ export function QuotaDefaultsForm({
         <div className="mt-3 space-y-3">
           {AUTH_SOURCES.map((s) => {
             const src = form.sources[s];
-            const effective = plans.preview[s].cells;
             return (
               <details key={s} open={src.grant} className="rounded-lg border border-slate-200" data-source={s}>
                 <summary className="flex cursor-pointer items-center justify-between gap-3 px-4 py-2.5">
@@ -322,42 +239,14 @@ export function QuotaDefaultsForm({
                     <div>
                       <h3 className="text-sm font-semibold">{t("platformQuotasOverride")}</h3>
                       <p className="mb-2 text-xs text-slate-600">{t("platformQuotasOverrideHint")}</p>
-                      {matrix(`sources.${s}.overrides`, src.overrides, parsed.system)}
+                      {matrix(`sources.${s}.overrides`, src.overrides, stored.sources[s].overrides, parsed.system)}
                     </div>
                   ) : null}
-                  <div>
-                    <h3 className="text-sm font-semibold">{t("previewTitle", { source: ts(s) })}</h3>
-                    {!pristine && plans.storedHasFallbacks[s] ? (
-                      <p className="mt-1 text-xs text-amber-900">{th("previewAfterSave")}</p>
-                    ) : null}
-                    <table className="mt-1 min-w-full text-sm" data-preview={s}>
-                      <tbody>
-                        {PLATFORMS.map((p) => (
-                          <tr key={p} className="border-t border-slate-100" data-platform={p}>
-                            <th scope="row" className="px-2 py-1 text-left font-normal text-slate-700">
-                              {tp(p)}
-                            </th>
-                            {QUOTA_WINDOWS.map((w) => (
-                              <td
-                                key={w}
-                                className="px-2 py-1"
-                                data-window={w}
-                                data-origin={effective[p][w].origin}
-                                data-fallback={effective[p][w].fallback ?? undefined}
-                              >
-                                <span className="sr-only">{windowName[w]}: </span>
-                                <span className={effective[p][w].limit === "0" ? "font-medium text-red-700" : ""}>
-                                  {showLimit(effective[p][w].limit)}
-                                </span>
-                                {originBadge(effective[p][w], s)}
-                                {fallbackMarker(effective[p][w])}
-                              </td>
-                            ))}
-                          </tr>
-                        ))}
-                      </tbody>
-                    </table>
-                  </div>
+                  <SignupPreview
+                    source={s}
+                    plan={plans.preview[s]}
+                    staleNote={!pristine && plans.storedHasFallbacks[s]}
+                  />
                 </div>
               </details>
             );

@@ -1,9 +1,8 @@
 import { useLocale, useTranslations } from "next-intl";
 
+import { formatUsdDecimal } from "@/components/quota/format";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import type { SettingsHealthIssue } from "@/lib/settings/signup-plan";
-
-import { formatUsdDecimal } from "./format";
 
 /**
  * Above the quota-defaults form: each stored value that new users do not get as stored (an

@@ -1,4 +1,6 @@
+import { itemLimits } from "@/components/quota/format";
 import type { AdminQuotaItem } from "@/lib/billing/quota-view";
+import { hasAnyLimit } from "@/lib/billing/vocabulary";
 
 /** Amounts as the gateway's cell shows them: rounded to 2 decimals, trailing zeros dropped. */
 const amount = (n: number) => String(Math.round(n * 100) / 100);
@@ -16,9 +18,7 @@ export type QuotaSummaryLabels = {
  * fetching translations made the page's RSC payload twice as large.
  */
 export function QuotaSummary({ quotas, labels }: { quotas: AdminQuotaItem[]; labels: QuotaSummaryLabels }) {
-  const limited = quotas.filter(
-    (q) => q.daily_limit_usd !== null || q.weekly_limit_usd !== null || q.monthly_limit_usd !== null,
-  );
+  const limited = quotas.filter((q) => hasAnyLimit(itemLimits(q)));
   if (limited.length === 0) return <span className="text-slate-500">{labels.notConfigured}</span>;
   const win = (label: string, used: number, limit: number | null) => (
     <span className="whitespace-nowrap">

@@ -3,35 +3,27 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useFormatter, useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
-import { useEffect, useRef, useState, useTransition } from "react";
+import { useEffect, useMemo, useRef, useState, useTransition } from "react";
 
-import { limitText } from "@/components/admin-settings/format";
-import { QuotaCell } from "@/components/admin-settings/quota-cell";
+import { cellErrors, itemLimits, parseQuotaText, quotaText, type QuotaText } from "@/components/quota/format";
+import { QuotaMatrix, type QuotaMatrixLabels } from "@/components/quota/quota-matrix";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from "@/lib/actions/user-quotas";
-import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import { isPlatform, type Platform } from "@/lib/billing/platforms";
 import type { AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { UserQuotasView } from "@/lib/quota/admin";
-import { emptyQuotaMap, parseLimitInput, QUOTA_WINDOWS, type QuotaWindow } from "@/lib/settings/quota-schema";
+import { emptyQuotaMap, type QuotaWindow } from "@/lib/settings/quota-schema";
 
 export const userQuotaKeys = { detail: (id: number) => ["admin", "user-quotas", id] as const };
 
-type Texts = Record<Platform, Record<QuotaWindow, string>>;
+type Texts = QuotaText;
 
-const textsFrom = (items: AdminQuotaItem[]): Texts =>
-  Object.fromEntries(
-    PLATFORMS.map((p) => {
-      const i = items.find((x) => x.platform === p);
-      return [
-        p,
-        {
-          daily: limitText(i?.daily_limit_usd ?? null),
-          weekly: limitText(i?.weekly_limit_usd ?? null),
-          monthly: limitText(i?.monthly_limit_usd ?? null),
-        },
-      ];
-    }),
-  ) as Texts;
+/** The matrix as text: every registry platform, a platform without a row as unlimited. */
+const textsFrom = (items: AdminQuotaItem[]): Texts => {
+  const m = emptyQuotaMap();
+  for (const i of items) if (isPlatform(i.platform)) m[i.platform] = itemLimits(i);
+  return quotaText(m);
+};
 
 export type ModalUser = { id: number; email: string };
 
@@ -73,7 +65,9 @@ export function UserQuotaModal({
     },
   });
   // The editable text is seeded once from the server; later refetches only refresh usage.
-  const form = texts ?? (data ? textsFrom(data.platform_quotas) : null);
+  // What the edits started from (a cell that differs is marked), and what the form shows.
+  const loaded = useMemo(() => (data ? textsFrom(data.platform_quotas) : null), [data]);
+  const form = texts ?? loaded;
   const version = seededVersion ?? data?.version ?? null;
 
   /** Every edit (a cell, clear all) goes through here: the first one pins the version it started from. */
@@ -91,13 +85,14 @@ export function UserQuotaModal({
   }, [close, data]);
 
   const windowName = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
-  const errors: Record<string, string> = { ...serverErrors };
-  if (form)
-    for (const p of PLATFORMS)
-      for (const w of QUOTA_WINDOWS) {
-        const r = parseLimitInput(form[p][w]);
-        if (!r.ok) errors[`quotas.${p}.${w}`] = r.code;
-      }
+  const labels: QuotaMatrixLabels = {
+    headers: { platform: t("platform"), daily: t("daily"), weekly: t("weekly"), monthly: t("monthly") },
+    cell: (p, w) => t("cellLabel", { platform: tp(p), window: windowName[w] }),
+    placeholder: () => t("placeholder"),
+  };
+  const clientErrors: Record<string, string> = {};
+  const parsed = form ? parseQuotaText(form, "quotas", clientErrors) : null;
+  const errors: Record<string, string> = { ...serverErrors, ...clientErrors };
   const money = (n: number) =>
     format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" });
   const when = (iso: string) =>
@@ -109,28 +104,24 @@ export function UserQuotaModal({
       hour12: false,
     });
 
-  function setCell(p: Platform, w: QuotaWindow, v: string) {
+  function setCell(path: string, p: Platform, w: QuotaWindow, v: string) {
     setServerErrors((e) => {
       const next = { ...e };
-      delete next[`quotas.${p}.${w}`];
+      delete next[path];
       return next;
     });
     setTexts({ ...form!, [p]: { ...form![p], [w]: v } });
   }
 
   function save() {
-    if (!form || version === null) return;
-    const bad = PLATFORMS.flatMap((p) =>
-      QUOTA_WINDOWS.filter((w) => !parseLimitInput(form[p][w]).ok).map((w) => `${p}.${w}`),
-    );
+    if (!form || !parsed || version === null) return;
+    const bad = Object.keys(clientErrors).map((path) => path.slice("quotas.".length));
     if (bad.length) {
       notify(t("invalidNumber", { fields: bad.join(", ") }));
       return;
     }
     // Every registry platform is sent (DESIGN §3.3): saving never drops one the admin did not see.
-    const quotas = emptyQuotaMap();
-    for (const p of PLATFORMS)
-      for (const w of QUOTA_WINDOWS) quotas[p][w] = (parseLimitInput(form[p][w]) as { value: number | null }).value;
+    const quotas = parsed;
     startTransition(async () => {
       const r = await saveUserPlatformQuotasAction({ userId: user.id, version, quotas }).catch(() => null);
       if (r?.ok) {
@@ -142,7 +133,7 @@ export function UserQuotaModal({
       }
       if (r?.code === "INVALID_INPUT" && r.fieldErrors) {
         // The server's paths are the cells' paths (`quotas.openai.daily`).
-        setServerErrors(Object.fromEntries(Object.entries(r.fieldErrors).map(([k, v]) => [k, v[0]])));
+        setServerErrors(cellErrors(r.fieldErrors));
       }
       if (r?.code === "CONFLICT") {
         setConflict(true); // shown in the dialog with its reload; nothing was saved
@@ -230,67 +221,42 @@ export function UserQuotaModal({
             </p>
           ) : null}
           {data && form ? (
-            <div className="overflow-x-auto">
-              <table className="min-w-full text-sm">
-                <thead className="text-left text-slate-600">
-                  <tr>
-                    <th className="px-2 py-1.5 font-medium">{t("platform")}</th>
-                    <th className="px-2 py-1.5 font-medium">{t("daily")}</th>
-                    <th className="px-2 py-1.5 font-medium">{t("weekly")}</th>
-                    <th className="px-2 py-1.5 font-medium">{t("monthly")}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {PLATFORMS.map((p) => {
-                    const item = data.platform_quotas.find((x) => x.platform === p);
-                    return (
-                      <tr key={p} className="border-t border-slate-100" data-modal-platform={p}>
-                        <th scope="row" className="px-2 py-1.5 text-left align-top font-normal">
-                          <span className="font-mono text-xs text-slate-500">{p}</span> <span>{tp(p)}</span>
-                        </th>
-                        {QUOTA_WINDOWS.map((w) => {
-                          const used = item ? item[`${w}_usage_usd`] : 0;
-                          const resets = item ? item[`${w}_window_resets_at`] : null;
-                          return (
-                            <QuotaCell
-                              key={w}
-                              path={`quotas.${p}.${w}`}
-                              value={form[p][w]}
-                              error={errors[`quotas.${p}.${w}`]}
-                              placeholder={t("placeholder")}
-                              label={t("cellLabel", { platform: tp(p), window: windowName[w] })}
-                              onChange={(v) => setCell(p, w, v)}
-                            >
-                              <div
-                                className="mt-1 flex items-center justify-between gap-1 text-xs text-slate-500"
-                                data-usage={`${p}.${w}`}
-                              >
-                                <span>
-                                  {t("used", { amount: money(used) })}
-                                  {resets ? <> · {t("resetsAt", { time: when(resets) })}</> : null}
-                                </span>
-                                {item ? (
-                                  <button
-                                    type="button"
-                                    title={t("resetButton", { platform: tp(p), window: windowName[w] })}
-                                    aria-label={t("resetButton", { platform: tp(p), window: windowName[w] })}
-                                    disabled={resetting !== null}
-                                    onClick={() => void reset(p, w)}
-                                    className="rounded px-1 text-base leading-none hover:bg-slate-100 disabled:opacity-40"
-                                  >
-                                    ↻
-                                  </button>
-                                ) : null}
-                              </div>
-                            </QuotaCell>
-                          );
-                        })}
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+            <QuotaMatrix
+              prefix="quotas"
+              text={form}
+              loaded={loaded ?? undefined}
+              errors={errors}
+              labels={labels}
+              onChange={setCell}
+              cellExtra={(p, w) => {
+                const item = data.platform_quotas.find((x) => x.platform === p);
+                const used = item ? item[`${w}_usage_usd`] : 0;
+                const resets = item ? item[`${w}_window_resets_at`] : null;
+                return (
+                  <div
+                    className="mt-1 flex items-center justify-between gap-1 text-xs text-slate-500"
+                    data-usage={`${p}.${w}`}
+                  >
+                    <span>
+                      {t("used", { amount: money(used) })}
+                      {resets ? <> · {t("resetsAt", { time: when(resets) })}</> : null}
+                    </span>
+                    {item ? (
+                      <button
+                        type="button"
+                        title={t("resetButton", { platform: tp(p), window: windowName[w] })}
+                        aria-label={t("resetButton", { platform: tp(p), window: windowName[w] })}
+                        disabled={resetting !== null}
+                        onClick={() => void reset(p, w)}
+                        className="rounded px-1 text-base leading-none hover:bg-slate-100 disabled:opacity-40"
+                      >
+                        ↻
+                      </button>
+                    ) : null}
+                  </div>
+                );
+              }}
+            />
           ) : null}
           <p className="mt-3 text-xs text-slate-500">{t("hint")}</p>
         </div>

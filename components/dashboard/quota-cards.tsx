@@ -4,13 +4,12 @@ import { useQuery } from "@tanstack/react-query";
 import { useFormatter, useNow, useTranslations } from "next-intl";
 import { useSyncExternalStore } from "react";
 
+import { itemLimits } from "@/components/quota/format";
 import { isPlatform } from "@/lib/billing/platforms";
 import type { QuotaItem } from "@/lib/billing/quota-view";
+import { hasAnyLimit, QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
 import { MY_QUOTAS_URL, myQuotaKeys } from "@/lib/quota/query-keys";
 import type { MyQuotas } from "@/lib/quota/user";
-
-type W = "daily" | "weekly" | "monthly";
-const WINDOWS: W[] = ["daily", "weekly", "monthly"];
 
 async function fetchMyQuotas(): Promise<MyQuotas> {
   const res = await fetch(MY_QUOTAS_URL, { cache: "no-store" });
@@ -34,14 +33,12 @@ export function QuotaCards() {
     () => true,
     () => false,
   );
-  const items = (data?.platform_quotas ?? []).filter(
-    (q) => q.daily_limit_usd !== null || q.weekly_limit_usd !== null || q.monthly_limit_usd !== null,
-  );
-  const ordered = items; // the API lists rows in registry order (QuotaRepository.listByUser)
+  // The API lists rows in registry order (QuotaRepository.listByUser).
+  const ordered = (data?.platform_quotas ?? []).filter((q) => hasAnyLimit(itemLimits(q)));
   // Rows without any limit get no card, but are named so the user knows they are unlimited there.
   const tp = useTranslations("Platforms");
   const unlimited = (data?.platform_quotas ?? [])
-    .filter((q) => !items.includes(q))
+    .filter((q) => !ordered.includes(q))
     .map((q) => (isPlatform(q.platform) ? tp(q.platform) : q.platform));
   return (
     <section aria-labelledby="quota-title" className="mt-8">
@@ -89,7 +86,7 @@ function QuotaCard({ item, showRelative }: { item: QuotaItem; showRelative: bool
   const when = (iso: string) =>
     format.dateTime(new Date(iso), { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   const label = { daily: t("daily"), weekly: t("weekly"), monthly: t("monthly") };
-  const blocking = WINDOWS.find((w) => {
+  const blocking = QUOTA_WINDOWS.find((w) => {
     const limit = item[`${w}_limit_usd`];
     return limit !== null && item[`${w}_usage_usd`] >= limit;
   });
@@ -115,7 +112,7 @@ function QuotaCard({ item, showRelative }: { item: QuotaItem; showRelative: bool
         </p>
       ) : null}
       <dl className="mt-3 space-y-3">
-        {WINDOWS.map((w) => {
+        {QUOTA_WINDOWS.map((w) => {
           const limit = item[`${w}_limit_usd`];
           const used = item[`${w}_usage_usd`];
           const resets = item[`${w}_window_resets_at`];

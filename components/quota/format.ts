@@ -1,0 +1,64 @@
+import { formatGoFloat } from "@/lib/billing/encoding";
+import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
+import { emptyQuotaMap, parseLimitInput, type QuotaMap } from "@/lib/settings/quota-schema";
+
+/** A quota matrix as the form holds it: platform → window → the cell's text. */
+export type QuotaText = Record<Platform, Record<QuotaWindow, string>>;
+
+/** The limits of an API item (`daily_limit_usd`, …) as the vocabulary's Limits. */
+export const itemLimits = (i: Record<`${QuotaWindow}_limit_usd`, number | null>): Limits => ({
+  daily: i.daily_limit_usd,
+  weekly: i.weekly_limit_usd,
+  monthly: i.monthly_limit_usd,
+});
+
+/** A stored limit as form text: "" for null, the plain decimal otherwise (never exponent form). */
+export function limitText(v: number | null): string {
+  return v === null ? "" : formatGoFloat(v);
+}
+
+/** A whole map as form text. */
+export function quotaText(m: QuotaMap): QuotaText {
+  return Object.fromEntries(
+    PLATFORMS.map((p) => [p, Object.fromEntries(QUOTA_WINDOWS.map((w) => [w, limitText(m[p][w])]))]),
+  ) as QuotaText;
+}
+
+/** Same text in every cell. */
+export function sameQuotaText(a: QuotaText, b: QuotaText): boolean {
+  return PLATFORMS.every((p) => QUOTA_WINDOWS.every((w) => a[p][w] === b[p][w]));
+}
+
+/**
+ * Form text → map; an invalid cell becomes null here and is reported in `errors` under
+ * `${prefix}.${platform}.${window}` — the path the server reports it under too.
+ */
+export function parseQuotaText(text: QuotaText, prefix: string, errors: Record<string, string>): QuotaMap {
+  const out = emptyQuotaMap();
+  for (const p of PLATFORMS)
+    for (const w of QUOTA_WINDOWS) {
+      const r = parseLimitInput(text[p][w]);
+      if (r.ok) out[p][w] = r.value;
+      else errors[`${prefix}.${p}.${w}`] = r.code;
+    }
+  return out;
+}
+
+/** Server field errors ({ "quotas.openai.daily": ["NEGATIVE"] }) as cell errors: the first code of each path. */
+export const cellErrors = (fieldErrors: Record<string, string[]>): Record<string, string> =>
+  Object.fromEntries(Object.entries(fieldErrors).map(([k, v]) => [k, v[0]]));
+
+/**
+ * A decimal literal (e.g. a planned row limit such as 9999999999.9999999999, which no float can
+ * hold) as USD, digit for digit: Intl formats a numeric string exactly.
+ */
+export function formatUsdDecimal(locale: string, decimal: string): string {
+  return new Intl.NumberFormat(locale, {
+    style: "currency",
+    currency: "USD",
+    currencyDisplay: "narrowSymbol",
+    minimumFractionDigits: 0,
+    maximumFractionDigits: 10,
+  }).format(decimal as `${number}`);
+}
