@@ -5,8 +5,7 @@ import { useFormatter, useTranslations } from "next-intl";
 import type { ReactNode } from "react";
 
 import type { CacheStatus } from "@/lib/quota/cache-health";
-
-import { CACHE_STATUS_REFRESH_MS, cacheHealthKeys, fetchCacheStatus } from "./query";
+import { CACHE_STATUS_REFRESH_MS, fetchCacheStatus, quotaKeys } from "@/lib/quota/query";
 
 type Tone = "ok" | "attention" | "unknown";
 type Item = { id: string; label: string; value: ReactNode; hint: string; tone: Tone };
@@ -19,7 +18,7 @@ export function CacheStatusPanel() {
   const t = useTranslations("CacheHealth");
   const format = useFormatter();
   const { data, isError } = useQuery({
-    queryKey: cacheHealthKeys.status,
+    queryKey: quotaKeys.cacheStatus,
     queryFn: fetchCacheStatus,
     refetchInterval: CACHE_STATUS_REFRESH_MS,
     refetchIntervalInBackground: false,

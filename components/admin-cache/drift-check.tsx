@@ -7,9 +7,9 @@ import { useEffect, useRef, useState } from "react";
 import { repairAllDriftAction, repairDriftKeyAction, runDriftCheckAction } from "@/lib/actions/cache";
 import type { ActionFailure, ActionResult } from "@/lib/actions/safe-action";
 import type { DriftReport, DriftRow } from "@/lib/quota/cache-health";
+import { quotaKeys } from "@/lib/quota/query";
 
 import { driftRowKey, DriftTable, platformLabel } from "./drift-table";
-import { cacheHealthKeys } from "./query";
 
 type Message = { tone: "ok" | "error"; text: string };
 type Busy = "check" | "all" | string;
@@ -55,7 +55,7 @@ export function DriftCheck({ maxKeys }: { maxKeys: number }) {
     } finally {
       setBusy(null);
       setFocusSeq((n) => n + 1);
-      void queryClient.invalidateQueries({ queryKey: cacheHealthKeys.status });
+      void queryClient.invalidateQueries({ queryKey: quotaKeys.cacheStatus });
     }
   }
 

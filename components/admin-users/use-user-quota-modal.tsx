@@ -24,20 +24,21 @@ export function UserQuotaModalProvider({ children }: { children: ReactNode }) {
     setToast(text);
     setTimeout(() => setToast((t) => (t === text ? null : t)), 5000);
   }, []);
-  // Stable callbacks: the modal's effects depend on `close`, and a new one on every render (a toast
-  // appearing or expiring) re-ran them — moving focus back to the first field.
+  // Stable callbacks, so a toast appearing or expiring re-renders nothing but the toast.
   const close = useCallback(() => setUser(null), []);
   const value = useMemo<Ctx>(() => ({ open: setUser, close, notify }), [close, notify]);
   return (
     <ModalContext.Provider value={value}>
       {children}
       {user ? <UserQuotaModal key={user.id} user={user} onClose={close} notify={notify} /> : null}
-      <div aria-live="polite" className="pointer-events-none fixed inset-x-0 bottom-4 flex justify-center">
+      {/* A polite live region that never takes focus; above the dialog's backdrop, and left out of
+          the dialog's aria-hidden (Radix keeps [aria-live] visible); clicks pass through it. */}
+      <div aria-live="polite" className="pointer-events-none fixed inset-x-4 bottom-4 z-50 flex justify-center">
         {toast ? (
           <p
             role="status"
             data-testid="toast"
-            className="pointer-events-auto rounded-md bg-slate-900 px-4 py-2 text-sm text-white shadow-lg"
+            className="rounded-md bg-slate-900 px-4 py-2 text-sm text-white shadow-lg"
           >
             {toast}
           </p>

@@ -1,35 +1,28 @@
 "use client";
 
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useFormatter, useTranslations } from "next-intl";
-import { useRouter } from "next/navigation";
-import { useEffect, useMemo, useRef, useState, useTransition } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 
-import { cellErrors, itemLimits, parseQuotaText, quotaText, type QuotaText } from "@/components/quota/format";
+import { cellErrors, itemsText, parseQuotaText, sameQuotaText, type QuotaText } from "@/components/quota/format";
 import { QuotaMatrix, type QuotaMatrixLabels } from "@/components/quota/quota-matrix";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
+import { Dialog } from "@/components/ui/dialog";
 import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from "@/lib/actions/user-quotas";
-import { isPlatform, type Platform } from "@/lib/billing/platforms";
-import type { AdminQuotaItem } from "@/lib/billing/quota-view";
-import type { UserQuotasView } from "@/lib/quota/admin";
-import { emptyQuotaMap, type QuotaWindow } from "@/lib/settings/quota-schema";
+import type { Platform } from "@/lib/billing/platforms";
+import type { QuotaWindow } from "@/lib/billing/vocabulary";
+import { fetchUserQuotas, quotaKeys } from "@/lib/quota/query";
+import type { QuotaMap } from "@/lib/settings/quota-schema";
 
-export const userQuotaKeys = { detail: (id: number) => ["admin", "user-quotas", id] as const };
-
-type Texts = QuotaText;
-
-/** The matrix as text: every registry platform, a platform without a row as unlimited. */
-const textsFrom = (items: AdminQuotaItem[]): Texts => {
-  const m = emptyQuotaMap();
-  for (const i of items) if (isPlatform(i.platform)) m[i.platform] = itemLimits(i);
-  return quotaText(m);
-};
+import { QuotaUsageLine } from "./quota-usage-line";
 
 export type ModalUser = { id: number; email: string };
 
 /**
  * The per-user quota modal. Its opener (use-user-quota-modal.tsx) renders it and passes `onClose`
- * and `notify` (the page's toast), so this file never imports its opener.
+ * and `notify` (the page's toast, a polite live region that never takes focus), so this file never
+ * imports its opener. Focus starts on the first cell once the values are in and returns to the
+ * opener on close; Esc or the backdrop with unsaved edits asks before dropping them.
  */
 export function UserQuotaModal({
   user,
@@ -44,45 +37,44 @@ export function UserQuotaModal({
   const te = useTranslations("Errors");
   const tp = useTranslations("Platforms");
   const format = useFormatter();
-  const router = useRouter();
   const queryClient = useQueryClient();
-  const dialogRef = useRef<HTMLDivElement>(null);
-  const [pending, startTransition] = useTransition();
-  const [resetting, setResetting] = useState<string | null>(null);
-  const [texts, setTextsState] = useState<Texts | null>(null);
+  const [texts, setTextsState] = useState<QuotaText | null>(null);
   const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
   // The version the edited text was seeded from: a save sends it, and a save from a stale one is
   // refused (CONFLICT). Until the first edit the form and the version both follow the query.
   const [seededVersion, setSeededVersion] = useState<string | null>(null);
   const [conflict, setConflict] = useState(false);
   const [reloading, setReloading] = useState(false);
+  const [askDiscard, setAskDiscard] = useState(false);
+  const body = useRef<HTMLDivElement>(null);
+  const key = quotaKeys.user(user.id);
   const { data, isError, isPending, refetch } = useQuery({
-    queryKey: userQuotaKeys.detail(user.id),
-    queryFn: async (): Promise<UserQuotasView> => {
-      const res = await fetch(`/api/v1/admin/users/${user.id}/platform-quotas`, { cache: "no-store" });
-      if (!res.ok) throw new Error(String(res.status));
-      return (await res.json()).data;
-    },
+    queryKey: key,
+    queryFn: ({ signal }) => fetchUserQuotas(user.id, { signal }),
   });
-  // The editable text is seeded once from the server; later refetches only refresh usage.
-  // What the edits started from (a cell that differs is marked), and what the form shows.
-  const loaded = useMemo(() => (data ? textsFrom(data.platform_quotas) : null), [data]);
+  // What the edits started from (a cell that differs is marked), and what the form shows: the
+  // editable text is seeded once from the server; later refetches only refresh usage.
+  const loaded = useMemo(() => (data ? itemsText(data.platform_quotas) : null), [data]);
   const form = texts ?? loaded;
   const version = seededVersion ?? data?.version ?? null;
+  const dirty = texts !== null && loaded !== null && !sameQuotaText(texts, loaded);
 
   /** Every edit (a cell, clear all) goes through here: the first one pins the version it started from. */
-  function setTexts(next: Texts) {
+  function setTexts(next: QuotaText) {
     if (texts === null && data) setSeededVersion(data.version);
     setTextsState(next);
   }
 
+  // Initial focus on the first cell, once, when the values arrive — only if focus is still where
+  // the dialog put it (the user may have moved on). Refetches and toasts never move it.
+  const focusedFirst = useRef(false);
   useEffect(() => {
-    // A confirm dialog on top handles (and preventDefaults) its own Esc: that closes only it.
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && !e.defaultPrevented && close();
-    document.addEventListener("keydown", onKey);
-    dialogRef.current?.querySelector<HTMLInputElement>("input")?.focus();
-    return () => document.removeEventListener("keydown", onKey);
-  }, [close, data]);
+    if (!form || focusedFirst.current) return;
+    focusedFirst.current = true;
+    const content = body.current?.closest<HTMLElement>("[role=dialog]");
+    if (document.activeElement === content || document.activeElement === document.body)
+      body.current?.querySelector<HTMLInputElement>("input[data-cell]")?.focus();
+  }, [form]);
 
   const windowName = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
   const labels: QuotaMatrixLabels = {
@@ -93,8 +85,6 @@ export function UserQuotaModal({
   const clientErrors: Record<string, string> = {};
   const parsed = form ? parseQuotaText(form, "quotas", clientErrors) : null;
   const errors: Record<string, string> = { ...serverErrors, ...clientErrors };
-  const money = (n: number) =>
-    format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" });
   const when = (iso: string) =>
     format.dateTime(new Date(iso), {
       month: "numeric",
@@ -103,58 +93,56 @@ export function UserQuotaModal({
       minute: "2-digit",
       hour12: false,
     });
+  const failed = (prefix: string, r: { code: string; errorId?: string } | null) =>
+    r
+      ? `${prefix}: ${te(r.code as "INTERNAL_ERROR")}${r.errorId ? ` ${te("errorId", { id: r.errorId })}` : ""}`
+      : prefix;
 
   function setCell(path: string, p: Platform, w: QuotaWindow, v: string) {
-    setServerErrors((e) => {
-      const next = { ...e };
-      delete next[path];
-      return next;
-    });
+    setServerErrors((prev) => Object.fromEntries(Object.entries(prev).filter(([k]) => k !== path)));
     setTexts({ ...form!, [p]: { ...form![p], [w]: v } });
   }
 
-  function save() {
-    if (!form || !parsed || version === null) return;
-    const bad = Object.keys(clientErrors).map((path) => path.slice("quotas.".length));
-    if (bad.length) {
-      notify(t("invalidNumber", { fields: bad.join(", ") }));
-      return;
-    }
-    // Every registry platform is sent (DESIGN §3.3): saving never drops one the admin did not see.
-    const quotas = parsed;
-    startTransition(async () => {
-      const r = await saveUserPlatformQuotasAction({ userId: user.id, version, quotas }).catch(() => null);
+  // The actions revalidate the users page themselves: the list's row updates with the action's
+  // response, so no router.refresh() (that was a second render of the page).
+  const save = useMutation({
+    mutationFn: (input: { version: string; quotas: QuotaMap }) =>
+      saveUserPlatformQuotasAction({ userId: user.id, ...input }).catch(() => null),
+    onSuccess: (r) => {
       if (r?.ok) {
-        queryClient.setQueryData(userQuotaKeys.detail(user.id), r.data.view);
+        queryClient.setQueryData(key, r.data.view);
         notify(t("updateSuccess"));
-        router.refresh();
         close();
         return;
       }
-      if (r?.code === "INVALID_INPUT" && r.fieldErrors) {
-        // The server's paths are the cells' paths (`quotas.openai.daily`).
-        setServerErrors(cellErrors(r.fieldErrors));
-      }
-      if (r?.code === "CONFLICT") {
-        setConflict(true); // shown in the dialog with its reload; nothing was saved
-        return;
-      }
-      notify(r ? `${t("updateFailed")}: ${te(r.code as "INTERNAL_ERROR")}` : t("updateFailed"));
-    });
-  }
-
-  async function reset(p: Platform, w: QuotaWindow) {
-    if (!window.confirm(t("resetConfirm", { platform: tp(p), window: windowName[w] }))) return;
-    setResetting(`${p}.${w}`);
-    const r = await resetUserPlatformQuotaWindowAction({ userId: user.id, platform: p, window: w }).catch(() => null);
-    setResetting(null);
-    if (r?.ok) {
-      queryClient.setQueryData(userQuotaKeys.detail(user.id), r.data.view);
+      if (r?.code === "INVALID_INPUT" && r.fieldErrors) setServerErrors(cellErrors(r.fieldErrors));
+      if (r?.code === "CONFLICT") return setConflict(true); // shown in the dialog with its reload
+      notify(failed(t("updateFailed"), r));
+    },
+  });
+  const reset = useMutation({
+    mutationFn: (cell: { platform: Platform; window: QuotaWindow }) =>
+      resetUserPlatformQuotaWindowAction({ userId: user.id, ...cell }).catch(() => null),
+    onSuccess: (r, { platform: p, window: w }) => {
+      if (!r?.ok) return notify(failed(t("resetFailed"), r));
+      queryClient.setQueryData(key, r.data.view);
       // A reset keeps the limits: edits made on exactly the version it was applied to stay current.
       if (seededVersion !== null && seededVersion === r.data.applied.from) setSeededVersion(r.data.applied.to);
       notify(t("resetSuccess", { platform: tp(p), window: windowName[w] }));
-      router.refresh();
-    } else notify(r ? `${t("resetFailed")}: ${te(r.code as "INTERNAL_ERROR")}` : t("resetFailed"));
+    },
+  });
+
+  function submit() {
+    if (!parsed || version === null) return;
+    const bad = Object.keys(clientErrors).map((path) => path.slice("quotas.".length));
+    if (bad.length) return notify(t("invalidNumber", { fields: bad.join(", ") }));
+    // Every registry platform is sent (DESIGN §3.3): saving never drops one the admin did not see.
+    save.mutate({ version, quotas: parsed });
+  }
+
+  function askReset(p: Platform, w: QuotaWindow) {
+    if (window.confirm(t("resetConfirm", { platform: tp(p), window: windowName[w] })))
+      reset.mutate({ platform: p, window: w });
   }
 
   /** After a conflict: fetch the current values and start over from them (the edits are dropped). */
@@ -169,138 +157,134 @@ export function UserQuotaModal({
     setConflict(false);
   }
 
-  return (
-    <div
-      className="fixed inset-0 z-40 flex items-start justify-center overflow-y-auto bg-slate-900/40 p-4"
-      onMouseDown={(e) => e.target === e.currentTarget && close()}
-    >
-      <div
-        ref={dialogRef}
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby="uqm-title"
-        className="my-8 w-full max-w-5xl rounded-xl bg-white shadow-xl"
-      >
-        <div className="border-b border-slate-200 px-6 py-4">
-          <h2 id="uqm-title" className="text-lg font-semibold">
-            {t("title")}
-          </h2>
-          <p className="text-sm text-slate-600">{t("subtitle", { email: user.email })}</p>
-        </div>
-        <div className="px-6 py-4">
-          {isPending ? <p className="py-8 text-center text-slate-500">{t("loading")}</p> : null}
-          {isError ? (
-            <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
-              {t("loadFailed")}
-            </p>
-          ) : null}
-          {conflict ? (
-            <div
-              role="alert"
-              data-testid="quota-conflict"
-              className="mb-3 flex flex-wrap items-center justify-between gap-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900"
-            >
-              <span>{t("conflict")}</span>
-              <button
-                type="button"
-                disabled={reloading}
-                onClick={() => void reload()}
-                className="rounded-md border border-amber-300 bg-white px-3 py-1 text-sm font-medium hover:bg-amber-100 disabled:opacity-60"
-              >
-                {reloading ? t("loading") : t("reload")}
-              </button>
-            </div>
-          ) : null}
-          {data && data.pending_invalidations > 0 ? (
-            <p
-              role="status"
-              data-testid="pending-invalidations"
-              className="mb-3 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900"
-            >
-              {t("pending", { count: data.pending_invalidations })}
-            </p>
-          ) : null}
-          {data && form ? (
-            <QuotaMatrix
-              prefix="quotas"
-              text={form}
-              loaded={loaded ?? undefined}
-              errors={errors}
-              labels={labels}
-              onChange={setCell}
-              cellExtra={(p, w) => {
-                const item = data.platform_quotas.find((x) => x.platform === p);
-                const used = item ? item[`${w}_usage_usd`] : 0;
-                const resets = item ? item[`${w}_window_resets_at`] : null;
-                return (
-                  <div
-                    className="mt-1 flex items-center justify-between gap-1 text-xs text-slate-500"
-                    data-usage={`${p}.${w}`}
-                  >
-                    <span>
-                      {t("used", { amount: money(used) })}
-                      {resets ? <> · {t("resetsAt", { time: when(resets) })}</> : null}
-                    </span>
-                    {item ? (
-                      <button
-                        type="button"
-                        title={t("resetButton", { platform: tp(p), window: windowName[w] })}
-                        aria-label={t("resetButton", { platform: tp(p), window: windowName[w] })}
-                        disabled={resetting !== null}
-                        onClick={() => void reset(p, w)}
-                        className="rounded px-1 text-base leading-none hover:bg-slate-100 disabled:opacity-40"
-                      >
-                        ↻
-                      </button>
-                    ) : null}
-                  </div>
-                );
-              }}
-            />
-          ) : null}
-          <p className="mt-3 text-xs text-slate-500">{t("hint")}</p>
-        </div>
-        <div className="flex flex-wrap items-center justify-between gap-3 border-t border-slate-200 px-6 py-3">
-          <div className="flex items-center gap-4">
-            <ConfirmDialog
-              trigger={
-                <button type="button" disabled={!form} className="text-sm text-red-700 underline disabled:opacity-40">
-                  {t("clearAll")}
-                </button>
-              }
-              title={t("clearAllConfirmTitle")}
-              description={t("clearAllConfirm")}
-              confirmLabel={t("clearAllConfirmAction")}
-              cancelLabel={t("cancel")}
-              onConfirm={() => setTexts(textsFrom([]))}
-            />
-            <span className="text-xs text-slate-500" data-testid="modal-last-change">
-              {data?.last_change
-                ? t("lastChange", { email: data.last_change.actor_email, time: when(data.last_change.at) })
-                : data
-                  ? t("noChange")
-                  : null}
-            </span>
-          </div>
-          <div className="flex gap-2">
-            <button
-              type="button"
-              onClick={close}
-              className="rounded-md border border-slate-300 px-4 py-2 text-sm hover:bg-slate-100"
-            >
-              {t("cancel")}
+  const footer = (
+    <div className="flex flex-wrap items-center justify-between gap-x-3 gap-y-2">
+      <div className="flex min-w-0 flex-wrap items-center gap-x-4 gap-y-1">
+        <ConfirmDialog
+          trigger={
+            <button type="button" disabled={!form} className="text-sm text-red-700 underline disabled:opacity-40">
+              {t("clearAll")}
             </button>
-            <button
-              type="button"
-              disabled={pending || !form || conflict}
-              onClick={save}
-              className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60"
-            >
-              {pending ? t("saving") : t("save")}
-            </button>
-          </div>
-        </div>
+          }
+          title={t("clearAllConfirmTitle")}
+          description={t("clearAllConfirm")}
+          confirmLabel={t("clearAllConfirmAction")}
+          cancelLabel={t("cancel")}
+          onConfirm={() => setTexts(itemsText([]))}
+        />
+        <span className="text-xs text-slate-500" data-testid="modal-last-change">
+          {data?.last_change
+            ? t("lastChange", { email: data.last_change.actor_email, time: when(data.last_change.at) })
+            : data
+              ? t("noChange")
+              : null}
+        </span>
+      </div>
+      <div className="ml-auto flex gap-2">
+        <button
+          type="button"
+          onClick={close}
+          className="rounded-md border border-slate-300 px-4 py-2 text-sm hover:bg-slate-100"
+        >
+          {t("cancel")}
+        </button>
+        <button
+          type="button"
+          disabled={save.isPending || !form || conflict}
+          onClick={submit}
+          className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60"
+        >
+          {save.isPending ? t("saving") : t("save")}
+        </button>
       </div>
     </div>
+  );
+
+  return (
+    <Dialog
+      open
+      onOpenChange={(open) => !open && close()}
+      title={t("title")}
+      description={t("subtitle", { email: user.email })}
+      footer={footer}
+      onOpenAutoFocus={(e) => {
+        // Focus goes to the first cell when there is one (cached values); else it waits on the
+        // dialog itself until the values arrive (the effect above).
+        const first = (e.currentTarget as HTMLElement).querySelector<HTMLInputElement>("input[data-cell]");
+        e.preventDefault();
+        if (first) focusedFirst.current = true;
+        (first ?? (e.currentTarget as HTMLElement)).focus();
+      }}
+      onDismissAttempt={() => {
+        if (!dirty) return true;
+        setAskDiscard(true);
+        return false;
+      }}
+    >
+      <div ref={body}>
+        {isPending ? <p className="py-8 text-center text-slate-500">{t("loading")}</p> : null}
+        {isError ? (
+          <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
+            {t("loadFailed")}
+          </p>
+        ) : null}
+        {conflict ? (
+          <div
+            role="alert"
+            data-testid="quota-conflict"
+            className="mb-3 flex flex-wrap items-center justify-between gap-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900"
+          >
+            <span>{t("conflict")}</span>
+            <button
+              type="button"
+              disabled={reloading}
+              onClick={() => void reload()}
+              className="rounded-md border border-amber-300 bg-white px-3 py-1 text-sm font-medium hover:bg-amber-100 disabled:opacity-60"
+            >
+              {reloading ? t("loading") : t("reload")}
+            </button>
+          </div>
+        ) : null}
+        {data && data.pending_invalidations > 0 ? (
+          <p
+            role="status"
+            data-testid="pending-invalidations"
+            className="mb-3 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900"
+          >
+            {t("pending", { count: data.pending_invalidations })}
+          </p>
+        ) : null}
+        {data && form ? (
+          <QuotaMatrix
+            prefix="quotas"
+            text={form}
+            loaded={loaded ?? undefined}
+            errors={errors}
+            labels={labels}
+            onChange={setCell}
+            cellExtra={(p, w) => (
+              <QuotaUsageLine
+                platform={p}
+                window={w}
+                item={data.platform_quotas.find((x) => x.platform === p)}
+                resetLabel={t("resetButton", { platform: tp(p), window: windowName[w] })}
+                disabled={reset.isPending}
+                onReset={() => askReset(p, w)}
+              />
+            )}
+          />
+        ) : null}
+        <p className="mt-3 text-xs text-slate-500">{t("hint")}</p>
+      </div>
+      <ConfirmDialog
+        open={askDiscard}
+        onOpenChange={setAskDiscard}
+        title={t("discardTitle")}
+        description={t("discardText")}
+        confirmLabel={t("discardAction")}
+        cancelLabel={t("keepEditing")}
+        onConfirm={close}
+      />
+    </Dialog>
   );
 }

@@ -8,22 +8,15 @@ import { itemLimits } from "@/components/quota/format";
 import { isPlatform } from "@/lib/billing/platforms";
 import type { QuotaItem } from "@/lib/billing/quota-view";
 import { hasAnyLimit, QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
-import { MY_QUOTAS_URL, myQuotaKeys } from "@/lib/quota/query-keys";
-import type { MyQuotas } from "@/lib/quota/user";
-
-async function fetchMyQuotas(): Promise<MyQuotas> {
-  const res = await fetch(MY_QUOTAS_URL, { cache: "no-store" });
-  if (!res.ok) throw new Error(String(res.status));
-  return (await res.json()).data;
-}
+import { fetchMyQuotas, MY_QUOTAS_REFRESH_MS, quotaKeys } from "@/lib/quota/query";
 
 /** Live quota usage: prefetched on the server, then refetched every 10 s and on focus (paused while hidden). */
 export function QuotaCards() {
   const t = useTranslations("Dashboard");
   const { data, isError } = useQuery({
-    queryKey: myQuotaKeys.all,
+    queryKey: quotaKeys.mine,
     queryFn: fetchMyQuotas,
-    refetchInterval: 10_000,
+    refetchInterval: MY_QUOTAS_REFRESH_MS,
     refetchIntervalInBackground: false,
     refetchOnWindowFocus: true,
   });

@@ -1,5 +1,5 @@
 import { formatGoFloat } from "@/lib/billing/encoding";
-import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import { isPlatform, PLATFORMS, type Platform } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
 import { emptyQuotaMap, parseLimitInput, type QuotaMap } from "@/lib/settings/quota-schema";
 
@@ -12,6 +12,13 @@ export const itemLimits = (i: Record<`${QuotaWindow}_limit_usd`, number | null>)
   weekly: i.weekly_limit_usd,
   monthly: i.monthly_limit_usd,
 });
+
+/** API items as form text: every registry platform, one without an item (no row) as unlimited. */
+export function itemsText(items: Array<{ platform: string } & Record<`${QuotaWindow}_limit_usd`, number | null>>) {
+  const m = emptyQuotaMap();
+  for (const i of items) if (isPlatform(i.platform)) m[i.platform] = itemLimits(i);
+  return quotaText(m);
+}
 
 /** A stored limit as form text: "" for null, the plain decimal otherwise (never exponent form). */
 export function limitText(v: number | null): string {

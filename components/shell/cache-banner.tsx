@@ -3,6 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
 
+import { getJson } from "@/lib/api/client";
 import type { Health } from "@/lib/health";
 
 export const healthKeys = { all: ["health"] as const };
@@ -12,9 +13,11 @@ export function CacheBanner({ initial }: { initial: Health["redis"]["status"] })
   const t = useTranslations("Status");
   const { data } = useQuery({
     queryKey: healthKeys.all,
-    queryFn: async (): Promise<Health["redis"]["status"]> => {
-      const res = await fetch("/api/health", { cache: "no-store" });
-      return ((await res.json()) as Health).redis.status;
+    // /api/health is not enveloped (it is also the load balancer's probe); 503 still carries the body.
+    queryFn: async ({ signal }): Promise<Health["redis"]["status"]> => {
+      const { body } = await getJson<Health>("/api/health", signal);
+      if (!body) throw new Error("no health body");
+      return body.redis.status;
     },
     initialData: initial,
     refetchInterval: 30_000,

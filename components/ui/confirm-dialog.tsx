@@ -1,13 +1,14 @@
 "use client";
 
 import * as AlertDialog from "@radix-ui/react-alert-dialog";
-import type { ReactElement, ReactNode } from "react";
+import { useRef, type ReactElement, type ReactNode } from "react";
 
 /**
  * "Are you sure?" before a destructive action, as a Radix alert dialog: focus moves into it (to
  * Cancel), Tab stays inside, Esc or Cancel closes it without acting, and focus returns to the
  * trigger. `onConfirm` runs only from the confirm button. `trigger` must be one element that
- * accepts a ref and onClick (a <button>).
+ * accepts a ref and onClick (a <button>). Without a trigger it is controlled (`open`,
+ * `onOpenChange`) and gives focus back to whatever had it when it opened.
  */
 export function ConfirmDialog({
   trigger,
@@ -16,20 +17,35 @@ export function ConfirmDialog({
   confirmLabel,
   cancelLabel,
   onConfirm,
+  open,
+  onOpenChange,
 }: {
-  trigger: ReactElement;
+  trigger?: ReactElement;
+  open?: boolean;
+  onOpenChange?: (open: boolean) => void;
   title: ReactNode;
   description: ReactNode;
   confirmLabel: string;
   cancelLabel: string;
   onConfirm: () => void;
 }) {
+  const before = useRef<HTMLElement | null>(null);
   return (
-    <AlertDialog.Root>
-      <AlertDialog.Trigger asChild>{trigger}</AlertDialog.Trigger>
+    <AlertDialog.Root open={open} onOpenChange={onOpenChange}>
+      {trigger ? <AlertDialog.Trigger asChild>{trigger}</AlertDialog.Trigger> : null}
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="fixed inset-0 z-50 bg-slate-900/40" />
-        <AlertDialog.Content className="fixed top-1/2 left-1/2 z-50 w-[min(28rem,calc(100vw-2rem))] -translate-x-1/2 -translate-y-1/2 rounded-xl bg-white p-6 text-left shadow-xl">
+        <AlertDialog.Content
+          onOpenAutoFocus={() => {
+            if (!trigger) before.current = document.activeElement as HTMLElement | null;
+          }}
+          onCloseAutoFocus={(e) => {
+            if (trigger || !before.current?.isConnected) return;
+            e.preventDefault();
+            before.current.focus();
+          }}
+          className="fixed top-1/2 left-1/2 z-50 w-[min(28rem,calc(100vw-2rem))] -translate-x-1/2 -translate-y-1/2 rounded-xl bg-white p-6 text-left shadow-xl"
+        >
           <AlertDialog.Title className="text-lg font-semibold text-slate-900">{title}</AlertDialog.Title>
           <AlertDialog.Description className="mt-2 text-sm text-slate-600">{description}</AlertDialog.Description>
           <div className="mt-6 flex justify-end gap-2">

@@ -143,7 +143,7 @@ describe("per-user platform quotas", () => {
     const row = page.locator(`tr[data-testid="user-row-${carol}"]`);
     await row.getByRole("button", { name: "carol.w@example.net 的平台限额" }).click();
     const dialog = page.getByRole("dialog");
-    expect(await dialog.locator("#uqm-title").textContent()).toBe("平台限额");
+    expect(await dialog.getByRole("heading", { level: 2 }).textContent()).toBe("平台限额");
     const before = await snapshot(carol);
     const cell = dialog.locator('[data-cell="quotas.openai.weekly"]');
     await cell.fill("abc");

@@ -7,7 +7,7 @@ import { QuotaCards } from "@/components/dashboard/quota-cards";
 import { Card, Field, PageHeader } from "@/components/ui/card";
 import { isAuthSource } from "@/lib/auth-sources";
 import { requireUser } from "@/lib/auth/guards";
-import { myQuotaKeys } from "@/lib/quota/query-keys";
+import { quotaKeys } from "@/lib/quota/query";
 import { getMyQuotas } from "@/lib/quota/user";
 import { getUser } from "@/lib/users/users";
 
@@ -24,7 +24,7 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
   const queryClient = new QueryClient();
   const [me, , t, tn, ts, format] = await Promise.all([
     getUser(session.id),
-    queryClient.prefetchQuery({ queryKey: myQuotaKeys.all, queryFn: () => getMyQuotas(session.id) }),
+    queryClient.prefetchQuery({ queryKey: quotaKeys.mine, queryFn: () => getMyQuotas(session.id) }),
     getTranslations("Dashboard"),
     getTranslations("Nav"),
     getTranslations("Sources"),

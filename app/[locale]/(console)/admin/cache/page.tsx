@@ -4,10 +4,10 @@ import { getTranslations, setRequestLocale } from "next-intl/server";
 
 import { CacheStatusPanel } from "@/components/admin-cache/cache-status-panel";
 import { DriftCheck } from "@/components/admin-cache/drift-check";
-import { cacheHealthKeys } from "@/components/admin-cache/query";
 import { PageHeader } from "@/components/ui/card";
 import { requireAdmin } from "@/lib/auth/guards";
 import { DRIFT_MAX_KEYS, getCacheStatus } from "@/lib/quota/cache-health";
+import { quotaKeys } from "@/lib/quota/query";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/admin/cache">): Promise<Metadata> {
   const t = await getTranslations({ locale: (await params).locale, namespace: "CacheHealth" });
@@ -20,7 +20,7 @@ export default async function AdminCachePage({ params }: PageProps<"/[locale]/ad
   // Prefetched and hydrated into React Query: the panel renders at once, then refreshes every 10 s.
   const queryClient = new QueryClient();
   const [, t] = await Promise.all([
-    queryClient.prefetchQuery({ queryKey: cacheHealthKeys.status, queryFn: getCacheStatus }),
+    queryClient.prefetchQuery({ queryKey: quotaKeys.cacheStatus, queryFn: getCacheStatus }),
     getTranslations("CacheHealth"),
   ]);
   return (
