@@ -2,6 +2,7 @@ import { hasLocale } from "next-intl";
 import { getRequestConfig } from "next-intl/server";
 import { cookies } from "next/headers";
 
+import { formats } from "./formats";
 import { routing } from "./routing";
 import { TZ_COOKIE } from "./time-zone";
 
@@ -25,5 +26,6 @@ export default getRequestConfig(async ({ requestLocale }) => {
     locale,
     messages: (await import(`../messages/${locale}.json`)).default,
     timeZone: (await viewerTimeZone()) ?? "UTC",
+    formats,
   };
 });

@@ -7,11 +7,11 @@ import { notFound } from "next/navigation";
 import { Providers } from "@/components/providers";
 import { CspNonce } from "@/components/shell/csp-nonce";
 import { TimeZoneCookie } from "@/components/shell/time-zone-cookie";
+import { pageLocale } from "@/i18n/page-locale";
 import { routing } from "@/i18n/routing";
 
 export async function generateMetadata({ params }: LayoutProps<"/[locale]">): Promise<Metadata> {
-  const { locale } = await params;
-  const t = await getTranslations({ locale, namespace: "Common" });
+  const t = await getTranslations({ locale: await pageLocale(params), namespace: "Common" });
   return { title: { default: t("appName"), template: `%s · ${t("appName")}` }, description: t("tagline") };
 }
 

@@ -32,7 +32,7 @@ export function CacheStatusPanel() {
         {data ? (
           <span className="text-xs text-slate-500" data-testid="status-time">
             {t("live", {
-              time: format.dateTime(new Date(data.time), { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
+              time: format.dateTime(new Date(data.time), "clock"),
             })}
           </span>
         ) : null}
@@ -167,10 +167,7 @@ function useItems(s: CacheStatus): Item[] {
             t("lastDriftNever")
           )
         ) : (
-          <time
-            dateTime={drift.at}
-            title={format.dateTime(new Date(drift.at), { dateStyle: "medium", timeStyle: "medium" })}
-          >
+          <time dateTime={drift.at} title={format.dateTime(new Date(drift.at), "dateTimeSeconds")}>
             {t("lastDriftValue", {
               when: format.relativeTime(new Date(drift.at), now),
               checked: n(drift.checked),

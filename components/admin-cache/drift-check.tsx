@@ -4,6 +4,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useFormatter, useTranslations } from "next-intl";
 import { useEffect, useRef, useState } from "react";
 
+import { isKey } from "@/i18n/known-key";
 import { repairAllDriftAction, repairDriftKeyAction, runDriftCheckAction } from "@/lib/actions/cache";
 import type { ActionFailure, ActionResult } from "@/lib/actions/safe-action";
 import type { DriftReport, DriftRow } from "@/lib/quota/cache-health";
@@ -155,7 +156,7 @@ export function DriftCheck({ maxKeys }: { maxKeys: number }) {
             <p className="mt-0.5 text-xs text-slate-500">
               {t("summaryMode", {
                 mode: report.mode === "flusher" ? t("modeFlusher") : t("modeDirect"),
-                when: format.dateTime(new Date(report.at), { dateStyle: "medium", timeStyle: "medium" }),
+                when: format.dateTime(new Date(report.at), "dateTimeSeconds"),
               })}
             </p>
             {report.truncated ? (
@@ -181,11 +182,8 @@ function useErrorText() {
   return (r: ActionFailure) => {
     const field = r.code === "INVALID_INPUT" ? Object.values(r.fieldErrors ?? {}).flat()[0] : undefined;
     const code = field ?? r.code;
-    const text = t.has(`errors.${code}`)
-      ? t(`errors.${code}` as "errors.INVALID_INPUT")
-      : te.has(code)
-        ? te(code as "INVALID_INPUT")
-        : t("errors.INTERNAL_ERROR");
+    const own = `errors.${code}`;
+    const text = isKey(t, own) ? t(own) : isKey(te, code) ? te(code) : t("errors.INTERNAL_ERROR");
     return r.errorId ? `${text} ${te("errorId", { id: r.errorId })}` : text;
   };
 }

@@ -108,14 +108,7 @@ export function DriftTable({
 function Values({ side, other }: { side: Side; other: Side }) {
   const t = useTranslations("CacheHealth");
   const format = useFormatter();
-  const money = (n: number) =>
-    format.number(n, {
-      style: "currency",
-      currency: "USD",
-      currencyDisplay: "narrowSymbol",
-      minimumFractionDigits: 2,
-      maximumFractionDigits: 6,
-    });
+  const money = (n: number) => format.number(n, "usdLedger");
   const limit = (n: number | null) => (n === null ? t("unlimited") : n === 0 ? t("limitDisabled") : money(n));
   const label = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
   const mark = (text: string, differs: boolean) =>

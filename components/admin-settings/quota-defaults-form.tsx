@@ -6,6 +6,7 @@ import { useMemo, useRef, useState, useTransition } from "react";
 
 import { cellErrors, parseQuotaText, quotaText, sameQuotaText, type QuotaText } from "@/components/quota/format";
 import { QuotaMatrix, type QuotaMatrixLabels } from "@/components/quota/quota-matrix";
+import { knownKey } from "@/i18n/known-key";
 import { saveQuotaDefaultsAction } from "@/lib/actions/settings";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import type { Platform } from "@/lib/billing/platforms";
@@ -154,8 +155,8 @@ export function QuotaDefaultsForm({
         setFormError({
           kind: "other",
           text: r.errorId
-            ? `${te(r.code as "INTERNAL_ERROR")} ${te("errorId", { id: r.errorId })}`
-            : te(r.code as "INTERNAL_ERROR"),
+            ? `${te(knownKey(te, r.code, "INTERNAL_ERROR"))} ${te("errorId", { id: r.errorId })}`
+            : te(knownKey(te, r.code, "INTERNAL_ERROR")),
         });
     });
   }
@@ -259,7 +260,7 @@ export function QuotaDefaultsForm({
           {lastChange
             ? t("lastChange", {
                 email: lastChange.email,
-                time: format.dateTime(new Date(lastChange.at), { dateStyle: "medium", timeStyle: "short" }),
+                time: format.dateTime(new Date(lastChange.at), "dateTime"),
               })
             : t("neverChanged")}
         </p>

@@ -13,18 +13,7 @@ import type { PlannedLimit, planSignupDefaults } from "@/lib/settings/signup-pla
 export function useShowLimit() {
   const t = useTranslations("AdminSettings");
   const format = useFormatter();
-  return (v: number | null) =>
-    v === null
-      ? t("unlimited")
-      : v === 0
-        ? t("disabled")
-        : format.number(v, {
-            style: "currency",
-            currency: "USD",
-            currencyDisplay: "narrowSymbol",
-            minimumFractionDigits: 0,
-            maximumFractionDigits: 10,
-          });
+  return (v: number | null) => (v === null ? t("unlimited") : v === 0 ? t("disabled") : format.number(v, "usdExact"));
 }
 
 /**

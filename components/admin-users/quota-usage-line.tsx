@@ -30,20 +30,14 @@ export function QuotaUsageLine({
     <div className="mt-1 flex items-center justify-between gap-1 text-xs text-slate-500" data-usage={`${p}.${w}`}>
       <span>
         {t("used", {
-          amount: format.number(used, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" }),
+          amount: format.number(used, "usd"),
         })}
         {resets ? (
           <>
             {" "}
             ·{" "}
             {t("resetsAt", {
-              time: format.dateTime(new Date(resets), {
-                month: "numeric",
-                day: "numeric",
-                hour: "2-digit",
-                minute: "2-digit",
-                hour12: false,
-              }),
+              time: format.dateTime(new Date(resets), "compact"),
             })}
           </>
         ) : null}

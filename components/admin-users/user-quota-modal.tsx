@@ -8,6 +8,7 @@ import { cellErrors, itemsText, parseQuotaText, sameQuotaText, type QuotaText } 
 import { QuotaMatrix, type QuotaMatrixLabels } from "@/components/quota/quota-matrix";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { Dialog } from "@/components/ui/dialog";
+import { knownKey } from "@/i18n/known-key";
 import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from "@/lib/actions/user-quotas";
 import type { Platform } from "@/lib/billing/platforms";
 import type { QuotaWindow } from "@/lib/billing/vocabulary";
@@ -85,17 +86,10 @@ export function UserQuotaModal({
   const clientErrors: Record<string, string> = {};
   const parsed = form ? parseQuotaText(form, "quotas", clientErrors) : null;
   const errors: Record<string, string> = { ...serverErrors, ...clientErrors };
-  const when = (iso: string) =>
-    format.dateTime(new Date(iso), {
-      month: "numeric",
-      day: "numeric",
-      hour: "2-digit",
-      minute: "2-digit",
-      hour12: false,
-    });
+  const when = (iso: string) => format.dateTime(new Date(iso), "compact");
   const failed = (prefix: string, r: { code: string; errorId?: string } | null) =>
     r
-      ? `${prefix}: ${te(r.code as "INTERNAL_ERROR")}${r.errorId ? ` ${te("errorId", { id: r.errorId })}` : ""}`
+      ? `${prefix}: ${te(knownKey(te, r.code, "INTERNAL_ERROR"))}${r.errorId ? ` ${te("errorId", { id: r.errorId })}` : ""}`
       : prefix;
 
   function setCell(path: string, p: Platform, w: QuotaWindow, v: string) {

@@ -5,6 +5,7 @@ import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
 import { InlineError } from "@/components/ui/inline-error";
+import { knownKey } from "@/i18n/known-key";
 import { useRouter as useLocaleRouter } from "@/i18n/navigation";
 import { setUserRoleAction } from "@/lib/actions/users";
 
@@ -42,7 +43,7 @@ export function UserRoleToggle({
             setError(null);
             const r = await setUserRoleAction({ userId, role: next }).catch(() => null);
             if (!r) setError(te("INTERNAL_ERROR"));
-            else if (!r.ok) setError(te(r.code as "FORBIDDEN"));
+            else if (!r.ok) setError(te(knownKey(te, r.code, "INTERNAL_ERROR")));
             else if (self && next === "user") localeRouter.replace("/dashboard");
             else router.refresh();
           })

@@ -6,6 +6,7 @@ import { useState, useTransition } from "react";
 
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { InlineError } from "@/components/ui/inline-error";
+import { knownKey } from "@/i18n/known-key";
 import { setUserStatusAction } from "@/lib/actions/users";
 
 /**
@@ -33,7 +34,7 @@ export function UserStatusToggle({
       setError(null);
       const r = await setUserStatusAction({ userId, status: next });
       if (r.ok) router.refresh();
-      else setError(te(r.code as "FORBIDDEN"));
+      else setError(te(knownKey(te, r.code, "INTERNAL_ERROR")));
     });
   const button = (
     <button

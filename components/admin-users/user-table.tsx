@@ -65,19 +65,11 @@ export async function UserTable({ users, currentUserId }: { users: UserListRow[]
                     {t(u.status)}
                   </span>
                 </td>
-                <td className="px-4 py-2 text-right tabular-nums">
-                  {format.number(Number(u.balance), {
-                    style: "currency",
-                    currency: "USD",
-                    currencyDisplay: "narrowSymbol",
-                  })}
-                </td>
+                <td className="px-4 py-2 text-right tabular-nums">{format.number(Number(u.balance), "usd")}</td>
                 <td className="px-4 py-2" data-testid="quota-cell">
                   <QuotaSummary quotas={u.quotas} labels={labels} />
                 </td>
-                <td className="px-4 py-2 text-slate-600">
-                  {format.dateTime(new Date(u.createdAt), { dateStyle: "medium" })}
-                </td>
+                <td className="px-4 py-2 text-slate-600">{format.dateTime(new Date(u.createdAt), "date")}</td>
                 <td className="px-4 py-2 text-right">
                   <div className="flex items-start justify-end gap-2">
                     <QuotaModalTrigger user={{ id: u.id, email: u.email }} />

@@ -1,6 +1,8 @@
 import type { useTranslations } from "next-intl";
 
-type Translator = ReturnType<typeof useTranslations>;
+import { knownKey } from "@/i18n/known-key";
+
+type Translator = ReturnType<typeof useTranslations<"Errors">>;
 
 /**
  * An action's error code as text in the reader's language. A code without a message (a new one,
@@ -12,5 +14,5 @@ export function errorText(
   values?: Record<string, string | number>,
 ): string | null {
   if (!code) return null;
-  return te.has(code) ? te(code, values) : te("INVALID_INPUT");
+  return te(knownKey(te, code, "INVALID_INPUT"), values);
 }

@@ -3,6 +3,7 @@
 import { useLocale, useTranslations } from "next-intl";
 import { useActionState } from "react";
 
+import { isKey } from "@/i18n/known-key";
 import { registerAction, type RegisterState } from "@/lib/actions/register";
 import type { PasswordFeedback } from "@/lib/auth/password-policy";
 
@@ -11,10 +12,15 @@ import { errorText } from "./error-text";
 import { HaveAccount } from "./have-account";
 
 /** The estimator's reasons (translation keys from the server) as one localized sentence group. */
-function feedbackText(tp: ReturnType<typeof useTranslations>, f: PasswordFeedback | undefined, sep: string): string {
+function feedbackText(
+  tp: ReturnType<typeof useTranslations<"PasswordPolicy">>,
+  f: PasswordFeedback | undefined,
+  sep: string,
+): string {
   if (!f) return "";
-  const parts = [f.warning && tp.has(`warning.${f.warning}`) ? tp(`warning.${f.warning}`) : null];
-  for (const s of f.suggestions) parts.push(tp.has(`suggestion.${s}`) ? tp(`suggestion.${s}`) : null);
+  const key = (k: string) => (isKey(tp, k) ? tp(k) : null);
+  const parts = [f.warning ? key(`warning.${f.warning}`) : null];
+  for (const s of f.suggestions) parts.push(key(`suggestion.${s}`));
   return parts.filter(Boolean).join(sep);
 }
 

@@ -74,10 +74,8 @@ function QuotaCard({ item, showRelative }: { item: QuotaItem; showRelative: bool
   const format = useFormatter();
   const now = useNow({ updateInterval: 30_000 });
   const name = isPlatform(item.platform) ? tp(item.platform) : item.platform;
-  const money = (n: number) =>
-    format.number(n, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" });
-  const when = (iso: string) =>
-    format.dateTime(new Date(iso), { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const money = (n: number) => format.number(n, "usd");
+  const when = (iso: string) => format.dateTime(new Date(iso), "monthDayTime");
   const label = { daily: t("daily"), weekly: t("weekly"), monthly: t("monthly") };
   const blocking = QUOTA_WINDOWS.find((w) => {
     const limit = item[`${w}_limit_usd`];

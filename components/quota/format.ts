@@ -1,3 +1,4 @@
+import { formats } from "@/i18n/formats";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { isPlatform, PLATFORMS, type Platform } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
@@ -58,14 +59,9 @@ export const cellErrors = (fieldErrors: Record<string, string[]>): Record<string
 
 /**
  * A decimal literal (e.g. a planned row limit such as 9999999999.9999999999, which no float can
- * hold) as USD, digit for digit: Intl formats a numeric string exactly.
+ * hold) as USD, digit for digit: Intl formats a numeric string exactly (next-intl's formatter takes
+ * numbers only, so this applies the same `usdExact` format itself).
  */
 export function formatUsdDecimal(locale: string, decimal: string): string {
-  return new Intl.NumberFormat(locale, {
-    style: "currency",
-    currency: "USD",
-    currencyDisplay: "narrowSymbol",
-    minimumFractionDigits: 0,
-    maximumFractionDigits: 10,
-  }).format(decimal as `${number}`);
+  return new Intl.NumberFormat(locale, formats.number.usdExact).format(decimal as `${number}`);
 }

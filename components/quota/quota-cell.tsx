@@ -3,6 +3,8 @@
 import { useTranslations } from "next-intl";
 import type { ReactNode } from "react";
 
+import { knownKey } from "@/i18n/known-key";
+
 /**
  * One limit input of a quota matrix: free text (so "abc" can be reported), error on the cell,
  * marked while it differs from what was loaded (`dirty`).
@@ -68,7 +70,7 @@ export function QuotaCell({
       </div>
       {error ? (
         <span id={errorId} role="alert" className="mt-1 block text-xs text-red-700">
-          {te(error as "NOT_A_NUMBER")}
+          {te(knownKey(te, error, "NOT_A_NUMBER"))}
         </span>
       ) : null}
       {children}

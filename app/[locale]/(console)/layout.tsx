@@ -2,11 +2,12 @@ import { setRequestLocale } from "next-intl/server";
 
 import { AppHeader } from "@/components/shell/app-header";
 import { CacheBanner } from "@/components/shell/cache-banner";
+import { pageLocale } from "@/i18n/page-locale";
 import { requireUser } from "@/lib/auth/guards";
 import { getHealth } from "@/lib/health";
 
 export default async function ConsoleLayout({ children, params }: LayoutProps<"/[locale]">) {
-  setRequestLocale((await params).locale);
+  setRequestLocale(await pageLocale(params));
   const user = await requireUser(); // before any other work: anonymous requests stop here
   const health = await getHealth({ maxAgeMs: 5000 });
   return (

@@ -5,16 +5,17 @@ import { redirect } from "next/navigation";
 import { RegisterForm } from "@/components/auth/register-form";
 import { RegistrationClosed } from "@/components/auth/registration-closed";
 import { LocaleSwitcher } from "@/components/shell/locale-switcher";
+import { pageLocale } from "@/i18n/page-locale";
 import { getSessionUser } from "@/lib/auth/session";
 import { isRegistrationOpen } from "@/lib/settings/registration";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/register">): Promise<Metadata> {
-  const t = await getTranslations({ locale: (await params).locale, namespace: "Register" });
+  const t = await getTranslations({ locale: await pageLocale(params), namespace: "Register" });
   return { title: t("title") };
 }
 
 export default async function RegisterPage({ params }: PageProps<"/[locale]/register">) {
-  const { locale } = await params;
+  const locale = await pageLocale(params);
   setRequestLocale(locale);
   if (await getSessionUser()) redirect(`/${locale}/dashboard`);
   const [open, t] = await Promise.all([isRegistrationOpen(), getTranslations("Common")]);

@@ -4,16 +4,17 @@ import { redirect } from "next/navigation";
 
 import { SignInForm } from "@/components/auth/sign-in-form";
 import { LocaleSwitcher } from "@/components/shell/locale-switcher";
+import { pageLocale } from "@/i18n/page-locale";
 import { getSessionUser } from "@/lib/auth/session";
 import { isRegistrationOpen } from "@/lib/settings/registration";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/sign-in">): Promise<Metadata> {
-  const t = await getTranslations({ locale: (await params).locale, namespace: "SignIn" });
+  const t = await getTranslations({ locale: await pageLocale(params), namespace: "SignIn" });
   return { title: t("title") };
 }
 
 export default async function SignInPage({ params, searchParams }: PageProps<"/[locale]/sign-in">) {
-  const { locale } = await params;
+  const locale = await pageLocale(params);
   setRequestLocale(locale);
   if (await getSessionUser()) redirect(`/${locale}/dashboard`);
   const next = (await searchParams).next;

@@ -5,6 +5,7 @@ import { redirect } from "next/navigation";
 
 import { QuotaCards } from "@/components/dashboard/quota-cards";
 import { Card, Field, PageHeader } from "@/components/ui/card";
+import { pageLocale } from "@/i18n/page-locale";
 import { isAuthSource } from "@/lib/auth-sources";
 import { requireUser } from "@/lib/auth/guards";
 import { quotaKeys } from "@/lib/quota/query";
@@ -12,12 +13,12 @@ import { getMyQuotas } from "@/lib/quota/user";
 import { getUser } from "@/lib/users/users";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/dashboard">): Promise<Metadata> {
-  const t = await getTranslations({ locale: (await params).locale, namespace: "Dashboard" });
+  const t = await getTranslations({ locale: await pageLocale(params), namespace: "Dashboard" });
   return { title: t("title") };
 }
 
 export default async function DashboardPage({ params }: PageProps<"/[locale]/dashboard">) {
-  const { locale } = await params;
+  const locale = await pageLocale(params);
   setRequestLocale(locale);
   const session = await requireUser();
   // Prefetched here and hydrated into React Query: no loading flash, then live refetches.
@@ -41,10 +42,8 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
           <Field label={t("signupSource")}>
             {isAuthSource(me.signupSource) ? ts(me.signupSource) : me.signupSource}
           </Field>
-          <Field label={t("balance")}>
-            {format.number(Number(me.balance), { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" })}
-          </Field>
-          <Field label={t("memberSince")}>{format.dateTime(new Date(me.createdAt), { dateStyle: "medium" })}</Field>
+          <Field label={t("balance")}>{format.number(Number(me.balance), "usd")}</Field>
+          <Field label={t("memberSince")}>{format.dateTime(new Date(me.createdAt), "date")}</Field>
         </dl>
       </Card>
       <HydrationBoundary state={dehydrate(queryClient)}>

@@ -5,6 +5,7 @@ import { QuotaDefaultsForm } from "@/components/admin-settings/quota-defaults-fo
 import { RegistrationForm } from "@/components/admin-settings/registration-form";
 import { SettingsHealthAlert } from "@/components/admin-settings/settings-health-alert";
 import { Card, Field, PageHeader } from "@/components/ui/card";
+import { pageLocale } from "@/i18n/page-locale";
 import { latestAudit } from "@/lib/audit/audit";
 import { requireAdmin } from "@/lib/auth/guards";
 import { PLATFORMS } from "@/lib/billing/platforms";
@@ -15,12 +16,12 @@ import { settingsHealth } from "@/lib/settings/signup-plan";
 import { readQuotaDefaults } from "@/lib/settings/store";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/admin/settings">): Promise<Metadata> {
-  const t = await getTranslations({ locale: (await params).locale, namespace: "AdminSettings" });
+  const t = await getTranslations({ locale: await pageLocale(params), namespace: "AdminSettings" });
   return { title: t("title") };
 }
 
 export default async function AdminSettingsPage({ params }: PageProps<"/[locale]/admin/settings">) {
-  setRequestLocale((await params).locale);
+  setRequestLocale(await pageLocale(params));
   await requireAdmin();
   const [defaults, registration, [last], health, t, tp] = await Promise.all([
     readQuotaDefaults(),

@@ -5,17 +5,18 @@ import { UserFilters } from "@/components/admin-users/user-filters";
 import { UserTable } from "@/components/admin-users/user-table";
 import { Card, PageHeader } from "@/components/ui/card";
 import { Pagination } from "@/components/ui/pagination";
+import { pageLocale } from "@/i18n/page-locale";
 import { requireAdmin } from "@/lib/auth/guards";
 import { listUsersWithQuotas, UserListParamsSchema } from "@/lib/users/list";
 import { getUserStats } from "@/lib/users/users";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/admin/users">): Promise<Metadata> {
-  const t = await getTranslations({ locale: (await params).locale, namespace: "AdminUsers" });
+  const t = await getTranslations({ locale: await pageLocale(params), namespace: "AdminUsers" });
   return { title: t("title") };
 }
 
 export default async function AdminUsersPage({ params, searchParams }: PageProps<"/[locale]/admin/users">) {
-  setRequestLocale((await params).locale);
+  setRequestLocale(await pageLocale(params));
   const admin = await requireAdmin();
   const raw = Object.fromEntries(Object.entries(await searchParams).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
   const query = UserListParamsSchema.parse(raw);
