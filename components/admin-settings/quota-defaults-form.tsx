@@ -1,7 +1,6 @@
 "use client";
 
 import { useFormatter, useTranslations } from "next-intl";
-import { useRouter } from "next/navigation";
 import { useMemo, useRef, useState, useTransition } from "react";
 
 import { cellErrors, parseQuotaText, quotaText, sameQuotaText, type QuotaText } from "@/components/quota/format";
@@ -54,7 +53,6 @@ export function QuotaDefaultsForm({
   const th = useTranslations("SettingsHealth");
   const format = useFormatter();
   const showValue = useShowLimit();
-  const router = useRouter();
   const [version, setVersion] = useState(initial.version);
   const [form, setForm] = useState<FormText>(() => fromDefaults(initial));
   const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
@@ -144,7 +142,6 @@ export function QuotaDefaultsForm({
         setVersion(r.data.defaults.version);
         setForm(fromDefaults(r.data.defaults));
         setToast(r.data.changed ? t("saved") : t("savedNoChange"));
-        router.refresh();
         return;
       }
       if (r.code === "INVALID_INPUT" && r.fieldErrors) {

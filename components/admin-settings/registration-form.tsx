@@ -1,7 +1,6 @@
 "use client";
 
 import { useTranslations } from "next-intl";
-import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
 import { errorText } from "@/components/auth/error-text";
@@ -16,7 +15,6 @@ import type { RegistrationSetting } from "@/lib/settings/registration";
 export function RegistrationForm({ initial }: { initial: RegistrationSetting }) {
   const t = useTranslations("AdminSettings");
   const te = useTranslations("Errors");
-  const router = useRouter();
   const [saved, setSaved] = useState(initial);
   const [enabled, setEnabled] = useState(initial.settingEnabled);
   const [message, setMessage] = useState<{ kind: "ok" | "conflict" | "error"; text: string } | null>(null);
@@ -32,7 +30,7 @@ export function RegistrationForm({ initial }: { initial: RegistrationSetting }) 
         setSaved(r.data.setting);
         setEnabled(r.data.setting.settingEnabled);
         setMessage({ kind: "ok", text: r.data.changed ? t("registrationSaved") : t("savedNoChange") });
-        router.refresh();
+        // The action revalidates the settings page; no second render via router.refresh().
       } else if (r.code === "CONFLICT") setMessage({ kind: "conflict", text: te("CONFLICT") });
       else setMessage({ kind: "error", text: errorText(te, r.code) ?? te("INTERNAL_ERROR") });
     });

@@ -1,7 +1,6 @@
 "use client";
 
 import { useTranslations } from "next-intl";
-import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
 import { InlineError } from "@/components/ui/inline-error";
@@ -26,7 +25,6 @@ export function UserRoleToggle({
 }) {
   const t = useTranslations("AdminUsers");
   const te = useTranslations("Errors");
-  const router = useRouter();
   const localeRouter = useLocaleRouter();
   const [pending, startTransition] = useTransition();
   const [error, setError] = useState<string | null>(null);
@@ -44,8 +42,8 @@ export function UserRoleToggle({
             const r = await setUserRoleAction({ userId, role: next }).catch(() => null);
             if (!r) setError(te("INTERNAL_ERROR"));
             else if (!r.ok) setError(te(knownKey(te, r.code, "INTERNAL_ERROR")));
+            // Otherwise the action's revalidation re-renders the row; a self-demotion leaves the page.
             else if (self && next === "user") localeRouter.replace("/dashboard");
-            else router.refresh();
           })
         }
         className="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-60"

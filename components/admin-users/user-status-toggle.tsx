@@ -1,7 +1,6 @@
 "use client";
 
 import { useTranslations } from "next-intl";
-import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
@@ -25,7 +24,6 @@ export function UserStatusToggle({
 }) {
   const t = useTranslations("AdminUsers");
   const te = useTranslations("Errors");
-  const router = useRouter();
   const [pending, startTransition] = useTransition();
   const [error, setError] = useState<string | null>(null);
   const next = status === "active" ? "disabled" : "active";
@@ -33,8 +31,8 @@ export function UserStatusToggle({
     startTransition(async () => {
       setError(null);
       const r = await setUserStatusAction({ userId, status: next });
-      if (r.ok) router.refresh();
-      else setError(te(knownKey(te, r.code, "INTERNAL_ERROR")));
+      // The action revalidates the users page: its answer carries the re-rendered row.
+      if (!r.ok) setError(te(knownKey(te, r.code, "INTERNAL_ERROR")));
     });
   const button = (
     <button
