@@ -8,6 +8,7 @@ import { registerAction, type RegisterState } from "@/lib/actions/register";
 import type { PasswordFeedback } from "@/lib/auth/password-policy";
 
 import { AuthField } from "./auth-field";
+import { AuthFormError, authFormError, AuthSubmit } from "./auth-form-parts";
 import { errorText } from "./error-text";
 import { HaveAccount } from "./have-account";
 
@@ -37,27 +38,13 @@ export function RegisterForm({ locale }: { locale: string }) {
     passwordCode === "PASSWORD_WEAK"
       ? [te("PASSWORD_WEAK"), feedbackText(tp, state.passwordFeedback, sep)].filter(Boolean).join(sep)
       : errorText(te, passwordCode);
-  const formError =
-    state.code === "RATE_LIMITED"
-      ? te("REGISTER_RATE_LIMITED", { minutes: Math.max(1, Math.ceil((state.retryAfterSeconds ?? 60) / 60)) })
-      : state.code === "INVALID_INPUT"
-        ? emailError || passwordError
-          ? null
-          : te("INVALID_INPUT")
-        : errorText(te, state.code);
+  const formError = authFormError(te, state, "REGISTER_RATE_LIMITED", !!(emailError || passwordError));
   return (
     <form action={formAction} className="rounded-xl border border-slate-200 bg-white p-6 shadow-sm" noValidate>
       <h1 className="text-xl font-semibold">{t("title")}</h1>
       <p className="mt-1 text-sm text-slate-600">{t("subtitle")}</p>
       <input type="hidden" name="locale" value={locale} />
-      <div aria-live="polite" id="register-error">
-        {formError ? (
-          <p role="alert" className="mt-4 rounded-md bg-red-50 px-3 py-2 text-sm text-red-800" data-code={state.code}>
-            {formError}
-            {state.errorId ? <span className="mt-1 block text-xs">{te("errorId", { id: state.errorId })}</span> : null}
-          </p>
-        ) : null}
-      </div>
+      <AuthFormError id="register-error" te={te} text={formError} code={state.code} errorId={state.errorId} />
       <AuthField name="email" label={t("email")} autoComplete="email" defaultValue={state.email} error={emailError} />
       <AuthField
         name="password"
@@ -66,13 +53,7 @@ export function RegisterForm({ locale }: { locale: string }) {
         error={passwordError}
         hint={t("passwordHint")}
       />
-      <button
-        type="submit"
-        disabled={pending}
-        className="mt-6 w-full rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60"
-      >
-        {pending ? t("submitting") : t("submit")}
-      </button>
+      <AuthSubmit pending={pending} label={t("submit")} pendingLabel={t("submitting")} />
       <HaveAccount text={t("haveAccount")} signIn={t("signIn")} />
     </form>
   );

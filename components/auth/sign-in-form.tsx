@@ -7,6 +7,7 @@ import { Link } from "@/i18n/navigation";
 import { signInAction, type SignInState } from "@/lib/actions/auth";
 
 import { AuthField } from "./auth-field";
+import { AuthFormError, authFormError, AuthSubmit } from "./auth-form-parts";
 import { errorText } from "./error-text";
 
 export function SignInForm({
@@ -23,14 +24,7 @@ export function SignInForm({
   const [state, formAction, pending] = useActionState<SignInState, FormData>(signInAction, {});
   const emailError = errorText(te, state.fieldErrors?.email?.[0]);
   const passwordError = errorText(te, state.fieldErrors?.password?.[0]);
-  const formError =
-    state.code === "RATE_LIMITED"
-      ? te("RATE_LIMITED", { minutes: Math.max(1, Math.ceil((state.retryAfterSeconds ?? 60) / 60)) })
-      : state.code === "INVALID_INPUT"
-        ? emailError || passwordError
-          ? null
-          : te("INVALID_INPUT")
-        : errorText(te, state.code);
+  const formError = authFormError(te, state, "RATE_LIMITED", !!(emailError || passwordError));
 
   return (
     <form action={formAction} className="rounded-xl border border-slate-200 bg-white p-6 shadow-sm" noValidate>
@@ -38,13 +32,7 @@ export function SignInForm({
       <p className="mt-1 text-sm text-slate-600">{t("subtitle")}</p>
       <input type="hidden" name="locale" value={locale} />
       {next ? <input type="hidden" name="next" value={next} /> : null}
-      <div aria-live="polite" id="sign-in-error">
-        {formError ? (
-          <p role="alert" className="mt-4 rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
-            {formError}
-          </p>
-        ) : null}
-      </div>
+      <AuthFormError id="sign-in-error" te={te} text={formError} code={state.code} />
       <AuthField
         name="email"
         label={t("email")}
@@ -53,13 +41,7 @@ export function SignInForm({
         error={emailError}
       />
       <AuthField name="password" label={t("password")} autoComplete="current-password" error={passwordError} />
-      <button
-        type="submit"
-        disabled={pending}
-        className="mt-6 w-full rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-60"
-      >
-        {pending ? t("submitting") : t("submit")}
-      </button>
+      <AuthSubmit pending={pending} label={t("submit")} pendingLabel={t("submitting")} />
       {registrationOpen ? (
         <p className="mt-4 text-center text-sm text-slate-600">
           {t("noAccount")}{" "}
