@@ -3,6 +3,10 @@
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   if (process.env.NEXT_PHASE !== "phase-production-build" && process.env.DATABASE_URL) {
+    // Attached to the gateway's database: its tables are checked first; a mismatch ends the
+    // process before anything is written (lib/db/compat.ts).
+    const { verifyGatewayAtStartup } = await import("@/lib/db/gateway-mode");
+    await verifyGatewayAtStartup();
     // The billing runtime starts its repairer: it carries admin changes into Redis (the outbox) and
     // finishes usage ops that gateways parked (docs/consistency.md).
     const { appBilling } = await import("@/lib/quota/runtime");

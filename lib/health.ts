@@ -3,6 +3,7 @@ import "server-only";
 import { ledgerStatus, type LedgerStatus } from "@/lib/billing/ledger-status";
 import { pendingInvalidations } from "@/lib/billing/outbox";
 import { db, pgPool } from "@/lib/db/client";
+import { gatewayStatus, type GatewayStatus } from "@/lib/db/gateway-mode";
 import { redis } from "@/lib/redis/client";
 
 export type ServiceHealth = { status: "up" | "down" | "disabled"; latencyMs: number | null; error?: string };
@@ -14,6 +15,8 @@ export type Health = {
   cacheInvalidations: { pending: number; oldestSeconds: number | null } | null;
   /** The usage ledger's backlog (docs/consistency.md): dirty keys, parked ops, outbox, last flush, last drift check. */
   ledger: LedgerStatus | null;
+  /** standalone or attached to the gateway's database, and the attached-mode schema check (lib/db/compat.ts). */
+  gateway: GatewayStatus | null;
   time: string;
 };
 
@@ -60,16 +63,17 @@ async function probe(): Promise<Health> {
     timed(() => db().$queryRaw`SELECT 1`, 2000),
     r ? timed(() => r.ping(), 1000) : Promise.resolve<ServiceHealth>({ status: "disabled", latencyMs: null }),
   ]);
-  const [pending, ledger] = await Promise.all([
+  const [pending, ledger, gateway] = await Promise.all([
     database.status === "up" && r ? within(pendingInvalidations(pgPool()), 2000) : Promise.resolve(null),
     within(
       ledgerStatus({ pool: database.status === "up" ? pgPool() : null, redis: cache.status === "up" ? r : null }),
       2000,
     ),
+    database.status === "up" ? within(gatewayStatus(), 2000) : Promise.resolve(null),
   ]);
   const backlog = ledger ? (ledger.journal ?? 0) + (ledger.outbox?.overdue ?? 0) : 0;
   const status =
-    database.status !== "up"
+    database.status !== "up" || gateway?.schemaCheck === "failed"
       ? "down"
       : cache.status === "down" || (pending?.count ?? 0) > 0 || backlog > 0
         ? "degraded"
@@ -80,6 +84,7 @@ async function probe(): Promise<Health> {
     redis: cache,
     cacheInvalidations: pending ? { pending: pending.count, oldestSeconds: pending.oldestSeconds } : null,
     ledger,
+    gateway,
     time: new Date().toISOString(),
   };
 }

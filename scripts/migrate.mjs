@@ -10,6 +10,15 @@
 // and records the standard `_prisma_migrations` table, so `prisma migrate deploy` stays valid
 // wherever the native engine is available. Set PGLITE_DIR instead of DATABASE_URL to migrate an
 // embedded PGlite data folder in-process.
+//
+// Two layouts (GATEWAY_DATABASE, lib/config/env.ts; README "Attach to your sub2api"):
+//   standalone (default)  the console owns the database: Prisma migrations build the console's
+//                         schema quota_console, then prisma/standalone/gateway-subset.sql builds (or
+//                         upgrades) the gateway's tables it uses in `public`.
+//   attached              the console runs on the gateway's own database: lib/db/compat.ts first checks
+//                         the gateway's tables (read-only; a mismatch stops here with nothing written),
+//                         then only quota_console is migrated. `public` — and the gateway's
+//                         schema_migrations, atlas_schema_revisions and advisory lock — are never touched.
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -20,7 +29,13 @@ const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const schemaPath = path.join(root, "prisma/schema.prisma");
 const migDir = path.join(root, "prisma/migrations");
-const filters = { externalTables: [], externalEnums: [] };
+/** The console's own PostgreSQL schema (prisma/schema.prisma); also holds `_prisma_migrations`. */
+export const CONSOLE_SCHEMA = "quota_console";
+/** The gateway's tables: never migrated by Prisma (created by gateway-subset.sql in standalone mode only). */
+const filters = {
+  externalTables: ["public.users", "public.settings", "public.user_platform_quotas"],
+  externalEnums: [],
+};
 
 function loadEngineWasm() {
   // The engine reports a Rust panic through this global before aborting.
@@ -109,32 +124,60 @@ function wholeScripts(adapter) {
   return adapter;
 }
 
-async function makeAdapter() {
-  if (globalThis.__qcPglite) {
-    // In-process PGlite handed over by scripts/demo.mjs.
-    const { PrismaPGlite } = await import("pglite-prisma-adapter");
-    return new PrismaPGlite(globalThis.__qcPglite);
-  }
-  if (process.env.PGLITE_DIR) {
-    const { PGlite } = await import("@electric-sql/pglite");
-    const { PrismaPGlite } = await import("pglite-prisma-adapter");
-    return new PrismaPGlite(new PGlite(process.env.PGLITE_DIR));
-  }
-  if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL (or PGLITE_DIR) must be set");
-  const { PrismaPg } = await import("@prisma/adapter-pg");
-  // Discrete fields, not connectionString: the adapter derives the shadow database (used by
-  // `diff`) as {...config, database}, and pg lets a connectionString override that database.
+/** In-process PGlite: handed over by scripts/demo.mjs, or opened from PGLITE_DIR (once per process). */
+async function pglite() {
+  if (globalThis.__qcPglite) return globalThis.__qcPglite;
+  if (!process.env.PGLITE_DIR) return null;
+  const { PGlite } = await import("@electric-sql/pglite");
+  globalThis.__qcMigratePglite ??= new PGlite(process.env.PGLITE_DIR);
+  return globalThis.__qcMigratePglite;
+}
+
+function pgConfig() {
   const url = new URL(process.env.DATABASE_URL);
-  const { default: pg } = await import("pg");
-  const config = {
+  return {
     host: url.hostname,
     port: Number(url.port || 5432),
     user: decodeURIComponent(url.username || "postgres"),
     password: url.password ? decodeURIComponent(url.password) : undefined,
     database: decodeURIComponent(url.pathname.slice(1) || "postgres"),
   };
-  const pool = (database) => new pg.Pool({ ...config, database, max: 1 });
-  const factory = new PrismaPg(pool(config.database));
+}
+
+/** A plain SQL session beside the engine's, for the steps around the Prisma migrations. */
+async function sqlSession() {
+  const lite = await pglite();
+  if (lite) {
+    return {
+      query: async (sql, params) => (params ? lite.query(sql, params) : lite.exec(sql).then((r) => r.at(-1))),
+      end: async () => {},
+    };
+  }
+  if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL (or PGLITE_DIR) must be set");
+  const { default: pg } = await import("pg");
+  const client = new pg.Client(pgConfig());
+  await client.connect();
+  return { query: (sql, params) => client.query(sql, params), end: () => client.end() };
+}
+
+async function makeAdapter() {
+  const lite = await pglite();
+  if (lite) {
+    const { PrismaPGlite } = await import("pglite-prisma-adapter");
+    return new PrismaPGlite(lite, { schema: CONSOLE_SCHEMA });
+  }
+  if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL (or PGLITE_DIR) must be set");
+  const { PrismaPg } = await import("@prisma/adapter-pg");
+  // Discrete fields, not connectionString: the adapter derives the shadow database (used by
+  // `diff`) as {...config, database}, and pg lets a connectionString override that database.
+  const { default: pg } = await import("pg");
+  const config = pgConfig();
+  // The engine creates and reads `_prisma_migrations` unqualified (the adapter's `schema` option
+  // only names the default schema of the datamodel), so its session's search_path is the console
+  // schema alone: the bookkeeping table lands there, and nothing unqualified can reach `public`.
+  const options = `-c search_path=${CONSOLE_SCHEMA}`;
+  const pool = (database) => new pg.Pool({ ...config, database, options, max: 1 });
+  const factory = new PrismaPg(pool(config.database), { schema: CONSOLE_SCHEMA });
   const connect = factory.connect.bind(factory);
   factory.connect = async () => wholeScripts(patchCharColumns(await connect()));
   // The adapter's own shadow database (for `diff`) is dropped while its pool still holds a
@@ -145,7 +188,9 @@ async function makeAdapter() {
     await admin.connect();
     await admin.query(`CREATE DATABASE "${database}"`);
     const shadow = wholeScripts(
-      patchCharColumns(await new PrismaPg(pool(database), { disposeExternalPool: true }).connect()),
+      patchCharColumns(
+        await new PrismaPg(pool(database), { disposeExternalPool: true, schema: CONSOLE_SCHEMA }).connect(),
+      ),
     );
     const dispose = shadow.dispose.bind(shadow);
     shadow.dispose = async () => {
@@ -158,7 +203,109 @@ async function makeAdapter() {
   return factory;
 }
 
+/** GATEWAY_DATABASE, validated as lib/config/env.ts does. */
+export function gatewayDatabaseMode() {
+  const mode = process.env.GATEWAY_DATABASE || "standalone";
+  if (mode !== "standalone" && mode !== "attached") {
+    throw new Error(`GATEWAY_DATABASE must be "standalone" or "attached", not ${JSON.stringify(mode)}`);
+  }
+  return mode;
+}
+
+/**
+ * Before the engine starts. Attached: the compatibility check, read-only — on a mismatch nothing
+ * has been written. Standalone: a database migrated by the console's earlier history keeps its
+ * `_prisma_migrations` in `public`; it moves (ALTER TABLE … SET SCHEMA, rows intact) to
+ * quota_console, where the engine now keeps it, so that history stays applied.
+ */
+async function beforeMigrations(sql, mode) {
+  if (mode === "attached") {
+    const { tsImport } = await import("tsx/esm/api");
+    const { checkGatewaySchema, formatCompatReport } = await tsImport("../lib/db/compat.ts", import.meta.url);
+    const report = await checkGatewaySchema((text, params) => sql.query(text, params));
+    if (!report.ok) {
+      console.error(formatCompatReport(report));
+      return false;
+    }
+    console.log(`gateway schema: compatible (${report.checked} checks)`);
+  } else {
+    const { rows } = await sql.query(
+      "SELECT to_regclass('public._prisma_migrations') IS NOT NULL AS legacy, to_regclass($1) IS NOT NULL AS current",
+      [`${CONSOLE_SCHEMA}._prisma_migrations`],
+    );
+    if (rows[0].legacy && !rows[0].current) {
+      await sql.query(
+        `BEGIN; CREATE SCHEMA IF NOT EXISTS ${CONSOLE_SCHEMA}; ALTER TABLE public._prisma_migrations SET SCHEMA ${CONSOLE_SCHEMA}; COMMIT;`,
+      );
+      console.log(`moved public._prisma_migrations to ${CONSOLE_SCHEMA}`);
+    }
+  }
+  // The engine keeps _prisma_migrations in this schema and does not create the schema itself
+  // (attached: README's grant script creates it for the console's role, so this is a no-op there).
+  // The table is created here, in Prisma's own layout, because an engine that finds no migrations
+  // table inspects the datamodel's schemas — `public` included — and refuses a non-empty one
+  // (P3005, "baseline"); a gateway's `public` is never empty, and none of it is ours to baseline.
+  await sql.query(`CREATE SCHEMA IF NOT EXISTS ${CONSOLE_SCHEMA};
+    CREATE TABLE IF NOT EXISTS ${CONSOLE_SCHEMA}."_prisma_migrations" (
+      "id"                  VARCHAR(36) PRIMARY KEY NOT NULL,
+      "checksum"            VARCHAR(64) NOT NULL,
+      "finished_at"         TIMESTAMPTZ,
+      "migration_name"      VARCHAR(255) NOT NULL,
+      "logs"                TEXT,
+      "rolled_back_at"      TIMESTAMPTZ,
+      "started_at"          TIMESTAMPTZ NOT NULL DEFAULT now(),
+      "applied_steps_count" INTEGER NOT NULL DEFAULT 0
+    );`);
+  return true;
+}
+
+/** After the engine: the gateway's tables in standalone mode (never in attached mode). */
+async function afterMigrations(sql, mode) {
+  if (mode === "standalone") {
+    const subset = fs.readFileSync(path.join(root, "prisma/standalone/gateway-subset.sql"), "utf8");
+    await sql.query(`BEGIN;\n${subset}\nCOMMIT;`);
+    // The console owns a standalone database, so every session on it — psql, scripts, tests, not
+    // only the console's pools (which set it themselves) — resolves console tables first.
+    await sql.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+                     WHERE d.datname = current_database() AND s.setrole = 0
+                       AND 'search_path=${CONSOLE_SCHEMA}, public' = ANY (s.setconfig)) THEN
+        EXECUTE format('ALTER DATABASE %I SET search_path = ${CONSOLE_SCHEMA}, public', current_database());
+      END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+      RAISE WARNING 'not the database owner: set search_path = ${CONSOLE_SCHEMA}, public for other sessions yourself';
+    END $$;`);
+  }
+  if (await pglite()) {
+    // PGlite is one session shared by every client of the demo's socket server (scripts/lib/
+    // pglite-server.mjs), which ignores startup options: set the console's search_path on it here.
+    await sql.query(`SET search_path TO ${CONSOLE_SCHEMA}, public`);
+  }
+}
+
 export async function run(cmd, name = "migration") {
+  if (cmd === "deploy") {
+    const mode = gatewayDatabaseMode();
+    const sql = await sqlSession();
+    try {
+      if (!(await beforeMigrations(sql, mode))) return 1;
+      await migrateConsoleSchema(sql);
+      await afterMigrations(sql, mode);
+      return 0;
+    } finally {
+      await sql.end();
+    }
+  }
+  return runEngine(cmd, name);
+}
+
+async function migrateConsoleSchema(sql) {
+  // PGlite has one session for everyone: the engine's search_path is set on it (see makeAdapter).
+  if (await pglite()) await sql.query(`SET search_path TO ${CONSOLE_SCHEMA}`);
+  return runEngine("deploy");
+}
+
+async function runEngine(cmd, name = "migration") {
   loadEngineWasm();
   const schema = fs.readFileSync(schemaPath, "utf8");
   const adapter = bindMigrationAwareSqlAdapterFactory(await makeAdapter());

@@ -14,8 +14,16 @@ export const PG_TIMEOUTS = {
   idle_in_transaction_session_timeout: 10_000,
 } as const;
 
+/**
+ * The console's tables live in their own schema, the gateway's in `public` (prisma/schema.prisma):
+ * every console connection resolves unqualified names there first. A startup parameter, so it
+ * holds from the first statement of every pooled connection (behind PgBouncer, which drops
+ * `options`, set it on the role instead: README "Attach to your sub2api").
+ */
+export const PG_SEARCH_PATH = { options: "-c search_path=quota_console,public" } as const;
+
 export function billingPool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, ...PG_TIMEOUTS, keepAlive: true });
+  const pool = new pg.Pool({ connectionString, max, ...PG_TIMEOUTS, ...PG_SEARCH_PATH, keepAlive: true });
   pool.on("error", () => {}); // an idle client's connection died; the pool replaces it
   return pool;
 }

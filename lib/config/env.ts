@@ -13,6 +13,14 @@ const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATABASE_URL: z.string().min(1, "DATABASE_URL is required (npm run demo sets it for you)"),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+  /**
+   * Whose database DATABASE_URL is (README "Attach to your sub2api"). `standalone`: the console's
+   * own; its migrations create a faithful subset of the gateway's users/settings/user_platform_quotas
+   * in `public`. `attached`: the gateway's own; migrations touch only the console schema
+   * quota_console, and the server checks the gateway's tables at start-up (lib/db/compat.ts) and
+   * refuses to start on a mismatch. The console's queries are the same in both.
+   */
+  GATEWAY_DATABASE: z.enum(["standalone", "attached"]).default("standalone"),
   /** Unset: the console runs without the shared Redis cache (rate limits fall back to memory). */
   REDIS_URL: z.string().optional(),
   /** ≥ 32 characters; signs session cookies. Required in production. */

@@ -3,7 +3,7 @@ import "server-only";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 
-import { PG_TIMEOUTS } from "@/lib/billing/connections";
+import { PG_SEARCH_PATH, PG_TIMEOUTS } from "@/lib/billing/connections";
 import { env } from "@/lib/config/env";
 import { PrismaClient } from "@/lib/generated/prisma/client";
 
@@ -16,7 +16,15 @@ import { PrismaClient } from "@/lib/generated/prisma/client";
 function createPool() {
   const { DATABASE_URL, DATABASE_POOL_MAX } = env();
   // Every query is bounded (a hung or paused database costs seconds, never a request that never ends).
-  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: DATABASE_POOL_MAX, ...PG_TIMEOUTS, keepAlive: true });
+  // search_path: console tables (quota_console) first, then the gateway's public. Prisma qualifies
+  // every table itself (@@schema); the plain SQL of lib/billing and others relies on this.
+  const pool = new pg.Pool({
+    connectionString: DATABASE_URL,
+    max: DATABASE_POOL_MAX,
+    ...PG_TIMEOUTS,
+    ...PG_SEARCH_PATH,
+    keepAlive: true,
+  });
   pool.on("error", (e) => console.error("[db] idle client error", e.message));
   return pool;
 }

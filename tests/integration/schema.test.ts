@@ -25,12 +25,48 @@ describe("migrations", () => {
     expect(r.status).toBe(0);
   });
 
-  it("are recorded in _prisma_migrations like `prisma migrate deploy` does", async () => {
+  it("are recorded in quota_console._prisma_migrations like `prisma migrate deploy` does", async () => {
     const { rows } = await c.query(
-      "SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name",
+      "SELECT migration_name, finished_at FROM quota_console._prisma_migrations ORDER BY migration_name",
     );
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((r) => r.finished_at !== null)).toBe(true);
+  });
+});
+
+describe("schemas", () => {
+  // The console's tables in quota_console, the gateway's in public, nothing else in either.
+  it("console tables live in quota_console, only the gateway's tables in public", async () => {
+    const { rows } = await c.query(
+      `SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('public', 'quota_console')
+        ORDER BY schemaname, tablename`,
+    );
+    const by = (s: string) => rows.filter((r) => r.schemaname === s).map((r) => r.tablename);
+    expect(by("public")).toEqual(["settings", "user_platform_quotas", "users"]);
+    expect(by("quota_console")).toEqual([
+      "_prisma_migrations",
+      "billing_commit_markers",
+      "cache_invalidation_outbox",
+      "console_audit_logs",
+      "console_quota_versions",
+      "console_sessions",
+    ]);
+  });
+
+  it("no foreign key crosses from quota_console into public", async () => {
+    const { rows } = await c.query(
+      `SELECT conname FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'quota_console' AND con.contype = 'f'`,
+    );
+    expect(rows).toEqual([]);
+  });
+
+  it("the standalone layout passes the attached-mode compatibility check", async () => {
+    const { checkGatewaySchema } = await import("@/lib/db/compat");
+    const report = await checkGatewaySchema((text, params) => c.query(text, params));
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.livePlatforms).toEqual([...PLATFORMS]);
   });
 });
 
@@ -98,9 +134,8 @@ describe("user_platform_quotas (spec §1.1)", () => {
     const fk = await c.query(
       `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'user_platform_quotas'::regclass AND contype = 'f'`,
     );
-    expect(fk.rows[0].def).toMatch(
-      /FOREIGN KEY \(user_id\) REFERENCES users\(id\) ON UPDATE CASCADE ON DELETE CASCADE/,
-    );
+    // The gateway's FK: ON DELETE CASCADE, default ON UPDATE (schema.md §1.3).
+    expect(fk.rows[0].def).toBe("FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE");
   });
 
   // Guards the incident of gateway migrations 157/224: a platform the app allows but the CHECK
@@ -143,8 +178,8 @@ describe("user_platform_quotas (spec §1.1)", () => {
 describe("users and settings", () => {
   it("users has the gateway-compatible columns", async () => {
     const { rows } = await c.query(
-      `SELECT column_name, data_type, numeric_precision, numeric_scale, is_nullable FROM information_schema.columns
-       WHERE table_name = 'users'`,
+      `SELECT column_name, data_type, numeric_precision, numeric_scale, is_nullable, column_default
+         FROM information_schema.columns WHERE table_name = 'users'`,
     );
     const cols = Object.fromEntries(rows.map((r) => [r.column_name, r]));
     expect(cols.id.data_type).toBe("bigint");
@@ -162,7 +197,24 @@ describe("users and settings", () => {
     ]) {
       expect(cols[name], name).toBeDefined();
     }
-    expect(cols.username.is_nullable).toBe("YES");
+    // The gateway's username (schema.md §1.1, 005_schema_parity.sql), not the console's old nullable one.
+    expect(cols.username).toMatchObject({ is_nullable: "NO", column_default: "''::character varying" });
+  });
+
+  it("users has the gateway's e-mail index only (plus the standalone normalised one), settings its unique constraint", async () => {
+    const { rows } = await c.query("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users'");
+    const idx = Object.fromEntries(rows.map((r) => [r.indexname, r.indexdef]));
+    expect(idx.users_email_unique_active).toMatch(/CREATE UNIQUE INDEX .* \(email\) WHERE \(deleted_at IS NULL\)$/);
+    expect(idx.users_email_key).toBeUndefined();
+    expect(Object.keys(idx).sort()).toEqual([
+      "idx_users_deleted_at",
+      "idx_users_status",
+      "qc_users_email_normalized_unique_active",
+      "users_email_unique_active",
+      "users_pkey",
+    ]);
+    const con = await c.query("SELECT contype FROM pg_constraint WHERE conname = 'settings_key_key'");
+    expect(con.rows).toEqual([{ contype: "u" }]);
   });
 
   it("settings is key varchar(100) unique → text value", async () => {

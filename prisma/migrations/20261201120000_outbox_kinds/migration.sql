@@ -1,3 +1,0 @@
--- AlterTable
-ALTER TABLE "cache_invalidation_outbox" ADD COLUMN     "kind" VARCHAR(16) NOT NULL DEFAULT 'del',
-ADD COLUMN     "payload" JSONB;
