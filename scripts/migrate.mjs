@@ -245,8 +245,10 @@ async function beforeMigrations(sql, mode) {
   // The table is created here, in Prisma's own layout, because an engine that finds no migrations
   // table inspects the datamodel's schemas — `public` included — and refuses a non-empty one
   // (P3005, "baseline"); a gateway's `public` is never empty, and none of it is ours to baseline.
-  await sql.query(`CREATE SCHEMA IF NOT EXISTS ${CONSOLE_SCHEMA};
-    CREATE TABLE IF NOT EXISTS ${CONSOLE_SCHEMA}."_prisma_migrations" (
+  // Only when missing: CREATE SCHEMA IF NOT EXISTS still demands CREATE on the database.
+  const { rows: schema } = await sql.query("SELECT to_regnamespace($1) IS NOT NULL AS present", [CONSOLE_SCHEMA]);
+  if (!schema[0].present) await sql.query(`CREATE SCHEMA ${CONSOLE_SCHEMA}`);
+  await sql.query(`CREATE TABLE IF NOT EXISTS ${CONSOLE_SCHEMA}."_prisma_migrations" (
       "id"                  VARCHAR(36) PRIMARY KEY NOT NULL,
       "checksum"            VARCHAR(64) NOT NULL,
       "finished_at"         TIMESTAMPTZ,

@@ -205,3 +205,98 @@ describe("attached mode: the compatibility check", () => {
     });
   }
 });
+
+describe("attached mode: the grant script (docs/attached-grants.sql)", () => {
+  const base = new URL(testEnv().databaseUrl).pathname.slice(1);
+  const gwRole = `${base}_gwrole`;
+  const consoleRole = `${base}_console`;
+  const as = (url: string, user: string) => {
+    const u = new URL(url);
+    u.username = user;
+    return u.toString();
+  };
+  const superuser = (sql: string) => withClient(testEnv().databaseUrl, (c) => c.query(sql));
+
+  afterAll(async () => {
+    for (const url of created.splice(0)) await dropDatabase(testEnv().databaseUrl, url);
+    for (const r of [consoleRole, gwRole]) {
+      await superuser(`DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${r}') THEN
+        EXECUTE 'DROP OWNED BY "${r}"'; EXECUTE 'DROP ROLE "${r}"'; END IF; END $$`);
+    }
+  });
+
+  it("a least-privilege console role migrates and works; the gateway's trigger still fills its outbox; its pg_dump reads everything", async () => {
+    for (const r of [consoleRole, gwRole]) {
+      await superuser(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${r}') THEN
+        CREATE ROLE "${r}" LOGIN; END IF; END $$`);
+    }
+    const url = await createSiblingDatabase(testEnv().databaseUrl, "gw_grants");
+    created.push(url);
+    const db = new URL(url).pathname.slice(1);
+    await superuser(`ALTER DATABASE "${db}" OWNER TO "${gwRole}"`);
+    await loadGatewayFixture(as(url, gwRole)); // the gateway's role owns its tables, as in production
+    const grants = spawnSync(
+      "psql",
+      [
+        url,
+        "-q",
+        "-v",
+        `console_role=${consoleRole}`,
+        "-v",
+        `gateway_role=${gwRole}`,
+        "-f",
+        "docs/attached-grants.sql",
+      ],
+      { encoding: "utf8" },
+    );
+    expect(grants.stderr).toBe("");
+    expect(grants.status).toBe(0);
+
+    const r = migrateAttached(as(url, consoleRole));
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+
+    await withClient(as(url, gwRole), (c) =>
+      c.query(`INSERT INTO users (email, password_hash) VALUES ('grant-a@example.com', 'x');
+               INSERT INTO api_keys (user_id, key, name) SELECT id, 'sk-grant-test', 'k' FROM users WHERE email = 'grant-a@example.com';`),
+    );
+    await withClient(as(url, consoleRole), async (c) => {
+      expect((await c.query("SHOW search_path")).rows[0].search_path).toBe("quota_console, public");
+      // What the console does: quota upsert, settings upsert, a user's status, its own tables.
+      await c.query(
+        `INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd, created_at, updated_at)
+         SELECT id, 'openai', 5, now(), now() FROM users WHERE email = 'grant-a@example.com'
+         ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET daily_limit_usd = EXCLUDED.daily_limit_usd`,
+      );
+      await c.query(
+        `INSERT INTO settings (key, value, updated_at) VALUES ('default_platform_quotas', '{}', now())
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+      );
+      await c.query("UPDATE users SET status = 'disabled', updated_at = now() WHERE email = 'grant-a@example.com'");
+      await c.query(
+        "INSERT INTO cache_invalidation_outbox (cache_key) VALUES ('billing:user_platform_quota:1:openai')",
+      );
+      // What it may not do.
+      await expect(c.query("DELETE FROM users")).rejects.toMatchObject({ code: "42501" });
+      await expect(c.query("UPDATE users SET email = 'x'")).rejects.toMatchObject({ code: "42501" });
+      await expect(c.query("CREATE TABLE public.qc_probe (id int)")).rejects.toMatchObject({ code: "42501" });
+      await expect(c.query("SELECT * FROM schema_migrations")).rejects.toMatchObject({ code: "42501" });
+    });
+    // The gateway's trigger wrote its row for the disabled user's live key.
+    await withClient(as(url, gwRole), async (c) => {
+      const { rows } = await c.query(
+        "SELECT cache_key FROM auth_cache_invalidation_outbox WHERE cache_key = encode(sha256('sk-grant-test'), 'hex')",
+      );
+      expect(rows).toHaveLength(1);
+    });
+    // The gateway's whole-database backup still works, console schema included.
+    const dump = spawnSync("pg_dump", [as(url, gwRole), "--clean", "--if-exists", "--no-owner", "--no-acl"], {
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(dump.stderr).toBe("");
+    expect(dump.status).toBe(0);
+    expect(dump.stdout).toContain("CREATE TABLE quota_console.console_sessions");
+    expect(dump.stdout).toContain("COPY quota_console.cache_invalidation_outbox");
+  });
+});

@@ -10,12 +10,16 @@
 -- schema; the relations are kept by the Prisma client, relationMode = "prisma"). The old
 -- `_prisma_migrations` was already moved by scripts/migrate.mjs before this ran. On a fresh or a
 -- gateway database nothing is in `public` to move, and the CREATEs below build the tables.
-CREATE SCHEMA IF NOT EXISTS "quota_console";
-
+-- Created only when missing: CREATE SCHEMA IF NOT EXISTS would still demand CREATE on the
+-- database, which an attached console's role does not have (docs/attached-grants.sql creates the
+-- schema for it).
 DO $$
 DECLARE
   t text;
 BEGIN
+  IF to_regnamespace('quota_console') IS NULL THEN
+    CREATE SCHEMA "quota_console";
+  END IF;
   FOREACH t IN ARRAY ARRAY['console_quota_versions', 'console_sessions', 'console_audit_logs',
                            'cache_invalidation_outbox', 'billing_commit_markers'] LOOP
     IF to_regclass(format('public.%I', t)) IS NOT NULL AND to_regclass(format('quota_console.%I', t)) IS NULL THEN

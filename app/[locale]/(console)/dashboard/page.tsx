@@ -34,7 +34,7 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
   if (!me) redirect(`/${locale}/sign-in`); // the account went away after the session was read
   return (
     <>
-      <PageHeader title={t("welcome", { name: me.username ?? me.email })} />
+      <PageHeader title={t("welcome", { name: me.username || me.email })} />
       <Card title={t("account")} className="max-w-xl">
         <dl className="text-sm">
           <Field label={t("email")}>{me.email}</Field>
