@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { isReservedSignupEmail, signUpUser } from "@/lib/users/signup";
 
 import { rawDb } from "../support/db";
+import { ATTACHED } from "../support/gateway-fixture";
 
 /**
  * Sign-up on real PostgreSQL: one account per normalised address under concurrency (issue 10 #4:
@@ -64,7 +65,7 @@ describe("one account per normalised address", () => {
   // `users_email_unique_active (email) WHERE deleted_at IS NULL` — so the advisory lock and the
   // re-check alone must hold. Reproduced here by leaving `users` exactly the gateway's e-mail index.
   it("holds with the gateway's indexes too (case-sensitive partial index only), through the lock alone", async () => {
-    await c.query("DROP INDEX qc_users_email_normalized_unique_active");
+    if (!ATTACHED) await c.query("DROP INDEX qc_users_email_normalized_unique_active");
     try {
       const results = await Promise.all(
         VARIANTS("reg-test-gw").map((email) => signUpUser({ email, password: PASSWORD, source: "email" })),
@@ -72,9 +73,10 @@ describe("one account per normalised address", () => {
       expect(results.filter((r) => r.ok)).toHaveLength(1);
       expect(await accounts("reg-test-gw")).toHaveLength(1);
     } finally {
-      await c.query(
-        "CREATE UNIQUE INDEX qc_users_email_normalized_unique_active ON users ((lower(trim(email)))) WHERE deleted_at IS NULL",
-      );
+      if (!ATTACHED)
+        await c.query(
+          "CREATE UNIQUE INDEX qc_users_email_normalized_unique_active ON users ((lower(trim(email)))) WHERE deleted_at IS NULL",
+        );
     }
   });
 
@@ -91,7 +93,8 @@ describe("one account per normalised address", () => {
   });
 
   // Guards the backstop itself: if the lock were ever bypassed, the index refuses the second row.
-  it("the unique index refuses a case variant written without the lock", async () => {
+  // Standalone only: attached mode keeps the gateway's indexes (schema.md §2.1).
+  it.skipIf(ATTACHED)("the unique index refuses a case variant written without the lock", async () => {
     await c.query("INSERT INTO users (email, password_hash) VALUES ('reg-test-idx@example.com', 'x')");
     await expect(
       c.query("INSERT INTO users (email, password_hash) VALUES (' REG-TEST-IDX@example.com', 'x')"),
@@ -135,35 +138,38 @@ describe("the normalised-email index of prisma/standalone/gateway-subset.sql", (
   // A database that already holds case variants (the finding's eight accounts) must still migrate:
   // the oldest account per address is covered, the younger duplicates are exempt by id, and no new
   // duplicate can be added — of those addresses or any other.
-  it("on a database that already holds case-variant duplicates: migrates, exempts the younger ones, blocks new ones", async () => {
-    await c.query("BEGIN");
-    try {
-      await c.query("DROP INDEX qc_users_email_normalized_unique_active");
-      const { rows } = await c.query<{ id: string }>(
-        `INSERT INTO users (email, password_hash) VALUES ('reg-test-dup@example.com', 'x'), ('REG-TEST-DUP@example.com', 'x'),
+  it.skipIf(ATTACHED)(
+    "on a database that already holds case-variant duplicates: migrates, exempts the younger ones, blocks new ones",
+    async () => {
+      await c.query("BEGIN");
+      try {
+        await c.query("DROP INDEX qc_users_email_normalized_unique_active");
+        const { rows } = await c.query<{ id: string }>(
+          `INSERT INTO users (email, password_hash) VALUES ('reg-test-dup@example.com', 'x'), ('REG-TEST-DUP@example.com', 'x'),
            (' reg-test-dup@Example.com', 'x'), ('reg-test-single@example.com', 'x') RETURNING id`,
-      );
-      await c.query(sql);
+        );
+        await c.query(sql);
+        const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d"))
+          .rows[0].d as string;
+        expect(def).toContain("lower(TRIM(BOTH FROM email))");
+        expect(def).toContain(`id <> ALL ('{${rows[1].id},${rows[2].id}}'::bigint[])`);
+        await c.query("SAVEPOINT s");
+        await expect(
+          c.query("INSERT INTO users (email, password_hash) VALUES ('Reg-Test-Dup@example.com', 'x')"),
+        ).rejects.toMatchObject({ code: "23505" });
+        await c.query("ROLLBACK TO s");
+        await expect(
+          c.query("INSERT INTO users (email, password_hash) VALUES ('REG-TEST-SINGLE@example.com', 'x')"),
+        ).rejects.toMatchObject({ code: "23505" });
+      } finally {
+        await c.query("ROLLBACK");
+      }
+      // Rolled back: the migrated index is the plain one again.
       const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d"))
         .rows[0].d as string;
-      expect(def).toContain("lower(TRIM(BOTH FROM email))");
-      expect(def).toContain(`id <> ALL ('{${rows[1].id},${rows[2].id}}'::bigint[])`);
-      await c.query("SAVEPOINT s");
-      await expect(
-        c.query("INSERT INTO users (email, password_hash) VALUES ('Reg-Test-Dup@example.com', 'x')"),
-      ).rejects.toMatchObject({ code: "23505" });
-      await c.query("ROLLBACK TO s");
-      await expect(
-        c.query("INSERT INTO users (email, password_hash) VALUES ('REG-TEST-SINGLE@example.com', 'x')"),
-      ).rejects.toMatchObject({ code: "23505" });
-    } finally {
-      await c.query("ROLLBACK");
-    }
-    // Rolled back: the migrated index is the plain one again.
-    const def = (await c.query("SELECT pg_get_indexdef('qc_users_email_normalized_unique_active'::regclass) AS d"))
-      .rows[0].d as string;
-    expect(def).toMatch(/WHERE \(deleted_at IS NULL\)$/);
-  });
+      expect(def).toMatch(/WHERE \(deleted_at IS NULL\)$/);
+    },
+  );
 });
 
 describe("the registration switch (REGISTRATION_ENABLED × admin setting)", () => {

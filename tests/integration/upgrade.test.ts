@@ -95,12 +95,12 @@ describe("standalone upgrade from the public-schema layout", () => {
     // No drift against schema.prisma, and a second deploy changes nothing.
     const diff = spawnSync(process.execPath, ["scripts/migrate.mjs", "diff"], {
       encoding: "utf8",
-      env: { ...process.env, DATABASE_URL: url },
+      env: { ...process.env, DATABASE_URL: url, GATEWAY_DATABASE: "standalone" },
     });
     expect(diff.stdout.trim()).toBe("no drift");
     const again = spawnSync(process.execPath, ["scripts/migrate.mjs", "deploy"], {
       encoding: "utf8",
-      env: { ...process.env, DATABASE_URL: url },
+      env: { ...process.env, DATABASE_URL: url, GATEWAY_DATABASE: "standalone" },
     });
     expect(again.stdout.trim()).toBe("migrations: up to date");
   });

@@ -13,6 +13,9 @@ import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 
+/** The suites run against the gateway-layout fixture (GATEWAY_DATABASE=attached, see the CLI above). */
+export const ATTACHED = process.env.GATEWAY_DATABASE === "attached";
+
 export const GATEWAY_FIXTURE = path.resolve("tests/fixtures/gateway-schema.sql");
 
 export function gatewayFixtureSql(): string {
