@@ -3,7 +3,7 @@
  * sub2api"): every table, column, type, default, constraint and index of the gateway's `public`
  * schema that the console's statements rely on, verified against the live catalog
  * (pg_catalog) before anything is written. The expectations are the gateway's layout at upstream
- * 67380eaf (../shared/gateway/schema.md §1.1–1.3), restricted to what the console reads and writes;
+ * 67380eaf (docs/gateway/schema.md §1.1–1.3), restricted to what the console reads and writes;
  * the gateway's other columns, indexes and triggers are its own business and not checked.
  *
  * Read-only by construction: catalog SELECTs only. Run by scripts/migrate.mjs before it migrates

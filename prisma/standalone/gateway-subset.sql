@@ -1,6 +1,6 @@
 -- Standalone mode only (GATEWAY_DATABASE=standalone, the default): the gateway's tables the console
 -- uses, as a faithful subset of the gateway's own layout in `public` — the same table, column,
--- constraint and index names, types, nullability and defaults as ../shared/gateway/schema.md
+-- constraint and index names, types, nullability and defaults as docs/gateway/schema.md
 -- §1.1–1.3 (upstream 67380eaf) for every column that exists here; the gateway's other columns are
 -- left out. In attached mode this file never runs: the gateway owns these tables, and
 -- lib/db/compat.ts checks them instead.

@@ -1,6 +1,6 @@
 /**
  * Attached mode (GATEWAY_DATABASE=attached) against the gateway-layout fixture
- * (tests/fixtures/gateway-schema.sql, from ../shared/gateway/schema.md), each case on its own
+ * (tests/fixtures/gateway-schema.sql, from docs/gateway/schema.md), each case on its own
  * throwaway database next to the run's:
  *  - the console's migrations reach only quota_console — an event trigger records every DDL
  *    command by schema, and none after the fixture names `public`; the gateway's bookkeeping rows
