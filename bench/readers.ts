@@ -2,7 +2,7 @@
  * Micro-benchmark of the quota-hash readers (lib/billing/encoding.ts) and the QuotaClock hot path,
  * run by hand — timings are machine-dependent and never asserted:
  *
- *   npx tsx scripts/golden/bench-readers.ts
+ *   npm run bench:readers
  *
  * A canonical hash is what Go's SetUserPlatformQuotaCache and Redis HINCRBYFLOAT leave behind; the
  * non-canonical one forces the full Go grammar (exponents, hex, a '+' sign) on every field.

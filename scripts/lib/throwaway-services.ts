@@ -2,10 +2,13 @@ import { spawn } from "node:child_process";
 import Redis from "ioredis";
 import pg from "pg";
 
+const LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"];
+
 /**
- * A benchmark's own PostgreSQL database (migrated) and an empty Redis database number it claims
- * (SET NX of a claim key), both removed by cleanup() — run after success, failure or a signal.
- * Refuses non-local hosts unless ALLOW_REMOTE_BENCH=1. (scripts/test.mjs does the same for tests.)
+ * A run's own PostgreSQL database (migrated) and an empty Redis database number it claims (SET NX
+ * of a claim key; a db with any key is skipped), both removed by cleanup() — run after success,
+ * failure or a signal. Refuses non-local hosts unless the `remoteEnv` variable is 1. Used by the
+ * benchmarks (bench/lib/services.ts) and the test runner (scripts/test.ts).
  */
 export function throwawayServices(o: {
   dbName: string;
@@ -14,6 +17,12 @@ export function throwawayServices(o: {
   runId: string;
   claimKey: string;
   log: (m: string) => void;
+  /** the variable that allows non-local hosts when set to 1 */
+  remoteEnv: string;
+  /** expiry of the claim key (default 3600 s) */
+  claimTtlSeconds?: number;
+  /** the environment scripts/migrate.mjs runs with (default process.env) */
+  env?: NodeJS.ProcessEnv;
 }) {
   let dbCreated = false;
   let redisDb: number | null = null;
@@ -24,12 +33,14 @@ export function throwawayServices(o: {
       return redisDb;
     },
 
+    get dbName() {
+      return o.dbName;
+    },
+
     assertLocal(url: string, what: string) {
       const host = new URL(url).hostname;
-      if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host) && process.env.ALLOW_REMOTE_BENCH !== "1") {
-        throw new Error(
-          `refusing to benchmark against non-local ${what} host ${host} (set ALLOW_REMOTE_BENCH=1 to allow)`,
-        );
+      if (!LOCAL_HOSTS.includes(host) && process.env[o.remoteEnv] !== "1") {
+        throw new Error(`refusing to run against non-local ${what} host ${host} (set ${o.remoteEnv}=1 to allow)`);
       }
     },
 
@@ -48,7 +59,7 @@ export function throwawayServices(o: {
     },
 
     async migrate(databaseUrl: string): Promise<void> {
-      const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl };
+      const env: NodeJS.ProcessEnv = { ...(o.env ?? process.env), DATABASE_URL: databaseUrl };
       delete env.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
       const output: Buffer[] = [];
       const code = await new Promise<number>((resolve) => {
@@ -75,7 +86,7 @@ export function throwawayServices(o: {
         for (let n = 1; n <= 15 && redisDb === null; n++) {
           await r.select(n);
           if ((await r.dbsize()) !== 0) continue;
-          if ((await r.set(o.claimKey, o.runId, "EX", 3600, "NX")) === "OK") redisDb = n;
+          if ((await r.set(o.claimKey, o.runId, "EX", o.claimTtlSeconds ?? 3600, "NX")) === "OK") redisDb = n;
         }
       } finally {
         await r.quit();
@@ -95,7 +106,7 @@ export function throwawayServices(o: {
             await admin.query(`DROP DATABASE IF EXISTS "${o.dbName}" WITH (FORCE)`);
             o.log(`dropped database ${o.dbName}`);
           } catch (e) {
-            console.error(`[bench] could not drop database ${o.dbName}: ${String(e)}`);
+            console.error(`could not drop database ${o.dbName}: ${String(e)}`);
           } finally {
             await admin.end().catch(() => {});
           }
@@ -109,10 +120,10 @@ export function throwawayServices(o: {
               await r.flushdb();
               o.log(`flushed Redis db ${redisDb}`);
             } else {
-              console.error(`[bench] Redis db ${redisDb}: claim no longer ours, left untouched`);
+              console.error(`Redis db ${redisDb}: claim no longer ours, left untouched`);
             }
           } catch (e) {
-            console.error(`[bench] could not flush Redis db ${redisDb}: ${String(e)}`);
+            console.error(`could not flush Redis db ${redisDb}: ${String(e)}`);
           } finally {
             r.disconnect();
           }

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 
-import { freePort } from "./free-port";
+import { freePort } from "../net";
 import { alive, processTree, reapOnExit, runCommand, signal, waitGone } from "./process-util";
 
 export interface PostgresClusterOptions {

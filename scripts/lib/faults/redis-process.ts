@@ -4,7 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
-import { freePort } from "./free-port";
+import { freePort } from "../net";
 import { exited, reapOnExit, signal, sleep, tail } from "./process-util";
 
 export interface RedisProcessOptions {
