@@ -1,7 +1,7 @@
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 
-// Three runners by risk (STYLE.md §21). `npm test` (scripts/test.mjs) prepares the throwaway
+// Three runners by risk (STYLE.md §21). `npm test` (scripts/test.ts) prepares the throwaway
 // database, Redis db and build, then runs them in order.
 const root = import.meta.dirname;
 const alias = {

@@ -54,14 +54,15 @@ const TARGET_RSS_PCT = 10;
 
 /**
  * The EVALSHA arguments QuotaCache.increment sends for one op, taken from the library itself: it runs
- * against a stub whose evalsha records them, so the raw baseline sends the very same bytes.
+ * against a stub whose evalsha records them (synchronously, before the library's first await), so
+ * the raw baseline sends the very same bytes.
  */
 function recordedIncrementArgs() {
   let args: unknown[] = [];
   const stub = { evalsha: async (...a: unknown[]) => ((args = a), 1) } as unknown as Redis;
   const recorder = new QuotaCache(stub);
-  return async (...call: Parameters<QuotaCache["increment"]>) => {
-    await recorder.increment(...call);
+  return (...call: Parameters<QuotaCache["increment"]>) => {
+    void recorder.increment(...call);
     return args as [string, number, ...string[]];
   };
 }
@@ -86,7 +87,7 @@ async function main() {
     repair: false, // no background passes while measuring
     logger: { warn: log("warn"), error: log("error") },
   });
-  onCleanup(() => rt.close());
+  const unregisterClose = onCleanup(() => rt.close());
   const redis = rt.redis as Redis;
   const cache = rt.cache as QuotaCache;
   const { pool, repo, service } = rt;
@@ -174,7 +175,7 @@ async function main() {
   };
   const record = recordedIncrementArgs();
   const rawIncr = async (i: number) => {
-    const args = await record(userIds[i % USERS], PLATFORM, COST, rawIds.next(), INC);
+    const args = record(userIds[i % USERS], PLATFORM, COST, rawIds.next(), INC);
     if ((await redis.evalsha(...args)) !== 1) notApplied++;
   };
   const gatewayArgs = userIds.map((id) => [
@@ -254,6 +255,7 @@ async function main() {
   results.push(rssRow);
 
   const logs = { warnings: logged.warn, errors: logged.error, last: logged.last || undefined };
+  unregisterClose(); // closed here, not again at cleanup
   await rt.close();
 
   // Output.

@@ -4,6 +4,7 @@ import type pg from "pg";
 
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { QuotaCache } from "@/lib/billing/quota-cache";
+import type { UserPageQuotaJson } from "@/lib/users/list-sql";
 
 import { quotaEntry } from "./lib/fixtures";
 import type { Fetched } from "./lib/http";
@@ -27,15 +28,7 @@ export const MY_QUOTAS = (
     ["deepseek", 2, 10, 30, 0.5, 4, 9],
   ] as const
 ).map(([platform, dl, wl, ml, du, wu, mu]) => ({ platform, dl, wl, ml, du, wu, mu }) as Seeded);
-type Seeded = {
-  platform: string;
-  dl: number | null;
-  wl: number | null;
-  ml: number | null;
-  du: number;
-  wu: number;
-  mu: number;
-};
+type Seeded = Omit<UserPageQuotaJson, "id" | "ds" | "ws" | "ms">;
 /** Platforms that get a Redis entry: every other one. */
 export const CACHED = new Set(MY_QUOTAS.filter((_, i) => i % 2 === 0).map((q) => q.platform));
 /** Platforms with at least one limit: the dashboard shows a card for each. */

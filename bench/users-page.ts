@@ -19,6 +19,7 @@ import type pg from "pg";
 import { QuotaCache } from "@/lib/billing/quota-cache";
 import { QuotaClock } from "@/lib/billing/windows";
 import { USER_PAGE_SIZE, userPageQuery, type UserPageFilter, type UserPageRow } from "@/lib/users/list-sql";
+import { prng } from "@/scripts/lib/prng";
 
 import { quotaEntry } from "./lib/fixtures";
 import { httpRow, printHttpRows, runRequests, warmUp, type Ctx, type Fetched, type HttpRow } from "./lib/http";
@@ -52,18 +53,8 @@ const filter = (o: Partial<UserPageFilter>): UserPageFilter => ({
   ...o,
 });
 
-/** mulberry32: the same page sequence on every run, so runs compare. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(SEED);
+/** The same page sequence on every run, so runs compare. */
+const random = prng(SEED);
 const randomPage = (max: number) => 1 + Math.floor(random() * max);
 
 const hasQuotaCell = (f: Fetched) => {

@@ -1,6 +1,32 @@
 import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import Redis from "ioredis";
 import pg from "pg";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/**
+ * `node scripts/migrate.mjs deploy` against `databaseUrl` (from the project root, with `env`); its
+ * output is shown only when it fails.
+ */
+export async function migrateDatabase(databaseUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const childEnv: NodeJS.ProcessEnv = { ...env, DATABASE_URL: databaseUrl };
+  delete childEnv.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
+  const output: Buffer[] = [];
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], {
+      cwd: root,
+      env: childEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.on("data", (d: Buffer) => output.push(d));
+    child.stderr.on("data", (d: Buffer) => output.push(d));
+    child.on("error", () => resolve(1));
+    child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+  if (code !== 0) throw new Error(`migrations failed (exit ${code}):\n${Buffer.concat(output).toString()}`);
+}
 
 const LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"];
 
@@ -58,24 +84,8 @@ export function throwawayServices(o: {
       return u.toString();
     },
 
-    async migrate(databaseUrl: string): Promise<void> {
-      const env: NodeJS.ProcessEnv = { ...(o.env ?? process.env), DATABASE_URL: databaseUrl };
-      delete env.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
-      const output: Buffer[] = [];
-      const code = await new Promise<number>((resolve) => {
-        const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], {
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        child.stdout.on("data", (d: Buffer) => output.push(d));
-        child.stderr.on("data", (d: Buffer) => output.push(d));
-        child.on("error", () => resolve(1));
-        child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-      });
-      if (code !== 0) {
-        process.stderr.write(Buffer.concat(output));
-        throw new Error(`migrations failed (exit ${code})`);
-      }
+    migrate(databaseUrl: string): Promise<void> {
+      return migrateDatabase(databaseUrl, o.env);
     },
 
     async claimRedisDb(): Promise<string> {

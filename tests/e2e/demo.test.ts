@@ -35,7 +35,7 @@ beforeAll(async () => {
     NEXT_TELEMETRY_DISABLED: "1",
     DEMO_BUILD: "never", // the suite built the app already; never rebuild under the running e2e server
   };
-  demo = spawn(process.execPath, ["scripts/demo.mjs"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  demo = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
   demo.stdout!.on("data", (d) => (output += d));
   demo.stderr!.on("data", (d) => (output += d));
   const deadline = Date.now() + 150_000;

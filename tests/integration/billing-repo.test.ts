@@ -11,8 +11,8 @@ import {
   SNAPSHOT_CHUNK_ROWS,
 } from "@/lib/billing/quota-repo";
 import { QuotaClock } from "@/lib/billing/windows";
-import { migrate } from "@/scripts/lib/chaos/services";
 import { PostgresCluster } from "@/scripts/lib/faults";
+import { migrateDatabase as migrate } from "@/scripts/lib/throwaway-services";
 
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { testEnv } from "../support/test-env";

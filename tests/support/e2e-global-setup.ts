@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import type { TestProject } from "vitest/node";
 
+import { run } from "@/scripts/lib/run";
+
 import { freePort, waitForHealth } from "./net";
 import { testEnv } from "./test-env";
 
@@ -15,13 +17,6 @@ declare module "vitest" {
   export interface ProvidedContext {
     baseURL: string;
   }
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: "inherit", env });
-    child.on("exit", (code) => resolve(code ?? 1));
-  });
 }
 
 export type NextServer = { baseURL: string; output: () => string; stop: () => Promise<void> };

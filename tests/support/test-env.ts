@@ -1,5 +1,5 @@
 /**
- * The environment `npm test` prepared (scripts/test.mjs): a throwaway database and a private
+ * The environment `npm test` prepared (scripts/test.ts): a throwaway database and a private
  * Redis db number. Refuses to run against anything else, so a stray DATABASE_URL can never point
  * a test at real data.
  */

@@ -5,6 +5,7 @@ import { ledgerKeys } from "@/lib/billing/keys";
 import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
 
 import { redisCommand } from "../faults";
+import { prng } from "../prng";
 import {
   checkLedger,
   exactMonthlySnapshot,
@@ -168,18 +169,6 @@ function empty(
     ok: status !== "error",
     notes: [],
     alerts: {},
-  };
-}
-
-/** mulberry32: repeatable costs and key choices per run. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 
 import { PgliteServer, PostgresCluster, RedisProcess, TcpProxy } from "../faults";
 import { exited, reapOnExit, signal } from "../faults/process-util";
+import { migrateDatabase as migrate } from "../throwaway-services";
 
 /**
  * The chaos suite's own services — never the machine's PostgreSQL (5432) or Redis (6379): a private
@@ -99,25 +100,6 @@ export class ChaosServices {
     })();
     return this.stopping;
   }
-}
-
-/** node scripts/migrate.mjs deploy against `databaseUrl`. */
-export async function migrate(databaseUrl: string): Promise<void> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl };
-  delete env.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
-  const out: Buffer[] = [];
-  const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ["scripts/migrate.mjs", "deploy"], {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => out.push(d));
-    child.on("error", () => resolve(1));
-    child.on("exit", (c, sig) => resolve(c ?? (sig ? 1 : 0)));
-  });
-  if (code !== 0) throw new Error(`migrations failed (exit ${code}):\n${Buffer.concat(out).toString()}`);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Child-process entry of pglite-server.ts: an embedded PostgreSQL (PGlite) served over TCP by the
 // project's cycle-safe server (scripts/lib/pglite-server.mjs — pglite-socket interleaves clients'
 // messages), optionally migrated first (scripts/migrate.mjs on the same instance, as
-// scripts/demo.mjs does). Prints one line `PGLITE_READY {"port":…}` on stdout when it serves.
+// npm run demo does). Prints one line `PGLITE_READY {"port":…}` on stdout when it serves.
 // Exits on SIGTERM/SIGINT, and when its parent goes away (stdin closes).
 import fs from "node:fs";
 import path from "node:path";

@@ -14,7 +14,7 @@ export interface PostgresClusterOptions {
 }
 
 /** The newest /usr/lib/postgresql/<v>/bin with initdb, or $PG_BIN, or PATH. */
-function findBin(): string {
+export function postgresBinDir(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const base = "/usr/lib/postgresql";
   const v = fs.existsSync(base)
@@ -55,7 +55,7 @@ export class PostgresCluster {
   ) {}
 
   static async start(o: PostgresClusterOptions = {}): Promise<PostgresCluster> {
-    const bin = findBin();
+    const bin = postgresBinDir();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qc-faults-pg-"));
     if (/[\s'"\\]/.test(dir)) throw new Error(`temp dir ${dir} must not contain spaces or quotes`);
     const asRoot = process.getuid?.() === 0;
