@@ -27,6 +27,7 @@ import {
 } from "@/lib/billing/quota-cache";
 import { createBillingRuntime } from "@/lib/billing/runtime";
 
+import { seed } from "./billing-seed";
 import { onCleanup, ops, runBench, writeReport } from "./lib/lifecycle";
 import { machineFacts } from "./lib/machine";
 import { LEG_BLOCKS, measurePair, printMeasurements, summarize, type Measurement } from "./lib/pair";
@@ -98,30 +99,8 @@ async function main() {
   if (!machine.exposeGc)
     progress("global.gc is not available (run node with --expose-gc); RSS figures include garbage");
 
-  // Fixtures: users, a daily limit each, the cache built by one check per user.
-  const { rows: userRows } = await pool.query<{ id: string }>(
-    `INSERT INTO users (email, password_hash) SELECT 'bench-' || g || '@bench.invalid', 'x' FROM generate_series(1, $1::int) g RETURNING id`,
-    [USERS],
-  );
-  const userIds = userRows.map((r) => Number(r.id));
-  await runOps(
-    USERS,
-    16,
-    (i) =>
-      repo.upsertForUser(userIds[i], [
-        { platform: PLATFORM, limits: { daily: DAILY_LIMIT, weekly: null, monthly: null } },
-      ]),
-    { name: "fixtures", record: false },
-  );
-  for (const id of userIds) await service.checkUserPlatformQuotaEligibility(id, PLATFORM);
+  const userIds = await seed(rt, { users: USERS, platform: PLATFORM, dailyLimit: DAILY_LIMIT });
   const keys = userIds.map((id) => billingKeys.userPlatformQuota(id, PLATFORM));
-  let hits = 0;
-  for (const id of userIds) {
-    const d = await service.checkUserPlatformQuotaEligibility(id, PLATFORM);
-    if (d.allowed && d.source === "cache") hits++;
-  }
-  if (hits !== USERS) throw new Error(`cache not built: ${hits}/${USERS} checks hit the cache`);
-  progress(`${USERS} users with a ${PLATFORM} daily limit, cache built`);
 
   const results: Measurement[] = [];
 
