@@ -64,7 +64,8 @@ const hasQuotaCell = (f: Fetched) => {
 /** Bytes of the inline RSC payload (`<script>self.__next_f.push(…)</script>`) in a page. */
 function rscPayloadBytes(html: string): number {
   let n = 0;
-  for (const m of html.matchAll(/<script>self\.__next_f\.push\([\s\S]*?\)<\/script>/g)) n += Buffer.byteLength(m[0]);
+  for (const m of html.matchAll(/<script\b[^>]*>self\.__next_f\.push\([\s\S]*?\)<\/script>/g))
+    n += Buffer.byteLength(m[0]);
   return n;
 }
 

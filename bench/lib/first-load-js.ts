@@ -48,7 +48,7 @@ function scriptUrls(html: string): Map<string, string> {
 /** /_next/static/…js paths mentioned inside the inline RSC payload (chunks of client components). */
 function rscChunkRefs(html: string): Set<string> {
   const refs = new Set<string>();
-  for (const m of html.matchAll(/<script>self\.__next_f\.push\(([\s\S]*?)\)<\/script>/g)) {
+  for (const m of html.matchAll(/<script\b[^>]*>self\.__next_f\.push\(([\s\S]*?)\)<\/script>/g)) {
     for (const r of m[1].matchAll(/(?:\/_next\/)?static\/chunks\/[A-Za-z0-9_\-./~]+?\.js/g)) {
       refs.add(r[0].startsWith("/_next/") ? r[0] : `/_next/${r[0]}`);
     }
