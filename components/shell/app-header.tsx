@@ -27,6 +27,7 @@ export async function AppHeader({ user }: { user: SessionUser }) {
               <NavLink href="/admin/users">{t("users")}</NavLink>
               <NavLink href="/admin/settings">{t("settings")}</NavLink>
               <NavLink href="/admin/cache">{t("cache")}</NavLink>
+              <NavLink href="/admin/audit">{t("audit")}</NavLink>
             </div>
           ) : null}
         </nav>

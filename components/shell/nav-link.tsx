@@ -8,7 +8,7 @@ export function NavLink({
   href,
   children,
 }: {
-  href: "/dashboard" | "/admin/users" | "/admin/settings" | "/admin/cache";
+  href: "/dashboard" | "/admin/users" | "/admin/settings" | "/admin/cache" | "/admin/audit";
   children: ReactNode;
 }) {
   const active = usePathname() === href;

@@ -1,0 +1,125 @@
+import type pg from "pg";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+import { DEMO_ADMIN } from "@/lib/seed/demo";
+
+import { builtAction, callAction } from "../support/actions";
+import { launchChromium, screenshot, signIn } from "../support/browser";
+import { rawDb } from "../support/db";
+import { sessionCookieFor } from "../support/session";
+
+/**
+ * The audit log page in Chromium: a settings change made in the settings page and a status change
+ * made over the action appear with their before → after, the filters live in the URL, times are
+ * in the viewer's named time zone, and the page fits a phone in both languages.
+ */
+const base = inject("baseURL");
+let browser: Browser;
+let c: pg.Client;
+let savedDefaults: string | null = null;
+const carol = "carol.w@example.net";
+
+async function adminPage(locale: "en" | "zh", viewport = { width: 1366, height: 900 }): Promise<Page> {
+  const ctx = await browser.newContext({
+    locale: locale === "zh" ? "zh-CN" : "en-US",
+    timezoneId: "Asia/Tokyo",
+    viewport,
+  });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/${locale}/sign-in`);
+  await signIn(page, DEMO_ADMIN.email, DEMO_ADMIN.password);
+  await page.waitForURL(`${base}/${locale}/dashboard`);
+  return page;
+}
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  c = await rawDb();
+  const { rows } = await c.query("SELECT value FROM settings WHERE key = 'default_platform_quotas'");
+  savedDefaults = rows[0]?.value ?? null;
+});
+afterAll(async () => {
+  // Leave the shared defaults and carol as other files expect them.
+  if (savedDefaults === null) await c.query("DELETE FROM settings WHERE key = 'default_platform_quotas'");
+  else await c.query("UPDATE settings SET value = $1 WHERE key = 'default_platform_quotas'", [savedDefaults]);
+  await c.query("UPDATE users SET status = 'active' WHERE email = $1", [carol]);
+  await browser?.close();
+  await c.end();
+});
+
+describe("audit log page", () => {
+  it("en: a settings save and a status change show who, when (named zone) and before → after; filters are URL state", async () => {
+    const page = await adminPage("en");
+    await page.goto(`${base}/en/admin/settings`);
+    await page.locator('[data-cell="system.gemini.weekly"]').fill("7.25");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await expect.poll(() => page.getByTestId("toast").textContent()).toBe("Quota defaults saved.");
+
+    const carolId = String((await c.query("SELECT id FROM users WHERE email = $1", [carol])).rows[0].id);
+    const cookie = await sessionCookieFor(DEMO_ADMIN.email);
+    const r = await callAction(
+      base,
+      builtAction("setUserStatusAction"),
+      [{ userId: Number(carolId), status: "disabled" }],
+      cookie,
+    );
+    expect(r.body).toContain('"ok":true');
+
+    await page.goto(`${base}/en/admin/audit`);
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Audit log");
+    expect(await page.getByTestId("audit-time-zone").textContent()).toBe("Times in Asia/Tokyo");
+    const first = page.getByTestId("audit-entry").first();
+    expect(await first.getAttribute("data-action")).toBe("user.status.update");
+    expect(await first.textContent()).toContain(`${carol} (#${carolId})`);
+    expect(await first.textContent()).toContain("Status: active → disabled");
+
+    // Kind filter through the form: the URL carries it, the list holds only that kind.
+    await page.getByLabel("Kind").selectOption("quota_defaults");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/kind=quota_defaults/);
+    const actions = await page
+      .getByTestId("audit-entry")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-action")));
+    expect(actions.length).toBeGreaterThan(0);
+    expect(new Set(actions)).toEqual(new Set(["settings.quota_defaults.update"]));
+    const cellText = await page
+      .getByTestId("audit-entry")
+      .first()
+      .locator('[data-testid="audit-matrix"] tr[data-platform="gemini"] td[data-window="weekly"]')
+      .textContent();
+    expect(cellText).toMatch(/→ \$7\.25$/);
+    await screenshot(page, "audit-en-desktop");
+
+    // A user filter by e-mail (another case) finds carol's change only.
+    await page.goto(`${base}/en/admin/audit?user=${encodeURIComponent(carol.toUpperCase())}`);
+    const targets = await page.getByTestId("audit-entry").evaluateAll((els) => els.map((e) => e.textContent ?? ""));
+    expect(targets.length).toBeGreaterThan(0);
+    for (const t of targets) expect(t).toContain(`(#${carolId})`);
+    // Garbage in the URL is ignored, never an error page.
+    const bad = await page.goto(`${base}/en/admin/audit?kind=nope&from=2026-13-45&page=-3&actor=%00`);
+    expect(bad?.status()).toBe(200);
+    await page.context().close();
+  });
+
+  it.each([
+    ["en", "Audit log"],
+    ["zh", "审计日志"],
+  ] as const)("%s on a 390×844 phone: no horizontal page scroll, entries readable", async (locale, title) => {
+    const page = await adminPage(locale, { width: 390, height: 844 });
+    await page.goto(`${base}/${locale}/admin/audit`);
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe(title);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBe(390);
+    // No label rendered one character per line (zh): every entry title is a single line.
+    const heights = await page
+      .getByTestId("audit-entry")
+      .locator("h2")
+      .evaluateAll((els) =>
+        els.map((e) => [e.getBoundingClientRect().height, parseFloat(getComputedStyle(e).lineHeight)]),
+      );
+    expect(heights.length).toBeGreaterThan(0);
+    for (const [h, line] of heights) expect(h).toBeLessThanOrEqual(line * 1.5);
+    await screenshot(page, `audit-${locale}-phone`);
+    await page.context().close();
+  });
+});
