@@ -31,6 +31,13 @@ export type AuditKind = keyof typeof AUDIT_KINDS;
 const KIND_NAMES = Object.keys(AUDIT_KINDS) as [AuditKind, ...AuditKind[]];
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** Control characters (NUL: PostgreSQL refuses it in text) and lone surrogates match no address. */
+const UNSEARCHABLE = /[\p{Cc}\p{Cs}]/gu;
+const text = z
+  .string()
+  .transform((s) => s.replace(UNSEARCHABLE, "").trim())
+  .pipe(z.string().max(255))
+  .catch("");
 const date = z
   .string()
   .trim()
@@ -39,9 +46,9 @@ const date = z
 
 export const AuditListParamsSchema = z.object({
   /** the acting admin's e-mail as recorded (the page offers the recorded ones) */
-  actor: z.string().trim().max(255).catch(""),
+  actor: text,
   /** the target user: an id, or an e-mail (matched case-insensitively, active users) */
-  user: z.string().trim().max(255).catch(""),
+  user: text,
   kind: z.enum(["", ...KIND_NAMES]).catch(""),
   /** first and last day, inclusive, as dates in the viewer's time zone */
   from: date,

@@ -79,13 +79,14 @@ describe("npm run demo with no PostgreSQL and no Redis", () => {
       "Users",
       "Settings",
       "Cache health",
+      "Audit log",
     ]);
     expect(await page.getByRole("status").textContent()).toContain("Running without the shared Redis cache");
     await page.getByLabel("Language").selectOption("zh");
     await page.waitForURL(`${base}/zh/dashboard`);
     await expect
       .poll(() => page.getByTestId("admin-menu").getByRole("link").allTextContents())
-      .toEqual(["用户管理", "系统设置", "缓存健康"]);
+      .toEqual(["用户管理", "系统设置", "缓存健康", "审计日志"]);
     await page.getByRole("link", { name: "用户管理" }).click();
     await page.waitForURL(`${base}/zh/admin/users`);
     await expect.poll(() => page.getByTestId("stat-total").textContent()).toBe("9");
@@ -93,6 +94,10 @@ describe("npm run demo with no PostgreSQL and no Redis", () => {
     await page.waitForURL(`${base}/en/admin/users`);
     expect(await page.locator("h1").textContent()).toBe("Users");
     await screenshot(page, "demo-admin-users-en");
+    // The audit log reads on the embedded PostgreSQL too (no named prepared statements).
+    const audit = await page.goto(`${base}/en/admin/audit`);
+    expect(audit?.status()).toBe(200);
+    expect(await page.locator("h1").textContent()).toBe("Audit log");
     await ctx.close();
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { describeChanges } from "@/lib/audit/diff";
+import { AuditListParamsSchema } from "@/lib/audit/log";
 
 /** The audit page's reading of recorded changes (lib/audit/diff.ts). */
 describe("describeChanges", () => {
@@ -63,5 +64,19 @@ describe("describeChanges", () => {
     expect(describeChanges("future.kind", [{ key: "x", before: 1, after: 2 }])).toEqual([
       { kind: "other", key: "x", before: 1, after: 2 },
     ]);
+  });
+});
+
+describe("AuditListParamsSchema", () => {
+  it("drops what PostgreSQL cannot compare (NUL, lone surrogates) and ignores bad values instead of failing", () => {
+    expect(
+      AuditListParamsSchema.parse({
+        actor: "a\u0000b@x",
+        user: " \uD800 7 ",
+        kind: "nope",
+        from: "2026-02-30",
+        page: "-3",
+      }),
+    ).toEqual({ actor: "ab@x", user: "7", kind: "", from: "", to: "", page: 1 });
   });
 });
