@@ -160,13 +160,7 @@ export async function AuditEntry({ entry }: { entry: AuditListEntry }) {
       ) : (
         t("targetDeletedUser", { id: entry.targetId })
       )
-    ) : entry.targetType === "settings" ? (
-      entry.targetId === "registration" ? (
-        t("targetRegistration")
-      ) : (
-        t("targetQuotaDefaults")
-      )
-    ) : (
+    ) : entry.targetType === "settings" ? null : ( // the kind already names the settings it changed
       <span className="font-mono text-xs break-all">{entry.targetId}</span>
     );
   return (
@@ -181,7 +175,7 @@ export async function AuditEntry({ entry }: { entry: AuditListEntry }) {
         <h2 id={`audit-${entry.id}-title`} className="font-semibold break-keep">
           {t(`kinds.${entry.kind ?? "unknown"}`)}
         </h2>
-        <span className="text-slate-700">{target}</span>
+        {target ? <span className="text-slate-700">{target}</span> : null}
         <span className="text-slate-600">{entry.actorEmail}</span>
         <time dateTime={entry.at} className="ml-auto text-slate-600 tabular-nums">
           {format.dateTime(new Date(entry.at), { dateStyle: "medium", timeStyle: "medium" })}

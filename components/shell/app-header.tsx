@@ -12,12 +12,20 @@ export async function AppHeader({ user }: { user: SessionUser }) {
   const tc = await getTranslations("Common");
   return (
     <header className="border-b border-slate-200 bg-white">
-      <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
-        <span className="font-semibold">{tc("appName")}</span>
-        <nav
-          aria-label={t("main")}
-          className="order-last flex w-full flex-wrap items-center gap-1 text-sm sm:order-none sm:w-auto sm:flex-1"
-        >
+      {/* Two rows at every width: the account controls never squeeze the navigation into a wrap
+          (five admin links and the account line did not fit one 1366 px row, nor zh on a phone). */}
+      <div className="mx-auto max-w-6xl px-4 py-3">
+        <div className="flex items-center gap-3">
+          <span className="font-semibold break-keep">{tc("appName")}</span>
+          <div className="ml-auto flex min-w-0 items-center gap-3">
+            <span className="hidden truncate text-sm text-slate-600 sm:inline" title={user.email}>
+              {t("signedInAs", { email: user.email })} · {user.role === "admin" ? t("roleAdmin") : t("roleUser")}
+            </span>
+            <LocaleSwitcher />
+            <SignOutButton />
+          </div>
+        </div>
+        <nav aria-label={t("main")} className="mt-2 flex flex-wrap items-center gap-1 text-sm break-keep">
           <NavLink href="/dashboard">{t("dashboard")}</NavLink>
           {user.role === "admin" ? (
             <div className="flex flex-wrap items-center gap-1" data-testid="admin-menu">
@@ -31,13 +39,6 @@ export async function AppHeader({ user }: { user: SessionUser }) {
             </div>
           ) : null}
         </nav>
-        <div className="ml-auto flex items-center gap-3">
-          <span className="hidden text-sm text-slate-600 sm:inline" title={user.email}>
-            {t("signedInAs", { email: user.email })} · {user.role === "admin" ? t("roleAdmin") : t("roleUser")}
-          </span>
-          <LocaleSwitcher />
-          <SignOutButton />
-        </div>
       </div>
     </header>
   );
