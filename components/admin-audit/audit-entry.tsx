@@ -9,13 +9,11 @@ import { QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
 type T = Awaited<ReturnType<typeof getTranslations<"AdminAudit">>>;
 type Format = Awaited<ReturnType<typeof getFormatter>>;
 
-const usd = { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol", maximumFractionDigits: 10 } as const;
-
 /** A recorded value as a person reads it: a limit (null = unlimited, or inherit in an override), a flag, a word. */
 function valueText(v: unknown, t: T, format: Format, scope?: MatrixScope): string {
   if (v === null || v === undefined) return scope?.of === "source" ? t("inherit") : t("unlimited");
   if (v === 0) return t("disabled");
-  if (typeof v === "number") return format.number(v, usd);
+  if (typeof v === "number") return format.number(v, "usdExact");
   if (typeof v === "boolean") return v ? t("on") : t("off");
   if (v === "absent") return t("absent");
   if (v === "removed") return t("removedRow");
@@ -111,7 +109,7 @@ async function Section({ s, t, format }: { s: DiffSection; t: T; format: Format 
           <Change
             before={s.before}
             after={s.after}
-            text={(v) => (typeof v === "number" ? format.number(v, usd) : text(v))}
+            text={(v) => (typeof v === "number" ? format.number(v, "usdExact") : text(v))}
           />
         </p>
       );
@@ -178,7 +176,7 @@ export async function AuditEntry({ entry }: { entry: AuditListEntry }) {
         {target ? <span className="text-slate-700">{target}</span> : null}
         <span className="text-slate-600">{entry.actorEmail}</span>
         <time dateTime={entry.at} className="ml-auto text-slate-600 tabular-nums">
-          {format.dateTime(new Date(entry.at), { dateStyle: "medium", timeStyle: "medium" })}
+          {format.dateTime(new Date(entry.at), "dateTimeSeconds")}
         </time>
       </header>
       <div className="space-y-2">

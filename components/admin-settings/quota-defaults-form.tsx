@@ -6,6 +6,7 @@ import { useMemo, useRef, useState, useTransition } from "react";
 import { cellErrors, parseQuotaText, quotaText, sameQuotaText, type QuotaText } from "@/components/quota/format";
 import { QuotaMatrix, type QuotaMatrixLabels } from "@/components/quota/quota-matrix";
 import { knownKey } from "@/i18n/known-key";
+import { Link } from "@/i18n/navigation";
 import { saveQuotaDefaultsAction } from "@/lib/actions/settings";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import type { Platform } from "@/lib/billing/platforms";
@@ -259,7 +260,12 @@ export function QuotaDefaultsForm({
                 email: lastChange.email,
                 time: format.dateTime(new Date(lastChange.at), "dateTime"),
               })
-            : t("neverChanged")}
+            : t("neverChanged")}{" "}
+          {lastChange ? (
+            <Link href={{ pathname: "/admin/audit", query: { kind: "quota_defaults" } }} className="underline">
+              {t("history")}
+            </Link>
+          ) : null}
         </p>
         <div className="flex items-center gap-3">
           <div aria-live="polite" className="text-sm">

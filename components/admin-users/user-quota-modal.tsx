@@ -9,6 +9,7 @@ import { QuotaMatrix, type QuotaMatrixLabels } from "@/components/quota/quota-ma
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { Dialog } from "@/components/ui/dialog";
 import { knownKey } from "@/i18n/known-key";
+import { Link } from "@/i18n/navigation";
 import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from "@/lib/actions/user-quotas";
 import type { Platform } from "@/lib/billing/platforms";
 import type { QuotaWindow } from "@/lib/billing/vocabulary";
@@ -171,7 +172,16 @@ export function UserQuotaModal({
             ? t("lastChange", { email: data.last_change.actor_email, time: when(data.last_change.at) })
             : data
               ? t("noChange")
-              : null}
+              : null}{" "}
+          {data?.last_change ? (
+            <Link
+              href={{ pathname: "/admin/audit", query: { user: String(user.id) } }}
+              className="underline"
+              data-testid="modal-history-link"
+            >
+              {t("history")}
+            </Link>
+          ) : null}
         </span>
       </div>
       <div className="ml-auto flex gap-2">

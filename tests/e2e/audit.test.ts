@@ -96,6 +96,13 @@ describe("audit log page", () => {
     const targets = await page.getByTestId("audit-entry").evaluateAll((els) => els.map((e) => e.textContent ?? ""));
     expect(targets.length).toBeGreaterThan(0);
     for (const t of targets) expect(t).toContain(`(#${carolId})`);
+    // The quota modal's "last change" links to this user's history.
+    await page.goto(`${base}/en/admin/users?q=carol.w`);
+    await page.getByRole("button", { name: `Platform quotas of ${carol}` }).click();
+    await page.getByRole("dialog").getByTestId("modal-history-link").click();
+    await page.waitForURL(new RegExp(`/en/admin/audit\\?user=${carolId}$`));
+    expect(await page.getByTestId("audit-entry").first().textContent()).toContain("Status: active → disabled");
+
     // Garbage in the URL is ignored, never an error page.
     const bad = await page.goto(`${base}/en/admin/audit?kind=nope&from=2026-13-45&page=-3&actor=%00`);
     expect(bad?.status()).toBe(200);

@@ -5,16 +5,17 @@ import { AuditEntry } from "@/components/admin-audit/audit-entry";
 import { AuditFilters } from "@/components/admin-audit/audit-filters";
 import { PageHeader } from "@/components/ui/card";
 import { Link } from "@/i18n/navigation";
+import { pageLocale } from "@/i18n/page-locale";
 import { AuditListParamsSchema, listAuditActors, listAuditEntries } from "@/lib/audit/log";
 import { requireAdmin } from "@/lib/auth/guards";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/admin/audit">): Promise<Metadata> {
-  const t = await getTranslations({ locale: (await params).locale, namespace: "AdminAudit" });
+  const t = await getTranslations({ locale: await pageLocale(params), namespace: "AdminAudit" });
   return { title: t("title") };
 }
 
 export default async function AdminAuditPage({ params, searchParams }: PageProps<"/[locale]/admin/audit">) {
-  setRequestLocale((await params).locale);
+  setRequestLocale(await pageLocale(params));
   await requireAdmin();
   const raw = Object.fromEntries(Object.entries(await searchParams).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
   const query = AuditListParamsSchema.parse(raw);
