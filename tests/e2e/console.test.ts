@@ -103,7 +103,9 @@ describe("admin", () => {
 
     await page.getByLabel("Language").selectOption("zh");
     await page.waitForURL(`${base}/zh/dashboard`);
-    await expect.poll(() => menu.getByRole("link").allTextContents()).toEqual(["用户管理", "系统设置", "缓存健康", "审计日志"]);
+    await expect
+      .poll(() => menu.getByRole("link").allTextContents())
+      .toEqual(["用户管理", "系统设置", "缓存健康", "审计日志"]);
 
     await menu.getByRole("link", { name: "用户管理" }).click();
     await page.waitForURL(`${base}/zh/admin/users`);
