@@ -4,9 +4,9 @@ import type pg from "pg";
 import { billingKeys } from "./keys";
 import { enqueueOutbox, markFirstPass, markFirstPassFailed, type OutboxItem, type OutboxRow } from "./outbox";
 import { PLATFORMS } from "./platforms";
-import { withTransaction, type QuotaLimits, type QuotaRow } from "./quota-repo";
+import { withTransaction, type QuotaRow } from "./quota-repo";
 import type { BillingRuntime } from "./runtime";
-import type { Window } from "./windows";
+import type { Limits, QuotaWindow } from "./vocabulary";
 
 /**
  * How an admin change to quota rows reaches Redis without losing usage (docs/consistency.md). The
@@ -39,7 +39,7 @@ export function saveWork(userId: number, before: QuotaRow[], after: QuotaRow[], 
 export function resetWork(
   userId: number,
   platform: string,
-  window: Window,
+  window: QuotaWindow,
   newStart: number,
   flusherMode: boolean,
 ): OutboxItem[] {
@@ -99,7 +99,7 @@ export async function firstPass(
 export async function saveUserLimits(
   rt: BillingRuntime,
   userId: number,
-  records: Array<{ platform: string; limits: QuotaLimits }>,
+  records: Array<{ platform: string; limits: Limits }>,
 ): Promise<void> {
   const flusher = rt.service.config.flusherEnabled;
   const work = await withTransaction(rt.pool, async (client: pg.PoolClient) => {
@@ -117,7 +117,7 @@ export async function resetUserWindow(
   rt: BillingRuntime,
   userId: number,
   platform: string,
-  window: Window,
+  window: QuotaWindow,
   now = Date.now(),
 ): Promise<void> {
   const newStart = rt.clock.currentWindowStart(window, now);

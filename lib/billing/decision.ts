@@ -1,7 +1,8 @@
 import { QuotaExhaustedError } from "./errors";
-import { QUOTA_SCHEMA_VERSION, type QuotaCacheEntry, type WindowRefresh } from "./quota-cache";
+import { entryHasAnyLimit, QUOTA_SCHEMA_VERSION, type QuotaCacheEntry, type WindowRefresh } from "./quota-cache";
 import type { QuotaRow } from "./quota-repo";
-import { cacheWindowExpired, monthlyWindowExpired, type QuotaClock, type Window } from "./windows";
+import type { QuotaWindow } from "./vocabulary";
+import { cacheWindowExpired, monthlyWindowExpired, type QuotaClock } from "./windows";
 
 /**
  * The pure core of the eligibility check (spec §5.2): functions of (entry or row, clock, now) with
@@ -90,7 +91,7 @@ const NONE: readonly WindowRefresh[] = Object.freeze([]);
  * a sentinel-like entry (no limits), whose short TTL must not be upgraded.
  */
 export function windowsToRefresh(entry: QuotaCacheEntry, clock: QuotaClock, now: number): readonly WindowRefresh[] {
-  if (entry.dailyLimit === null && entry.weeklyLimit === null && entry.monthlyLimit === null) return NONE;
+  if (!entryHasAnyLimit(entry)) return NONE;
   const sod = clock.startOfDay(now);
   const sow = clock.startOfWeek(now);
   const d = cacheWindowExpired(entry.dailyWindowStart, sod);
@@ -141,6 +142,6 @@ export function decideQuota(entry: QuotaState, clock: QuotaClock, now: number): 
   return null;
 }
 
-function exhausted(window: Window, resetsAt: string): QuotaExhaustedError {
+function exhausted(window: QuotaWindow, resetsAt: string): QuotaExhaustedError {
   return new QuotaExhaustedError(window, resetsAt);
 }

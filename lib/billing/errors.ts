@@ -1,11 +1,11 @@
-import type { Window } from "./windows";
+import type { QuotaWindow } from "./vocabulary";
 
 /**
  * The gateway's billing errors (spec §5.2) and how it turns them into HTTP responses: 429
  * `rate_limit_exceeded` with `Retry-After` for the quota errors, 503 `billing_service_error`
  * for a billing outage (our documented fail-closed mode uses it).
  */
-const QUOTA_ERRORS: Record<Window, { reason: string; message: string }> = {
+const QUOTA_ERRORS: Record<QuotaWindow, { reason: string; message: string }> = {
   daily: { reason: "USER_PLATFORM_DAILY_QUOTA_EXHAUSTED", message: "Daily usage quota exhausted for this platform." },
   weekly: {
     reason: "USER_PLATFORM_WEEKLY_QUOTA_EXHAUSTED",
@@ -23,7 +23,7 @@ export class QuotaExhaustedError extends Error {
   readonly reason: string;
   readonly metadata: { window_resets_at: string };
   constructor(
-    readonly window: Window,
+    readonly window: QuotaWindow,
     windowResetsAt: string,
   ) {
     super(QUOTA_ERRORS[window].message);

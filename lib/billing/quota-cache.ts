@@ -14,7 +14,7 @@ import {
 } from "./encoding";
 import { billingKeys, ledgerKeys } from "./keys";
 import { LuaScript } from "./script";
-import type { Window } from "./windows";
+import type { QuotaWindow } from "./vocabulary";
 
 /**
  * The user × platform quota hash shared with the Go gateway (spec §6.1–§6.3):
@@ -250,8 +250,11 @@ function isEmpty(h: Record<string, string>): boolean {
   return true;
 }
 
-/** True when at least one window has a limit (a sentinel has none). */
-export function hasAnyLimit(e: Pick<QuotaCacheEntry, "dailyLimit" | "weeklyLimit" | "monthlyLimit">): boolean {
+/**
+ * hasAnyLimit (lib/billing/vocabulary.ts) for an entry or row, whose limits are flat fields: false
+ * for a sentinel, which has none. Compared in place: the eligibility check calls it per request.
+ */
+export function entryHasAnyLimit(e: Pick<QuotaCacheEntry, "dailyLimit" | "weeklyLimit" | "monthlyLimit">): boolean {
   return e.dailyLimit !== null || e.weeklyLimit !== null || e.monthlyLimit !== null;
 }
 
@@ -276,7 +279,7 @@ const SCRIPTS = {
 /** The scripts, for tests and benchmarks that run them raw. */
 export const QUOTA_SCRIPTS = SCRIPTS;
 
-export type WindowRefresh = { window: Window; seenStart: number | null; newStart: number };
+export type WindowRefresh = { window: QuotaWindow; seenStart: number | null; newStart: number };
 
 /** A usage op's identity: its index in an op map (2 bits per op) and its id (`{epoch}.{index}`). */
 export type OpRef = { epoch: string; index: number; id: string };
@@ -512,7 +515,7 @@ export class QuotaCache {
   async applyReset(
     userId: number,
     platform: string,
-    window: Window,
+    window: QuotaWindow,
     newStart: number,
     resetId: string,
   ): Promise<"applied" | "absent" | "already"> {

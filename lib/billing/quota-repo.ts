@@ -3,7 +3,8 @@ import type pg from "pg";
 
 import { formatGoFloat } from "./encoding";
 import { PLATFORMS } from "./platforms";
-import type { QuotaClock, Window } from "./windows";
+import type { Limits, QuotaWindow } from "./vocabulary";
+import type { QuotaClock } from "./windows";
 
 /**
  * PostgreSQL repository of `user_platform_quotas` (spec §1.3), in plain SQL on a node-postgres pool
@@ -12,8 +13,6 @@ import type { QuotaClock, Window } from "./windows";
  * lose an update. No named prepared statements: a session may be shared (PgBouncer in transaction
  * mode, the embedded PGlite socket), and a name prepared on one client collides on the next.
  */
-export type QuotaLimits = { daily: number | null; weekly: number | null; monthly: number | null };
-
 export type QuotaRow = {
   id: number;
   userId: number;
@@ -124,7 +123,7 @@ function snapshotColumns(chunk: readonly UsageSnapshot[]) {
   ];
 }
 
-const WINDOW_COLUMNS: Record<Window, { usage: string; start: string }> = {
+const WINDOW_COLUMNS: Record<QuotaWindow, { usage: string; start: string }> = {
   daily: { usage: "daily_usage_usd", start: "daily_window_start" },
   weekly: { usage: "weekly_usage_usd", start: "weekly_window_start" },
   monthly: { usage: "monthly_usage_usd", start: "monthly_window_start" },
@@ -292,7 +291,7 @@ export class QuotaRepository {
    * caller's transaction. Empty input is a no-op.
    */
   async bulkInsertInitial(
-    records: Array<{ userId: number; platform: string; limits: QuotaLimits }>,
+    records: Array<{ userId: number; platform: string; limits: Limits }>,
     client: Queryable = this.pool,
   ): Promise<void> {
     if (records.length === 0) return;
@@ -532,7 +531,7 @@ export class QuotaRepository {
   async resetWindow(
     userId: number,
     platform: string,
-    window: Window,
+    window: QuotaWindow,
     newStart: number,
     client: Queryable = this.pool,
   ): Promise<void> {
@@ -553,7 +552,7 @@ export class QuotaRepository {
    */
   async upsertForUser(
     userId: number,
-    records: Array<{ platform: string; limits: QuotaLimits }>,
+    records: Array<{ platform: string; limits: Limits }>,
     client?: pg.PoolClient,
   ): Promise<void> {
     const run = async (c: Queryable) => {

@@ -17,7 +17,8 @@ import {
   type QuotaField,
 } from "./quota-cache";
 import type { QuotaRepository } from "./quota-repo";
-import type { QuotaClock, Window } from "./windows";
+import type { QuotaWindow } from "./vocabulary";
+import type { QuotaClock } from "./windows";
 
 /**
  * The repair loop every billing runtime runs (the console app, each gateway process, the flusher
@@ -39,7 +40,7 @@ const JOURNAL_BATCH = 200;
 
 export type AdminPayload =
   | { op: "limits" }
-  | { op: "reset"; window: Window; start: number; resetId: string }
+  | { op: "reset"; window: QuotaWindow; start: number; resetId: string }
   | { op: "replace"; oldRowId: number | null };
 
 export class BillingRepairer {

@@ -14,7 +14,7 @@ import { UsageLedger, withTimeout, type RecordResult } from "./ledger";
 import { newBillingMetrics, type BillingMetrics, type DecisionSource } from "./metrics";
 import {
   decodeQuotaValues,
-  hasAnyLimit,
+  entryHasAnyLimit,
   QUOTA_CACHE_TTL_SECONDS,
   QUOTA_SCHEMA_VERSION,
   QUOTA_SENTINEL_TTL_SECONDS,
@@ -214,7 +214,7 @@ export class BillingService {
     if (!cache) return true;
     try {
       const entry = await cache.get(userId, platform);
-      return !entry || entry.malformed !== null || hasAnyLimit(entry);
+      return !entry || entry.malformed !== null || entryHasAnyLimit(entry);
     } catch {
       return true;
     }

@@ -1,5 +1,7 @@
 import { DateTime } from "luxon";
 
+import type { QuotaWindow } from "./vocabulary";
+
 /**
  * Quota windows (spec §4): daily = calendar day and weekly = calendar week from Monday, both in one
  * time zone that must equal the gateway's (default Asia/Shanghai); monthly = 30 × 24 h rolling
@@ -27,9 +29,6 @@ import { DateTime } from "luxon";
  */
 export const MONTH_MS = 30 * 24 * 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-export type Window = "daily" | "weekly" | "monthly";
-export const WINDOWS: readonly Window[] = ["daily", "weekly", "monthly"];
 
 /** The gateway's values for one local date, valid for `now` in [from, to). */
 type DayMemo = {
@@ -189,7 +188,7 @@ export class QuotaClock {
   }
 
   /** Current window start for a window, as the gateway sets it on a reset (monthly = now). */
-  currentWindowStart(window: Window, now: number): number {
+  currentWindowStart(window: QuotaWindow, now: number): number {
     return window === "daily" ? this.startOfDay(now) : window === "weekly" ? this.startOfWeek(now) : now;
   }
 

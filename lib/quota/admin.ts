@@ -6,9 +6,9 @@ import { latestAudit, recordAudit, type AuditChange } from "@/lib/audit/audit";
 import { firstPass, resetWork, saveWork } from "@/lib/billing/admin-changes";
 import { billingKeys } from "@/lib/billing/keys";
 import { enqueueOutbox, pendingInvalidations, type OutboxItem } from "@/lib/billing/outbox";
-import { withTransaction, type QuotaLimits, type QuotaRow } from "@/lib/billing/quota-repo";
+import { withTransaction, type QuotaRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
-import type { Window } from "@/lib/billing/windows";
+import type { Limits, QuotaWindow } from "@/lib/billing/vocabulary";
 import { pgPool } from "@/lib/db/client";
 import { redis } from "@/lib/redis/client";
 import { pipelineEntries } from "@/lib/users/list";
@@ -63,7 +63,7 @@ export async function getUserQuotasView(userId: number, now = Date.now()): Promi
   };
 }
 
-export type SaveQuotaInput = Array<{ platform: string; limits: QuotaLimits }>;
+export type SaveQuotaInput = Array<{ platform: string; limits: Limits }>;
 /**
  * `applied`: the version the change was made on and the one it produced (read in its transaction).
  * A modal holding `from` may adopt `to`; `view.version` is read after the commit and can be newer.
@@ -157,7 +157,7 @@ export async function saveUserQuotas(
 export async function resetUserQuotaWindow(
   userId: number,
   platform: string,
-  window: Window,
+  window: QuotaWindow,
   actor: Actor,
   now = Date.now(),
 ): Promise<QuotaChangeResult> {

@@ -2,6 +2,7 @@ import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { PLATFORMS } from "@/lib/billing/platforms";
+import type { Limits } from "@/lib/billing/vocabulary";
 
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
 import { testEnv } from "../support/test-env";
@@ -15,7 +16,6 @@ let c: Client;
 let users: number[] = [];
 const adminA = { id: 1, email: "admin-a@example.com" };
 const adminB = { id: 2, email: "admin-b@example.com" };
-type Limits = { daily: number | null; weekly: number | null; monthly: number | null };
 const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null): Limits => ({
   daily,
   weekly,

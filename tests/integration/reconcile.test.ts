@@ -5,8 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { billingKeys, ledgerKeys } from "@/lib/billing/keys";
 import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
-import type { QuotaLimits } from "@/lib/billing/quota-repo";
 import { reconcile, repairKey } from "@/lib/billing/reconcile";
+import type { Limits } from "@/lib/billing/vocabulary";
 
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
@@ -24,7 +24,7 @@ let r: Redis;
 let direct: ReturnType<typeof makeBilling>;
 let flusher: ReturnType<typeof makeBilling>;
 let users: number[] = [];
-const LIMITS: QuotaLimits = { daily: 10, weekly: 50, monthly: 200 };
+const LIMITS: Limits = { daily: 10, weekly: 50, monthly: 200 };
 const key = (u: number, p: string) => billingKeys.userPlatformQuota(u, p);
 const fast = { recheckDelayMs: 50 };
 

@@ -2,8 +2,8 @@ import { resetUserWindow, saveUserLimits } from "@/lib/billing/admin-changes";
 import { PG_TIMEOUTS } from "@/lib/billing/connections";
 import { billingKeys } from "@/lib/billing/keys";
 import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
-import type { QuotaLimits } from "@/lib/billing/quota-repo";
 import type { BillingRuntime } from "@/lib/billing/runtime";
+import type { Limits } from "@/lib/billing/vocabulary";
 
 import { redisCommand } from "../faults";
 import type { TrafficControl } from "../traffic";
@@ -101,7 +101,7 @@ export const SCENARIOS: Scenario[] = [
       for (let t = ctx.faultAt; t < ctx.duration - 0.3; t += every, n++) {
         await ctx.at(t);
         const userId = ctx.users[n % ctx.users.length];
-        const records: Array<{ platform: string; limits: QuotaLimits }> = [];
+        const records: Array<{ platform: string; limits: Limits }> = [];
         for (const platform of ctx.platforms) {
           if (platform === "gemini" && userId !== ctx.tight.userId && !removed.has(userId) && n % 3 === 1) {
             removed.add(userId); // removed by this save, re-added by the next save of this user
