@@ -1,4 +1,4 @@
-import Redis from "ioredis";
+import Redis, { type RedisOptions } from "ioredis";
 import type pg from "pg";
 
 import { billingPool, REDIS_OPTIONS } from "./connections";
@@ -51,6 +51,8 @@ export function createBillingRuntime(opts: {
   /** an existing client (not closed by the runtime), null for none, or a URL */
   redis?: Redis | null;
   redisUrl?: string | null;
+  /** options for the client opened from redisUrl, over REDIS_OPTIONS (e.g. shorter timeouts in tests) */
+  redisOptions?: RedisOptions;
   timeZone?: string;
   poolMax?: number;
   config?: Partial<BillingConfig>;
@@ -63,7 +65,12 @@ export function createBillingRuntime(opts: {
   if (!opts.pool && !opts.databaseUrl) throw new Error("createBillingRuntime: pool or databaseUrl is required");
   const pool = opts.pool ?? billingPool(opts.databaseUrl as string, opts.poolMax ?? 10);
   const ownRedis = opts.redis === undefined && !!opts.redisUrl;
-  const redis = opts.redis !== undefined ? opts.redis : opts.redisUrl ? new Redis(opts.redisUrl, REDIS_OPTIONS) : null;
+  const redis =
+    opts.redis !== undefined
+      ? opts.redis
+      : opts.redisUrl
+        ? new Redis(opts.redisUrl, { ...REDIS_OPTIONS, ...opts.redisOptions })
+        : null;
   if (ownRedis) redis?.on("error", () => {});
   const clock = new QuotaClock(opts.timeZone ?? "Asia/Shanghai");
   const repo = new QuotaRepository(pool, clock);

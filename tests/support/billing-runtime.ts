@@ -1,8 +1,4 @@
-import Redis from "ioredis";
-
-import { REDIS_OPTIONS } from "@/lib/billing/connections";
-import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
-import type { BillingConfig, BillingLogger } from "@/lib/billing/service";
+import { createBillingRuntime, type BillingConfig, type BillingLogger, type BillingRuntime } from "@/lib/billing";
 
 import { testEnv } from "./test-env";
 
@@ -18,8 +14,9 @@ export function memoryLogger() {
 
 /**
  * A billing runtime on the test database and a given Redis URL (or none), built by the library's own
- * composition root. The repairer is not started unless `repair: true` (tests drive it with
- * `runtime.repairer.runOnce()` / `settleAll()` to stay deterministic).
+ * composition root, with short Redis timeouts (fault tests cut the connection). The repairer is not
+ * started unless `repair: true` (tests drive it with `runtime.repairer.runOnce()` / `settleAll()` to
+ * stay deterministic).
  */
 export function makeBilling(
   opts: {
@@ -31,28 +28,16 @@ export function makeBilling(
     poolMax?: number;
   } = {},
 ): BillingRuntime & { log: ReturnType<typeof memoryLogger> } {
-  const redisUrl = opts.redisUrl === undefined ? testEnv().redisUrl : opts.redisUrl;
   const log = memoryLogger();
-  const redis = redisUrl
-    ? new Redis(redisUrl, { ...REDIS_OPTIONS, commandTimeout: 500, connectTimeout: 500, retryStrategy: () => 100 })
-    : null;
-  redis?.on("error", () => {});
   const rt = createBillingRuntime({
     databaseUrl: opts.databaseUrl ?? testEnv().databaseUrl,
-    redis,
+    redisUrl: opts.redisUrl === undefined ? testEnv().redisUrl : opts.redisUrl,
+    redisOptions: { commandTimeout: 500, connectTimeout: 500, retryStrategy: () => 100 },
     timeZone: opts.timeZone ?? "Asia/Shanghai",
     poolMax: opts.poolMax ?? 20,
     config: opts.config,
     logger: log.logger,
     repair: opts.repair ?? false,
   });
-  const close = rt.close;
-  return {
-    ...rt,
-    log,
-    async close() {
-      await close();
-      redis?.disconnect();
-    },
-  };
+  return { ...rt, log };
 }
