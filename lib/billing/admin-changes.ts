@@ -3,8 +3,9 @@ import type pg from "pg";
 
 import { billingKeys } from "./keys";
 import { enqueueOutbox, markFirstPass, markFirstPassFailed, type OutboxItem, type OutboxRow } from "./outbox";
+import { withTransaction } from "./pg";
 import { PLATFORMS } from "./platforms";
-import { withTransaction, type QuotaRow } from "./quota-repo";
+import type { QuotaRow } from "./quota-repo";
 import type { BillingRuntime } from "./runtime";
 import type { Limits, QuotaWindow } from "./vocabulary";
 

@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import type pg from "pg";
 
 import { formatGoFloat } from "./encoding";
+import { checkout, withTransaction } from "./pg";
 import { PLATFORMS } from "./platforms";
 import type { Limits, QuotaWindow } from "./vocabulary";
 import type { QuotaClock } from "./windows";
@@ -694,51 +695,8 @@ export async function enqueueReplayRow(
   );
 }
 
-/**
- * pool.connect() with an error listener for as long as the client is checked out: a connection reset
- * while a query runs (a cut network, a restarted server) is then that query's error, not an unhandled
- * 'error' event that takes the process down. The listener goes with the client on release.
- */
-export async function checkout(pool: Pick<pg.Pool, "connect">): Promise<pg.PoolClient> {
-  const client = await pool.connect();
-  const ignore = () => {};
-  client.on("error", ignore);
-  const release = client.release.bind(client);
-  client.release = (err?: Error | boolean) => {
-    client.removeListener("error", ignore);
-    client.release = release;
-    return release(err);
-  };
-  return client;
-}
-
 /** A string as a standard-conforming SQL literal (no backslash escapes; NUL refused). */
 export function quoteLiteral(s: string): string {
   if (s.includes("\u0000")) throw new Error("NUL in SQL literal");
   return `'${s.replace(/'/g, "''")}'`;
-}
-
-/**
- * Run `fn` in a transaction on its own pool client: BEGIN, COMMIT on success, ROLLBACK on any error
- * (the error is rethrown). A client whose ROLLBACK fails is destroyed rather than returned to the pool.
- */
-export async function withTransaction<T>(
-  pool: Pick<pg.Pool, "connect">,
-  fn: (client: pg.PoolClient) => Promise<T>,
-): Promise<T> {
-  const client = await checkout(pool);
-  let broken = false;
-  try {
-    await client.query("BEGIN");
-    const out = await fn(client);
-    await client.query("COMMIT");
-    return out;
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => {
-      broken = true;
-    });
-    throw e;
-  } finally {
-    client.release(broken);
-  }
 }

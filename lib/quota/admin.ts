@@ -6,10 +6,11 @@ import { latestAudit, recordAudit, type AuditChange } from "@/lib/audit/audit";
 import { firstPass, resetWork, saveWork } from "@/lib/billing/admin-changes";
 import { billingKeys } from "@/lib/billing/keys";
 import { enqueueOutbox, pendingInvalidations, type OutboxItem } from "@/lib/billing/outbox";
-import { withTransaction, type QuotaRow } from "@/lib/billing/quota-repo";
+import type { QuotaRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { Limits, QuotaWindow } from "@/lib/billing/vocabulary";
 import { pgPool } from "@/lib/db/client";
+import { rollback, withTransaction, type Rollback } from "@/lib/db/transaction";
 import { redis } from "@/lib/redis/client";
 import { pipelineEntries } from "@/lib/users/list";
 
@@ -68,9 +69,8 @@ export type SaveQuotaInput = Array<{ platform: string; limits: Limits }>;
  * `applied`: the version the change was made on and the one it produced (read in its transaction).
  * A modal holding `from` may adopt `to`; `view.version` is read after the commit and can be newer.
  */
-export type QuotaChangeResult =
-  | { ok: true; view: UserQuotasView; applied: { from: string; to: string } }
-  | { ok: false; code: "USER_NOT_FOUND" | "QUOTA_NOT_FOUND" | "CONFLICT" };
+type Refused = { ok: false; code: "USER_NOT_FOUND" | "QUOTA_NOT_FOUND" | "CONFLICT" };
+export type QuotaChangeResult = { ok: true; view: UserQuotasView; applied: { from: string; to: string } } | Refused;
 
 function limitChanges(before: QuotaRow[], after: SaveQuotaInput): AuditChange[] {
   const out: AuditChange[] = [];
@@ -94,15 +94,17 @@ function limitChanges(before: QuotaRow[], after: SaveQuotaInput): AuditChange[] 
   return out;
 }
 
-class UserMissing extends Error {}
-class RowMissing extends Error {}
-class StaleVersion extends Error {}
+/** What a change's transaction did: its Redis work and versions, or why it changed nothing (rolled back). */
+type Work<T> = ({ ok: true } & T) | Refused;
 
-/** The change's transaction, with the user row locked; throws UserMissing when there is no such user. */
-async function inUserTransaction<T>(userId: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return withTransaction(pgPool(), async (client) => {
+/** The change's transaction, with the user row locked; USER_NOT_FOUND (rolled back) when there is no such user. */
+async function inUserTransaction<T>(
+  userId: number,
+  fn: (client: pg.PoolClient) => Promise<Work<T> | Rollback<Work<T>>>,
+): Promise<Work<T>> {
+  return withTransaction<Work<T>>(pgPool(), async (client) => {
     const u = await client.query("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", [userId]);
-    if (!u.rowCount) throw new UserMissing();
+    if (!u.rowCount) return rollback({ ok: false, code: "USER_NOT_FOUND" });
     return fn(client);
   });
 }
@@ -121,10 +123,11 @@ export async function saveUserQuotas(
 ): Promise<QuotaChangeResult> {
   const { repo, service } = appBilling();
   const useRedis = redis() !== null;
-  let work: { ids: number[]; items: OutboxItem[]; version: string };
-  try {
-    work = await inUserTransaction(userId, async (client) => {
-      if ((await readQuotaVersion(client, userId)) !== expectedVersion) throw new StaleVersion();
+  const work = await inUserTransaction<{ ids: number[]; items: OutboxItem[]; version: string }>(
+    userId,
+    async (client) => {
+      if ((await readQuotaVersion(client, userId)) !== expectedVersion)
+        return rollback({ ok: false, code: "CONFLICT" });
       const before = await repo.listByUser(userId, client);
       await repo.upsertForUser(userId, quotas, client);
       await bumpQuotaVersion(client, userId);
@@ -137,13 +140,15 @@ export async function saveUserQuotas(
         changes: limitChanges(before, quotas),
       });
       const items = useRedis ? saveWork(userId, before, after, service.config.flusherEnabled) : [];
-      return { ids: await enqueueOutbox(client, items), items, version: await readQuotaVersion(client, userId) };
-    });
-  } catch (e) {
-    if (e instanceof UserMissing) return { ok: false, code: "USER_NOT_FOUND" };
-    if (e instanceof StaleVersion) return { ok: false, code: "CONFLICT" };
-    throw e;
-  }
+      return {
+        ok: true,
+        ids: await enqueueOutbox(client, items),
+        items,
+        version: await readQuotaVersion(client, userId),
+      };
+    },
+  );
+  if (!work.ok) return work;
   await firstPass(appBilling(), work.ids, work.items);
   return { ok: true, view: (await getUserQuotasView(userId))!, applied: { from: expectedVersion, to: work.version } };
 }
@@ -163,11 +168,11 @@ export async function resetUserQuotaWindow(
 ): Promise<QuotaChangeResult> {
   const { repo, clock, service } = appBilling();
   const newStart = clock.currentWindowStart(window, now);
-  let work: { ids: number[]; items: OutboxItem[]; applied: { from: string; to: string } };
-  try {
-    work = await inUserTransaction(userId, async (client) => {
+  const work = await inUserTransaction<{ ids: number[]; items: OutboxItem[]; applied: { from: string; to: string } }>(
+    userId,
+    async (client) => {
       const row = (await repo.listByUser(userId, client)).find((x) => x.platform === platform);
-      if (!row) throw new RowMissing();
+      if (!row) return rollback({ ok: false, code: "QUOTA_NOT_FOUND" });
       const from = await readQuotaVersion(client, userId);
       const before = { daily: row.dailyUsage, weekly: row.weeklyUsage, monthly: row.monthlyUsage }[window];
       await repo.resetWindow(userId, platform, window, newStart, client);
@@ -183,16 +188,14 @@ export async function resetUserQuotaWindow(
         ? resetWork(userId, platform, window, newStart, service.config.flusherEnabled)
         : [];
       return {
+        ok: true,
         ids: await enqueueOutbox(client, items),
         items,
         applied: { from, to: await readQuotaVersion(client, userId) },
       };
-    });
-  } catch (e) {
-    if (e instanceof UserMissing) return { ok: false, code: "USER_NOT_FOUND" };
-    if (e instanceof RowMissing) return { ok: false, code: "QUOTA_NOT_FOUND" };
-    throw e;
-  }
+    },
+  );
+  if (!work.ok) return work;
   await firstPass(appBilling(), work.ids, work.items);
   return { ok: true, view: (await getUserQuotasView(userId))!, applied: work.applied };
 }

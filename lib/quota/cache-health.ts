@@ -3,9 +3,9 @@ import "server-only";
 import { recordAudit, type AuditChange } from "@/lib/audit/audit";
 import { billingKeys } from "@/lib/billing/keys";
 import { ledgerStatus, type LedgerStatus } from "@/lib/billing/ledger-status";
-import { withTransaction } from "@/lib/billing/quota-repo";
 import { reconcile, repairKey, type DriftItem, type ReconcileResult } from "@/lib/billing/reconcile";
 import { pgPool } from "@/lib/db/client";
+import { withTransaction } from "@/lib/db/transaction";
 import { getHealth, type ServiceHealth } from "@/lib/health";
 import { redis } from "@/lib/redis/client";
 

@@ -6,6 +6,7 @@ import type pg from "pg";
 import { recordAudit } from "@/lib/audit/audit";
 import { env } from "@/lib/config/env";
 import { pgPool } from "@/lib/db/client";
+import { rollback, withTransaction } from "@/lib/db/transaction";
 
 import { CONSOLE_REGISTRATION_KEY } from "./keys";
 
@@ -79,15 +80,10 @@ export async function saveRegistrationSetting(
   input: { enabled: boolean; version: string },
   actor: { id: number; email: string },
 ): Promise<SaveRegistrationResult> {
-  const client = await pgPool().connect();
-  try {
-    await client.query("BEGIN");
+  return withTransaction<SaveRegistrationResult>(pgPool(), async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1)", [SAVE_LOCK]);
     const raw = await readRaw(client);
-    if (versionOf(raw) !== input.version) {
-      await client.query("ROLLBACK");
-      return { ok: false, code: "CONFLICT" };
-    }
+    if (versionOf(raw) !== input.version) return rollback({ ok: false, code: "CONFLICT" });
     const next = input.enabled ? "true" : "false";
     const changed = (raw === "true") !== input.enabled;
     if (raw !== next) {
@@ -106,12 +102,6 @@ export async function saveRegistrationSetting(
         changes: [{ key: CONSOLE_REGISTRATION_KEY, before: raw === "true", after: input.enabled }],
       });
     }
-    await client.query("COMMIT");
     return { ok: true, data: fromRaw(next), changed };
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }

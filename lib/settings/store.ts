@@ -7,6 +7,7 @@ import { recordAudit, type AuditChange } from "@/lib/audit/audit";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { pgPool } from "@/lib/db/client";
+import { rollback, withTransaction } from "@/lib/db/transaction";
 
 import { decodeQuotaMap, encodeQuotaMap } from "./codec";
 import { QUOTA_DEFAULT_KEYS, sourceGrantKey, sourceQuotasKey, SYSTEM_QUOTAS_KEY } from "./keys";
@@ -94,15 +95,10 @@ export async function saveQuotaDefaults(
   form: QuotaDefaultsForm,
   actor: { id: number; email: string },
 ): Promise<SaveResult> {
-  const client = await pgPool().connect();
-  try {
-    await client.query("BEGIN");
+  return withTransaction<SaveResult>(pgPool(), async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1)", [SAVE_LOCK]);
     const raw = await readRaw(client);
-    if (versionOf(raw) !== form.version) {
-      await client.query("ROLLBACK");
-      return { ok: false, code: "CONFLICT" };
-    }
+    if (versionOf(raw) !== form.version) return rollback({ ok: false, code: "CONFLICT" });
     const before = fromRaw(raw);
     const next = new Map<string, string>([[SYSTEM_QUOTAS_KEY, encodeQuotaMap(form.system)]]);
     for (const s of AUTH_SOURCES) {
@@ -138,12 +134,7 @@ export async function saveQuotaDefaults(
         changes,
       });
     }
-    await client.query("COMMIT");
+    // Read back under the lock, before COMMIT: exactly what this save stored.
     return { ok: true, data: fromRaw(await readRaw(client)), changed: changes.length };
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -7,6 +7,7 @@ import { emailAdvisoryLockKey, emailMatchSql } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { pgPool } from "@/lib/db/client";
+import { rollback, withTransaction } from "@/lib/db/transaction";
 import { planSignupDefaults, reportSignupFallbacks, type SignupPlan } from "@/lib/settings/signup-plan";
 import { readQuotaDefaults } from "@/lib/settings/store";
 
@@ -55,17 +56,12 @@ export async function signUpUser(input: {
 }): Promise<SignUpResult> {
   const email = input.email.trim();
   const passwordHash = await hashPassword(input.password);
-  const client = await pgPool().connect();
-  try {
-    await client.query("BEGIN");
+  const out = await withTransaction<{ result: SignUpResult; plan?: SignupPlan }>(pgPool(), async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [emailAdvisoryLockKey(email).toString()]);
     const taken = await client.query(`SELECT 1 FROM users WHERE ${emailMatchSql(1)} AND deleted_at IS NULL LIMIT 1`, [
       email,
     ]);
-    if (taken.rowCount) {
-      await client.query("ROLLBACK");
-      return { ok: false, code: "EMAIL_TAKEN" };
-    }
+    if (taken.rowCount) return rollback({ result: { ok: false, code: "EMAIL_TAKEN" } });
     // username only when given: the gateway's column is NOT NULL DEFAULT '', ours is nullable.
     const username = input.username ?? null;
     const cols = [
@@ -94,21 +90,15 @@ export async function signUpUser(input: {
       );
     } catch (e) {
       if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
-      await client.query("ROLLBACK");
-      return { ok: false, code: "EMAIL_TAKEN" };
+      return rollback({ result: { ok: false, code: "EMAIL_TAKEN" } });
     }
     const userId = Number(inserted.rows[0].id);
     const plan = planSignupDefaults(await readQuotaDefaults(client), input.source);
     await insertSnapshot(client, userId, plan);
-    await client.query("COMMIT");
-    reportSignupFallbacks(plan, userId);
-    return { ok: true, userId };
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw e;
-  } finally {
-    client.release();
-  }
+    return { result: { ok: true, userId }, plan };
+  });
+  if (out.result.ok && out.plan) reportSignupFallbacks(out.plan, out.result.userId);
+  return out.result;
 }
 
 /**
