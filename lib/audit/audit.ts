@@ -50,8 +50,13 @@ export async function recordAudit(
 }
 
 /** The most recent audit rows for a target, newest first. */
-export async function latestAudit(targetType: string, targetId: string | null, limit = 1): Promise<AuditEntry[]> {
-  const { rows } = await pgPool().query<{
+export async function latestAudit(
+  targetType: string,
+  targetId: string | null,
+  limit = 1,
+  db: Queryable = pgPool(),
+): Promise<AuditEntry[]> {
+  const { rows } = await db.query<{
     id: string;
     actor_email: string;
     action: string;

@@ -332,6 +332,14 @@ export class QuotaCache {
     return res.map(([err, h]) => (err ? undefined : decodeQuotaEntry(h as Record<string, string>)));
   }
 
+  /**
+   * readMany for read APIs, which never fail on Redis: every entry undefined when the pipeline fails
+   * (the caller shows the database values instead).
+   */
+  async readManyLenient(keys: string[]): Promise<Array<DecodedQuotaEntry | null | undefined>> {
+    return this.readMany(keys).catch(() => keys.map(() => undefined));
+  }
+
   /** The raw bytes of one hash (for repairs and the drift report). */
   async raw(userId: number, platform: string): Promise<Record<string, string>> {
     return this.redis.hgetall(billingKeys.userPlatformQuota(userId, platform));

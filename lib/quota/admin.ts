@@ -9,12 +9,9 @@ import { enqueueOutbox, pendingInvalidations, type OutboxItem } from "@/lib/bill
 import type { QuotaRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { Limits, QuotaWindow } from "@/lib/billing/vocabulary";
-import { pgPool } from "@/lib/db/client";
 import { rollback, withTransaction, type Rollback } from "@/lib/db/transaction";
-import { redis } from "@/lib/redis/client";
-import { pipelineEntries } from "@/lib/users/list";
 
-import { appBilling } from "./runtime";
+import { appDeps, type QuotaDeps } from "./runtime";
 import { bumpQuotaVersion, readQuotaVersion } from "./version";
 
 /**
@@ -24,7 +21,9 @@ import { bumpQuotaVersion, readQuotaVersion } from "./version";
  * once more a few seconds later — dropped in direct mode, applied in place in flusher mode
  * (lib/billing/admin-changes.ts, docs/consistency.md). A save must present the `version` it was
  * made from (lib/quota/version.ts); one made from an older version is CONFLICT and changes nothing.
+ * Each function takes `deps` last (lib/quota/runtime.ts): the app's billing runtime unless given.
  */
+
 export type UserQuotasView = {
   platform_quotas: AdminQuotaItem[];
   last_change: { actor_email: string; action: string; at: string } | null;
@@ -35,29 +34,27 @@ export type UserQuotasView = {
 
 type Actor = { id: number; email: string };
 
-export async function userExists(userId: number): Promise<boolean> {
-  const { rowCount } = await pgPool().query("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL", [userId]);
+export async function userExists(userId: number, deps: QuotaDeps = appDeps()): Promise<boolean> {
+  const { rowCount } = await deps.billing.pool.query("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL", [
+    userId,
+  ]);
   return (rowCount ?? 0) > 0;
 }
 
 /** Items for every active row (registry order), plus the last change and pending invalidations; null if no user. */
-export async function getUserQuotasView(userId: number, now = Date.now()): Promise<UserQuotasView | null> {
-  if (!(await userExists(userId))) return null;
-  const { repo, clock } = appBilling();
+export async function getUserQuotasView(userId: number, deps: QuotaDeps = appDeps()): Promise<UserQuotasView | null> {
+  const { pool, repo, clock, cache } = deps.billing;
+  const now = deps.now ?? Date.now();
+  if (!(await userExists(userId, deps))) return null;
   // The version is read before the rows: a change landing between the two reads leaves the view
   // with rows newer than its version, so a save made from it conflicts (never the reverse).
-  const version = await readQuotaVersion(pgPool(), userId);
+  const version = await readQuotaVersion(pool, userId);
   const rows = await repo.listByUser(userId);
-  const entries = await pipelineEntries(
-    redis(),
-    rows.map((r) => billingKeys.userPlatformQuota(userId, r.platform)),
-  );
-  const [last] = await latestAudit("user", String(userId));
-  const pending = redis()
-    ? await pendingInvalidations(pgPool(), billingKeys.userPlatformQuota(userId, ""))
-    : { count: 0 };
+  const entries = await cache?.readManyLenient(rows.map((r) => billingKeys.userPlatformQuota(userId, r.platform)));
+  const [last] = await latestAudit("user", String(userId), 1, pool);
+  const pending = cache ? await pendingInvalidations(pool, billingKeys.userPlatformQuota(userId, "")) : { count: 0 };
   return {
-    platform_quotas: rows.map((row, i) => adminQuotaItem(row, now, clock, entries[i])),
+    platform_quotas: rows.map((row, i) => adminQuotaItem(row, now, clock, entries?.[i])),
     last_change: last ? { actor_email: last.actorEmail, action: last.action, at: last.createdAt } : null,
     pending_invalidations: pending.count,
     version,
@@ -99,10 +96,11 @@ type Work<T> = ({ ok: true } & T) | Refused;
 
 /** The change's transaction, with the user row locked; USER_NOT_FOUND (rolled back) when there is no such user. */
 async function inUserTransaction<T>(
+  pool: pg.Pool,
   userId: number,
   fn: (client: pg.PoolClient) => Promise<Work<T> | Rollback<Work<T>>>,
 ): Promise<Work<T>> {
-  return withTransaction<Work<T>>(pgPool(), async (client) => {
+  return withTransaction<Work<T>>(pool, async (client) => {
     const u = await client.query("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", [userId]);
     if (!u.rowCount) return rollback({ ok: false, code: "USER_NOT_FOUND" });
     return fn(client);
@@ -120,10 +118,13 @@ export async function saveUserQuotas(
   quotas: SaveQuotaInput,
   actor: Actor,
   expectedVersion: string,
+  deps: QuotaDeps = appDeps(),
 ): Promise<QuotaChangeResult> {
-  const { repo, service } = appBilling();
-  const useRedis = redis() !== null;
+  const rt = deps.billing;
+  const { repo, service } = rt;
+  const useRedis = rt.cache !== null;
   const work = await inUserTransaction<{ ids: number[]; items: OutboxItem[]; version: string }>(
+    rt.pool,
     userId,
     async (client) => {
       if ((await readQuotaVersion(client, userId)) !== expectedVersion)
@@ -149,8 +150,12 @@ export async function saveUserQuotas(
     },
   );
   if (!work.ok) return work;
-  await firstPass(appBilling(), work.ids, work.items);
-  return { ok: true, view: (await getUserQuotasView(userId))!, applied: { from: expectedVersion, to: work.version } };
+  await firstPass(rt, work.ids, work.items);
+  return {
+    ok: true,
+    view: (await getUserQuotasView(userId, deps))!,
+    applied: { from: expectedVersion, to: work.version },
+  };
 }
 
 /**
@@ -164,11 +169,13 @@ export async function resetUserQuotaWindow(
   platform: string,
   window: QuotaWindow,
   actor: Actor,
-  now = Date.now(),
+  deps: QuotaDeps = appDeps(),
 ): Promise<QuotaChangeResult> {
-  const { repo, clock, service } = appBilling();
-  const newStart = clock.currentWindowStart(window, now);
+  const rt = deps.billing;
+  const { repo, clock, service } = rt;
+  const newStart = clock.currentWindowStart(window, deps.now ?? Date.now());
   const work = await inUserTransaction<{ ids: number[]; items: OutboxItem[]; applied: { from: string; to: string } }>(
+    rt.pool,
     userId,
     async (client) => {
       const row = (await repo.listByUser(userId, client)).find((x) => x.platform === platform);
@@ -184,7 +191,7 @@ export async function resetUserQuotaWindow(
         targetId: String(userId),
         changes: [{ key: "usage", platform, window, before, after: 0 }],
       });
-      const items: OutboxItem[] = redis()
+      const items: OutboxItem[] = rt.cache
         ? resetWork(userId, platform, window, newStart, service.config.flusherEnabled)
         : [];
       return {
@@ -196,6 +203,6 @@ export async function resetUserQuotaWindow(
     },
   );
   if (!work.ok) return work;
-  await firstPass(appBilling(), work.ids, work.items);
-  return { ok: true, view: (await getUserQuotasView(userId))!, applied: work.applied };
+  await firstPass(rt, work.ids, work.items);
+  return { ok: true, view: (await getUserQuotasView(userId, deps))!, applied: work.applied };
 }

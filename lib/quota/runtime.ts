@@ -27,3 +27,14 @@ export function appBilling(): BillingRuntime {
   }
   return globalForBilling.qcBilling;
 }
+
+/**
+ * What lib/quota's functions take as their last parameter: the billing runtime to work on (its pool,
+ * Redis client, cache, repository and clock) and the instant to read at. Tests pass a runtime of
+ * their own (tests/support/billing-runtime.ts) instead of resetting the app's singletons.
+ */
+export type QuotaDeps = { billing: BillingRuntime; now?: number };
+
+export function appDeps(): QuotaDeps {
+  return { billing: appBilling() };
+}

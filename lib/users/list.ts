@@ -1,18 +1,16 @@
 import "server-only";
 
-import type Redis from "ioredis";
 import type pg from "pg";
 import { z } from "zod";
 
 import { AUTH_SOURCES } from "@/lib/auth-sources";
-import { QuotaCache, type QuotaCacheEntry } from "@/lib/billing/quota-cache";
+import { billingKeys } from "@/lib/billing/keys";
+import type { QuotaCache } from "@/lib/billing/quota-cache";
 import type { QuotaRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { QuotaClock } from "@/lib/billing/windows";
 import { pgPool } from "@/lib/db/client";
 import { appBilling } from "@/lib/quota/runtime";
-import { redis } from "@/lib/redis/client";
-import { billingKeys } from "@/lib/redis/keys";
 
 import { USER_PAGE_SIZE, userPageQuery, type UserPageRow } from "./list-sql";
 import type { UserDto } from "./users";
@@ -55,9 +53,9 @@ const ts = (s: string | null) => (s === null ? null : Date.parse(s));
  */
 export async function listUsersWithQuotas(
   params: UserListParams,
-  deps: { pool: Pick<pg.Pool, "query">; redis: Redis | null; clock: QuotaClock; now?: number } = {
+  deps: { pool: Pick<pg.Pool, "query">; cache: QuotaCache | null; clock: QuotaClock; now?: number } = {
     pool: pgPool(),
-    redis: redis(),
+    cache: appBilling().cache,
     clock: appBilling().clock,
   },
 ): Promise<{ rows: UserListRow[]; total: number; pageSize: number }> {
@@ -65,7 +63,7 @@ export async function listUsersWithQuotas(
   const { rows } = await deps.pool.query<UserPageRow>(userPageQuery(params, deps.clock, now));
 
   const pairs = rows.flatMap((u) => u.quotas.map((q) => billingKeys.userPlatformQuota(Number(u.id), q.platform)));
-  const entries = await pipelineEntries(deps.redis, pairs);
+  const entries = pairs.length ? await deps.cache?.readManyLenient(pairs) : undefined;
   let k = 0;
   const out: UserListRow[] = rows.map((u) => ({
     id: Number(u.id),
@@ -93,17 +91,8 @@ export async function listUsersWithQuotas(
         createdAt: 0,
         updatedAt: 0,
       };
-      return adminQuotaItem(row, now, deps.clock, entries[k++]);
+      return adminQuotaItem(row, now, deps.clock, entries?.[k++]);
     }),
   }));
   return { rows: out, total: rows.length ? Number(rows[0].total) : 0, pageSize: USER_PAGE_SIZE };
-}
-
-/** HGETALL of many keys in one pipeline; undefined entries when Redis is absent or failing. */
-export async function pipelineEntries(
-  r: Redis | null,
-  keys: string[],
-): Promise<Array<QuotaCacheEntry | null | undefined>> {
-  if (!r || keys.length === 0) return keys.map(() => undefined);
-  return new QuotaCache(r).readMany(keys).catch(() => keys.map(() => undefined));
 }

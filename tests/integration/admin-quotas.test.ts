@@ -1,11 +1,17 @@
 import Redis from "ioredis";
 import type { Client } from "pg";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { billingKeys } from "@/lib/billing/keys";
+import { expediteOutbox, pendingInvalidations } from "@/lib/billing/outbox";
 import { PLATFORMS } from "@/lib/billing/platforms";
+import type { BillingRuntime } from "@/lib/billing/runtime";
+import type { QuotaWindow } from "@/lib/billing/vocabulary";
+import { resetUserQuotaWindow, saveUserQuotas, type SaveQuotaInput } from "@/lib/quota/admin";
+import { readQuotaVersion } from "@/lib/quota/version";
 
 import { createUsers, deleteUsers, rawDb, rowText } from "../support/billing";
+import { makeBilling } from "../support/billing-runtime";
 import { PrivateRedis } from "../support/redis-server";
 import { testEnv } from "../support/test-env";
 
@@ -24,28 +30,30 @@ const L = (daily: number | null, weekly: number | null = null, monthly: number |
   monthly,
 });
 
+type Actor = { id: number; email: string };
+const runtimes: BillingRuntime[] = [];
+
 /**
- * The app's modules wired to `redisUrl` (fresh module graph, fresh singletons). The repairer is not
- * started (QC_REPAIRER=off): the tests run its passes themselves, so nothing depends on timing.
+ * lib/quota/admin.ts on a billing runtime of the test's own, wired to `redisUrl` (injected as deps, as
+ * the app injects its own). The repairer is not started: the tests run its passes themselves, so
+ * nothing depends on timing.
  */
-async function app(redisUrl: string, o: { flusher?: boolean } = {}) {
-  vi.resetModules();
-  const g = globalThis as Record<string, unknown>;
-  delete g.qcRedis;
-  delete g.qcBilling;
-  process.env.REDIS_URL = redisUrl;
-  process.env.QUOTA_FLUSHER_ENABLED = o.flusher ? "true" : "false";
-  process.env.QC_REPAIRER = "off";
-  const [admin, outbox, runtime, db, version] = await Promise.all([
-    import("@/lib/quota/admin"),
-    import("@/lib/billing/outbox"),
-    import("@/lib/quota/runtime"),
-    import("@/lib/db/client"),
-    import("@/lib/quota/version"),
-  ]);
-  /** The version a modal opened now would send. */
-  const versionOf = (userId: number) => version.readQuotaVersion(db.pgPool(), userId);
-  return { ...admin, ...outbox, billing: runtime.appBilling(), pool: db.pgPool(), versionOf };
+function app(redisUrl: string, o: { flusher?: boolean } = {}) {
+  const billing = makeBilling({ redisUrl, config: { flusherEnabled: !!o.flusher } });
+  runtimes.push(billing);
+  const deps = { billing };
+  return {
+    billing,
+    pool: billing.pool,
+    pendingInvalidations,
+    expediteOutbox,
+    /** The version a modal opened now would send. */
+    versionOf: (userId: number) => readQuotaVersion(billing.pool, userId),
+    saveUserQuotas: (userId: number, quotas: SaveQuotaInput, actor: Actor, version: string) =>
+      saveUserQuotas(userId, quotas, actor, version, deps),
+    resetUserQuotaWindow: (userId: number, platform: string, window: QuotaWindow, actor: Actor, now?: number) =>
+      resetUserQuotaWindow(userId, platform, window, actor, { ...deps, now }),
+  };
 }
 
 beforeAll(async () => {
@@ -56,9 +64,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await deleteUsers(c, users);
   await c.query("DELETE FROM cache_invalidation_outbox");
-  process.env.REDIS_URL = testEnv().redisUrl;
-  delete process.env.QUOTA_FLUSHER_ENABLED;
-  delete process.env.QC_REPAIRER;
+  for (const rt of runtimes) await rt.close();
   await c.end();
   await r.quit();
 });
@@ -228,6 +234,7 @@ describe("cache invalidation through a Redis outage", () => {
       await a.billing.repo.upsertForUser(u, [{ platform: "openai", limits: L(100) }]);
       await a.billing.service.checkUserPlatformQuotaEligibility(u, "openai"); // the old entry: limit 100
       const probe = new Redis(pr.url);
+      probe.on("error", () => {});
       expect(await probe.hget(billingKeys.userPlatformQuota(u, "openai"), "daily_limit")).toBe("100");
       await pr.down();
 

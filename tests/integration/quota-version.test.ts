@@ -1,11 +1,13 @@
 import type { Client } from "pg";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { PLATFORMS } from "@/lib/billing/platforms";
-import type { Limits } from "@/lib/billing/vocabulary";
+import type { BillingRuntime } from "@/lib/billing/runtime";
+import type { Limits, QuotaWindow } from "@/lib/billing/vocabulary";
+import { getUserQuotasView, resetUserQuotaWindow, saveUserQuotas, type SaveQuotaInput } from "@/lib/quota/admin";
 
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
-import { testEnv } from "../support/test-env";
+import { makeBilling } from "../support/billing-runtime";
 
 /**
  * Optimistic concurrency of the per-user quota save (issue 10 §6), through the app's own modules on
@@ -25,16 +27,22 @@ const L = (daily: number | null, weekly: number | null = null, monthly: number |
 const all = (over: Partial<Record<string, Limits>> = {}) =>
   PLATFORMS.map((p) => ({ platform: p, limits: over[p] ?? L(null) }));
 
+type Actor = { id: number; email: string };
+const runtimes: BillingRuntime[] = [];
+
+/** lib/quota/admin.ts on the test's own billing runtime (direct mode, no background repairer), injected as deps. */
 async function app() {
-  vi.resetModules();
-  const g = globalThis as Record<string, unknown>;
-  delete g.qcRedis;
-  delete g.qcBilling;
-  process.env.REDIS_URL = testEnv().redisUrl;
-  process.env.QUOTA_FLUSHER_ENABLED = "false";
-  process.env.QC_REPAIRER = "off";
-  const [admin, runtime] = await Promise.all([import("@/lib/quota/admin"), import("@/lib/quota/runtime")]);
-  return { ...admin, billing: runtime.appBilling() };
+  const billing = makeBilling();
+  runtimes.push(billing);
+  const deps = { billing };
+  return {
+    billing,
+    getUserQuotasView: (userId: number) => getUserQuotasView(userId, deps),
+    saveUserQuotas: (userId: number, quotas: SaveQuotaInput, actor: Actor, version: string) =>
+      saveUserQuotas(userId, quotas, actor, version, deps),
+    resetUserQuotaWindow: (userId: number, platform: string, window: QuotaWindow, actor: Actor) =>
+      resetUserQuotaWindow(userId, platform, window, actor, deps),
+  };
 }
 
 async function state(userId: number) {
@@ -62,8 +70,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await deleteUsers(c, users);
-  delete process.env.QUOTA_FLUSHER_ENABLED;
-  delete process.env.QC_REPAIRER;
+  for (const rt of runtimes) await rt.close();
   await c.end();
 });
 

@@ -77,7 +77,7 @@ function counted() {
       return v;
     },
   });
-  return { n, deps: { pool: countingPool, redis: countingRedis as Redis, clock, now: NOW } };
+  return { n, deps: { pool: countingPool, cache: new QuotaCache(countingRedis as Redis), clock, now: NOW } };
 }
 
 describe("listUsersWithQuotas", () => {
