@@ -6,7 +6,13 @@ import { clientThrottleKey } from "./client-ip";
 import { knownDeviceNonce, newDeviceNonce, type DeviceEntry } from "./device-token";
 import { emailDigest, emailMatchSql } from "./email";
 import { DUMMY_HASH, verifyPassword } from "./password";
-import { settleSignInAttempt, takeSignInAttempt, type AttemptSubject } from "./sign-in-throttle";
+import {
+  appThrottleDeps,
+  settleSignInAttempt,
+  takeSignInAttempt,
+  type AttemptSubject,
+  type ThrottleDeps,
+} from "./sign-in-throttle";
 
 export type CredentialCheck =
   | { ok: true; userId: bigint; deviceNonce: string }
@@ -35,13 +41,15 @@ async function findByEmail(email: string): Promise<{ user: Candidate | null; mat
  * wrong password, a disabled account and an address several accounts share all answer
  * INVALID_CREDENTIALS after the same bcrypt work, so the answer does not tell whether an account
  * exists. `client.devices` are this browser's valid device tokens; on success the returned
- * `deviceNonce` is the one to remember for the account.
+ * `deviceNonce` is the one to remember for the account. `deps`: the throttle's Redis and limits
+ * (the app's unless given).
  */
 export async function checkCredentials(
   email: string,
   password: string,
   client: { ip: string; devices?: DeviceEntry[] },
   now = Date.now(),
+  deps: ThrottleDeps = appThrottleDeps(),
 ): Promise<CredentialCheck> {
   const { user, matches } = await findByEmail(email);
   if (matches > 1) {
@@ -56,12 +64,12 @@ export async function checkCredentials(
     client: clientThrottleKey(client.ip),
     device,
   };
-  const gate = await takeSignInAttempt(subject, now);
+  const gate = await takeSignInAttempt(subject, now, deps);
   if (!gate.allowed) return { ok: false, code: "RATE_LIMITED", retryAfterSeconds: gate.retryAfterSeconds };
 
   const valid = await verifyPassword(password, user?.password_hash ?? DUMMY_HASH);
   const ok = !!user && valid && user.status === "active";
-  await settleSignInAttempt(subject, ok, gate.counts, now);
+  await settleSignInAttempt(subject, ok, gate.counts, now, deps);
   if (!ok || !user) return { ok: false, code: "INVALID_CREDENTIALS" };
   return { ok: true, userId: user.id, deviceNonce: device ?? newDeviceNonce() };
 }

@@ -59,6 +59,16 @@ export type ThrottleConfig = {
   accountWindowSeconds: number;
 };
 
+/**
+ * What the throttle runs on: the Redis client holding the shared counters (null: memory only) and its
+ * limits. The app's (its Redis client, its environment) unless a caller passes its own.
+ */
+export type ThrottleDeps = { redis: Redis | null; config: ThrottleConfig };
+
+export function appThrottleDeps(): ThrottleDeps {
+  return { redis: redis(), config: throttleConfig() };
+}
+
 export const BACKOFF_BASE_SECONDS = 30;
 export const PAIR_TTL_SECONDS = 86_400;
 
@@ -159,8 +169,8 @@ type ThrottleRedis = Redis & {
   qcSignInSucceed(pair: string, client: string, account: string, known: string): Promise<number>;
 };
 
-function throttleRedis(): ThrottleRedis | null {
-  const r = redis() as (ThrottleRedis & { qcSignInDefined?: boolean }) | null;
+function throttleRedis(client: Redis | null): ThrottleRedis | null {
+  const r = client as (ThrottleRedis & { qcSignInDefined?: boolean }) | null;
   if (r && !r.qcSignInDefined) {
     r.defineCommand("qcSignInTake", { numberOfKeys: 3, lua: TAKE_LUA });
     r.defineCommand("qcSignInSucceed", { numberOfKeys: 3, lua: SUCCEED_LUA });
@@ -268,12 +278,16 @@ function memorySucceed(keys: ReturnType<typeof keysOf>, known: boolean, now: num
  * Whether this sign-in attempt may be evaluated now; if so it is counted (as a failure until
  * `settleSignInAttempt` says otherwise).
  */
-export async function takeSignInAttempt(s: AttemptSubject, now = Date.now()): Promise<AttemptGate> {
-  const cfg = throttleConfig();
+export async function takeSignInAttempt(
+  s: AttemptSubject,
+  now = Date.now(),
+  deps: ThrottleDeps = appThrottleDeps(),
+): Promise<AttemptGate> {
+  const cfg = deps.config;
   const keys = keysOf(s);
   const known = s.device !== null;
   let gate: AttemptGate | null = null;
-  const r = throttleRedis();
+  const r = throttleRedis(deps.redis);
   if (r) {
     try {
       const [ok, x, y, z] = await r.qcSignInTake(
@@ -318,12 +332,13 @@ export async function settleSignInAttempt(
   ok: boolean,
   counts: AttemptCounts,
   now = Date.now(),
+  deps: ThrottleDeps = appThrottleDeps(),
 ): Promise<void> {
   const keys = keysOf(s);
   const known = s.device !== null;
   if (ok) {
     memorySucceed(keys, known, now);
-    const r = throttleRedis();
+    const r = throttleRedis(deps.redis);
     if (r) {
       try {
         await r.qcSignInSucceed(keys.pair, keys.client, keys.account, known ? "1" : "0");
@@ -333,7 +348,7 @@ export async function settleSignInAttempt(
     }
     return;
   }
-  const cfg = throttleConfig();
+  const cfg = deps.config;
   const who = `account ${s.account} ${known ? "on a known device" : `from client ${s.client}`}`;
   if (counts.pair >= cfg.free) {
     if (counts.pair === cfg.free) signInThrottleCounts.lockouts.pair += 1;

@@ -2,7 +2,11 @@ import Redis from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
+import { checkCredentials } from "@/lib/auth/credentials";
+import type { DeviceEntry } from "@/lib/auth/device-token";
 import { hashPassword } from "@/lib/auth/password";
+import { throttleConfig, type ThrottleConfig } from "@/lib/auth/sign-in-throttle";
+import { REDIS_OPTIONS } from "@/lib/billing/connections";
 
 import { rawDb } from "../support/db";
 import { ATTACHED } from "../support/gateway-fixture";
@@ -14,15 +18,26 @@ let c: pg.Client;
 let r: Redis;
 const ids: Record<string, string> = {};
 
-async function freshModules(redisUrl: string, envOverrides: Record<string, string> = {}) {
-  vi.resetModules();
-  delete (globalThis as { qcRedis?: unknown }).qcRedis;
-  process.env.REDIS_URL = redisUrl;
-  for (const [k, v] of Object.entries(envOverrides)) process.env[k] = v;
-  return import("@/lib/auth/credentials");
-}
+const clients: Redis[] = [];
 
-const OVERRIDDEN = ["LOGIN_IP_MAX_FAILURES", "LOGIN_ACCOUNT_MAX_FAILURES"];
+/**
+ * checkCredentials with the throttle on a Redis client of the test's own (options as the app's) and
+ * the app's limits with `overrides`, injected as deps.
+ */
+function withThrottle(redisUrl: string, overrides: Partial<ThrottleConfig> = {}) {
+  const redis = new Redis(redisUrl, { ...REDIS_OPTIONS, enableOfflineQueue: true });
+  redis.on("error", () => {});
+  clients.push(redis);
+  const deps = { redis, config: { ...throttleConfig(), ...overrides } };
+  return {
+    checkCredentials: (
+      email: string,
+      password: string,
+      client: { ip: string; devices?: DeviceEntry[] },
+      now?: number,
+    ) => checkCredentials(email, password, client, now, deps),
+  };
+}
 
 beforeAll(async () => {
   c = await rawDb();
@@ -41,21 +56,19 @@ beforeAll(async () => {
 beforeEach(async () => {
   const keys = await r.keys("qc:login:*");
   if (keys.length) await r.del(...keys);
-  for (const k of OVERRIDDEN) delete process.env[k];
 });
 afterAll(async () => {
   await c.query("DELETE FROM users WHERE lower(email) LIKE 'auth-%'");
   await c.end();
   await r.quit();
-  for (const k of OVERRIDDEN) delete process.env[k];
-  process.env.REDIS_URL = testEnv().redisUrl;
+  for (const x of clients) x.disconnect();
 });
 
 const client = (ip: string, devices: { userId: string; nonce: string }[] = []) => ({ ip, devices });
 
 describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", () => {
   it("accepts the right password for the normalised address (case, spaces) and a hash written by the Go gateway", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.0.1"))).toMatchObject({ ok: true });
     expect(await checkCredentials("  AUTH-OK@Example.com ", PASSWORD, client("10.0.0.1"))).toMatchObject({ ok: true });
     expect(await checkCredentials("auth-go@example.com", "allmine", client("10.0.0.1"))).toMatchObject({ ok: true });
@@ -64,7 +77,7 @@ describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", ()
   // Guards against account enumeration: unknown e-mail, wrong password and disabled account
   // must be indistinguishable in the answer.
   it("answers the same for unknown e-mail, wrong password and a disabled account", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     const answers = await Promise.all([
       checkCredentials("nobody@example.com", PASSWORD, client("10.0.0.2")),
       checkCredentials("auth-ok@example.com", "wrong", client("10.0.0.3")),
@@ -76,7 +89,7 @@ describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", ()
   // Guards issue 10 finding 1: the lookup was ILIKE on the raw input, so `_____@example.com`
   // with alice's password signed in as alice.
   it("treats _ and % as characters, not wildcards", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     for (const guess of [
       "auth-_____@example.com",
       "auth-%@example.com",
@@ -99,7 +112,7 @@ describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", ()
   it("refuses an address several accounts share, logging the count but not the address", async () => {
     const index = "qc_users_email_normalized_unique_active";
     const { rows } = ATTACHED ? { rows: [] } : await c.query("SELECT pg_get_indexdef($1::regclass) AS def", [index]);
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
       await c.query("BEGIN");
@@ -142,7 +155,7 @@ describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", ()
 describe("checkCredentials: throttling keyed on the resolved account", () => {
   // Guards issue 10 finding 1: each spelling of an address had its own 5 tries.
   it("after 5 wrong passwords for carol, no spelling of her address gets fresh tries from that client", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
     for (let i = 1; i <= 5; i++) {
       expect(await checkCredentials("auth-carol.w@example.net", `wrong-${i}`, client("10.0.4.1"), t)).toEqual({
@@ -164,7 +177,7 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
   });
 
   it("36 guesses at bob over 6 spellings from one client: 5 are evaluated", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
     const spellings = [
       "auth-bob@example.org",
@@ -182,7 +195,7 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
   });
 
   it("a burst of 20 parallel guesses is counted before any is evaluated: 5 get through", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
@@ -193,7 +206,7 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
   });
 
   it("backs off exponentially per account and client: 30 s, 60 s, 120 s … at most LOGIN_WINDOW_SECONDS", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     const t0 = Date.now();
     const ip = client("10.0.6.1");
     for (let i = 0; i < 5; i++) await checkCredentials("auth-ok@example.com", "wrong", ip, t0);
@@ -233,7 +246,7 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
   });
 
   it("stores no address in Redis: accounts are user ids or digests", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     await checkCredentials("auth-ok@example.com", "wrong", client("10.0.7.1"));
     await checkCredentials("nobody-here@example.com", "wrong", client("10.0.7.1"));
     const keys = (await r.keys("qc:login:*")).sort();
@@ -251,7 +264,7 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
   });
 
   it("throttles per client across accounts", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_IP_MAX_FAILURES: "3" });
+    const { checkCredentials } = withThrottle(testEnv().redisUrl, { clientMax: 3 });
     for (let i = 0; i < 3; i++) await checkCredentials(`nobody${i}@example.com`, "x", client("10.9.9.9"));
     expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("10.9.9.9"))).toMatchObject({
       code: "RATE_LIMITED",
@@ -260,7 +273,7 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
   });
 
   it("counts an IPv6 client by its /64", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_IP_MAX_FAILURES: "3" });
+    const { checkCredentials } = withThrottle(testEnv().redisUrl, { clientMax: 3 });
     for (let i = 1; i <= 3; i++) await checkCredentials(`nobody${i}@example.com`, "x", client(`2001:db8:7:7::${i}`));
     expect(await checkCredentials("auth-ok@example.com", PASSWORD, client("2001:db8:7:7:ffff::9"))).toMatchObject({
       code: "RATE_LIMITED",
@@ -271,7 +284,7 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
   });
 
   it("a success refunds its own attempt only: wrong guesses at others stay counted", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_IP_MAX_FAILURES: "4" });
+    const { checkCredentials } = withThrottle(testEnv().redisUrl, { clientMax: 4 });
     const ip = client("10.0.8.1");
     for (let i = 0; i < 3; i++) await checkCredentials(`victim${i}@example.com`, "x", ip);
     for (let i = 0; i < 5; i++)
@@ -283,7 +296,7 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
 
   // Guards against throttling silently switching off when Redis is unreachable.
   it("keeps throttling in process memory while Redis is unreachable", async () => {
-    const { checkCredentials } = await freshModules("redis://127.0.0.1:1/0");
+    const { checkCredentials } = withThrottle("redis://127.0.0.1:1/0");
     const t = Date.now();
     for (let i = 0; i < 5; i++) {
       expect(await checkCredentials("auth-ok@example.com", "wrong", client("10.0.1.1"), t)).toEqual({
@@ -300,7 +313,7 @@ describe("checkCredentials: throttling keyed on the resolved account", () => {
 
 describe("checkCredentials: nobody else's failures lock the owner out (issue 10, finding 2)", () => {
   it("an attacker's wrong passwords from many clients do not stop the admin on a known device, nor from a new one below the ceiling", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl, { LOGIN_ACCOUNT_MAX_FAILURES: "20" });
+    const { checkCredentials } = withThrottle(testEnv().redisUrl, { accountMax: 20 });
     const root = "auth-root@example.com";
     const t = Date.now(); // one instant: the back-off must not expire while this slow test runs
     const first = await checkCredentials(root, PASSWORD, client("198.51.100.10"), t);
@@ -328,7 +341,7 @@ describe("checkCredentials: nobody else's failures lock the owner out (issue 10,
   }, 180_000);
 
   it("a device token only counts for its own account, and its own failures still back off", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
     const ok = await checkCredentials("auth-ok@example.com", PASSWORD, client("10.0.9.1"), t);
     const device = { userId: ids["auth-ok@example.com"], nonce: (ok as { deviceNonce: string }).deviceNonce };
@@ -346,7 +359,7 @@ describe("checkCredentials: nobody else's failures lock the owner out (issue 10,
   });
 
   it("logs and counts lockouts without the address", async () => {
-    const { checkCredentials } = await freshModules(testEnv().redisUrl);
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
     const t = Date.now(); // one instant, however slow the machine: back-off is timed from it
     const { signInThrottleCounts } = await import("@/lib/auth/sign-in-throttle");
     const before = structuredClone(signInThrottleCounts);
