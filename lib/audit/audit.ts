@@ -25,9 +25,19 @@ export type AuditEntry = {
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
-/** Append an audit row; pass the transaction's client so it commits (or not) with the change. */
+/**
+ * Where an audit row is written: a pg client (or pool), or a Prisma transaction (interactive
+ * `$transaction`), so every module's change and its audit row commit together.
+ */
+export type AuditWriter = Queryable | { $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number> };
+
+/**
+ * Append an audit row — the one writer of console_audit_logs; pass the transaction's client so it
+ * commits (or not) with the change. Parameters carry explicit types: Prisma's driver adapter sends
+ * them typed, so the JSON must be cast to jsonb.
+ */
 export async function recordAudit(
-  client: Queryable,
+  client: AuditWriter,
   entry: {
     actor: { id: number; email: string };
     action: string;
@@ -36,17 +46,18 @@ export async function recordAudit(
     changes: AuditChange[];
   },
 ) {
-  await client.query(
-    `INSERT INTO console_audit_logs (actor_id, actor_email, action, target_type, target_id, changes) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [
-      entry.actor.id,
-      entry.actor.email,
-      entry.action,
-      entry.targetType,
-      entry.targetId ?? null,
-      JSON.stringify(entry.changes),
-    ],
-  );
+  const sql = `INSERT INTO console_audit_logs (actor_id, actor_email, action, target_type, target_id, changes)
+     VALUES ($1::bigint, $2, $3, $4, $5, $6::jsonb)`;
+  const values = [
+    entry.actor.id,
+    entry.actor.email,
+    entry.action,
+    entry.targetType,
+    entry.targetId ?? null,
+    JSON.stringify(entry.changes),
+  ];
+  if ("query" in client) await client.query(sql, values);
+  else await client.$executeRawUnsafe(sql, ...values);
 }
 
 /** The most recent audit rows for a target, newest first. */

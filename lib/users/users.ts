@@ -1,5 +1,6 @@
 import "server-only";
 
+import { recordAudit } from "@/lib/audit/audit";
 import type { AuthSource } from "@/lib/auth-sources";
 import { emailAdvisoryLockKey, emailMatchSql, normalizeEmail } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
@@ -185,15 +186,12 @@ export async function setUserStatus(
     const u = await tx.user.update({ where: { id: target.id }, data: { status }, select: userDtoSelect });
     if (status === "disabled") await tx.session.deleteMany({ where: { userId: target.id } });
     if (target.status !== status) {
-      await tx.auditLog.create({
-        data: {
-          actorId: BigInt(actor.id),
-          actorEmail: actor.email,
-          action: "user.status.update",
-          targetType: "user",
-          targetId: String(id),
-          changes: [{ key: "status", before: target.status, after: status }],
-        },
+      await recordAudit(tx, {
+        actor,
+        action: "user.status.update",
+        targetType: "user",
+        targetId: String(id),
+        changes: [{ key: "status", before: target.status, after: status }],
       });
     }
     return { ok: true, user: toDto(u) } as const;
@@ -231,18 +229,15 @@ export async function setUserRole(
     const ended = await tx.session.deleteMany({
       where: { userId: target.id, ...(keep ? { tokenHash: { not: keep } } : {}) },
     });
-    await tx.auditLog.create({
-      data: {
-        actorId: BigInt(actor.id),
-        actorEmail: actor.email,
-        action: "user.role.update",
-        targetType: "user",
-        targetId: String(id),
-        changes: [
-          { key: "role", before: target.role, after: role },
-          { key: "sessions_ended", before: null, after: ended.count },
-        ],
-      },
+    await recordAudit(tx, {
+      actor,
+      action: "user.role.update",
+      targetType: "user",
+      targetId: String(id),
+      changes: [
+        { key: "role", before: target.role, after: role },
+        { key: "sessions_ended", before: null, after: ended.count },
+      ],
     });
     return { ok: true, user: toDto(u), endedSessions: ended.count } as const;
   });
