@@ -2,7 +2,7 @@ import { QuotaExhaustedError } from "./errors";
 import { entryHasAnyLimit, QUOTA_SCHEMA_VERSION, type QuotaCacheEntry, type WindowRefresh } from "./quota-cache";
 import type { QuotaRow } from "./quota-repo";
 import type { QuotaWindow } from "./vocabulary";
-import { cacheWindowExpired, monthlyWindowExpired, type QuotaClock } from "./windows";
+import { cacheWindowExpired, monthlyWindowExpired, nextMonthlyResetFrom, type QuotaClock } from "./windows";
 
 /**
  * The pure core of the eligibility check (spec §5.2): functions of (entry or row, clock, now) with
@@ -126,22 +126,45 @@ export type QuotaState = Pick<
  * loaded (database path) — never a rebuilt entry, whose fresh monthly start would change when and in
  * which zone Go reports the monthly reset.
  */
-export function decideQuota(entry: QuotaState, clock: QuotaClock, now: number): QuotaExhaustedError | null {
+export function decideQuota(
+  entry: QuotaState,
+  clock: QuotaClock,
+  now: number,
+  refresh?: readonly WindowRefresh[],
+): QuotaExhaustedError | null {
+  // `refresh`: windowsToRefresh(entry, clock, now) when the caller has it — the expired windows,
+  // already computed (empty only for an entry with no limits, which blocks nothing anyway).
   if (entry.dailyLimit !== null) {
-    const used = cacheWindowExpired(entry.dailyWindowStart, clock.startOfDay(now)) ? 0 : entry.dailyUsage;
-    if (used >= entry.dailyLimit) return exhausted("daily", clock.formatRfc3339(clock.nextDailyReset(now)));
+    const expired = refresh
+      ? inRefresh(refresh, "daily")
+      : cacheWindowExpired(entry.dailyWindowStart, clock.startOfDay(now));
+    if ((expired ? 0 : entry.dailyUsage) >= entry.dailyLimit)
+      return exhausted(clock, "daily", clock.nextDailyReset(now));
   }
   if (entry.weeklyLimit !== null) {
-    const used = cacheWindowExpired(entry.weeklyWindowStart, clock.startOfWeek(now)) ? 0 : entry.weeklyUsage;
-    if (used >= entry.weeklyLimit) return exhausted("weekly", clock.formatRfc3339(clock.nextWeeklyReset(now)));
+    const expired = refresh
+      ? inRefresh(refresh, "weekly")
+      : cacheWindowExpired(entry.weeklyWindowStart, clock.startOfWeek(now));
+    if ((expired ? 0 : entry.weeklyUsage) >= entry.weeklyLimit)
+      return exhausted(clock, "weekly", clock.nextWeeklyReset(now));
   }
   if (entry.monthlyLimit !== null) {
-    const used = monthlyWindowExpired(entry.monthlyWindowStart, now) ? 0 : entry.monthlyUsage;
-    if (used >= entry.monthlyLimit) return exhausted("monthly", clock.monthlyResetAt(entry.monthlyWindowStart, now));
+    const expired = refresh ? inRefresh(refresh, "monthly") : monthlyWindowExpired(entry.monthlyWindowStart, now);
+    if ((expired ? 0 : entry.monthlyUsage) >= entry.monthlyLimit)
+      return new QuotaExhaustedError(
+        "monthly",
+        clock.monthlyResetAt(entry.monthlyWindowStart, now),
+        nextMonthlyResetFrom(entry.monthlyWindowStart, now),
+      );
   }
   return null;
 }
 
-function exhausted(window: QuotaWindow, resetsAt: string): QuotaExhaustedError {
-  return new QuotaExhaustedError(window, resetsAt);
+function inRefresh(refresh: readonly WindowRefresh[], window: QuotaWindow): boolean {
+  for (const r of refresh) if (r.window === window) return true;
+  return false;
+}
+
+function exhausted(clock: QuotaClock, window: "daily" | "weekly", resetsAtMs: number): QuotaExhaustedError {
+  return new QuotaExhaustedError(window, clock.formatRfc3339(resetsAtMs), resetsAtMs);
 }

@@ -18,22 +18,32 @@ const QUOTA_ERRORS: Record<QuotaWindow, { reason: string; message: string }> = {
 };
 
 export class QuotaExhaustedError extends Error {
+  readonly kind = "quota-exhausted";
   readonly httpStatus = 429;
   readonly type = "rate_limit_exceeded";
   readonly reason: string;
   readonly metadata: { window_resets_at: string };
+  /**
+   * The instant `window_resets_at` names, in epoch ms (whole seconds, as the RFC 3339 text has them;
+   * null if that text is not a date), so Retry-After needs no string round trip.
+   */
+  readonly resetsAtMs: number | null;
   constructor(
     readonly window: QuotaWindow,
     windowResetsAt: string,
+    resetsAtMs?: number,
   ) {
     super(QUOTA_ERRORS[window].message);
     this.name = "QuotaExhaustedError";
     this.reason = QUOTA_ERRORS[window].reason;
     this.metadata = { window_resets_at: windowResetsAt };
+    const at = resetsAtMs === undefined ? Date.parse(windowResetsAt) : Math.floor(resetsAtMs / 1000) * 1000;
+    this.resetsAtMs = Number.isNaN(at) ? null : at;
   }
 }
 
 export class BillingServiceError extends Error {
+  readonly kind = "billing-unavailable";
   readonly httpStatus = 503;
   readonly type = "billing_service_error";
   readonly reason = "BILLING_SERVICE_ERROR";
@@ -45,10 +55,13 @@ export class BillingServiceError extends Error {
 
 /** ceil(seconds until window_resets_at); 60 when missing, unparsable or already past (gateway rule). */
 export function retryAfterSeconds(windowResetsAt: string | undefined | null, now: number = Date.now()): number {
-  if (!windowResetsAt) return 60;
-  const at = Date.parse(windowResetsAt);
-  if (Number.isNaN(at) || at <= now) return 60;
-  return Math.ceil((at - now) / 1000);
+  return retryAfterFromMs(windowResetsAt ? Date.parse(windowResetsAt) : null, now);
+}
+
+/** retryAfterSeconds for an instant already in epoch ms (null or NaN: unknown). */
+export function retryAfterFromMs(resetsAtMs: number | null, now: number = Date.now()): number {
+  if (resetsAtMs === null || Number.isNaN(resetsAtMs) || resetsAtMs <= now) return 60;
+  return Math.ceil((resetsAtMs - now) / 1000);
 }
 
 /** The response a gateway sends for a blocked request, Anthropic- or OpenAI-style body. */
@@ -59,8 +72,7 @@ export function billingErrorResponse(
 ): { status: number; headers: Record<string, string>; body: unknown } {
   const inner = { type: error.type, message: error.message };
   const headers: Record<string, string> = { "Content-Type": "application/json" };
-  if (error instanceof QuotaExhaustedError)
-    headers["Retry-After"] = String(retryAfterSeconds(error.metadata.window_resets_at, now));
+  if (error.kind === "quota-exhausted") headers["Retry-After"] = String(retryAfterFromMs(error.resetsAtMs, now));
   return {
     status: error.httpStatus,
     headers,

@@ -1,6 +1,6 @@
 /**
- * Every Redis key the billing chain reads or writes (tests/unit/billing-keys.test.ts pins the
- * strings). The `billing:` and `apikey:` layouts are the Go gateway's (spec §6, §11) — never change
+ * Every Redis key the billing chain reads or writes (the "Redis keys" block of
+ * tests/unit/billing-encoding.test.ts pins the strings). The `billing:` and `apikey:` layouts are the Go gateway's (spec §6, §11) — never change
  * them. Everything the console adds to make the ledger exact lives under `qc:billing:`, so the
  * gateway's quota hash keeps exactly its 11 fields and the gateway never sees our bookkeeping.
  *

@@ -69,9 +69,14 @@ export const DEFAULT_BILLING_CONFIG: BillingConfig = {
   recordTimeoutMs: 10_000,
 };
 
+/**
+ * A check's answer. A refusal says which kind it is (`kind`, also on its error): a window's quota is
+ * exhausted (429, `error.window`), or neither store could decide in fail-closed mode (503).
+ */
 export type QuotaDecision =
   | { allowed: true; source: QuotaSource }
-  | { allowed: false; source: QuotaSource; error: QuotaExhaustedError | BillingServiceError };
+  | { allowed: false; kind: "quota-exhausted"; source: QuotaSource; error: QuotaExhaustedError }
+  | { allowed: false; kind: "billing-unavailable"; source: "fail-closed"; error: BillingServiceError };
 
 /** Where the decision came from — for logs, metrics and the simulator. */
 export type QuotaSource = DecisionSource;
@@ -158,7 +163,7 @@ export class BillingService {
     if (entry !== null && entry.schemaVersion === QUOTA_SCHEMA_VERSION) {
       if (entry.malformed !== null) this.malformed(userId, platform);
       const refresh = windowsToRefresh(entry, this.deps.clock, now);
-      if (refresh.length === 0) return this.count(this.decide(entry, now, "cache"));
+      if (refresh.length === 0) return this.count(this.decide(entry, now, "cache", refresh));
       return this.count(await this.refreshAndDecide(userId, platform, entry, refresh, now));
     }
     if (entry?.malformed) this.malformed(userId, platform); // e.g. schema_version "1.0": Go treats it as legacy too
@@ -183,7 +188,7 @@ export class BillingService {
       this.log.error("billing: quota load failed", { userId, platform, error: String(e) });
       return this.count(
         this.config.failClosed
-          ? { allowed: false, source: "fail-closed", error: new BillingServiceError() }
+          ? { allowed: false, kind: "billing-unavailable", source: "fail-closed", error: new BillingServiceError() }
           : { allowed: true, source: "fail-open" },
       );
     }
@@ -344,11 +349,17 @@ export class BillingService {
         this.log.warn("billing: quota window refresh failed", { userId, platform, error: String(e) });
       }
     }
-    return this.decide(entry, now, "cache");
+    return this.decide(entry, now, "cache", refresh);
   }
 
-  private decide(state: QuotaCacheEntry | QuotaRow, now: number, source: QuotaSource): QuotaDecision {
-    const error = decideQuota(state, this.deps.clock, now);
-    return error ? { allowed: false, source, error } : { allowed: true, source };
+  /** `refresh`: the entry's expired windows when already computed (the cache path), else computed here. */
+  private decide(
+    state: QuotaCacheEntry | QuotaRow,
+    now: number,
+    source: QuotaSource,
+    refresh?: readonly WindowRefresh[],
+  ): QuotaDecision {
+    const error = decideQuota(state, this.deps.clock, now, refresh);
+    return error ? { allowed: false, kind: "quota-exhausted", source, error } : { allowed: true, source };
   }
 }

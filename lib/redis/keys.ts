@@ -1,7 +1,7 @@
 /**
  * The console's own Redis keys (sign-in and registration throttling). The billing chain's keys —
  * the gateway's `billing:` layouts and the ledger's `qc:billing:` bookkeeping — live in
- * lib/billing/keys.ts with their table; they are re-exported here for older imports.
+ * lib/billing/keys.ts with their table (tests/unit/billing-encoding.test.ts "Redis keys" pins both).
  *
  * | key                                            | type   | TTL                  | writer            |
  * |------------------------------------------------|--------|----------------------|-------------------|
@@ -16,8 +16,6 @@
  * token's nonce (lib/auth/device-token.ts). The pair hash holds `n` (failures) and `last` (ms).
  * lib/auth/sign-in-throttle.ts documents the rules.
  */
-export { billingKeys, parseDirtyMember } from "@/lib/billing/keys";
-
 export const CONSOLE_KEY_PREFIX = "qc:";
 
 /** The three counters one sign-in attempt touches (lib/auth/sign-in-throttle.ts). */

@@ -145,7 +145,7 @@ export async function runTraffic(rt: BillingRuntime, o: TrafficOptions): Promise
     windowRequests++;
     res.bySource[d.source] = (res.bySource[d.source] ?? 0) + 1;
     if (!d.allowed) {
-      res.blocked["window" in d.error ? d.error.window : "outage"]++;
+      res.blocked[d.kind === "quota-exhausted" ? d.error.window : "outage"]++;
       return;
     }
     res.allowed++;

@@ -9,6 +9,7 @@ import {
 } from "@/lib/billing/api-key-rate-cache";
 import { deductUserBalance, getUserBalance, invalidateUserBalance, setUserBalance } from "@/lib/billing/balance-cache";
 import { parseGoFloat } from "@/lib/billing/encoding";
+import { billingKeys } from "@/lib/billing/keys";
 import {
   getSubscriptionCache,
   GO_ZERO_TIME_MS,
@@ -17,7 +18,6 @@ import {
   updateSubscriptionUsage,
   type SubscriptionCacheData,
 } from "@/lib/billing/subscription-cache";
-import { billingKeys } from "@/lib/redis/keys";
 
 import { testEnv } from "../support/test-env";
 

@@ -2,9 +2,9 @@ import Redis from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { billingKeys } from "@/lib/billing/keys";
 import { QuotaCache } from "@/lib/billing/quota-cache";
 import { QuotaClock } from "@/lib/billing/windows";
-import { billingKeys } from "@/lib/redis/keys";
 import { listUsersWithQuotas, USER_PAGE_SIZE, UserListParamsSchema } from "@/lib/users/list";
 
 import { rawDb } from "../support/billing";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { decideQuota, entryFromRow, sentinelEntry, windowsToRefresh, withPendingCosts } from "@/lib/billing/decision";
+import { billingErrorResponse, retryAfterSeconds } from "@/lib/billing/errors";
 import type { QuotaCacheEntry } from "@/lib/billing/quota-cache";
 import type { QuotaRow } from "@/lib/billing/quota-repo";
 import { MONTH_MS, QuotaClock } from "@/lib/billing/windows";
@@ -85,6 +86,46 @@ describe("decideQuota: daily → weekly → monthly, usage >= limit blocks", () 
       NOW,
     );
     expect(fromNow?.metadata.window_resets_at).toBe("2026-12-25T10:00:00+08:00");
+  });
+
+  it("resetsAtMs is the instant window_resets_at names (whole seconds), so Retry-After needs no parsing", () => {
+    const at = NOW + 123; // a `now` with milliseconds: the monthly reset from now is printed to the second
+    for (const e of [
+      entry({ dailyLimit: 1, dailyUsage: 1 }),
+      entry({ weeklyLimit: 1, weeklyUsage: 1 }),
+      entry({ monthlyLimit: 1, monthlyUsage: 1, monthlyWindowStart: t("2026-11-20T08:15:30Z") }),
+      entry({ monthlyLimit: 0, monthlyWindowStart: null }),
+    ]) {
+      const err = decideQuota(e, sh, at)!;
+      expect(err.resetsAtMs).toBe(Date.parse(err.metadata.window_resets_at));
+      expect(billingErrorResponse(err, "openai", at).headers["Retry-After"]).toBe(
+        String(retryAfterSeconds(err.metadata.window_resets_at, at)),
+      );
+    }
+  });
+
+  it("given the expired windows already computed (windowsToRefresh), decides exactly as without them", () => {
+    const starts = [null, SOD - 1, SOD, SOW - 1, NOW - MONTH_MS, NOW - MONTH_MS + 1, NOW - 86400_000];
+    const limits = [null, 0, 1, 5];
+    for (const ds of starts)
+      for (const ms of starts)
+        for (const l of limits) {
+          const e = entry({
+            dailyLimit: l,
+            weeklyLimit: l === null ? 2 : null,
+            monthlyLimit: l,
+            dailyUsage: 3,
+            weeklyUsage: 3,
+            monthlyUsage: 3,
+            dailyWindowStart: ds,
+            weeklyWindowStart: ds,
+            monthlyWindowStart: ms,
+          });
+          const plain = decideQuota(e, sh, NOW);
+          const given = decideQuota(e, sh, NOW, windowsToRefresh(e, sh, NOW));
+          expect(given?.window ?? null).toBe(plain?.window ?? null);
+          expect(given?.metadata).toEqual(plain?.metadata);
+        }
   });
 });
 

@@ -17,7 +17,8 @@ import {
   readQuotaLimit,
   readQuotaUsage,
 } from "@/lib/billing/encoding";
-import { billingKeys, parseDirtyMember, signInThrottleKeys } from "@/lib/redis/keys";
+import { billingKeys, parseDirtyMember } from "@/lib/billing/keys";
+import { signInThrottleKeys } from "@/lib/redis/keys";
 
 import { floatInput, goVectors, type FloatVector } from "./fixtures/go-vectors";
 
