@@ -4,7 +4,8 @@ import type pg from "pg";
 import { billingKeys } from "./keys";
 import type { BillingMetrics } from "./metrics";
 import type { IncrementOutcome, OpRef, QuotaCache } from "./quota-cache";
-import { enqueueReplayRow, type ExactWrite, type OutboxRow, type QuotaRepository } from "./quota-repo";
+import { enqueueReplayRow, type QuotaRepository } from "./quota-repo";
+import type { ExactWrite, OutboxRow } from "./usage-writes";
 
 /**
  * Usage recording that never loses or double-counts a cost (docs/consistency.md). Every recorded cost

@@ -3,7 +3,7 @@ import type pg from "pg";
 /**
  * The one transaction helper (code-shape review §4.2) and the client checkout under it. It lives in
  * lib/billing because the library must not depend on the app; the app imports it as
- * `@/lib/db/transaction`. The exactly-once increment protocol (quota-repo.ts) does NOT use it: its
+ * `@/lib/db/transaction`. The exactly-once increment protocol (usage-writes.ts) does NOT use it: its
  * BEGIN travels in one simple query with the write, on purpose.
  */
 

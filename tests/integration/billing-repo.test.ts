@@ -3,13 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { PLATFORMS } from "@/lib/billing/platforms";
 import {
-  markerTime,
-  newMarker,
   QuotaFkViolationError,
   QuotaNotFoundError,
   QuotaRepository,
   SNAPSHOT_CHUNK_ROWS,
 } from "@/lib/billing/quota-repo";
+import { markerTime, newMarker } from "@/lib/billing/usage-writes";
 import { QuotaClock } from "@/lib/billing/windows";
 import { PostgresCluster } from "@/scripts/lib/faults";
 import { migrateDatabase as migrate } from "@/scripts/lib/throwaway-services";
