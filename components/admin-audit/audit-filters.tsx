@@ -1,5 +1,6 @@
 import { getTranslations } from "next-intl/server";
 
+import { FilterActions } from "@/components/ui/filter-actions";
 import { AUDIT_KINDS, type AuditKind, type AuditListParams } from "@/lib/audit/log";
 
 const control = "mt-1 rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm text-slate-900";
@@ -55,15 +56,7 @@ export async function AuditFilters({ params, actors }: { params: AuditListParams
         {t("to")}
         <input name="to" type="date" defaultValue={params.to} className={control} />
       </label>
-      <button
-        type="submit"
-        className="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white hover:bg-slate-700"
-      >
-        {t("apply")}
-      </button>
-      <a href="?" className="px-2 py-1.5 text-sm text-slate-600 underline">
-        {t("clear")}
-      </a>
+      <FilterActions apply={t("apply")} clear={t("clear")} />
     </form>
   );
 }

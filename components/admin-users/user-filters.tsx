@@ -1,5 +1,6 @@
 import { getTranslations } from "next-intl/server";
 
+import { FilterActions } from "@/components/ui/filter-actions";
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import type { UserListParams } from "@/lib/users/list";
 
@@ -61,15 +62,7 @@ export async function UserFilters({ params, total }: { params: UserListParams; t
         <option value="desc">{t("dirDesc")}</option>
         <option value="asc">{t("dirAsc")}</option>
       </select>
-      <button
-        type="submit"
-        className="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white hover:bg-slate-700"
-      >
-        {t("apply")}
-      </button>
-      <a href="?" className="px-2 py-1.5 text-sm text-slate-600 underline">
-        {t("clear")}
-      </a>
+      <FilterActions apply={t("apply")} clear={t("clear")} />
       <span className="ml-auto text-sm text-slate-600" data-testid="result-count">
         {t("results", { total })}
       </span>

@@ -60,6 +60,17 @@ export async function recordAudit(
   else await client.$executeRawUnsafe(sql, ...values);
 }
 
+/** A console_audit_logs row as pg returns it (bigint ids as text). */
+export type AuditRow = {
+  id: string;
+  actor_email: string;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  changes: AuditChange[];
+  created_at: Date;
+};
+
 /** The most recent audit rows for a target, newest first. */
 export async function latestAudit(
   targetType: string,
@@ -67,15 +78,7 @@ export async function latestAudit(
   limit = 1,
   db: Queryable = pgPool(),
 ): Promise<AuditEntry[]> {
-  const { rows } = await db.query<{
-    id: string;
-    actor_email: string;
-    action: string;
-    target_type: string;
-    target_id: string | null;
-    changes: AuditChange[];
-    created_at: Date;
-  }>(
+  const { rows } = await db.query<AuditRow>(
     `SELECT id, actor_email, action, target_type, target_id, changes, created_at FROM console_audit_logs
      WHERE target_type = $1 AND target_id IS NOT DISTINCT FROM $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
     [targetType, targetId, limit],

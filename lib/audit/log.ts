@@ -7,7 +7,7 @@ import { z } from "zod";
 import { emailMatchSql } from "@/lib/auth/email";
 import { pgPool } from "@/lib/db/client";
 
-import type { AuditChange } from "./audit";
+import type { AuditChange, AuditRow } from "./audit";
 
 /**
  * The audit trail as a list an admin can read (`/[locale]/admin/audit`): filters from the URL
@@ -128,17 +128,7 @@ export async function listAuditEntries(
 ): Promise<{ entries: AuditListEntry[]; hasMore: boolean; pageSize: number }> {
   const { from, to } = auditRange(params, timeZone);
   const targets = await targetIds(params.user, pool);
-  const { rows } = await pool.query<{
-    id: string;
-    actor_id: string | null;
-    actor_email: string;
-    action: string;
-    target_type: string;
-    target_id: string | null;
-    changes: AuditChange[];
-    created_at: Date;
-    target_email: string | null;
-  }>(
+  const { rows } = await pool.query<AuditRow & { actor_id: string | null; target_email: string | null }>(
     `SELECT a.id, a.actor_id, a.actor_email, a.action, a.target_type, a.target_id, a.changes, a.created_at,
             u.email AS target_email
      FROM console_audit_logs a
