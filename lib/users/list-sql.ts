@@ -18,10 +18,24 @@ export type UserPageFilter = {
 
 export const USER_PAGE_SIZE = 50;
 
+/**
+ * Sort keys, qualified by the relation they sort: the outer SELECT also has an output column
+ * `balance` (numeric cast to text for exact transport), and an unqualified ORDER BY name means the
+ * output column — balances then sorted as text ($8.80 above $42.00).
+ */
 const ORDER = {
-  created: { asc: "created_at ASC, id ASC", desc: "created_at DESC, id DESC" },
-  email: { asc: "lower(email) ASC, id ASC", desc: "lower(email) DESC, id DESC" },
-  balance: { asc: "balance ASC, id ASC", desc: "balance DESC, id DESC" },
+  created: {
+    asc: (t: string) => `${t}.created_at ASC, ${t}.id ASC`,
+    desc: (t: string) => `${t}.created_at DESC, ${t}.id DESC`,
+  },
+  email: {
+    asc: (t: string) => `lower(${t}.email) ASC, ${t}.id ASC`,
+    desc: (t: string) => `lower(${t}.email) DESC, ${t}.id DESC`,
+  },
+  balance: {
+    asc: (t: string) => `${t}.balance ASC, ${t}.id ASC`,
+    desc: (t: string) => `${t}.balance DESC, ${t}.id DESC`,
+  },
 } as const;
 
 export type UserPageQuotaJson = {
@@ -78,7 +92,7 @@ export function userPageQuery(
             OR (q.monthly_limit_usd > 0 AND (CASE WHEN $9 - q.monthly_window_start >= interval '720 hours' THEN 0 ELSE q.monthly_usage_usd END)
                   >= 0.8 * q.monthly_limit_usd))))
      ), p AS (
-       SELECT f.*, count(*) OVER () AS total FROM f ORDER BY ${order} LIMIT $10 OFFSET $11
+       SELECT f.*, count(*) OVER () AS total FROM f ORDER BY ${order("f")} LIMIT $10 OFFSET $11
      )
      SELECT p.id, p.email, p.username, p.role, p.status, p.balance::text AS balance, p.signup_source, p.created_at, p.total,
        COALESCE((SELECT json_agg(json_build_object(
@@ -88,7 +102,7 @@ export function userPageQuery(
            'ds', q.daily_window_start, 'ws', q.weekly_window_start, 'ms', q.monthly_window_start)
          ORDER BY array_position($12::text[], q.platform::text) NULLS LAST, q.platform)
          FROM user_platform_quotas q WHERE q.user_id = p.id AND q.deleted_at IS NULL), '[]'::json) AS quotas
-     FROM p ORDER BY ${order}`;
+     FROM p ORDER BY ${order("p")}`;
   const values = [
     params.q ? searchPattern(params.q) : null,
     params.role,

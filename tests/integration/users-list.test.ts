@@ -123,6 +123,22 @@ describe("listUsersWithQuotas", () => {
     expect((await listUsersWithQuotas(P({ q: "list.test", page: "201" }), deps)).rows).toEqual([]);
   });
 
+  it("sorts by balance as a number, not as text (issue 13: $8.80, $5.00, $42.00, $3.14 came out in that order)", async () => {
+    const { deps } = counted();
+    await c.query(
+      `INSERT INTO users (email, password_hash, balance)
+       SELECT 'scale-bal-' || b || '@list.test', 'x', b::numeric FROM unnest(ARRAY['8.80', '5.00', '42.00', '3.14', '100.5']) b`,
+    );
+    try {
+      const list = async (dir: string) =>
+        (await listUsersWithQuotas(P({ q: "scale-bal-", sort: "balance", dir }), deps)).rows.map((u) => u.balance);
+      expect(await list("desc")).toEqual(["100.50", "42.00", "8.80", "5.00", "3.14"]);
+      expect(await list("asc")).toEqual(["3.14", "5.00", "8.80", "42.00", "100.50"]);
+    } finally {
+      await c.query("DELETE FROM users WHERE email LIKE 'scale-bal-%@list.test'");
+    }
+  });
+
   it("shows the freshest usage: a current-schema Redis entry wins over the row, with its windows evaluated", async () => {
     const { deps } = counted();
     const first = (await listUsersWithQuotas(P({ q: "scale-1@list.test" }), deps)).rows[0];
