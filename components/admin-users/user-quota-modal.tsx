@@ -16,6 +16,7 @@ import type { QuotaWindow } from "@/lib/billing/vocabulary";
 import { fetchUserQuotas, quotaKeys } from "@/lib/quota/query";
 import type { QuotaMap } from "@/lib/settings/quota-schema";
 
+import { LimitOriginLine } from "./limit-origin-line";
 import { QuotaUsageLine } from "./quota-usage-line";
 
 export type ModalUser = { id: number; email: string };
@@ -267,14 +268,17 @@ export function UserQuotaModal({
             labels={labels}
             onChange={setCell}
             cellExtra={(p, w) => (
-              <QuotaUsageLine
-                platform={p}
-                window={w}
-                item={data.platform_quotas.find((x) => x.platform === p)}
-                resetLabel={t("resetButton", { platform: tp(p), window: windowName[w] })}
-                disabled={reset.isPending}
-                onReset={() => askReset(p, w)}
-              />
+              <>
+                <QuotaUsageLine
+                  platform={p}
+                  window={w}
+                  item={data.platform_quotas.find((x) => x.platform === p)}
+                  resetLabel={t("resetButton", { platform: tp(p), window: windowName[w] })}
+                  disabled={reset.isPending}
+                  onReset={() => askReset(p, w)}
+                />
+                <LimitOriginLine origin={data.origins?.[p]?.[w]} userId={user.id} />
+              </>
             )}
           />
         ) : null}

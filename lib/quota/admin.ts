@@ -11,6 +11,8 @@ import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { Limits, QuotaWindow } from "@/lib/billing/vocabulary";
 import { rollback, withTransaction, type Rollback } from "@/lib/db/transaction";
 
+import type { LimitOrigin } from "./limit-origin";
+import { loadLimitOrigins } from "./limit-origin-load";
 import { appDeps, type QuotaDeps } from "./runtime";
 import { bumpQuotaVersion, readQuotaVersion } from "./version";
 
@@ -30,6 +32,8 @@ export type UserQuotasView = {
   pending_invalidations: number;
   /** what a save made from this view must send back (lib/quota/version.ts) */
   version: string;
+  /** "why this limit": where each cell's value came from (lib/quota/limit-origin.ts; our addition) */
+  origins: Record<string, Record<QuotaWindow, LimitOrigin>>;
 };
 
 type Actor = { id: number; email: string };
@@ -53,11 +57,13 @@ export async function getUserQuotasView(userId: number, deps: QuotaDeps = appDep
   const entries = await cache?.readManyLenient(rows.map((r) => billingKeys.userPlatformQuota(userId, r.platform)));
   const [last] = await latestAudit("user", String(userId), 1, pool);
   const pending = cache ? await pendingInvalidations(pool, billingKeys.userPlatformQuota(userId, "")) : { count: 0 };
+  const origins = await loadLimitOrigins(pool, userId, rows);
   return {
     platform_quotas: rows.map((row, i) => adminQuotaItem(row, now, clock, entries?.[i])),
     last_change: last ? { actor_email: last.actorEmail, action: last.action, at: last.createdAt } : null,
     pending_invalidations: pending.count,
     version,
+    origins,
   };
 }
 

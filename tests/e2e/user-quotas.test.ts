@@ -116,6 +116,10 @@ describe("per-user platform quotas", () => {
       `used $5.00 · resets ${la}`,
     );
     expect(await dialog.getByTestId("modal-last-change").textContent()).toMatch(/^Last change: admin@example\.com, /);
+    // Why this limit: the cell names the edit that set it, linked to the audit log.
+    const origin = dialog.locator('tr[data-matrix-platform="anthropic"] td').first().locator("[data-origin]");
+    expect(await origin.getAttribute("data-origin")).toBe("edit");
+    expect(await origin.textContent()).toMatch(/^Set by admin@example\.com, /);
     await dialog.getByRole("button", { name: "Reset daily usage of Claude" }).click();
     await expect.poll(() => page.getByTestId("toast").textContent()).toBe("Reset Claude daily usage");
     await expect.poll(() => dialog.locator('[data-usage="anthropic.daily"]').textContent()).toMatch(/^used \$0\.00/);

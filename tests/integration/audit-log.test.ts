@@ -4,10 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeChanges } from "@/lib/audit/diff";
 import { AUDIT_PAGE_SIZE, AuditListParamsSchema, listAuditActors, listAuditEntries } from "@/lib/audit/log";
 import { AUTH_SOURCES } from "@/lib/auth-sources";
-import { saveUserQuotas } from "@/lib/quota/admin";
+import { getUserQuotasView, saveUserQuotas } from "@/lib/quota/admin";
 import { readQuotaVersion } from "@/lib/quota/version";
 import { emptyQuotaMap, type QuotaDefaultsForm } from "@/lib/settings/quota-schema";
 import { readQuotaDefaults, saveQuotaDefaults } from "@/lib/settings/store";
+import { signUpUser } from "@/lib/users/signup";
 import { setUserStatus } from "@/lib/users/users";
 
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
@@ -115,6 +116,41 @@ describe("audit log reads", () => {
     expect((await listAuditEntries(P({ actor: adminA.email, kind: "user_status" }), "UTC")).entries).toEqual([]);
 
     expect(await listAuditActors()).toEqual(expect.arrayContaining([adminA.email, adminB.email]));
+  });
+
+  it("why this limit: a console edit names its entry; a sign-up value traces to the defaults as they were then", async () => {
+    const [u1] = users;
+    const view = (await getUserQuotasView(u1))!;
+    const [edit] = (await listAuditEntries(P({ user: String(u1), kind: "user_quotas" }), "UTC")).entries;
+    expect(view.origins.openai).toEqual({
+      daily: { kind: "edit", auditId: edit.id, actorEmail: adminB.email, at: edit.at },
+      weekly: { kind: "edit", auditId: edit.id, actorEmail: adminB.email, at: edit.at },
+      monthly: { kind: "edit", auditId: edit.id, actorEmail: adminB.email, at: edit.at },
+    });
+
+    // A sign-up under today's defaults (system anthropic daily 12.5 from the first test) …
+    const signed = await signUpUser({
+      email: `audit-signup-${run}@audit.test`,
+      password: "password-1",
+      source: "email",
+    });
+    expect(signed.ok).toBe(true);
+    const id = Number(
+      (await c.query("SELECT id FROM users WHERE email = $1", [`audit-signup-${run}@audit.test`])).rows[0].id,
+    );
+    users.push(id);
+    // … then the default moves on (12.5 → 20): the user's 12.5 still comes from the sign-up defaults.
+    const form = await defaultsForm();
+    form.system.anthropic = { ...form.system.anthropic, daily: 20 };
+    expect((await saveQuotaDefaults(form, adminA)).ok).toBe(true);
+    const origins = (await getUserQuotasView(id))!.origins;
+    expect(origins.anthropic.daily).toMatchObject({ kind: "signup", from: "system", source: null });
+    // A value changed behind the console's back (the gateway's admin, SQL) is said to be.
+    await c.query(
+      "UPDATE user_platform_quotas SET daily_limit_usd = 99 WHERE user_id = $1 AND platform = 'anthropic'",
+      [id],
+    );
+    expect((await getUserQuotasView(id))!.origins.anthropic.daily).toEqual({ kind: "outside", since: null });
   });
 
   it("reads the date range as whole days in the viewer's time zone", async () => {
