@@ -173,8 +173,9 @@ export async function AuditEntry({ entry }: { entry: AuditListEntry }) {
         <h2 id={`audit-${entry.id}-title`} className="font-semibold break-keep">
           {t(`kinds.${entry.kind ?? "unknown"}`)}
         </h2>
-        {target ? <span className="text-slate-700">{target}</span> : null}
-        <span className="text-slate-600">{entry.actorEmail}</span>
+        {/* addresses have no break points: let them wrap anywhere rather than widen a phone's page */}
+        {target ? <span className="min-w-0 [overflow-wrap:anywhere] text-slate-700">{target}</span> : null}
+        <span className="min-w-0 [overflow-wrap:anywhere] text-slate-600">{entry.actorEmail}</span>
         <time dateTime={entry.at} className="ml-auto text-slate-600 tabular-nums">
           {format.dateTime(new Date(entry.at), "dateTimeSeconds")}
         </time>

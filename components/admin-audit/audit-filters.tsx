@@ -3,8 +3,9 @@ import { getTranslations } from "next-intl/server";
 import { FilterActions } from "@/components/ui/filter-actions";
 import { AUDIT_KINDS, type AuditKind, type AuditListParams } from "@/lib/audit/log";
 
-const control = "mt-1 rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm text-slate-900";
-const label = "flex flex-col text-xs text-slate-600";
+const control = "mt-1 max-w-full rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm text-slate-900";
+// max-w-full: a select is as wide as its longest option (an actor's address) unless capped.
+const label = "flex max-w-full min-w-0 flex-col text-xs text-slate-600";
 
 /** The audit log's filters as a plain GET form: the state lives in the URL (works without JS). */
 export async function AuditFilters({ params, actors }: { params: AuditListParams; actors: string[] }) {

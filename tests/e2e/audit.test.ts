@@ -116,6 +116,13 @@ describe("audit log page", () => {
     const page = await adminPage(locale, { width: 390, height: 844 });
     await page.goto(`${base}/${locale}/admin/audit`);
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe(title);
+    // Nothing sticks out of the viewport (named, so a failure says which element widened the page).
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll("body *")]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !e.closest(".overflow-x-auto"))
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${(e.textContent ?? "").slice(0, 40)}`),
+    );
+    expect(wide).toEqual([]);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBe(390);
     // No label rendered one character per line (zh): every entry title is a single line.
     const heights = await page
