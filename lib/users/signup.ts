@@ -62,7 +62,7 @@ export async function signUpUser(input: {
       email,
     ]);
     if (taken.rowCount) return rollback({ result: { ok: false, code: "EMAIL_TAKEN" } });
-    // username only when given: the gateway's column is NOT NULL DEFAULT '', ours is nullable.
+    // username only when given: both layouts have NOT NULL DEFAULT '' (the gateway's), so omitting it stores ''.
     const username = input.username ?? null;
     const cols = [
       "email",
