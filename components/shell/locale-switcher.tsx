@@ -7,7 +7,7 @@ import { useTransition } from "react";
 import { usePathname, useRouter } from "@/i18n/navigation";
 import { routing, type Locale } from "@/i18n/routing";
 
-/** Switches zh ↔ en on the same page; next-intl remembers the choice in the NEXT_LOCALE cookie. */
+/** Switches zh ↔ en on the same page, query kept; next-intl remembers the choice in the NEXT_LOCALE cookie. */
 export function LocaleSwitcher() {
   const t = useTranslations("LocaleSwitcher");
   const locale = useLocale();
@@ -25,9 +25,12 @@ export function LocaleSwitcher() {
         disabled={pending}
         onChange={(e) => {
           const next = e.target.value as Locale;
+          // The list's state (filters, sort, page) lives in the query: keep it. Read at the change, not
+          // through useSearchParams, which would opt every page with a header out of static rendering.
+          const query = Object.fromEntries(new URLSearchParams(window.location.search));
           startTransition(() => {
             // @ts-expect-error -- params of the current route are passed through unchanged
-            router.replace({ pathname, params }, { locale: next });
+            router.replace({ pathname, params, query }, { locale: next });
           });
         }}
       >

@@ -103,6 +103,15 @@ describe("audit log page", () => {
     await page.waitForURL(new RegExp(`/en/admin/audit\\?user=${carolId}$`));
     expect(await page.getByTestId("audit-entry").first().textContent()).toContain("Status: active → disabled");
 
+    // Switching the language keeps the list's filters (issue 13 #7: the switcher dropped the query).
+    await page.goto(`${base}/en/admin/audit?kind=user_status&user=${carolId}`);
+    await page.getByLabel("Language").selectOption("zh");
+    await page.waitForURL(`${base}/zh/admin/audit?kind=user_status&user=${carolId}`);
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("审计日志");
+    expect(await page.getByLabel("类型").inputValue()).toBe("user_status");
+    await page.getByLabel("语言").selectOption("en");
+    await page.waitForURL(`${base}/en/admin/audit?kind=user_status&user=${carolId}`);
+
     // Garbage in the URL is ignored, never an error page.
     const bad = await page.goto(`${base}/en/admin/audit?kind=nope&from=2026-13-45&page=-3&actor=%00`);
     expect(bad?.status()).toBe(200);
