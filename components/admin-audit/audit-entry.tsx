@@ -3,8 +3,11 @@ import { getFormatter, getTranslations } from "next-intl/server";
 import { Link } from "@/i18n/navigation";
 import { describeChanges, type Cell, type DiffSection, type MatrixScope } from "@/lib/audit/diff";
 import type { AuditListEntry } from "@/lib/audit/log";
+import { isUndoable } from "@/lib/audit/undo";
 import { isPlatform } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
+
+import { AuditUndoButton } from "./audit-undo-button";
 
 type T = Awaited<ReturnType<typeof getTranslations<"AdminAudit">>>;
 type Format = Awaited<ReturnType<typeof getFormatter>>;
@@ -180,10 +183,29 @@ export async function AuditEntry({ entry }: { entry: AuditListEntry }) {
           {format.dateTime(new Date(entry.at), "dateTimeSeconds")}
         </time>
       </header>
-      <div className="space-y-2">
-        {sections.map((s, i) => (
-          <Section key={i} s={s} t={t} format={format} />
-        ))}
+      {entry.undoOf !== null || entry.undoneBy !== null ? (
+        <p className="mb-2 flex flex-wrap gap-x-3 text-xs text-slate-600">
+          {entry.undoOf !== null ? (
+            <a href={`#audit-${entry.undoOf}`} className="underline" data-testid="audit-undo-of">
+              {t("undoOf", { id: entry.undoOf })}
+            </a>
+          ) : null}
+          {entry.undoneBy !== null ? (
+            <a href={`#audit-${entry.undoneBy}`} className="underline" data-testid="audit-undone-by">
+              {t("undoneBy", { id: entry.undoneBy })}
+            </a>
+          ) : null}
+        </p>
+      ) : null}
+      <div className="flex flex-wrap items-end justify-between gap-3">
+        <div className="min-w-0 flex-1 space-y-2">
+          {sections.map((s, i) => (
+            <Section key={i} s={s} t={t} format={format} />
+          ))}
+        </div>
+        {isUndoable(entry.action) && entry.undoneBy === null && entry.changes.length > 0 ? (
+          <AuditUndoButton entryId={entry.id} />
+        ) : null}
       </div>
     </article>
   );

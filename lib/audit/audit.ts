@@ -13,6 +13,12 @@ export type AuditChange = {
   after: unknown;
 };
 
+/**
+ * Who makes a change; for an undo (lib/audit/undo.ts) also the entry it reverses, recorded as the
+ * new entry's undo_of — the writers pass it through to recordAudit untouched.
+ */
+export type AuditActor = { id: number; email: string; undoOf?: number };
+
 export type AuditEntry = {
   id: number;
   actorEmail: string;
@@ -39,15 +45,15 @@ export type AuditWriter = Queryable | { $executeRawUnsafe(query: string, ...valu
 export async function recordAudit(
   client: AuditWriter,
   entry: {
-    actor: { id: number; email: string };
+    actor: AuditActor;
     action: string;
     targetType: string;
     targetId?: string | null;
     changes: AuditChange[];
   },
 ) {
-  const sql = `INSERT INTO console_audit_logs (actor_id, actor_email, action, target_type, target_id, changes)
-     VALUES ($1::bigint, $2, $3, $4, $5, $6::jsonb)`;
+  const sql = `INSERT INTO console_audit_logs (actor_id, actor_email, action, target_type, target_id, changes, undo_of)
+     VALUES ($1::bigint, $2, $3, $4, $5, $6::jsonb, $7::bigint)`;
   const values = [
     entry.actor.id,
     entry.actor.email,
@@ -55,6 +61,7 @@ export async function recordAudit(
     entry.targetType,
     entry.targetId ?? null,
     JSON.stringify(entry.changes),
+    entry.actor.undoOf ?? null,
   ];
   if ("query" in client) await client.query(sql, values);
   else await client.$executeRawUnsafe(sql, ...values);

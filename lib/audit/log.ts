@@ -71,6 +71,9 @@ export type AuditListEntry = {
   /** the target user's e-mail when the target is a user that still exists */
   targetEmail: string | null;
   changes: AuditChange[];
+  /** the entry this one undid, and the first entry that undid this one (lib/audit/undo.ts) */
+  undoOf: number | null;
+  undoneBy: number | null;
 };
 
 /** The [from, to) instants of the chosen days in `timeZone`; null where a bound is open. */
@@ -128,9 +131,17 @@ export async function listAuditEntries(
 ): Promise<{ entries: AuditListEntry[]; hasMore: boolean; pageSize: number }> {
   const { from, to } = auditRange(params, timeZone);
   const targets = await targetIds(params.user, pool);
-  const { rows } = await pool.query<AuditRow & { actor_id: string | null; target_email: string | null }>(
+  const { rows } = await pool.query<
+    AuditRow & {
+      actor_id: string | null;
+      target_email: string | null;
+      undo_of: string | null;
+      undone_by: string | null;
+    }
+  >(
     `SELECT a.id, a.actor_id, a.actor_email, a.action, a.target_type, a.target_id, a.changes, a.created_at,
-            u.email AS target_email
+            u.email AS target_email, a.undo_of,
+            (SELECT min(x.id) FROM console_audit_logs x WHERE x.undo_of = a.id) AS undone_by
      FROM console_audit_logs a
      LEFT JOIN users u ON a.target_type = 'user' AND u.deleted_at IS NULL
        AND u.id = CASE WHEN a.target_id ~ '^[0-9]{1,18}$' THEN a.target_id::bigint END
@@ -162,6 +173,8 @@ export async function listAuditEntries(
     targetId: r.target_id,
     targetEmail: r.target_email,
     changes: Array.isArray(r.changes) ? r.changes : [],
+    undoOf: r.undo_of === null ? null : Number(r.undo_of),
+    undoneBy: r.undone_by === null ? null : Number(r.undone_by),
   }));
   return { entries, hasMore: rows.length > AUDIT_PAGE_SIZE, pageSize: AUDIT_PAGE_SIZE };
 }

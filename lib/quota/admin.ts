@@ -2,7 +2,7 @@ import "server-only";
 
 import type pg from "pg";
 
-import { latestAudit, recordAudit, type AuditChange } from "@/lib/audit/audit";
+import { latestAudit, recordAudit, type AuditActor, type AuditChange } from "@/lib/audit/audit";
 import { firstPass, resetWork, saveWork } from "@/lib/billing/admin-changes";
 import { billingKeys } from "@/lib/billing/keys";
 import { enqueueOutbox, pendingInvalidations, type OutboxItem } from "@/lib/billing/outbox";
@@ -36,7 +36,7 @@ export type UserQuotasView = {
   origins: Record<string, Record<QuotaWindow, LimitOrigin>>;
 };
 
-type Actor = { id: number; email: string };
+type Actor = AuditActor;
 
 export async function userExists(userId: number, deps: QuotaDeps = appDeps()): Promise<boolean> {
   const { rowCount } = await deps.billing.pool.query("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL", [

@@ -3,7 +3,7 @@ import "server-only";
 import { createHash } from "node:crypto";
 import type pg from "pg";
 
-import { recordAudit, type AuditChange } from "@/lib/audit/audit";
+import { recordAudit, type AuditActor, type AuditChange } from "@/lib/audit/audit";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { PLATFORMS } from "@/lib/billing/platforms";
 import { pgPool } from "@/lib/db/client";
@@ -91,10 +91,7 @@ export type SaveResult = { ok: true; data: QuotaDefaults; changed: number } | { 
  * CONFLICT when the stored values changed since `form.version` was read (no lost update between
  * two admins). Keys, audit row and version check run in one transaction under an advisory lock.
  */
-export async function saveQuotaDefaults(
-  form: QuotaDefaultsForm,
-  actor: { id: number; email: string },
-): Promise<SaveResult> {
+export async function saveQuotaDefaults(form: QuotaDefaultsForm, actor: AuditActor): Promise<SaveResult> {
   return withTransaction<SaveResult>(pgPool(), async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1)", [SAVE_LOCK]);
     const raw = await readRaw(client);

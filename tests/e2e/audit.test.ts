@@ -2,6 +2,8 @@ import type pg from "pg";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
+import { PLATFORMS } from "@/lib/billing/platforms";
+import { readQuotaVersion } from "@/lib/quota/version";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
 
 import { builtAction, callAction } from "../support/actions";
@@ -19,6 +21,8 @@ let browser: Browser;
 let c: pg.Client;
 let savedDefaults: string | null = null;
 const carol = "carol.w@example.net";
+const alice = "alice@example.com";
+let undoUser = 0;
 
 async function adminPage(locale: "en" | "zh", viewport = { width: 1366, height: 900 }): Promise<Page> {
   const ctx = await browser.newContext({
@@ -44,6 +48,7 @@ afterAll(async () => {
   if (savedDefaults === null) await c.query("DELETE FROM settings WHERE key = 'default_platform_quotas'");
   else await c.query("UPDATE settings SET value = $1 WHERE key = 'default_platform_quotas'", [savedDefaults]);
   await c.query("UPDATE users SET status = 'active' WHERE email = $1", [carol]);
+  if (undoUser) await c.query("DELETE FROM users WHERE id = $1", [undoUser]);
   await browser?.close();
   await c.end();
 });
@@ -144,5 +149,80 @@ describe("audit log page", () => {
     for (const [h, line] of heights) expect(h).toBeLessThanOrEqual(line * 1.5);
     await screenshot(page, `audit-${locale}-phone`);
     await page.context().close();
+  });
+
+  it("undo: a conflicting undo is refused with a message (zh), the newest is undone as a new audited change (en); only admins may", async () => {
+    // A user of this test's own, so no other file sees its limits move.
+    const email = `undo-e2e-${Date.now()}@example.com`;
+    undoUser = Number(
+      (await c.query("INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id", [email])).rows[0].id,
+    );
+    const cookie = await sessionCookieFor(DEMO_ADMIN.email);
+    const save = builtAction("saveUserPlatformQuotasAction");
+    const quotas = (daily: number) =>
+      Object.fromEntries(
+        PLATFORMS.map((p) => [p, { daily: p === "anthropic" ? daily : null, weekly: null, monthly: null }]),
+      );
+    const entryIds: number[] = [];
+    for (const daily of [8, 12]) {
+      const version = await readQuotaVersion(c, undoUser);
+      const r = await callAction(base, save, [{ userId: undoUser, version, quotas: quotas(daily) }], cookie);
+      expect(r.body).toContain('"ok":true');
+      entryIds.push(
+        Number(
+          (await c.query("SELECT max(id) AS id FROM console_audit_logs WHERE target_id = $1", [String(undoUser)]))
+            .rows[0].id,
+        ),
+      );
+    }
+    const [first, second] = entryIds;
+    const daily = async () =>
+      (
+        await c.query(
+          "SELECT daily_limit_usd::float8 AS d FROM user_platform_quotas WHERE user_id = $1 AND platform = 'anthropic' AND deleted_at IS NULL",
+          [undoUser],
+        )
+      ).rows[0].d;
+
+    // zh: undoing the older entry would overwrite the newer one — refused, in Chinese, nothing changes.
+    const zh = await adminPage("zh");
+    await zh.goto(`${base}/zh/admin/audit?user=${undoUser}`);
+    await zh.getByRole("button", { name: `撤销修改 #${first}` }).click();
+    await zh.getByRole("alertdialog").getByRole("button", { name: "撤销修改" }).click();
+    await expect
+      .poll(() => zh.locator(`#audit-${first}`).getByRole("alert").textContent())
+      .toBe("未撤销：此记录之后这些值又被修改过。请先撤销较新的修改，或直接编辑。");
+    expect(await daily()).toBe(12);
+    await zh.context().close();
+
+    // en: undo the newest — the before value is back, and the undo is an entry of its own.
+    const page = await adminPage("en");
+    await page.goto(`${base}/en/admin/audit?user=${undoUser}`);
+    await page.getByRole("button", { name: `Undo change #${second}` }).click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Undo change" }).click();
+    await expect
+      .poll(() => page.getByTestId("audit-undo-done").textContent())
+      .toBe("Undone: the restore is recorded as a new change.");
+    expect(await daily()).toBe(8);
+    await page.goto(`${base}/en/admin/audit?user=${undoUser}`);
+    const top = page.getByTestId("audit-entry").first();
+    expect(await top.getByTestId("audit-undo-of").textContent()).toBe(`Undoes change #${second}`);
+    expect(await top.locator('tr[data-platform="anthropic"] td[data-window="daily"]').textContent()).toMatch(
+      /^\$12(\.0+)? → \$8(\.0+)?$/,
+    );
+    expect(await page.locator(`#audit-${second}`).getByTestId("audit-undone-by").textContent()).toMatch(
+      /^Undone by change #\d+$/,
+    );
+    await screenshot(page, "audit-undo-en-desktop");
+    await page.context().close();
+
+    // The action checks the role before it reads its input: a user's session is FORBIDDEN even for
+    // garbage, no session is UNAUTHENTICATED (guards the regression of a public undo endpoint).
+    const undo = builtAction("undoAuditEntryAction");
+    const asUser = await callAction(base, undo, [{ nope: true }], await sessionCookieFor(alice));
+    expect(asUser.body).toContain('"code":"FORBIDDEN"');
+    const anonymous = await callAction(base, undo, [{ entryId: first }]);
+    expect(anonymous.body).toContain('"code":"UNAUTHENTICATED"');
+    expect(await daily()).toBe(8);
   });
 });

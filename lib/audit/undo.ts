@@ -1,0 +1,174 @@
+import "server-only";
+
+import type pg from "pg";
+
+import { AUTH_SOURCES } from "@/lib/auth-sources";
+import { isPlatform, PLATFORMS } from "@/lib/billing/platforms";
+import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
+import { pgPool } from "@/lib/db/client";
+import { saveUserQuotas, type SaveQuotaInput } from "@/lib/quota/admin";
+import { appDeps, type QuotaDeps } from "@/lib/quota/runtime";
+import { readQuotaVersion } from "@/lib/quota/version";
+import { sourceGrantKey, sourceQuotasKey, SYSTEM_QUOTAS_KEY } from "@/lib/settings/keys";
+import type { QuotaDefaultsForm, QuotaMap } from "@/lib/settings/quota-schema";
+import { readQuotaDefaults, saveQuotaDefaults } from "@/lib/settings/store";
+
+import type { AuditActor, AuditChange } from "./audit";
+
+/**
+ * Undo of an audit entry (the audit page's button): a NEW change, made through the same writer as
+ * the original — the per-user save (saveUserQuotas: version check under the user's row lock, audit
+ * row, cache invalidation through the outbox, docs/consistency.md) or the quota defaults save
+ * (saveQuotaDefaults: whole replace under its advisory lock) — that puts every value the entry
+ * changed back to its "before", and records `undo_of`. Refused with UNDO_CONFLICT, writing
+ * nothing, when any of those values is no longer the entry's "after" (changed since, by the
+ * console, the gateway or SQL — an undo never overwrites a later change); a change landing between
+ * this check and the write is caught by the writer's own version check (also UNDO_CONFLICT).
+ * Values the entry did not touch are kept as they are now.
+ */
+export const UNDOABLE_ACTIONS = ["user.platform_quotas.update", "settings.quota_defaults.update"] as const;
+
+export type UndoResult =
+  | { ok: true; action: (typeof UNDOABLE_ACTIONS)[number]; changed: number }
+  | { ok: false; code: "NOT_FOUND" | "UNDO_UNSUPPORTED" | "UNDO_NOTHING" | "UNDO_CONFLICT" | "USER_NOT_FOUND" };
+
+type Entry = { id: number; action: string; targetType: string; targetId: string | null; changes: AuditChange[] };
+
+export const isUndoable = (action: string) => (UNDOABLE_ACTIONS as readonly string[]).includes(action);
+
+async function readEntry(pool: Pick<pg.Pool, "query">, id: number): Promise<Entry | null> {
+  const { rows } = await pool.query<{
+    action: string;
+    target_type: string;
+    target_id: string | null;
+    changes: unknown;
+  }>("SELECT action, target_type, target_id, changes FROM console_audit_logs WHERE id = $1", [id]);
+  if (!rows[0]) return null;
+  const r = rows[0];
+  return {
+    id,
+    action: r.action,
+    targetType: r.target_type,
+    targetId: r.target_id,
+    changes: Array.isArray(r.changes) ? (r.changes as AuditChange[]) : [],
+  };
+}
+
+const isLimit = (v: unknown): v is number | null => v === null || (typeof v === "number" && Number.isFinite(v));
+const isWindow = (w: unknown): w is QuotaWindow => QUOTA_WINDOWS.includes(w as QuotaWindow);
+
+/** Limits as recorded for a removed row ({ daily, weekly, monthly }), or null if not that shape. */
+function limitsOf(v: unknown): Limits | null {
+  if (!v || typeof v !== "object") return null;
+  const o = v as Record<string, unknown>;
+  return isLimit(o.daily) && isLimit(o.weekly) && isLimit(o.monthly)
+    ? { daily: o.daily, weekly: o.weekly, monthly: o.monthly }
+    : null;
+}
+
+/** Undo one user's platform-quota save; the target map is the current rows with the entry's cells put back. */
+async function undoUserQuotas(entry: Entry, actor: AuditActor, deps: QuotaDeps): Promise<UndoResult> {
+  const userId = Number(entry.targetId);
+  if (!Number.isSafeInteger(userId) || userId <= 0) return { ok: false, code: "UNDO_UNSUPPORTED" };
+  const rt = deps.billing;
+  // Version before rows (as the modal reads them): a change between the two reads makes the save conflict.
+  const version = await readQuotaVersion(rt.pool, userId);
+  const rows = await rt.repo.listByUser(userId);
+  /** platform → its limits now; a platform without an active row is absent */
+  const target = new Map<string, Limits>(
+    rows.map((r) => [r.platform, { daily: r.dailyLimit, weekly: r.weeklyLimit, monthly: r.monthlyLimit }]),
+  );
+  const now = new Map(target);
+  const cells = entry.changes.filter((c) => c.key === "platform_quota" && c.platform);
+  if (cells.length === 0) return { ok: false, code: "UNDO_NOTHING" };
+  for (const c of cells) {
+    const p = c.platform!;
+    if (!isPlatform(p)) return { ok: false, code: "UNDO_UNSUPPORTED" };
+    const current = now.get(p);
+    if (isWindow(c.window)) {
+      // The cell must still hold what the entry wrote.
+      if (!current || !isLimit(c.after) || current[c.window] !== c.after) return { ok: false, code: "UNDO_CONFLICT" };
+      if (c.before === "absent") continue; // settled below: the row goes when all its cells were absent
+      if (!isLimit(c.before)) return { ok: false, code: "UNDO_UNSUPPORTED" };
+      target.set(p, { ...(target.get(p) ?? current), [c.window]: c.before });
+    } else {
+      // A row the entry removed comes back with its limits (usage restarts: the old row stays deleted).
+      const before = limitsOf(c.before);
+      if (c.after !== "removed" || !before) return { ok: false, code: "UNDO_UNSUPPORTED" };
+      if (current) return { ok: false, code: "UNDO_CONFLICT" };
+      target.set(p, before);
+    }
+  }
+  // Rows the entry created (every window "absent" before) are removed again.
+  for (const p of new Set(cells.map((c) => c.platform!))) {
+    const created = cells.filter((c) => c.platform === p && isWindow(c.window));
+    if (created.length > 0 && created.every((c) => c.before === "absent")) target.delete(p);
+  }
+  const quotas: SaveQuotaInput = PLATFORMS.filter((p) => target.has(p)).map((p) => ({
+    platform: p,
+    limits: target.get(p)!,
+  }));
+  const r = await saveUserQuotas(userId, quotas, { ...actor, undoOf: entry.id }, version, deps);
+  if (!r.ok) return { ok: false, code: r.code === "CONFLICT" ? "UNDO_CONFLICT" : "USER_NOT_FOUND" };
+  return { ok: true, action: "user.platform_quotas.update", changed: cells.length };
+}
+
+/** Undo one quota-defaults save: the stored defaults with the entry's cells and switches put back. */
+async function undoQuotaDefaults(entry: Entry, actor: AuditActor): Promise<UndoResult> {
+  const current = await readQuotaDefaults();
+  const form: QuotaDefaultsForm = {
+    version: current.version,
+    system: structuredClone(current.system),
+    sources: Object.fromEntries(
+      AUTH_SOURCES.map((s) => [
+        s,
+        { grantOnSignup: current.sources[s].grantOnSignup, overrides: structuredClone(current.sources[s].overrides) },
+      ]),
+    ) as QuotaDefaultsForm["sources"],
+  };
+  const mapOf = (key: string): QuotaMap | null => {
+    if (key === SYSTEM_QUOTAS_KEY) return form.system;
+    const s = AUTH_SOURCES.find((x) => sourceQuotasKey(x) === key);
+    return s ? form.sources[s].overrides : null;
+  };
+  if (entry.changes.length === 0) return { ok: false, code: "UNDO_NOTHING" };
+  for (const c of entry.changes) {
+    const grant = AUTH_SOURCES.find((s) => sourceGrantKey(s) === c.key);
+    if (grant) {
+      if (typeof c.before !== "boolean" || typeof c.after !== "boolean") return { ok: false, code: "UNDO_UNSUPPORTED" };
+      if (form.sources[grant].grantOnSignup !== c.after) return { ok: false, code: "UNDO_CONFLICT" };
+      form.sources[grant].grantOnSignup = c.before;
+      continue;
+    }
+    const map = mapOf(c.key);
+    if (
+      !map ||
+      !c.platform ||
+      !isPlatform(c.platform) ||
+      !isWindow(c.window) ||
+      !isLimit(c.before) ||
+      !isLimit(c.after)
+    )
+      return { ok: false, code: "UNDO_UNSUPPORTED" };
+    if (map[c.platform][c.window] !== c.after) return { ok: false, code: "UNDO_CONFLICT" };
+    map[c.platform][c.window] = c.before;
+  }
+  const r = await saveQuotaDefaults(form, { ...actor, undoOf: entry.id });
+  if (!r.ok) return { ok: false, code: "UNDO_CONFLICT" };
+  return { ok: true, action: "settings.quota_defaults.update", changed: r.changed };
+}
+
+/** Undo audit entry `entryId` as `actor` (an admin: the action checks the role). */
+export async function undoAuditEntry(
+  entryId: number,
+  actor: AuditActor,
+  deps: QuotaDeps = appDeps(),
+  pool: Pick<pg.Pool, "query"> = pgPool(),
+): Promise<UndoResult> {
+  const entry = await readEntry(pool, entryId);
+  if (!entry) return { ok: false, code: "NOT_FOUND" };
+  if (entry.action === "user.platform_quotas.update" && entry.targetType === "user")
+    return undoUserQuotas(entry, actor, deps);
+  if (entry.action === "settings.quota_defaults.update") return undoQuotaDefaults(entry, actor);
+  return { ok: false, code: "UNDO_UNSUPPORTED" };
+}
