@@ -8,11 +8,54 @@ import { saveRegistrationSettingAction } from "@/lib/actions/settings";
 import type { RegistrationSetting } from "@/lib/settings/registration";
 
 /**
+ * Attached (sign-up delegated to the gateway): the gateway's own switches, read-only — the
+ * console has nothing to save here.
+ */
+function DelegatedRegistration({ gateway }: { gateway: NonNullable<RegistrationSetting["gateway"]> }) {
+  const t = useTranslations("AdminSettings");
+  const rows = [
+    { label: t("registrationGateway"), on: gateway.registrationEnabled, id: "registration-gateway" },
+    { label: t("registrationBackendMode"), on: gateway.backendMode, id: "registration-backend-mode" },
+  ];
+  return (
+    <section
+      className="mb-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm"
+      aria-labelledby="registration-title"
+      data-testid="registration-settings"
+      data-delegated="true"
+    >
+      <h2 id="registration-title" className="text-base font-semibold">
+        {t("registrationTitle")}
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">{t("registrationDelegated")}</p>
+      <dl className="mt-3 text-sm">
+        {rows.map((r) => (
+          <div key={r.id} className="flex justify-between gap-4 border-b border-slate-100 py-2">
+            <dt className="text-slate-600">{r.label}</dt>
+            <dd className="font-medium" data-testid={r.id} data-on={r.on}>
+              {r.on ? t("gatewayOn") : t("gatewayOff")}
+            </dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}
+
+/**
  * Admin → Settings → Registration: the admin's switch, next to the operator's
  * (REGISTRATION_ENABLED, read-only here) and what the two give together. A save carries the
  * version it was loaded with; a stale one is refused with CONFLICT and a reload.
  */
 export function RegistrationForm({ initial }: { initial: RegistrationSetting }) {
+  return initial.gateway ? (
+    <DelegatedRegistration gateway={initial.gateway} />
+  ) : (
+    <ConsoleRegistration initial={initial} />
+  );
+}
+
+function ConsoleRegistration({ initial }: { initial: RegistrationSetting }) {
   const t = useTranslations("AdminSettings");
   const te = useTranslations("Errors");
   const [saved, setSaved] = useState(initial);

@@ -12,13 +12,14 @@ type Errors = ReturnType<typeof useTranslations<"Errors">>;
  */
 export function authFormError(
   te: Errors,
-  state: { code?: string; retryAfterSeconds?: number },
+  state: { code?: string; retryAfterSeconds?: number; provider?: string },
   rateLimited: "RATE_LIMITED" | "REGISTER_RATE_LIMITED",
   fieldShown: boolean,
 ): string | null {
   if (state.code === "RATE_LIMITED")
     return te(rateLimited, { minutes: Math.max(1, Math.ceil((state.retryAfterSeconds ?? 60) / 60)) });
   if (state.code === "INVALID_INPUT") return fieldShown ? null : te("INVALID_INPUT");
+  if (state.code === "OAUTH_ACCOUNT") return te("OAUTH_ACCOUNT", { provider: state.provider ?? "other" });
   return errorText(te, state.code);
 }
 

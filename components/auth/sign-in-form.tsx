@@ -14,10 +14,13 @@ export function SignInForm({
   locale,
   next,
   registrationOpen,
+  oauthHint,
 }: {
   locale: string;
   next?: string;
   registrationOpen: boolean;
+  /** attached to a gateway: say that OAuth sign-ups need a password set on the gateway first */
+  oauthHint?: boolean;
 }) {
   const t = useTranslations("SignIn");
   const te = useTranslations("Errors");
@@ -42,6 +45,11 @@ export function SignInForm({
       />
       <AuthField name="password" label={t("password")} autoComplete="current-password" error={passwordError} />
       <AuthSubmit pending={pending} label={t("submit")} pendingLabel={t("submitting")} />
+      {oauthHint ? (
+        <p className="mt-4 text-sm text-slate-600" data-testid="oauth-hint">
+          {t("oauthHint")}
+        </p>
+      ) : null}
       {registrationOpen ? (
         <p className="mt-4 text-center text-sm text-slate-600">
           {t("noAccount")}{" "}

@@ -4,16 +4,25 @@ import { redirect } from "next/navigation";
 import { z } from "zod";
 
 import { guardedAction, toFieldErrors } from "@/lib/actions/safe-action";
-import { checkCredentials } from "@/lib/auth/credentials";
+import { checkCredentials, type OAuthProvider } from "@/lib/auth/credentials";
 import { readKnownDevices, rememberKnownDevice } from "@/lib/auth/device";
 import { requestMeta } from "@/lib/auth/request-meta";
 import { safeNextPath, SignInSchema } from "@/lib/auth/schemas";
 import { createSession, destroySession } from "@/lib/auth/session";
 
 export type SignInState = {
-  code?: "INVALID_INPUT" | "INVALID_CREDENTIALS" | "RATE_LIMITED" | "INTERNAL_ERROR";
+  code?:
+    | "INVALID_INPUT"
+    | "INVALID_CREDENTIALS"
+    | "OAUTH_ACCOUNT"
+    | "TWO_FACTOR_REQUIRED"
+    | "ADMINS_ONLY"
+    | "RATE_LIMITED"
+    | "INTERNAL_ERROR";
   fieldErrors?: Record<string, string[]>;
   retryAfterSeconds?: number;
+  /** OAUTH_ACCOUNT: the provider the address's form names */
+  provider?: OAuthProvider;
   email?: string;
 };
 
@@ -53,9 +62,10 @@ export async function signInAction(_prev: SignInState, formData: FormData): Prom
     return { code: "INTERNAL_ERROR", email };
   }
   if (!result.ok) {
-    return result.code === "RATE_LIMITED"
-      ? { code: "RATE_LIMITED", retryAfterSeconds: result.retryAfterSeconds, email }
-      : { code: "INVALID_CREDENTIALS", email };
+    if (result.code === "RATE_LIMITED")
+      return { code: "RATE_LIMITED", retryAfterSeconds: result.retryAfterSeconds, email };
+    if (result.code === "OAUTH_ACCOUNT") return { code: "OAUTH_ACCOUNT", provider: result.provider, email };
+    return { code: result.code, email };
   }
   redirect(safeNextPath(next, locale));
 }

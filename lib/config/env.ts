@@ -68,6 +68,8 @@ const EnvSchema = z.object({
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   /** The operator's hard switch for the public register page; the admin's setting must be on too (lib/settings/registration.ts). */
   REGISTRATION_ENABLED: z.enum(["true", "false"]).default("false"),
+  /** Attached mode: the gateway's public web address; the register page links to its sign-up page. */
+  GATEWAY_URL: z.url({ protocol: /^https?$/, error: "GATEWAY_URL must be an http(s) URL" }).optional(),
   ADMIN_EMAIL: z.string().optional(),
   ADMIN_PASSWORD: z.string().optional(),
 });

@@ -58,13 +58,15 @@ export const GATEWAY_TABLES: readonly TableSpec[] = [
       { name: "deleted_at", type: ts, notNull: false },
       { name: "username", type: vc(100), notNull: true, default: "''" },
       { name: "signup_source", type: vc(20), notNull: true, default: "'email'" },
+      { name: "totp_enabled", type: "boolean", notNull: true, default: "false" },
     ],
     primaryKey: { name: "users_pkey", columns: ["id"] },
     indexes: [{ name: "users_email_unique_active", unique: true, columns: ["email"], predicate: "deleted_at IS NULL" }],
   },
   {
     table: "settings",
-    features: ["quota-defaults"],
+    // sign-in reads the gateway's totp_enabled and backend_mode_enabled rows
+    features: ["quota-defaults", "sign-in"],
     columns: [
       { name: "id", type: "bigint", notNull: true, default: "nextval" },
       { name: "key", type: vc(100), notNull: true },

@@ -22,11 +22,14 @@ BEGIN
     status        varchar(20)   NOT NULL DEFAULT 'active',
     balance       numeric(20,8) NOT NULL DEFAULT 0,
     signup_source varchar(20)   NOT NULL DEFAULT 'email',
+    totp_enabled  boolean       NOT NULL DEFAULT false,
     created_at    timestamptz   NOT NULL DEFAULT now(),
     updated_at    timestamptz   NOT NULL DEFAULT now(),
     deleted_at    timestamptz,
     CONSTRAINT users_pkey PRIMARY KEY (id)
   );
+  -- Earlier console layouts had no totp_enabled (m044; sign-in reads it, lib/auth/credentials.ts).
+  ALTER TABLE public.users ADD COLUMN IF NOT EXISTS totp_enabled boolean NOT NULL DEFAULT false;
   -- Earlier console layout: username was nullable with no default.
   -- Guarded, so a database already in shape sees no ALTER (and no lock) on a re-deploy.
   IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users'

@@ -152,6 +152,143 @@ describe("checkCredentials: exact e-mail identity (real PostgreSQL + Redis)", ()
   });
 });
 
+/**
+ * Accounts as the gateway writes them (docs/gateway/schema.md §2.1): a mixed-case address kept as
+ * typed, username '', signup_source 'email', an auth_identities row where the layout has the table,
+ * a Go bcrypt hash; soft deletes; OAuth-only accounts with a synthetic address and the hash of 64
+ * random hex characters; and the gateway's TOTP and backend-mode settings, which decide who may
+ * sign in there — and so here.
+ */
+describe("checkCredentials: users as the gateway keeps them", () => {
+  const made: string[] = [];
+  async function gatewayUser(
+    email: string,
+    opts: { hash?: string; role?: string; deletedAt?: boolean; totp?: boolean } = {},
+  ) {
+    const { rows } = await c.query(
+      `INSERT INTO users (email, username, password_hash, role, status, signup_source, totp_enabled, deleted_at)
+       VALUES ($1, '', $2, $3, 'active', 'email', $4, CASE WHEN $5 THEN now() ELSE NULL END) RETURNING id`,
+      [email, opts.hash ?? GO_HASH, opts.role ?? "user", opts.totp ?? false, opts.deletedAt ?? false],
+    );
+    const id = String(rows[0].id);
+    made.push(id);
+    if (ATTACHED && !opts.deletedAt) {
+      await c.query(
+        `INSERT INTO auth_identities (user_id, provider_type, provider_key, provider_subject, verified_at, metadata)
+         VALUES ($1, 'email', 'email', lower(trim($2)), now(), '{"source": "register"}')`,
+        [id, email],
+      );
+    }
+    return id;
+  }
+  const setting = (key: string, value: string) =>
+    c.query(
+      `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+      [key, value],
+    );
+  afterAll(async () => {
+    await c.query("DELETE FROM settings WHERE key IN ('totp_enabled', 'backend_mode_enabled')");
+    await c.query("DELETE FROM users WHERE id = ANY($1::bigint[])", [made]);
+  });
+
+  it("signs in an account the gateway created, under every spelling the gateway's lookup accepts", async () => {
+    const id = await gatewayUser("Auth-GW.Mixed@Example.COM");
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
+    for (const spelling of ["auth-gw.mixed@example.com", "  AUTH-GW.MIXED@EXAMPLE.COM", "Auth-GW.Mixed@Example.COM "]) {
+      const r = await checkCredentials(spelling, "allmine", client("10.0.9.1"));
+      expect(r).toMatchObject({ ok: true, userId: BigInt(id) });
+    }
+  });
+
+  it("a soft-deleted account cannot sign in; a live account at the same address can", async () => {
+    const gone = await gatewayUser("auth-gw-reused@example.com", { deletedAt: true });
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
+    expect(await checkCredentials("auth-gw-reused@example.com", "allmine", client("10.0.9.2"))).toEqual({
+      ok: false,
+      code: "INVALID_CREDENTIALS",
+    });
+    const live = await gatewayUser("AUTH-GW-REUSED@example.com");
+    expect(live).not.toBe(gone);
+    expect(await checkCredentials("auth-gw-reused@example.com", "allmine", client("10.0.9.2"))).toMatchObject({
+      ok: true,
+      userId: BigInt(live),
+    });
+  });
+
+  it("an OAuth-only account is told to set a password on the gateway, whether or not the address exists", async () => {
+    // LoginOrRegisterOAuth stores bcrypt(randomHex(32)): no password the user knows.
+    await gatewayUser("linuxdo-81723@linuxdo-connect.invalid", { hash: await hashPassword("ab".repeat(32)) });
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
+    expect(await checkCredentials("linuxdo-81723@linuxdo-connect.invalid", "guess", client("10.0.9.3"))).toEqual({
+      ok: false,
+      code: "OAUTH_ACCOUNT",
+      provider: "linuxdo",
+    });
+    expect(await checkCredentials("OIDC-9f3e@oidc-connect.invalid", "guess", client("10.0.9.3"))).toEqual({
+      ok: false,
+      code: "OAUTH_ACCOUNT",
+      provider: "oidc",
+    });
+    // The "OAuth + email" flow hashes a password the user chose: that one signs in.
+    const chosen = await gatewayUser("wechat-o6x1@wechat-connect.invalid", { hash: await hashPassword(PASSWORD) });
+    expect(await checkCredentials("wechat-o6x1@wechat-connect.invalid", PASSWORD, client("10.0.9.3"))).toMatchObject({
+      ok: true,
+      userId: BigInt(chosen),
+    });
+  });
+
+  it("with the gateway's TOTP on, an account with a second factor is refused after the right password only", async () => {
+    await gatewayUser("auth-gw-totp@example.com", { totp: true });
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
+    // Site switch off: users.totp_enabled alone asks for nothing (auth_handler.go:265).
+    expect(await checkCredentials("auth-gw-totp@example.com", "allmine", client("10.0.9.4"))).toMatchObject({
+      ok: true,
+    });
+    await setting("totp_enabled", "true");
+    try {
+      expect(await checkCredentials("auth-gw-totp@example.com", "wrong", client("10.0.9.4"))).toEqual({
+        ok: false,
+        code: "INVALID_CREDENTIALS",
+      });
+      expect(await checkCredentials("auth-gw-totp@example.com", "allmine", client("10.0.9.4"))).toEqual({
+        ok: false,
+        code: "TWO_FACTOR_REQUIRED",
+      });
+      expect(await checkCredentials("auth-gw.mixed@example.com", "allmine", client("10.0.9.4"))).toMatchObject({
+        ok: true,
+      });
+    } finally {
+      await c.query("DELETE FROM settings WHERE key = 'totp_enabled'");
+    }
+  });
+
+  it("in the gateway's backend mode only admins sign in", async () => {
+    await gatewayUser("auth-gw-admin@example.com", { role: "admin" });
+    const { checkCredentials } = withThrottle(testEnv().redisUrl);
+    await setting("backend_mode_enabled", "true");
+    try {
+      expect(await checkCredentials("auth-gw.mixed@example.com", "wrong", client("10.0.9.5"))).toEqual({
+        ok: false,
+        code: "INVALID_CREDENTIALS",
+      });
+      expect(await checkCredentials("auth-gw.mixed@example.com", "allmine", client("10.0.9.5"))).toEqual({
+        ok: false,
+        code: "ADMINS_ONLY",
+      });
+      expect(await checkCredentials("auth-gw-admin@example.com", "allmine", client("10.0.9.5"))).toMatchObject({
+        ok: true,
+      });
+      await setting("backend_mode_enabled", "false");
+      expect(await checkCredentials("auth-gw.mixed@example.com", "allmine", client("10.0.9.5"))).toMatchObject({
+        ok: true,
+      });
+    } finally {
+      await c.query("DELETE FROM settings WHERE key = 'backend_mode_enabled'");
+    }
+  });
+});
+
 describe("checkCredentials: throttling keyed on the resolved account", () => {
   // Guards issue 10 finding 1: each spelling of an address had its own 5 tries.
   it("after 5 wrong passwords for carol, no spelling of her address gets fresh tries from that client", async () => {

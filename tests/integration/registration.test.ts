@@ -172,7 +172,8 @@ describe("the normalised-email index of prisma/standalone/gateway-subset.sql", (
   );
 });
 
-describe("the registration switch (REGISTRATION_ENABLED × admin setting)", () => {
+// Standalone only: attached to a gateway, sign-up is delegated (below).
+describe.skipIf(ATTACHED)("the registration switch (REGISTRATION_ENABLED × admin setting)", () => {
   const actor = { id: 1, email: "reg-test-admin@example.com" };
   async function registration(envValue: string | undefined) {
     vi.resetModules();
@@ -242,6 +243,52 @@ describe("the registration switch (REGISTRATION_ENABLED × admin setting)", () =
       await c.query("UPDATE settings SET value = $1 WHERE key = 'quota_console_registration_enabled'", [v]);
       expect(await on.isRegistrationOpen(), v).toBe(false);
     }
+  });
+});
+
+// Attached: the gateway's registration is the only one (lib/settings/registration.ts). Whatever the
+// console's switches say, nothing here opens, the console's switch cannot be saved, and the
+// settings page reads the gateway's own switches.
+describe.runIf(ATTACHED)("sign-up delegated to the gateway", () => {
+  const actor = { id: 1, email: "reg-test-admin@example.com" };
+  afterAll(async () => {
+    delete process.env.REGISTRATION_ENABLED;
+    await c.query("DELETE FROM settings WHERE key IN ('registration_enabled', 'backend_mode_enabled')");
+  });
+
+  it("stays closed with both console switches on, refuses a save, and shows the gateway's switches", async () => {
+    vi.resetModules();
+    process.env.REGISTRATION_ENABLED = "true";
+    const reg = await import("@/lib/settings/registration");
+    await c.query(
+      `INSERT INTO settings (key, value, updated_at) VALUES ('quota_console_registration_enabled', 'true', now()),
+         ('registration_enabled', 'true', now())
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    );
+    expect(await reg.isRegistrationOpen()).toBe(false);
+    const read = await reg.readRegistrationSetting();
+    expect(read).toMatchObject({
+      open: false,
+      delegated: true,
+      gateway: { registrationEnabled: true, backendMode: false },
+    });
+    await c.query("UPDATE settings SET value = 'false' WHERE key = 'registration_enabled'");
+    await c.query(
+      "INSERT INTO settings (key, value, updated_at) VALUES ('backend_mode_enabled', 'true', now()) ON CONFLICT (key) DO UPDATE SET value = 'true'",
+    );
+    expect((await reg.readRegistrationSetting()).gateway).toEqual({ registrationEnabled: false, backendMode: true });
+
+    const audits = async () =>
+      (await c.query("SELECT count(*)::int AS n FROM console_audit_logs WHERE target_id = 'registration'")).rows[0].n;
+    const before = await audits();
+    expect(await reg.saveRegistrationSetting({ enabled: false, version: read.version }, actor)).toEqual({
+      ok: false,
+      code: "REGISTRATION_DELEGATED",
+    });
+    expect((await c.query("SELECT value FROM settings WHERE key = 'quota_console_registration_enabled'")).rows).toEqual(
+      [{ value: "true" }],
+    );
+    expect(await audits()).toBe(before);
   });
 });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ensureBootstrapAdmin, setUserRole, setUserStatus } from "@/lib/users/users";
 
 import { rawDb } from "../support/db";
+import { ATTACHED } from "../support/gateway-fixture";
 
 let c: pg.Client;
 let root: { id: number; email: string };
@@ -148,6 +149,43 @@ describe("users domain", () => {
     ).toBe(0);
     expect(await setUserStatus(987654321, "active", root)).toEqual({ ok: false, code: "NOT_FOUND" });
   });
+
+  // Attached, the gateway's trg_users_auth_cache_invalidation (fixture: its equivalent) turns a
+  // status or role change into outbox rows for the user's live API keys; the console's writes must
+  // be plain UPDATEs it fires on, never a path around it. Standalone there is no trigger to feed.
+  it.runIf(ATTACHED)(
+    "an admin's disable and role change feed the gateway's auth-cache outbox for each live key",
+    async () => {
+      const u = await newUser("outbox");
+      await c.query(
+        `INSERT INTO api_keys (user_id, key, name, deleted_at) VALUES
+         ($1, 'sk-users-test-live-1', 'a', NULL), ($1, 'sk-users-test-live-2', 'b', NULL), ($1, 'sk-users-test-gone', 'c', now())`,
+        [u.id],
+      );
+      const rows = async () =>
+        (
+          await c.query(
+            `SELECT cache_key FROM auth_cache_invalidation_outbox
+            WHERE cache_key IN (encode(sha256('sk-users-test-live-1'), 'hex'), encode(sha256('sk-users-test-live-2'), 'hex'),
+                                encode(sha256('sk-users-test-gone'), 'hex'))
+            ORDER BY id`,
+          )
+        ).rows.map((r) => r.cache_key);
+      const live = [
+        (await c.query("SELECT encode(sha256('sk-users-test-live-1'), 'hex') AS k")).rows[0].k,
+        (await c.query("SELECT encode(sha256('sk-users-test-live-2'), 'hex') AS k")).rows[0].k,
+      ].sort();
+      expect(await rows()).toEqual([]);
+      expect(await setUserStatus(u.id, "disabled", root)).toMatchObject({ ok: true });
+      expect((await rows()).sort()).toEqual(live);
+      expect(await setUserStatus(u.id, "active", root)).toMatchObject({ ok: true });
+      expect(await setUserRole(u.id, "admin", root)).toMatchObject({ ok: true });
+      expect(await setUserRole(u.id, "user", root)).toMatchObject({ ok: true });
+      // disable, enable, promote, demote: four changes, one row per live key each
+      expect((await rows()).sort()).toEqual([...live, ...live, ...live, ...live].sort());
+      await c.query("DELETE FROM auth_cache_invalidation_outbox WHERE cache_key = ANY($1::text[])", [live]);
+    },
+  );
 });
 
 describe("the last active admin", () => {

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { parse, TYPE, type MessageFormatElement } from "@formatjs/icu-messageformat-parser";
 import { describe, expect, it } from "vitest";
 
 import { AUTH_SOURCES } from "@/lib/auth-sources";
@@ -17,9 +18,21 @@ function flatten(tree: Tree, prefix = ""): Map<string, string> {
   return out;
 }
 
-/** ICU argument names used by a message ({name}, {n, plural, …}). */
+/**
+ * ICU argument names used by a message ({name}, {n, plural, …}, inside select/plural branches too),
+ * read by the ICU parser next-intl itself uses, so branch text such as `{LinuxDo}` is not an argument.
+ */
 function argNames(message: string): string[] {
-  return [...new Set([...message.matchAll(/\{\s*([A-Za-z_]\w*)\s*[,}]/g)].map((m) => m[1]))].sort();
+  const names = new Set<string>();
+  const walk = (nodes: MessageFormatElement[]) => {
+    for (const n of nodes) {
+      if ("value" in n && typeof n.value === "string" && n.type !== TYPE.literal) names.add(n.value);
+      if ("options" in n) for (const o of Object.values(n.options)) walk(o.value);
+      if ("children" in n) walk(n.children);
+    }
+  };
+  walk(parse(message));
+  return [...names].sort();
 }
 
 /** The gateway's strings: spec §8.7's table rows `| \`key\` | en | zh |`. */

@@ -6,6 +6,7 @@ import { AuthShell } from "@/components/auth/auth-shell";
 import { SignInForm } from "@/components/auth/sign-in-form";
 import { pageLocale } from "@/i18n/page-locale";
 import { getSessionUser } from "@/lib/auth/session";
+import { env } from "@/lib/config/env";
 import { isRegistrationOpen } from "@/lib/settings/registration";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/sign-in">): Promise<Metadata> {
@@ -19,13 +20,16 @@ export default async function SignInPage({ params, searchParams }: PageProps<"/[
   if (await getSessionUser()) redirect(`/${locale}/dashboard`);
   const next = (await searchParams).next;
   // The register link is a courtesy: an unreadable setting hides it rather than break sign-in.
-  const registrationOpen = await isRegistrationOpen().catch(() => false);
+  // Attached, sign-up is the gateway's: the link leads to the page that says so.
+  const attached = env().GATEWAY_DATABASE === "attached";
+  const registrationOpen = attached || (await isRegistrationOpen().catch(() => false));
   return (
     <AuthShell>
       <SignInForm
         locale={locale}
         next={typeof next === "string" ? next : undefined}
         registrationOpen={registrationOpen}
+        oauthHint={attached}
       />
     </AuthShell>
   );
