@@ -57,6 +57,10 @@ export async function UserFilters({ params, total }: { params: UserListParams; t
         <option value="created">{t("sortCreated")}</option>
         <option value="email">{t("sortEmail")}</option>
         <option value="balance">{t("sortBalance")}</option>
+        <option value="spend_day">{t("sortSpendDay")}</option>
+        <option value="spend_week">{t("sortSpendWeek")}</option>
+        <option value="spend_month">{t("sortSpendMonth")}</option>
+        <option value="cap">{t("sortCap")}</option>
       </select>
       <select name="dir" defaultValue={params.dir} aria-label={t("sortBy")} className={select}>
         <option value="desc">{t("dirDesc")}</option>

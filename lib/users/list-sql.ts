@@ -11,7 +11,7 @@ export type UserPageFilter = {
   source: string;
   limit: "" | "1";
   over80: "" | "1";
-  sort: keyof typeof ORDER;
+  sort: keyof typeof ORDER | QuotaSortKey;
   dir: "asc" | "desc";
   page: number;
 };
@@ -37,6 +37,55 @@ const ORDER = {
     desc: (t: string) => `${t}.balance DESC, ${t}.id DESC`,
   },
 } as const;
+
+/**
+ * Sorts by the user's quota rows, from the database usage with the read APIs' lazy-zero rules (a
+ * window that has rolled over counts 0), as the "over 80 %" filter reads them — it lags Redis only
+ * in flusher mode:
+ *   spend_day / spend_week / spend_month   the sum over platforms of the current window's usage;
+ *   cap                                    "closest to a cap": the highest used/limit over every
+ *                                          limited window (limit > 0; a 0 limit is a disabled window,
+ *                                          not one being used up) of every platform.
+ * Each key is aggregated only over rows that can give it a non-zero value — rows whose window is
+ * current — so the statement reads them through the window-start indexes where they exist
+ * (prisma/standalone/gateway-subset.sql; in attached mode the gateway's table has none and the
+ * same statement scans it). Users without such a row sort as 0. Ties: by id.
+ */
+export const QUOTA_SORTS = ["spend_day", "spend_week", "spend_month", "cap"] as const;
+export type QuotaSortKey = (typeof QUOTA_SORTS)[number];
+
+const isQuotaSort = (s: string): s is QuotaSortKey => (QUOTA_SORTS as readonly string[]).includes(s);
+
+/**
+ * k: the key per user with a non-zero one, from current rows only ($7 day start, $8 week start,
+ * $13 = now − 720 h); each branch is one range of one window-start index.
+ */
+function quotaKeySql(sort: QuotaSortKey): string {
+  const cur = {
+    daily: "q.daily_window_start >= $7",
+    weekly: "q.weekly_window_start >= $8",
+    monthly: "q.monthly_window_start > $13",
+  };
+  const spend = (w: keyof typeof cur) =>
+    `SELECT q.user_id, sum(q.${w}_usage_usd) AS sort_key FROM user_platform_quotas q
+       WHERE q.deleted_at IS NULL AND ${cur[w]} AND q.${w}_usage_usd > 0 GROUP BY q.user_id`;
+  switch (sort) {
+    case "spend_day":
+      return spend("daily");
+    case "spend_week":
+      return spend("weekly");
+    case "spend_month":
+      return spend("monthly");
+    case "cap": {
+      const ratio = (w: keyof typeof cur) =>
+        `SELECT q.user_id, q.${w}_usage_usd / q.${w}_limit_usd AS r FROM user_platform_quotas q
+           WHERE q.deleted_at IS NULL AND ${cur[w]} AND q.${w}_limit_usd > 0`;
+      return `SELECT w.user_id, max(w.r) AS sort_key FROM (
+         ${ratio("daily")} UNION ALL ${ratio("weekly")} UNION ALL ${ratio("monthly")}
+       ) w GROUP BY w.user_id`;
+    }
+  }
+}
 
 export type UserPageQuotaJson = {
   id: number;
@@ -75,7 +124,18 @@ export function userPageQuery(
   clock: QuotaClock,
   now: number,
 ): { text: string; values: unknown[] } {
-  const order = ORDER[params.sort][params.dir];
+  const sort = params.sort;
+  const keyed = isQuotaSort(sort) ? quotaKeySql(sort) : null;
+  const dir = params.dir === "asc" ? "ASC" : "DESC";
+  // p's ORDER BY names its output column sort_key (k's own column of that name is the null one).
+  const order = isQuotaSort(sort)
+    ? (t: string) => `${t === "f" ? "" : `${t}.`}sort_key ${dir}, ${t}.id ${dir}`
+    : ORDER[sort][params.dir];
+  // Keyed sorts: the key per user from that user's current rows (k), 0 for users without one.
+  const k = keyed ? `, k AS (${keyed})` : "";
+  const pFrom = keyed
+    ? "SELECT f.*, coalesce(k.sort_key, 0) AS sort_key, count(*) OVER () AS total FROM f LEFT JOIN k ON k.user_id = f.id"
+    : "SELECT f.*, count(*) OVER () AS total FROM f";
   const text = `WITH f AS (
        SELECT u.id, u.email, u.username, u.role, u.status, u.balance, u.signup_source, u.created_at
        FROM users u
@@ -91,8 +151,8 @@ export function userPageQuery(
             OR (q.weekly_limit_usd > 0 AND (CASE WHEN q.weekly_window_start < $8 THEN 0 ELSE q.weekly_usage_usd END) >= 0.8 * q.weekly_limit_usd)
             OR (q.monthly_limit_usd > 0 AND (CASE WHEN $9 - q.monthly_window_start >= interval '720 hours' THEN 0 ELSE q.monthly_usage_usd END)
                   >= 0.8 * q.monthly_limit_usd))))
-     ), p AS (
-       SELECT f.*, count(*) OVER () AS total FROM f ORDER BY ${order("f")} LIMIT $10 OFFSET $11
+     )${k}, p AS (
+       ${pFrom} ORDER BY ${order("f")} LIMIT $10 OFFSET $11
      )
      SELECT p.id, p.email, p.username, p.role, p.status, p.balance::text AS balance, p.signup_source, p.created_at, p.total,
        COALESCE((SELECT json_agg(json_build_object(
@@ -116,6 +176,8 @@ export function userPageQuery(
     USER_PAGE_SIZE,
     (params.page - 1) * USER_PAGE_SIZE,
     PLATFORMS,
+    // $13 only where the statement names it (PostgreSQL refuses a parameter it cannot type).
+    ...(keyed && /\$13\b/.test(keyed) ? [new Date(now - 720 * 3600_000)] : []),
   ];
   return { text, values };
 }

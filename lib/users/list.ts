@@ -12,7 +12,7 @@ import type { QuotaClock } from "@/lib/billing/windows";
 import { pgPool } from "@/lib/db/client";
 import { appBilling } from "@/lib/quota/runtime";
 
-import { USER_PAGE_SIZE, userPageQuery, type UserPageRow } from "./list-sql";
+import { QUOTA_SORTS, USER_PAGE_SIZE, userPageQuery, type UserPageRow } from "./list-sql";
 import type { UserDto } from "./users";
 
 export { searchPattern, USER_PAGE_SIZE } from "./list-sql";
@@ -35,7 +35,7 @@ export const UserListParamsSchema = z.object({
   source: z.enum(["", ...AUTH_SOURCES]).catch(""),
   limit: z.enum(["", "1"]).catch(""),
   over80: z.enum(["", "1"]).catch(""),
-  sort: z.enum(["created", "email", "balance"]).catch("created"),
+  sort: z.enum(["created", "email", "balance", ...QUOTA_SORTS]).catch("created"),
   dir: z.enum(["asc", "desc"]).catch("desc"),
   page: z.coerce.number().int().min(1).max(100_000).catch(1),
 });

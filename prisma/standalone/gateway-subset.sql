@@ -153,3 +153,16 @@ BEGIN
       exempt);
   END IF;
 END $$;
+
+-- Standalone only, the console's addition: the users list's sorts by spend and by "closest to a
+-- cap" (lib/users/list-sql.ts) aggregate only the rows whose window is current, found through
+-- these (one range probe per window instead of reading every row). Attached mode does not create
+-- them — the gateway's table gets no index from the console there — and the same statement then
+-- scans the table (slower at scale, same result). Usage increments change no indexed column, so
+-- they stay HOT-eligible; only a window rollover touches these.
+CREATE INDEX IF NOT EXISTS qc_upq_daily_window_idx ON public.user_platform_quotas (daily_window_start)
+  WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS qc_upq_weekly_window_idx ON public.user_platform_quotas (weekly_window_start)
+  WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS qc_upq_monthly_window_idx ON public.user_platform_quotas (monthly_window_start)
+  WHERE deleted_at IS NULL;

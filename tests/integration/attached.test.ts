@@ -131,6 +131,11 @@ describe("attached mode: migrations touch only quota_console", () => {
       expect(
         (await c.query("SELECT to_regclass('public.qc_users_email_normalized_unique_active') AS r")).rows[0].r,
       ).toBe(null);
+      // Nor the users list's window-start indexes on the gateway's quota table (lib/users/list-sql.ts).
+      const qc = await c.query(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'user_platform_quotas' AND indexname LIKE 'qc\\_%'",
+      );
+      expect(qc.rows).toEqual([]);
     });
   });
 });

@@ -139,6 +139,63 @@ describe("listUsersWithQuotas", () => {
     }
   });
 
+  it("sorts by spend today / this week / in 30 days and by closest to a cap, numerically, with rolled-over windows as 0", async () => {
+    const { deps } = counted();
+    const day = clock.startOfDay(NOW);
+    const week = clock.startOfWeek(NOW);
+    const T = {
+      today: new Date(day + 3600_000),
+      yesterday: new Date(day - 3600_000), // Tuesday: still this week
+      lastWeek: new Date(week - 3600_000),
+      month: new Date(NOW - 5 * 86400_000),
+      monthOver: new Date(NOW - 31 * 86400_000),
+    };
+    // user → rows [platform, daily/weekly/monthly limit, daily/weekly/monthly usage, window starts]
+    type R = [string, number | null, number | null, number | null, number, number, number, Date, Date, Date];
+    const users: Record<string, R[]> = {
+      a: [["anthropic", 1000, null, null, 100, 100, 100, T.today, T.today, T.month]],
+      b: [
+        ["anthropic", 10, null, null, 9, 9, 9, T.today, T.today, T.month],
+        ["openai", null, null, null, 0, 2, 2, T.yesterday, T.yesterday, T.month],
+      ],
+      c: [
+        ["anthropic", null, null, 1, 0.25, 0.25, 0.99, T.today, T.today, T.month],
+        ["gemini", null, null, null, 0.25, 0.25, 0.25, T.today, T.today, T.month],
+      ],
+      // the daily window rolled over (yesterday): its 50 is not today's spend, nor 500 % of a cap
+      d: [["anthropic", 10, 100, null, 50, 50, 50, T.yesterday, T.yesterday, T.month]],
+      e: [],
+      // a 0 limit is a disabled window, not one being used up; the 30 days ran out
+      f: [["anthropic", 0, null, 10, 5, 5, 1000, T.today, T.lastWeek, T.monthOver]],
+    };
+    for (const [name, rows] of Object.entries(users)) {
+      const { rows: u } = await c.query("INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id", [
+        `scale-sp-${name}@list.test`,
+      ]);
+      for (const r of rows)
+        await c.query(
+          `INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd, weekly_limit_usd, monthly_limit_usd,
+             daily_usage_usd, weekly_usage_usd, monthly_usage_usd, daily_window_start, weekly_window_start, monthly_window_start)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+          [u[0].id, ...r],
+        );
+    }
+    try {
+      const order = async (sort: string, dir = "desc") =>
+        (await listUsersWithQuotas(P({ q: "scale-sp-", sort, dir }), deps)).rows
+          .map((u) => u.email.slice("scale-sp-".length, "scale-sp-".length + 1))
+          .join("");
+      // Ties (0) by id in the same direction: e was created before f.
+      expect(await order("spend_day")).toBe("abfced"); // 100, 9, 5, 0.5, 0, 0
+      expect(await order("spend_week")).toBe("adbcfe"); // 100, 50, 11, 0.5, 0, 0
+      expect(await order("spend_month")).toBe("adbcfe"); // 100, 50, 11, 1.24, 0, 0
+      expect(await order("cap")).toBe("cbdafe"); // 0.99, 0.9, 0.5, 0.1, 0, 0
+      expect(await order("cap", "asc")).toBe("efadbc");
+    } finally {
+      await c.query("DELETE FROM users WHERE email LIKE 'scale-sp-%@list.test'");
+    }
+  });
+
   it("shows the freshest usage: a current-schema Redis entry wins over the row, with its windows evaluated", async () => {
     const { deps } = counted();
     const first = (await listUsersWithQuotas(P({ q: "scale-1@list.test" }), deps)).rows[0];

@@ -1,0 +1,73 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { QuotaClock } from "@/lib/billing/windows";
+import { UserListParamsSchema } from "@/lib/users/list";
+import { QUOTA_SORTS, userPageQuery } from "@/lib/users/list-sql";
+
+import { rawDb } from "../support/billing";
+import { testEnv } from "../support/test-env";
+
+/**
+ * The users list's sorts by spend and by "closest to a cap" at 100,000 users and 400,000 quota rows
+ * (3 % spent today, 10 % this week, 25 % in the last 30 days): the per-user keys are read through the
+ * window-start indexes (standalone's qc_upq_*_window_idx), never by scanning every quota row — the
+ * regression this guards is a sort that reads the whole table per page view.
+ */
+let c: pg.Client;
+let pool: pg.Pool;
+const clock = new QuotaClock("Asia/Shanghai");
+const NOW = Date.now();
+const PREFIX = "sortscale-";
+
+type PlanNode = { "Node Type": string; "Relation Name"?: string; "Index Name"?: string; Plans?: PlanNode[] };
+const walk = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(walk)];
+
+beforeAll(async () => {
+  c = await rawDb();
+  pool = new pg.Pool({ connectionString: testEnv().databaseUrl, max: 2 });
+  await c.query(
+    `INSERT INTO users (email, password_hash, balance, created_at)
+     SELECT $1 || g || '@sort.test', 'x', (g % 1000)::numeric / 7, now() - make_interval(secs => g)
+     FROM generate_series(1, 100000) g`,
+    [PREFIX],
+  );
+  await c.query(
+    `INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd, weekly_limit_usd, monthly_limit_usd,
+        daily_usage_usd, weekly_usage_usd, monthly_usage_usd, daily_window_start, weekly_window_start, monthly_window_start)
+     SELECT u.id, p, CASE WHEN p = 'anthropic' THEN 10 END, CASE WHEN p = 'openai' THEN 50 END, 200,
+            (u.id % 97) / 10.0, (u.id % 89) / 2.0, (u.id % 83) * 2.0,
+            CASE WHEN u.id % 100 < 3 THEN $2::timestamptz ELSE $2::timestamptz - interval '3 days' END,
+            CASE WHEN u.id % 100 < 10 THEN $3::timestamptz ELSE $3::timestamptz - interval '14 days' END,
+            CASE WHEN u.id % 100 < 25 THEN $4::timestamptz - interval '5 days' ELSE $4::timestamptz - interval '40 days' END
+     FROM users u CROSS JOIN unnest(ARRAY['anthropic', 'openai', 'gemini', 'grok']) p
+     WHERE u.email LIKE $1 || '%@sort.test'`,
+    [PREFIX, new Date(clock.startOfDay(NOW)), new Date(clock.startOfWeek(NOW)), new Date(NOW)],
+  );
+  await c.query("ANALYZE users; ANALYZE user_platform_quotas");
+}, 180_000);
+afterAll(async () => {
+  await c.query("DELETE FROM users WHERE email LIKE $1 || '%@sort.test'", [PREFIX]);
+  await pool.end();
+  await c.end();
+}, 180_000);
+
+describe("users list sorts at 100k users (EXPLAIN)", () => {
+  it.each(QUOTA_SORTS)("%s reads quota rows only through the window-start indexes", async (sort) => {
+    const q = userPageQuery(UserListParamsSchema.parse({ sort, dir: "desc" }), clock, NOW);
+    const { rows } = await pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${q.text}`, q.values);
+    const plan = rows[0]["QUERY PLAN"][0] as { Plan: PlanNode; "Execution Time": number };
+    const nodes = walk(plan.Plan).filter((n) => n["Relation Name"] === "user_platform_quotas");
+    // Never a sequential scan of the quota table, and every window's key comes from its index.
+    expect(nodes.filter((n) => n["Node Type"].includes("Seq Scan"))).toEqual([]);
+    const indexes = new Set(walk(plan.Plan).flatMap((n) => (n["Index Name"] ? [n["Index Name"]] : [])));
+    const expected = {
+      spend_day: ["qc_upq_daily_window_idx"],
+      spend_week: ["qc_upq_weekly_window_idx"],
+      spend_month: ["qc_upq_monthly_window_idx"],
+      cap: ["qc_upq_daily_window_idx", "qc_upq_weekly_window_idx", "qc_upq_monthly_window_idx"],
+    }[sort];
+    for (const i of expected) expect(indexes).toContain(i);
+    console.log(`[users-sort] ${sort} at 100k users / 400k rows: ${plan["Execution Time"].toFixed(0)} ms`);
+  });
+});
