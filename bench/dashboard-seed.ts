@@ -2,7 +2,7 @@
 import type Redis from "ioredis";
 import type pg from "pg";
 
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { QuotaCache } from "@/lib/billing/quota-cache";
 import type { UserPageQuotaJson } from "@/lib/users/list-sql";
 
@@ -109,7 +109,7 @@ export async function seed(pool: pg.Pool, redis: Redis): Promise<{ userId: numbe
             u.n % 12, u.n % 40, u.n % 110, now(), now(), now()
      FROM (SELECT id, substring(email FROM '^other-([0-9]+)@')::int AS n FROM users WHERE email LIKE 'other-%@dashboard.bench') u
      CROSS JOIN unnest($1::text[]) AS p(platform)`,
-    [[...PLATFORMS]],
+    [[...DEFAULT_PLATFORMS]],
   );
   await pool.query("ANALYZE");
 

@@ -20,7 +20,7 @@ import Redis from "ioredis";
 
 import { billingPool, REDIS_OPTIONS } from "@/lib/billing/connections";
 import { formatGoFloat } from "@/lib/billing/encoding";
-import { isPlatform, PLATFORM_LABELS } from "@/lib/billing/platforms";
+import { isKnownPlatform, platformLabel } from "@/lib/billing/platforms";
 import { reconcile, type DriftItem, type ReconcileResult } from "@/lib/billing/reconcile";
 import { billingConfigFromEnv, createBillingRuntime } from "@/lib/billing/runtime";
 
@@ -157,7 +157,7 @@ function printTable(items: DriftItem[]) {
   const limits = (s: DriftItem["redis"]) => s.limits.map((l) => (l === null ? "-" : formatGoFloat(l))).join("/");
   const rows = items.map((i) => [
     String(i.userId),
-    isPlatform(i.platform) ? `${PLATFORM_LABELS[i.platform]} (${i.platform})` : i.platform,
+    isKnownPlatform(i.platform) ? `${platformLabel(i.platform)} (${i.platform})` : i.platform,
     whatDiffers(i),
     usage(i.redis),
     usage(i.postgres),

@@ -20,7 +20,7 @@
 // Uses DATABASE_URL / REDIS_URL / QUOTA_TIMEZONE, or the services of a running `npm run demo`.
 import { parseArgs } from "node:util";
 
-import { isPlatform, PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS, isKnownPlatform } from "@/lib/billing/platforms";
 import { createBillingRuntime } from "@/lib/billing/runtime";
 
 import { serviceEnv } from "./lib/service-env";
@@ -62,7 +62,9 @@ const platforms = (a.platforms ?? "")
   .split(",")
   .map((p) => p.trim())
   .filter(Boolean);
-for (const p of platforms) if (!isPlatform(p)) fail(`unknown platform "${p}" (known: ${PLATFORMS.join(", ")})`);
+// The console's own platforms (a fork's extra ones are not simulated).
+for (const p of platforms)
+  if (!isKnownPlatform(p)) fail(`unknown platform "${p}" (known: ${DEFAULT_PLATFORMS.join(", ")})`);
 const limitOf = (name: "daily" | "weekly" | "monthly") =>
   a[name] === "" || a[name] === "none" ? null : num(name, a[name], 0, 1e9);
 

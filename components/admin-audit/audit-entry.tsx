@@ -4,7 +4,7 @@ import { Link } from "@/i18n/navigation";
 import { describeChanges, type Cell, type DiffSection, type MatrixScope } from "@/lib/audit/diff";
 import type { AuditListEntry } from "@/lib/audit/log";
 import { isUndoable } from "@/lib/audit/undo";
-import { isPlatform } from "@/lib/billing/platforms";
+import { platformLabel } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
 
 import { AuditUndoButton } from "./audit-undo-button";
@@ -43,7 +43,7 @@ async function Section({ s, t, format }: { s: DiffSection; t: T; format: Format 
     getTranslations("Sources"),
     getTranslations("AdminSettings"),
   ]);
-  const platformName = (p: string) => (isPlatform(p) ? tp(p) : p);
+  const platformName = (p: string) => platformLabel(p, tp);
   const windowName = { daily: tw("windowDaily"), weekly: tw("windowWeekly"), monthly: tw("windowMonthly") };
   const text = (v: unknown) => valueText(v, t, format);
   switch (s.kind) {

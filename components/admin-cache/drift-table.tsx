@@ -3,13 +3,13 @@
 import { useFormatter, useTranslations } from "next-intl";
 
 import { Link } from "@/i18n/navigation";
-import { isPlatform, PLATFORM_LABELS } from "@/lib/billing/platforms";
+import { platformLabel as label } from "@/lib/billing/platforms";
 import type { DriftRow } from "@/lib/quota/cache-health";
 
 const WINDOWS = ["daily", "weekly", "monthly"] as const;
 type Side = DriftRow["redis"];
 
-export const platformLabel = (p: string) => (isPlatform(p) ? PLATFORM_LABELS[p] : p);
+export const platformLabel = (p: string) => label(p);
 export const driftRowKey = (r: Pick<DriftRow, "userId" | "platform">) => `${r.userId}:${r.platform}`;
 
 const sameLimit = (a: number | null, b: number | null) =>

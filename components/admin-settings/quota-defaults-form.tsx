@@ -9,7 +9,7 @@ import { knownKey } from "@/i18n/known-key";
 import { Link } from "@/i18n/navigation";
 import { saveQuotaDefaultsAction } from "@/lib/actions/settings";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
-import type { Platform } from "@/lib/billing/platforms";
+import { platformLabel, type Platform } from "@/lib/billing/platforms";
 import type { QuotaWindow } from "@/lib/billing/vocabulary";
 import { sourceQuotasKey } from "@/lib/settings/keys";
 import type { QuotaMap } from "@/lib/settings/quota-schema";
@@ -21,21 +21,24 @@ import { SignupPreview, useShowLimit } from "./signup-preview";
 
 type FormText = { system: QuotaText; sources: Record<AuthSource, { grant: boolean; overrides: QuotaText }> };
 
+/** The stored defaults as form text, over their registry (`d.platforms`, the server's). */
 function fromDefaults(d: QuotaDefaults): FormText {
+  const text = (m: QuotaMap) => quotaText(m, d.platforms);
   return {
-    system: quotaText(d.system),
+    system: text(d.system),
     sources: Object.fromEntries(
-      AUTH_SOURCES.map((s) => [s, { grant: d.sources[s].grantOnSignup, overrides: quotaText(d.sources[s].overrides) }]),
+      AUTH_SOURCES.map((s) => [s, { grant: d.sources[s].grantOnSignup, overrides: text(d.sources[s].overrides) }]),
     ) as FormText["sources"],
   };
 }
 
 /** The form still shows exactly what is stored (every cell and switch as loaded). */
-function sameText(a: FormText, b: FormText): boolean {
+function sameText(a: FormText, b: FormText, platforms: readonly string[]): boolean {
+  const same = (x: QuotaText, y: QuotaText) => sameQuotaText(x, y, platforms);
   return (
-    sameQuotaText(a.system, b.system) &&
+    same(a.system, b.system) &&
     AUTH_SOURCES.every(
-      (s) => a.sources[s].grant === b.sources[s].grant && sameQuotaText(a.sources[s].overrides, b.sources[s].overrides),
+      (s) => a.sources[s].grant === b.sources[s].grant && same(a.sources[s].overrides, b.sources[s].overrides),
     )
   );
 }
@@ -61,31 +64,34 @@ export function QuotaDefaultsForm({
   const [toast, setToast] = useState<string | null>(null);
   const [pending, startTransition] = useTransition();
   const formRef = useRef<HTMLFormElement>(null);
+  // The platform registry the server validates against (the live gateway's in attached mode).
+  const platforms = initial.platforms;
 
   // Parsed values and client-side errors, recomputed from the text on every edit.
   const parsed = useMemo(() => {
     const errors: Record<string, string> = {};
-    const system = parseQuotaText(form.system, "system", errors);
+    const system = parseQuotaText(form.system, "system", errors, platforms);
     const sources = Object.fromEntries(
       AUTH_SOURCES.map((s) => [
         s,
         {
           grantOnSignup: form.sources[s].grant,
-          overrides: parseQuotaText(form.sources[s].overrides, `sources.${s}.overrides`, errors),
+          overrides: parseQuotaText(form.sources[s].overrides, `sources.${s}.overrides`, errors, platforms),
         },
       ]),
     ) as Record<AuthSource, { grantOnSignup: boolean; overrides: QuotaMap }>;
     return { errors, system, sources };
-  }, [form]);
+  }, [form, platforms]);
   const errors = { ...serverErrors, ...parsed.errors };
   // The preview is planSignupDefaults, the function sign-up uses. While the form shows what is
   // stored, it previews the stored values, fallbacks included (an unreadable map, a value the rows
   // cannot hold). Once edited, it previews what a save would store; a save rewrites every key, so
   // nothing is unreadable after it.
   const stored = useMemo(() => fromDefaults(initial), [initial]);
-  const pristine = useMemo(() => sameText(form, stored), [form, stored]);
+  const pristine = useMemo(() => sameText(form, stored, platforms), [form, stored, platforms]);
   const plans = useMemo(() => {
     const edited: SignupDefaultsInput = {
+      platforms,
       system: parsed.system,
       systemUnreadable: false,
       sources: Object.fromEntries(
@@ -102,7 +108,7 @@ export function QuotaDefaultsForm({
         AUTH_SOURCES.map((s) => [s, planSignupDefaults(initial, s).fallbacks.length > 0]),
       ) as Record<AuthSource, boolean>,
     };
-  }, [pristine, initial, parsed]);
+  }, [pristine, initial, parsed, platforms]);
   const windowName = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
 
   const setCell = (path: string, text: string) => {
@@ -161,11 +167,12 @@ export function QuotaDefaultsForm({
 
   const labels = (inherited?: QuotaMap): QuotaMatrixLabels => ({
     headers: { platform: t("platform"), daily: t("daily"), weekly: t("weekly"), monthly: t("monthly") },
-    cell: (p, w) => t("cellLabel", { platform: tp(p), window: windowName[w] }),
+    cell: (p, w) => t("cellLabel", { platform: platformLabel(p, tp), window: windowName[w] }),
     placeholder: (p, w) => (inherited ? t("inherits", { value: showValue(inherited[p][w]) }) : t("placeholder")),
   });
   const matrix = (prefix: string, text: QuotaText, loaded: QuotaText, inherited?: QuotaMap) => (
     <QuotaMatrix
+      platforms={platforms}
       prefix={prefix}
       text={text}
       loaded={loaded}

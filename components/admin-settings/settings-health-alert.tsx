@@ -2,6 +2,7 @@ import { useLocale, useTranslations } from "next-intl";
 
 import { formatUsdDecimal } from "@/components/quota/format";
 import { formatGoFloat } from "@/lib/billing/encoding";
+import { platformLabel } from "@/lib/billing/platforms";
 import type { SettingsHealthIssue } from "@/lib/settings/signup-plan";
 
 /**
@@ -22,7 +23,7 @@ export function SettingsHealthAlert({ issues }: { issues: SettingsHealthIssue[] 
       return i.scope === "system" ? t("unreadableSystem", { key: i.key }) : sourceUnreadableMessage(t, i, ts(i.source));
     const args = {
       key: i.key,
-      platform: tp(i.platform),
+      platform: platformLabel(i.platform, tp),
       window: windowName[i.window],
       stored: formatGoFloat(i.stored),
     };

@@ -5,7 +5,7 @@ import { useFormatter, useLocale, useTranslations } from "next-intl";
 import { formatUsdDecimal } from "@/components/quota/format";
 import type { AuthSource } from "@/lib/auth-sources";
 import { formatGoFloat } from "@/lib/billing/encoding";
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { platformLabel } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
 import type { PlannedLimit, planSignupDefaults } from "@/lib/settings/signup-plan";
 
@@ -71,10 +71,10 @@ export function SignupPreview({
       {staleNote ? <p className="mt-1 text-xs text-amber-900">{th("previewAfterSave")}</p> : null}
       <table className="mt-1 min-w-full text-sm" data-preview={source}>
         <tbody>
-          {PLATFORMS.map((p) => (
+          {plan.platforms.map((p) => (
             <tr key={p} className="border-t border-slate-100" data-platform={p}>
               <th scope="row" className="px-2 py-1 text-left font-normal text-slate-700">
-                {tp(p)}
+                {platformLabel(p, tp)}
               </th>
               {QUOTA_WINDOWS.map((w) => (
                 <td

@@ -11,7 +11,7 @@ import { Dialog } from "@/components/ui/dialog";
 import { knownKey } from "@/i18n/known-key";
 import { Link } from "@/i18n/navigation";
 import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from "@/lib/actions/user-quotas";
-import type { Platform } from "@/lib/billing/platforms";
+import { platformLabel, type Platform } from "@/lib/billing/platforms";
 import type { QuotaWindow } from "@/lib/billing/vocabulary";
 import { fetchUserQuotas, quotaKeys } from "@/lib/quota/query";
 import type { QuotaMap } from "@/lib/settings/quota-schema";
@@ -20,6 +20,8 @@ import { LimitOriginLine } from "./limit-origin-line";
 import { QuotaUsageLine } from "./quota-usage-line";
 
 export type ModalUser = { id: number; email: string };
+
+const NO_PLATFORMS: readonly string[] = [];
 
 /**
  * The per-user quota modal. Its opener (use-user-quota-modal.tsx) renders it and passes `onClose`
@@ -57,10 +59,12 @@ export function UserQuotaModal({
   });
   // What the edits started from (a cell that differs is marked), and what the form shows: the
   // editable text is seeded once from the server; later refetches only refresh usage.
-  const loaded = useMemo(() => (data ? itemsText(data.platform_quotas) : null), [data]);
+  // The rows are the server's platform registry (the live gateway's in attached mode), sent as data.
+  const platforms = data?.platforms ?? NO_PLATFORMS;
+  const loaded = useMemo(() => (data ? itemsText(data.platform_quotas, data.platforms) : null), [data]);
   const form = texts ?? loaded;
   const version = seededVersion ?? data?.version ?? null;
-  const dirty = texts !== null && loaded !== null && !sameQuotaText(texts, loaded);
+  const dirty = texts !== null && loaded !== null && !sameQuotaText(texts, loaded, platforms);
 
   /** Every edit (a cell, clear all) goes through here: the first one pins the version it started from. */
   function setTexts(next: QuotaText) {
@@ -82,11 +86,11 @@ export function UserQuotaModal({
   const windowName = { daily: t("windowDaily"), weekly: t("windowWeekly"), monthly: t("windowMonthly") };
   const labels: QuotaMatrixLabels = {
     headers: { platform: t("platform"), daily: t("daily"), weekly: t("weekly"), monthly: t("monthly") },
-    cell: (p, w) => t("cellLabel", { platform: tp(p), window: windowName[w] }),
+    cell: (p, w) => t("cellLabel", { platform: platformLabel(p, tp), window: windowName[w] }),
     placeholder: () => t("placeholder"),
   };
   const clientErrors: Record<string, string> = {};
-  const parsed = form ? parseQuotaText(form, "quotas", clientErrors) : null;
+  const parsed = form ? parseQuotaText(form, "quotas", clientErrors, platforms) : null;
   const errors: Record<string, string> = { ...serverErrors, ...clientErrors };
   const when = (iso: string) => format.dateTime(new Date(iso), "compact");
   const failed = (prefix: string, r: { code: string; errorId?: string } | null) =>
@@ -124,7 +128,7 @@ export function UserQuotaModal({
       queryClient.setQueryData(key, r.data.view);
       // A reset keeps the limits: edits made on exactly the version it was applied to stay current.
       if (seededVersion !== null && seededVersion === r.data.applied.from) setSeededVersion(r.data.applied.to);
-      notify(t("resetSuccess", { platform: tp(p), window: windowName[w] }));
+      notify(t("resetSuccess", { platform: platformLabel(p, tp), window: windowName[w] }));
     },
   });
 
@@ -137,7 +141,7 @@ export function UserQuotaModal({
   }
 
   function askReset(p: Platform, w: QuotaWindow) {
-    if (window.confirm(t("resetConfirm", { platform: tp(p), window: windowName[w] })))
+    if (window.confirm(t("resetConfirm", { platform: platformLabel(p, tp), window: windowName[w] })))
       reset.mutate({ platform: p, window: w });
   }
 
@@ -166,7 +170,7 @@ export function UserQuotaModal({
           description={t("clearAllConfirm")}
           confirmLabel={t("clearAllConfirmAction")}
           cancelLabel={t("cancel")}
-          onConfirm={() => setTexts(itemsText([]))}
+          onConfirm={() => setTexts(itemsText([], platforms))}
         />
         <span className="text-xs text-slate-500" data-testid="modal-last-change">
           {data?.last_change
@@ -250,6 +254,15 @@ export function UserQuotaModal({
             </button>
           </div>
         ) : null}
+        {data?.active_subscription ? (
+          <p
+            role="note"
+            data-testid="subscription-warning"
+            className="mb-3 rounded-md border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900"
+          >
+            {t("subscriptionWarning")}
+          </p>
+        ) : null}
         {data && data.pending_invalidations > 0 ? (
           <p
             role="status"
@@ -261,6 +274,7 @@ export function UserQuotaModal({
         ) : null}
         {data && form ? (
           <QuotaMatrix
+            platforms={platforms}
             prefix="quotas"
             text={form}
             loaded={loaded ?? undefined}
@@ -273,7 +287,7 @@ export function UserQuotaModal({
                   platform={p}
                   window={w}
                   item={data.platform_quotas.find((x) => x.platform === p)}
-                  resetLabel={t("resetButton", { platform: tp(p), window: windowName[w] })}
+                  resetLabel={t("resetButton", { platform: platformLabel(p, tp), window: windowName[w] })}
                   disabled={reset.isPending}
                   onReset={() => askReset(p, w)}
                 />

@@ -1,7 +1,7 @@
 import { getFormatter, getTranslations } from "next-intl/server";
 
 import { isAuthSource } from "@/lib/auth-sources";
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import type { UserListRow } from "@/lib/users/list";
 
 import { QuotaSummary, type QuotaSummaryLabels } from "./quota-summary";
@@ -23,7 +23,7 @@ export async function UserTable({ users, currentUserId }: { users: UserListRow[]
     notConfigured: t("notConfigured"),
     disabled: tm("disabled"),
     windows: { daily: tm("windowDaily"), weekly: tm("windowWeekly"), monthly: tm("windowMonthly") },
-    platforms: Object.fromEntries(PLATFORMS.map((p) => [p, tp(p)])),
+    platforms: Object.fromEntries(DEFAULT_PLATFORMS.map((p) => [p, tp(p)])), // others: raw name
   };
   if (users.length === 0)
     return (

@@ -5,7 +5,7 @@ import { useFormatter, useNow, useTranslations } from "next-intl";
 import { useSyncExternalStore } from "react";
 
 import { itemLimits } from "@/components/quota/format";
-import { isPlatform } from "@/lib/billing/platforms";
+import { platformLabel } from "@/lib/billing/platforms";
 import type { QuotaItem } from "@/lib/billing/quota-view";
 import { hasAnyLimit, QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
 import { fetchMyQuotas, MY_QUOTAS_REFRESH_MS, quotaKeys } from "@/lib/quota/query";
@@ -32,7 +32,7 @@ export function QuotaCards() {
   const tp = useTranslations("Platforms");
   const unlimited = (data?.platform_quotas ?? [])
     .filter((q) => !ordered.includes(q))
-    .map((q) => (isPlatform(q.platform) ? tp(q.platform) : q.platform));
+    .map((q) => platformLabel(q.platform, tp));
   return (
     <section aria-labelledby="quota-title" className="mt-8">
       <div className="mb-3 flex items-baseline justify-between">
@@ -73,7 +73,7 @@ function QuotaCard({ item, showRelative }: { item: QuotaItem; showRelative: bool
   const tp = useTranslations("Platforms");
   const format = useFormatter();
   const now = useNow({ updateInterval: 30_000 });
-  const name = isPlatform(item.platform) ? tp(item.platform) : item.platform;
+  const name = platformLabel(item.platform, tp); // a fork's platform by its raw name
   const money = (n: number) => format.number(n, "usd");
   const when = (iso: string) => format.dateTime(new Date(iso), "monthDayTime");
   const label = { daily: t("daily"), weekly: t("weekly"), monthly: t("monthly") };

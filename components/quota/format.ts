@@ -1,6 +1,6 @@
 import { formats } from "@/i18n/formats";
 import { formatGoFloat } from "@/lib/billing/encoding";
-import { isPlatform, PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import { isPlatform, type Platform } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
 import { emptyQuotaMap, parseLimitInput, type QuotaMap } from "@/lib/settings/quota-schema";
 
@@ -14,11 +14,17 @@ export const itemLimits = (i: Record<`${QuotaWindow}_limit_usd`, number | null>)
   monthly: i.monthly_limit_usd,
 });
 
-/** API items as form text: every registry platform, one without an item (no row) as unlimited. */
-export function itemsText(items: Array<{ platform: string } & Record<`${QuotaWindow}_limit_usd`, number | null>>) {
-  const m = emptyQuotaMap();
-  for (const i of items) if (isPlatform(i.platform)) m[i.platform] = itemLimits(i);
-  return quotaText(m);
+/**
+ * API items as form text: every platform of the registry `platforms` (received from the server as
+ * data), one without an item (no row) as unlimited.
+ */
+export function itemsText(
+  items: Array<{ platform: string } & Record<`${QuotaWindow}_limit_usd`, number | null>>,
+  platforms: readonly string[],
+) {
+  const m = emptyQuotaMap(platforms);
+  for (const i of items) if (isPlatform(i.platform, platforms)) m[i.platform] = itemLimits(i);
+  return quotaText(m, platforms);
 }
 
 /** A stored limit as form text: "" for null, the plain decimal otherwise (never exponent form). */
@@ -26,25 +32,30 @@ export function limitText(v: number | null): string {
   return v === null ? "" : formatGoFloat(v);
 }
 
-/** A whole map as form text. */
-export function quotaText(m: QuotaMap): QuotaText {
+/** A whole map as form text, over the registry `platforms`. */
+export function quotaText(m: QuotaMap, platforms: readonly string[]): QuotaText {
   return Object.fromEntries(
-    PLATFORMS.map((p) => [p, Object.fromEntries(QUOTA_WINDOWS.map((w) => [w, limitText(m[p][w])]))]),
+    platforms.map((p) => [p, Object.fromEntries(QUOTA_WINDOWS.map((w) => [w, limitText(m[p][w])]))]),
   ) as QuotaText;
 }
 
-/** Same text in every cell. */
-export function sameQuotaText(a: QuotaText, b: QuotaText): boolean {
-  return PLATFORMS.every((p) => QUOTA_WINDOWS.every((w) => a[p][w] === b[p][w]));
+/** Same text in every cell of the registry `platforms`. */
+export function sameQuotaText(a: QuotaText, b: QuotaText, platforms: readonly string[]): boolean {
+  return platforms.every((p) => QUOTA_WINDOWS.every((w) => a[p][w] === b[p][w]));
 }
 
 /**
  * Form text → map; an invalid cell becomes null here and is reported in `errors` under
  * `${prefix}.${platform}.${window}` — the path the server reports it under too.
  */
-export function parseQuotaText(text: QuotaText, prefix: string, errors: Record<string, string>): QuotaMap {
-  const out = emptyQuotaMap();
-  for (const p of PLATFORMS)
+export function parseQuotaText(
+  text: QuotaText,
+  prefix: string,
+  errors: Record<string, string>,
+  platforms: readonly string[],
+): QuotaMap {
+  const out = emptyQuotaMap(platforms);
+  for (const p of platforms)
     for (const w of QUOTA_WINDOWS) {
       const r = parseLimitInput(text[p][w]);
       if (r.ok) out[p][w] = r.value;

@@ -3,7 +3,7 @@
 import { useTranslations } from "next-intl";
 import type { ReactNode } from "react";
 
-import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import { isKnownPlatform as isKnown, platformLabel, type Platform } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS, type QuotaWindow } from "@/lib/billing/vocabulary";
 
 import type { QuotaText } from "./format";
@@ -23,6 +23,7 @@ export type QuotaMatrixLabels = {
  * its field error under, so `errors` is keyed exactly as the server answers.
  */
 export function QuotaMatrix({
+  platforms,
   prefix,
   text,
   loaded,
@@ -31,6 +32,8 @@ export function QuotaMatrix({
   onChange,
   cellExtra,
 }: {
+  /** the platform registry, one row each in its order (the live gateway's in attached mode) */
+  platforms: readonly string[];
   prefix: string;
   text: QuotaText;
   /** what was loaded: a cell that differs from it is marked as edited */
@@ -55,11 +58,17 @@ export function QuotaMatrix({
           </tr>
         </thead>
         <tbody>
-          {PLATFORMS.map((p) => (
+          {platforms.map((p) => (
             <tr key={p} className="border-t border-slate-100" data-matrix-platform={p}>
               <th scope="row" className="px-2 py-1.5 text-left align-top font-normal">
-                <span className="font-mono text-xs text-slate-500">{p}</span>{" "}
-                <span className="text-slate-800">{tp(p)}</span>
+                <span className="font-mono text-xs text-slate-500">{p}</span>
+                {/* a fork's platform has no display name: its raw name alone */}
+                {isKnown(p) ? (
+                  <>
+                    {" "}
+                    <span className="text-slate-800">{platformLabel(p, tp)}</span>
+                  </>
+                ) : null}
               </th>
               {QUOTA_WINDOWS.map((w) => {
                 const path = `${prefix}.${p}.${w}`;

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { fail, guardedAction, toFieldErrors, type ActionResult } from "@/lib/actions/safe-action";
 import type { SessionUser } from "@/lib/auth/session";
 import { isPlatform } from "@/lib/billing/platforms";
+import { appPlatforms } from "@/lib/db/platforms";
 import { repairAllDrift, repairDriftKey, runDriftCheck } from "@/lib/quota/cache-health";
 
 const UserId = z
@@ -13,9 +14,12 @@ const UserId = z
   .int("INVALID_ID")
   .positive("INVALID_ID")
   .max(Number.MAX_SAFE_INTEGER, "INVALID_ID");
-const Platform = z.string("UNKNOWN_PLATFORM").refine(isPlatform, "UNKNOWN_PLATFORM");
+/** A platform of the registry (the live gateway's in attached mode). */
+const platformSchema = (platforms: readonly string[]) =>
+  z.string("UNKNOWN_PLATFORM").refine((p) => isPlatform(p, platforms), "UNKNOWN_PLATFORM");
 const NoInput = z.strictObject({}, "INVALID_INPUT");
-const RepairKeySchema = z.strictObject({ userId: UserId, platform: Platform });
+const repairKeySchema = (platforms: readonly string[]) =>
+  z.strictObject({ userId: UserId, platform: platformSchema(platforms) });
 
 /**
  * These actions take `z.unknown()` in the factory and parse here, in the handler. The factory now
@@ -23,11 +27,11 @@ const RepairKeySchema = z.strictObject({ userId: UserId, platform: Platform });
  * non-admin learns nothing about their input shape (always FORBIDDEN).
  */
 function parsed<S extends z.ZodType, T>(
-  schema: S,
+  schema: S | (() => Promise<S>),
   run: (input: z.infer<S>, user: SessionUser) => Promise<ActionResult<T>>,
 ) {
   return async (input: unknown, { user }: { user: SessionUser }): Promise<ActionResult<T>> => {
-    const r = schema.safeParse(input ?? {});
+    const r = (typeof schema === "function" ? await schema() : schema).safeParse(input ?? {});
     if (!r.success) return fail("INVALID_INPUT", toFieldErrors(r.error));
     return run(r.data, user);
   };
@@ -49,12 +53,15 @@ export const runDriftCheckAction = guardedAction({
 export const repairDriftKeyAction = guardedAction({
   role: "admin",
   schema: z.unknown(),
-  handler: parsed(RepairKeySchema, async ({ userId, platform }, user) => {
-    const r = await repairDriftKey(userId, platform, actor(user));
-    if (!r.ok) return fail(r.code);
-    revalidatePath("/[locale]/admin/users", "page");
-    return { ok: true, data: r.data };
-  }),
+  handler: parsed(
+    async () => repairKeySchema(await appPlatforms()),
+    async ({ userId, platform }, user) => {
+      const r = await repairDriftKey(userId, platform, actor(user));
+      if (!r.ok) return fail(r.code);
+      revalidatePath("/[locale]/admin/users", "page");
+      return { ok: true, data: r.data };
+    },
+  ),
 });
 
 /** Admin: repair every drifted key found now, audited per key, then check again. */

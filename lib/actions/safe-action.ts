@@ -46,7 +46,12 @@ type Handler<I, T> = (input: I, ctx: { user: SessionUser }) => Promise<ActionRes
 
 export function guardedAction<S extends z.ZodType, T>(opts: {
   role: Role;
-  schema: S;
+  /**
+   * The input schema, or a function that builds it at call time — for rules known only at runtime,
+   * e.g. the platform registry of the attached gateway (lib/db/platforms.ts). Built after the
+   * role check, like the parse.
+   */
+  schema: S | (() => S | Promise<S>);
   handler: Handler<z.infer<S>, T>;
 }): (input: unknown) => Promise<ActionResult<T>> {
   return async (input: unknown) => {
@@ -55,7 +60,8 @@ export function guardedAction<S extends z.ZodType, T>(opts: {
       if (!user) return fail("UNAUTHENTICATED");
       // Role before parsing: a non-admin learns nothing about an admin action's input rules.
       if (opts.role === "admin" && user.role !== "admin") return fail("FORBIDDEN");
-      const parsed = opts.schema.safeParse(input);
+      const schema = typeof opts.schema === "function" ? await opts.schema() : opts.schema;
+      const parsed = schema.safeParse(input);
       if (!parsed.success) return fail("INVALID_INPUT", toFieldErrors(parsed.error));
       return await opts.handler(parsed.data, { user });
     } catch (e) {

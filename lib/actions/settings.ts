@@ -4,7 +4,8 @@ import { revalidatePath } from "next/cache";
 import { z } from "zod";
 
 import { fail, guardedAction } from "@/lib/actions/safe-action";
-import { QuotaDefaultsFormSchema } from "@/lib/settings/quota-schema";
+import { appPlatforms } from "@/lib/db/platforms";
+import { quotaDefaultsFormSchema } from "@/lib/settings/quota-schema";
 import { saveRegistrationSetting } from "@/lib/settings/registration";
 import { saveQuotaDefaults } from "@/lib/settings/store";
 
@@ -15,9 +16,10 @@ import { saveQuotaDefaults } from "@/lib/settings/store";
  */
 export const saveQuotaDefaultsAction = guardedAction({
   role: "admin",
-  schema: QuotaDefaultsFormSchema,
+  // Exactly the registry's platforms (the live gateway's in attached mode), no more, no fewer keys stored.
+  schema: async () => quotaDefaultsFormSchema(await appPlatforms()),
   handler: async (form, { user }) => {
-    const r = await saveQuotaDefaults(form, { id: user.id, email: user.email });
+    const r = await saveQuotaDefaults(form, { id: user.id, email: user.email }, { platforms: await appPlatforms() });
     if (!r.ok) return fail(r.code);
     revalidatePath("/[locale]/admin/settings", "page");
     return { ok: true, data: { defaults: r.data, changed: r.changed } };

@@ -1,5 +1,5 @@
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS, type QuotaWindow } from "@/lib/billing/vocabulary";
 import { sourceGrantKey, sourceQuotasKey, SYSTEM_QUOTAS_KEY } from "@/lib/settings/keys";
 
@@ -8,8 +8,9 @@ import type { AuditChange } from "./audit";
 /**
  * An audit row's `changes` as what the audit page draws: quota changes as a platform × window
  * matrix of before → after (only the changed cells), other changes as one labelled value each.
- * Pure, so the page and its tests read the same structure. Platforms follow the registry's order;
- * one the registry does not know (a gateway fork's) comes last under its raw name.
+ * Pure, so the page and its tests read the same structure. Platforms follow the console's own order
+ * (DEFAULT_PLATFORMS); any other (a gateway fork's, e.g. "kiro") comes after them, by name — an
+ * audit row may name a platform of an older registry, so the order is not the live one.
  */
 export type Cell = { before: unknown; after: unknown };
 export type MatrixRow = { platform: string; cells: Partial<Record<QuotaWindow, Cell>>; removed?: Cell };
@@ -33,8 +34,8 @@ function scopeOf(key: string): MatrixScope | null {
 }
 
 const platformRank = (p: string) => {
-  const i = (PLATFORMS as readonly string[]).indexOf(p);
-  return i < 0 ? PLATFORMS.length : i;
+  const i = (DEFAULT_PLATFORMS as readonly string[]).indexOf(p);
+  return i < 0 ? DEFAULT_PLATFORMS.length : i;
 };
 
 export function describeChanges(action: string, changes: readonly AuditChange[]): DiffSection[] {

@@ -3,7 +3,7 @@ import "server-only";
 import type pg from "pg";
 
 import { AUTH_SOURCES } from "@/lib/auth-sources";
-import { isPlatform, PLATFORMS } from "@/lib/billing/platforms";
+import { isPlatform } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
 import { pgPool } from "@/lib/db/client";
 import { saveUserQuotas, type SaveQuotaInput } from "@/lib/quota/admin";
@@ -81,9 +81,10 @@ async function undoUserQuotas(entry: Entry, actor: AuditActor, deps: QuotaDeps):
   const now = new Map(target);
   const cells = entry.changes.filter((c) => c.key === "platform_quota" && c.platform);
   if (cells.length === 0) return { ok: false, code: "UNDO_NOTHING" };
+  const registry = await rt.platforms(); // registry order (the live gateway's in attached mode)
   for (const c of cells) {
     const p = c.platform!;
-    if (!isPlatform(p)) return { ok: false, code: "UNDO_UNSUPPORTED" };
+    if (!isPlatform(p, registry)) return { ok: false, code: "UNDO_UNSUPPORTED" };
     const current = now.get(p);
     if (isWindow(c.window)) {
       // The cell must still hold what the entry wrote.
@@ -104,10 +105,12 @@ async function undoUserQuotas(entry: Entry, actor: AuditActor, deps: QuotaDeps):
     const created = cells.filter((c) => c.platform === p && isWindow(c.window));
     if (created.length > 0 && created.every((c) => c.before === "absent")) target.delete(p);
   }
-  const quotas: SaveQuotaInput = PLATFORMS.filter((p) => target.has(p)).map((p) => ({
-    platform: p,
-    limits: target.get(p)!,
-  }));
+  const quotas: SaveQuotaInput = registry
+    .filter((p) => target.has(p))
+    .map((p) => ({
+      platform: p,
+      limits: target.get(p)!,
+    }));
   const r = await saveUserQuotas(userId, quotas, { ...actor, undoOf: entry.id }, version, deps);
   if (!r.ok) return { ok: false, code: r.code === "CONFLICT" ? "UNDO_CONFLICT" : "USER_NOT_FOUND" };
   return { ok: true, action: "user.platform_quotas.update", changed: cells.length };
@@ -144,7 +147,7 @@ async function undoQuotaDefaults(entry: Entry, actor: AuditActor): Promise<UndoR
     if (
       !map ||
       !c.platform ||
-      !isPlatform(c.platform) ||
+      !isPlatform(c.platform, current.platforms) ||
       !isWindow(c.window) ||
       !isLimit(c.before) ||
       !isLimit(c.after)
@@ -153,7 +156,7 @@ async function undoQuotaDefaults(entry: Entry, actor: AuditActor): Promise<UndoR
     if (map[c.platform][c.window] !== c.after) return { ok: false, code: "UNDO_CONFLICT" };
     map[c.platform][c.window] = c.before;
   }
-  const r = await saveQuotaDefaults(form, { ...actor, undoOf: entry.id });
+  const r = await saveQuotaDefaults(form, { ...actor, undoOf: entry.id }, { platforms: current.platforms });
   if (!r.ok) return { ok: false, code: "UNDO_CONFLICT" };
   return { ok: true, action: "settings.quota_defaults.update", changed: r.changed };
 }

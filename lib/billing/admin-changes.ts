@@ -4,7 +4,6 @@ import type pg from "pg";
 import { billingKeys } from "./keys";
 import { enqueueOutbox, markFirstPass, markFirstPassFailed, type OutboxItem, type OutboxRow } from "./outbox";
 import { withTransaction } from "./pg";
-import { PLATFORMS } from "./platforms";
 import type { QuotaRow } from "./quota-repo";
 import type { BillingRuntime } from "./runtime";
 import type { Limits, QuotaWindow } from "./vocabulary";
@@ -24,9 +23,18 @@ import type { Limits, QuotaWindow } from "./vocabulary";
  * commit (firstPass); the repairer retries what fails and does the second pass.
  */
 
-/** The Redis work of a whole-replace save, for every registry platform (the gateway invalidates all of them). */
-export function saveWork(userId: number, before: QuotaRow[], after: QuotaRow[], flusherMode: boolean): OutboxItem[] {
-  return PLATFORMS.map((p): OutboxItem => {
+/**
+ * The Redis work of a whole-replace save, for every registry platform (the gateway invalidates all
+ * of them) — `platforms` is the registry (rt.platforms()), so a fork's ninth platform is covered.
+ */
+export function saveWork(
+  userId: number,
+  before: QuotaRow[],
+  after: QuotaRow[],
+  flusherMode: boolean,
+  platforms: readonly string[],
+): OutboxItem[] {
+  return platforms.map((p): OutboxItem => {
     const cacheKey = billingKeys.userPlatformQuota(userId, p);
     if (!flusherMode) return { cacheKey, kind: "del" };
     const b = before.find((r) => r.platform === p);
@@ -107,7 +115,7 @@ export async function saveUserLimits(
     const before = await rt.repo.listByUser(userId, client);
     await rt.repo.upsertForUser(userId, records, client);
     const after = await rt.repo.listByUser(userId, client);
-    const items = rt.cache ? saveWork(userId, before, after, flusher) : [];
+    const items = rt.cache ? saveWork(userId, before, after, flusher, await rt.platforms()) : [];
     return { ids: await enqueueOutbox(client, items), items };
   });
   await firstPass(rt, work.ids, work.items);

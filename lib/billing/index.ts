@@ -15,7 +15,16 @@ export {
 } from "./service";
 export type { RecordResult } from "./ledger";
 export { BillingServiceError, billingErrorResponse, QuotaExhaustedError, retryAfterSeconds } from "./errors";
-export { isPlatform, PLATFORM_LABELS, PLATFORMS, type Platform } from "./platforms";
+export {
+  DEFAULT_PLATFORMS,
+  isKnownPlatform,
+  isPlatform,
+  PLATFORM_LABELS,
+  platformLabel,
+  platformRegistry,
+  type KnownPlatform,
+  type Platform,
+} from "./platforms";
 export { hasAnyLimit, QUOTA_WINDOWS, type Limits, type QuotaWindow } from "./vocabulary";
 export { QuotaClock } from "./windows";
 export { billingKeys, ledgerKeys, parseDirtyMember, parseQuotaKey } from "./keys";

@@ -2,7 +2,7 @@ import type pg from "pg";
 
 import { formatGoFloat } from "./encoding";
 import { withTransaction } from "./pg";
-import { PLATFORMS } from "./platforms";
+import { DEFAULT_PLATFORMS } from "./platforms";
 import { ExactlyOnceWriter, type CommitStatus, type ExactWrite, type UsageWrite } from "./usage-writes";
 import type { Limits, QuotaWindow } from "./vocabulary";
 import type { QuotaClock } from "./windows";
@@ -132,6 +132,9 @@ const WINDOW_COLUMNS: Record<QuotaWindow, { usage: string; start: string }> = {
 
 type Queryable = Pick<pg.Pool, "query">;
 
+/** The platform registry, in its order; may be resolved lazily (the app's is read from the live CHECK). */
+export type PlatformsProvider = () => readonly string[] | Promise<readonly string[]>;
+
 export class QuotaRepository {
   /** The exactly-once usage writes (usage-writes.ts), on the same pool and clock. */
   private readonly writes: ExactlyOnceWriter;
@@ -139,6 +142,7 @@ export class QuotaRepository {
   constructor(
     private readonly pool: pg.Pool,
     private readonly clock: QuotaClock,
+    private readonly platforms: PlatformsProvider = () => DEFAULT_PLATFORMS,
   ) {
     this.writes = new ExactlyOnceWriter(pool, clock);
   }
@@ -196,7 +200,7 @@ export class QuotaRepository {
     const { rows } = await client.query<RawRow>(
       `SELECT ${QUOTA_COLUMNS} FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL
        ORDER BY array_position($2::text[], platform::text) NULLS LAST, platform`,
-      [userId, PLATFORMS],
+      [userId, [...(await this.platforms())]],
     );
     return rows.map(toRow);
   }

@@ -4,8 +4,9 @@ import type pg from "pg";
 import { billingPool, REDIS_OPTIONS } from "./connections";
 import { QuotaUsageFlusher, type FlusherConfig } from "./flusher";
 import { newBillingMetrics, type BillingMetrics } from "./metrics";
+import { DEFAULT_PLATFORMS } from "./platforms";
 import { QuotaCache } from "./quota-cache";
-import { QuotaRepository } from "./quota-repo";
+import { QuotaRepository, type PlatformsProvider } from "./quota-repo";
 import { BillingRepairer } from "./repairer";
 import { BillingService, type BillingConfig, type BillingLogger } from "./service";
 import { QuotaClock } from "./windows";
@@ -23,6 +24,8 @@ export type BillingRuntime = {
   clock: QuotaClock;
   repo: QuotaRepository;
   cache: QuotaCache | null;
+  /** The platform registry (lib/billing/platforms.ts), in its order: resolved once, then cached. */
+  platforms: () => Promise<readonly string[]>;
   service: BillingService;
   repairer: BillingRepairer;
   metrics: BillingMetrics;
@@ -57,6 +60,11 @@ export function createBillingRuntime(opts: {
   poolMax?: number;
   config?: Partial<BillingConfig>;
   logger?: BillingLogger;
+  /**
+   * The platform registry, or a function that resolves it (called once, on first use, and cached):
+   * the app passes the live gateway's list in attached mode. Default DEFAULT_PLATFORMS.
+   */
+  platforms?: readonly string[] | PlatformsProvider;
   /** false: do not start the repairer here (another process runs it); default true */
   repair?: boolean;
   repairIntervalMs?: number;
@@ -73,7 +81,16 @@ export function createBillingRuntime(opts: {
         : null;
   if (ownRedis) redis?.on("error", () => {});
   const clock = new QuotaClock(opts.timeZone ?? "Asia/Shanghai");
-  const repo = new QuotaRepository(pool, clock);
+  const given = opts.platforms ?? DEFAULT_PLATFORMS;
+  let resolved: Promise<readonly string[]> | null = null;
+  const platforms = () => {
+    if (!resolved) {
+      resolved = Promise.resolve(typeof given === "function" ? given() : given);
+      resolved.catch(() => (resolved = null)); // a failed lookup is retried
+    }
+    return resolved;
+  };
+  const repo = new QuotaRepository(pool, clock, platforms);
   const cache = redis ? new QuotaCache(redis) : null;
   const metrics = newBillingMetrics();
   const logger = opts.logger ?? console;
@@ -113,6 +130,7 @@ export function createBillingRuntime(opts: {
     clock,
     repo,
     cache,
+    platforms,
     service,
     repairer: r,
     metrics,

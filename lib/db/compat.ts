@@ -13,7 +13,7 @@
  *
  * No "server-only" and relative imports only: scripts/migrate.mjs loads this file through tsx.
  */
-import { PLATFORMS } from "../billing/platforms";
+import { DEFAULT_PLATFORMS, invalidPlatformName } from "../billing/platforms";
 
 /** What a console feature needs; a failed check names the features it stops. */
 export type Feature = "sign-in" | "users" | "quota-defaults" | "user-quotas" | "billing";
@@ -123,7 +123,11 @@ export type CompatReport = {
   problems: CompatProblem[];
   /** Features none of whose checks failed. */
   working: Feature[];
-  /** The platforms the live CHECK allows, in its order (null: the constraint is missing or unreadable). */
+  /**
+   * The platforms the live CHECK allows, in its order: the platform registry in attached mode
+   * (lib/db/platforms.ts). null when the constraint is missing, narrower than DEFAULT_PLATFORMS, or
+   * names a platform the console cannot use (each of which is also a problem).
+   */
   livePlatforms: string[] | null;
 };
 
@@ -296,14 +300,23 @@ export async function checkGatewaySchema(query: Query, schema = "public"): Promi
       const check = cons.find((r) => r.name === PLATFORM_CHECK && r.type === "c");
       if (!check) fail(`${t}.${PLATFORM_CHECK}`, "CHECK constraint is missing (the platform list comes from it)");
       else {
-        livePlatforms = checkLiterals(String(check.def));
-        const missing = PLATFORMS.filter((p) => !livePlatforms!.includes(p));
+        const live = checkLiterals(String(check.def));
+        const missing = DEFAULT_PLATFORMS.filter((p) => !live.includes(p));
+        const unusable = live.flatMap((p) => {
+          const why = invalidPlatformName(p);
+          return why ? [`${JSON.stringify(p)} ${why}`] : [];
+        });
+        const twice = live.filter((p, i) => live.indexOf(p) !== i);
         if (missing.length) {
           fail(
             `${t}.${PLATFORM_CHECK}`,
-            `CHECK is narrower than the console's platform registry: it rejects ${list(missing)} (it allows ${list(livePlatforms)}; the console needs ${list(PLATFORMS)})`,
+            `CHECK is narrower than the console's platform registry: it rejects ${list(missing)} (it allows ${list(live)}; the console needs ${list(DEFAULT_PLATFORMS)})`,
           );
-        }
+        } else if (unusable.length) {
+          fail(`${t}.${PLATFORM_CHECK}`, `CHECK allows platform names the console cannot use: ${list(unusable)}`);
+        } else if (twice.length) {
+          fail(`${t}.${PLATFORM_CHECK}`, `CHECK lists ${list([...new Set(twice)])} more than once`);
+        } else livePlatforms = live; // the registry in attached mode (lib/db/platforms.ts)
       }
     }
   }

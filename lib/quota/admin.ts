@@ -10,6 +10,7 @@ import type { QuotaRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { Limits, QuotaWindow } from "@/lib/billing/vocabulary";
 import { rollback, withTransaction, type Rollback } from "@/lib/db/transaction";
+import { hasActiveSubscription } from "@/lib/gateway/context";
 
 import type { LimitOrigin } from "./limit-origin";
 import { loadLimitOrigins } from "./limit-origin-load";
@@ -28,6 +29,10 @@ import { bumpQuotaVersion, readQuotaVersion } from "./version";
 
 export type UserQuotasView = {
   platform_quotas: AdminQuotaItem[];
+  /** the platform registry, in its order: the modal's rows (the live gateway's in attached mode) */
+  platforms: readonly string[];
+  /** spec §8.4: the user has an active subscription (the modal's amber warning); false without the gateway's table */
+  active_subscription: boolean;
   last_change: { actor_email: string; action: string; at: string } | null;
   pending_invalidations: number;
   /** what a save made from this view must send back (lib/quota/version.ts) */
@@ -57,9 +62,12 @@ export async function getUserQuotasView(userId: number, deps: QuotaDeps = appDep
   const entries = await cache?.readManyLenient(rows.map((r) => billingKeys.userPlatformQuota(userId, r.platform)));
   const [last] = await latestAudit("user", String(userId), 1, pool);
   const pending = cache ? await pendingInvalidations(pool, billingKeys.userPlatformQuota(userId, "")) : { count: 0 };
-  const origins = await loadLimitOrigins(pool, userId, rows);
+  const platforms = await deps.billing.platforms();
+  const origins = await loadLimitOrigins(pool, userId, rows, platforms);
   return {
     platform_quotas: rows.map((row, i) => adminQuotaItem(row, now, clock, entries?.[i])),
+    platforms,
+    active_subscription: await hasActiveSubscription(pool, userId),
     last_change: last ? { actor_email: last.actorEmail, action: last.action, at: last.createdAt } : null,
     pending_invalidations: pending.count,
     version,
@@ -146,7 +154,9 @@ export async function saveUserQuotas(
         targetId: String(userId),
         changes: limitChanges(before, quotas),
       });
-      const items = useRedis ? saveWork(userId, before, after, service.config.flusherEnabled) : [];
+      const items = useRedis
+        ? saveWork(userId, before, after, service.config.flusherEnabled, await rt.platforms())
+        : [];
       return {
         ok: true,
         ids: await enqueueOutbox(client, items),

@@ -29,6 +29,8 @@ export async function loadLimitOrigins(
   pool: Pick<pg.Pool, "query">,
   userId: number,
   rows: readonly QuotaRow[],
+  /** the platform registry (the app's by default) */
+  platforms?: readonly string[],
 ): Promise<Record<string, Record<QuotaWindow, LimitOrigin>>> {
   if (rows.length === 0) return {};
   const oldest = new Date(Math.min(...rows.map((r) => r.createdAt)));
@@ -46,7 +48,7 @@ export async function loadLimitOrigins(
        ORDER BY created_at DESC, id DESC`,
       [oldest],
     ),
-    readQuotaDefaults(pool),
+    readQuotaDefaults(pool, platforms),
   ]);
   return limitOrigins({
     rows: rows.map((r) => ({

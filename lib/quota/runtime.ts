@@ -3,6 +3,7 @@ import "server-only";
 import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
 import { env } from "@/lib/config/env";
 import { pgPool } from "@/lib/db/client";
+import { appPlatforms } from "@/lib/db/platforms";
 import { redis } from "@/lib/redis/client";
 
 /**
@@ -21,6 +22,8 @@ export function appBilling(): BillingRuntime {
       redis: redis(),
       timeZone: e.QUOTA_TIMEZONE,
       config: { flusherEnabled: e.QUOTA_FLUSHER_ENABLED === "true" },
+      // The live gateway's registry in attached mode (lib/db/platforms.ts).
+      platforms: appPlatforms,
       // QC_REPAIRER=off: a test drives the repairer's passes itself.
       repair: process.env.NEXT_PHASE !== "phase-production-build" && process.env.QC_REPAIRER !== "off",
     });

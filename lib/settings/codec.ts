@@ -1,7 +1,6 @@
 import { formatGoFloat } from "@/lib/billing/encoding";
-import { PLATFORMS } from "@/lib/billing/platforms";
 
-import { emptyQuotaMap, type Limits, type QuotaMap } from "./quota-schema";
+import { emptyQuotaMap as emptyMap, type Limits, type QuotaMap } from "./quota-schema";
 
 /**
  * The settings value of a quota map, byte for byte as the Go gateway writes it (spec §2.1):
@@ -35,12 +34,13 @@ export type DecodedQuotaMap =
   { ok: true; map: QuotaMap; present: boolean } | { ok: false; map: QuotaMap; present: true };
 
 /**
- * A stored value → full registry map, read the way the gateway reads it: missing platforms or
- * fields are null, unknown platforms are ignored. A value Go could not unmarshal (not an object,
+ * A stored value → full map of the registry `platforms`, read the way the gateway reads it: missing
+ * platforms or fields are null, platforms outside the registry are ignored. A value Go could not unmarshal (not an object,
  * a non-number limit, a number out of float64 range) is { ok: false } with an empty map — the
  * gateway treats it as "no configuration"; callers must report it, never grant silently.
  */
-export function decodeQuotaMap(raw: string | null | undefined): DecodedQuotaMap {
+export function decodeQuotaMap(raw: string | null | undefined, platforms: readonly string[]): DecodedQuotaMap {
+  const emptyQuotaMap = () => emptyMap(platforms);
   if (raw === null || raw === undefined) return { ok: true, map: emptyQuotaMap(), present: false };
   let parsed: unknown;
   try {
@@ -63,7 +63,7 @@ export function decodeQuotaMap(raw: string | null | undefined): DecodedQuotaMap 
         return { ok: false, map: emptyQuotaMap(), present: true };
       limits[field] = value;
     }
-    if ((PLATFORMS as readonly string[]).includes(key)) map[key as keyof QuotaMap] = limits;
+    if (platforms.includes(key)) map[key] = limits;
   }
   return { ok: true, map, present: true };
 }

@@ -2,7 +2,7 @@ import { z } from "zod";
 
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { formatGoFloat } from "@/lib/billing/encoding";
-import { isPlatform, PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import { isPlatform, type Platform } from "@/lib/billing/platforms";
 import type { Limits } from "@/lib/billing/vocabulary";
 
 /**
@@ -15,6 +15,7 @@ export const MAX_LIMIT = 1e10;
 export const MAX_DECIMALS = 10;
 
 export { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
+/** platform → limits, with exactly the registry's platforms as keys (built by emptyQuotaMap). */
 export type QuotaMap = Record<Platform, Limits>;
 
 /** Decimal places of a number as Go prints it (shortest round-trip form). */
@@ -45,51 +46,55 @@ export const LimitsSchema = z.strictObject(
 );
 
 /**
- * platform → limits. Unknown platforms (including "__proto__"-style own keys, which a JSON body
- * can carry) are refused; missing platforms read as all-null. The output is always a full
- * registry map built from the registry, never from the input's keys.
+ * platform → limits, for the platform registry `platforms` (lib/billing/platforms.ts: the live
+ * gateway's list in attached mode). Platforms outside it (including "__proto__"-style own keys,
+ * which a JSON body can carry) are refused; missing platforms read as all-null. The output is
+ * always a full registry map built from the registry, never from the input's keys.
  */
-export const QuotaMapSchema = z.unknown().transform((m, ctx): QuotaMap => {
-  const out = emptyQuotaMap();
-  if (typeof m !== "object" || m === null || Array.isArray(m)) {
-    ctx.addIssue({ code: "custom", message: "INVALID_MAP" });
-    return z.NEVER;
-  }
-  const keys = Object.keys(m);
-  if (keys.length > PLATFORMS.length) ctx.addIssue({ code: "custom", message: "TOO_MANY_PLATFORMS" });
-  for (const k of keys) if (!isPlatform(k)) ctx.addIssue({ code: "custom", path: [k], message: "UNKNOWN_PLATFORM" });
-  for (const p of PLATFORMS) {
-    if (!Object.prototype.hasOwnProperty.call(m, p)) continue;
-    const r = LimitsSchema.safeParse((m as Record<string, unknown>)[p]);
-    if (r.success) out[p] = r.data;
-    else
-      for (const i of r.error.issues)
-        ctx.addIssue({ code: "custom", path: [p, ...i.path.map(String)], message: i.message });
-  }
-  return out;
-});
+export function quotaMapSchema(platforms: readonly string[]) {
+  return z.unknown().transform((m, ctx): QuotaMap => {
+    const out = emptyQuotaMap(platforms);
+    if (typeof m !== "object" || m === null || Array.isArray(m)) {
+      ctx.addIssue({ code: "custom", message: "INVALID_MAP" });
+      return z.NEVER;
+    }
+    const keys = Object.keys(m);
+    if (keys.length > platforms.length) ctx.addIssue({ code: "custom", message: "TOO_MANY_PLATFORMS" });
+    for (const k of keys)
+      if (!isPlatform(k, platforms)) ctx.addIssue({ code: "custom", path: [k], message: "UNKNOWN_PLATFORM" });
+    for (const p of platforms) {
+      if (!Object.prototype.hasOwnProperty.call(m, p)) continue;
+      const r = LimitsSchema.safeParse((m as Record<string, unknown>)[p]);
+      if (r.success) out[p] = r.data;
+      else
+        for (const i of r.error.issues)
+          ctx.addIssue({ code: "custom", path: [p, ...i.path.map(String)], message: i.message });
+    }
+    return out;
+  });
+}
 
-export const SourceDefaultsSchema = z.strictObject({
-  grantOnSignup: z.boolean("INVALID_FLAG"),
-  overrides: QuotaMapSchema,
-});
+export function sourceDefaultsSchema(platforms: readonly string[]) {
+  return z.strictObject({ grantOnSignup: z.boolean("INVALID_FLAG"), overrides: quotaMapSchema(platforms) });
+}
 
 /** The whole quota-defaults form: system map, 7 sources, and the version it was loaded at. */
-export const QuotaDefaultsFormSchema = z.strictObject({
-  version: z.string().max(128),
-  system: QuotaMapSchema,
-  sources: z.strictObject(
-    Object.fromEntries(AUTH_SOURCES.map((s) => [s, SourceDefaultsSchema])) as Record<
-      AuthSource,
-      typeof SourceDefaultsSchema
-    >,
-  ),
-});
+export function quotaDefaultsFormSchema(platforms: readonly string[]) {
+  const source = sourceDefaultsSchema(platforms);
+  return z.strictObject({
+    version: z.string().max(128),
+    system: quotaMapSchema(platforms),
+    sources: z.strictObject(
+      Object.fromEntries(AUTH_SOURCES.map((s) => [s, source])) as Record<AuthSource, typeof source>,
+    ),
+  });
+}
 
-export type QuotaDefaultsForm = z.infer<typeof QuotaDefaultsFormSchema>;
+export type QuotaDefaultsForm = z.infer<ReturnType<typeof quotaDefaultsFormSchema>>;
 
-export function emptyQuotaMap(): QuotaMap {
-  return Object.fromEntries(PLATFORMS.map((p) => [p, { daily: null, weekly: null, monthly: null }])) as QuotaMap;
+/** Every platform of the registry, all limits null, in registry order. */
+export function emptyQuotaMap(platforms: readonly string[]): QuotaMap {
+  return Object.fromEntries(platforms.map((p) => [p, { daily: null, weekly: null, monthly: null }])) as QuotaMap;
 }
 
 /**

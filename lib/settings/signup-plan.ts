@@ -1,6 +1,6 @@
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { formatGoFloat } from "@/lib/billing/encoding";
-import { PLATFORMS, type Platform } from "@/lib/billing/platforms";
+import type { Platform } from "@/lib/billing/platforms";
 
 import { sourceQuotasKey, SYSTEM_QUOTAS_KEY } from "./keys";
 import { MAX_DECIMALS, MAX_LIMIT, QUOTA_WINDOWS, type QuotaMap, type QuotaWindow } from "./quota-schema";
@@ -38,6 +38,8 @@ export type ClampReason = "too_large" | "too_many_decimals" | "negative";
 
 /** The stored defaults, as `readQuotaDefaults` returns them (a `QuotaDefaults` is one). */
 export type SignupDefaultsInput = {
+  /** the platform registry the maps cover, in its order: one planned row per platform */
+  platforms: readonly string[];
   system: QuotaMap;
   systemUnreadable: boolean;
   sources: Record<AuthSource, { grantOnSignup: boolean; overrides: QuotaMap; unreadable: boolean }>;
@@ -70,6 +72,8 @@ export type DecimalLimits = Record<QuotaWindow, string | null>;
 
 export type SignupPlan = {
   source: AuthSource;
+  /** the registry's platforms, in its order: the rows to write */
+  platforms: readonly string[];
   cells: Record<Platform, Record<QuotaWindow, PlannedLimit>>;
   /** what goes into `user_platform_quotas`, one entry per registry platform */
   limits: Record<Platform, DecimalLimits>;
@@ -121,7 +125,7 @@ export function planSignupDefaults(input: SignupDefaultsInput, source: AuthSourc
     return { limit: "0", origin, key, fallback: "unreadable" };
   };
 
-  for (const p of PLATFORMS) {
+  for (const p of input.platforms) {
     cells[p] = {} as Record<QuotaWindow, PlannedLimit>;
     limits[p] = {} as DecimalLimits;
     for (const w of QUOTA_WINDOWS) {
@@ -135,7 +139,7 @@ export function planSignupDefaults(input: SignupDefaultsInput, source: AuthSourc
     }
   }
   const unreadable: SignupFallback[] = [...unreadableCells].map(([key, n]) => ({ kind: "unreadable", key, cells: n }));
-  return { source, cells, limits, fallbacks: [...unreadable, ...fallbacks] };
+  return { source, platforms: input.platforms, cells, limits, fallbacks: [...unreadable, ...fallbacks] };
 }
 
 export type SettingsHealthIssue =

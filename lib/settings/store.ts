@@ -5,8 +5,8 @@ import type pg from "pg";
 
 import { recordAudit, type AuditActor, type AuditChange } from "@/lib/audit/audit";
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
-import { PLATFORMS } from "@/lib/billing/platforms";
 import { pgPool } from "@/lib/db/client";
+import { appPlatforms } from "@/lib/db/platforms";
 import { rollback, withTransaction } from "@/lib/db/transaction";
 
 import { decodeQuotaMap, encodeQuotaMap } from "./codec";
@@ -28,6 +28,8 @@ export type SourceDefaults = {
 };
 
 export type QuotaDefaults = {
+  /** the platform registry the maps cover, in its order (lib/db/platforms.ts) */
+  platforms: readonly string[];
   system: QuotaMap;
   /** the stored system map could not be read (system is then empty); new users get every cell
    *  disabled unless a granted source override sets it, until it is saved again (signup-plan.ts) */
@@ -55,11 +57,11 @@ function versionOf(raw: Map<string, string>): string {
   return h.digest("hex").slice(0, 32);
 }
 
-function fromRaw(raw: Map<string, string>): QuotaDefaults {
-  const sys = decodeQuotaMap(raw.get(SYSTEM_QUOTAS_KEY));
+function fromRaw(raw: Map<string, string>, platforms: readonly string[]): QuotaDefaults {
+  const sys = decodeQuotaMap(raw.get(SYSTEM_QUOTAS_KEY), platforms);
   const sources = {} as Record<AuthSource, SourceDefaults>;
   for (const s of AUTH_SOURCES) {
-    const d = decodeQuotaMap(raw.get(sourceQuotasKey(s)));
+    const d = decodeQuotaMap(raw.get(sourceQuotasKey(s)), platforms);
     sources[s] = {
       grantOnSignup: raw.get(sourceGrantKey(s)) === "true",
       overrides: d.map,
@@ -67,16 +69,19 @@ function fromRaw(raw: Map<string, string>): QuotaDefaults {
       unreadable: !d.ok,
     };
   }
-  return { system: sys.map, systemUnreadable: !sys.ok, sources, version: versionOf(raw) };
+  return { platforms, system: sys.map, systemUnreadable: !sys.ok, sources, version: versionOf(raw) };
 }
 
-/** The quota defaults as stored now. */
-export async function readQuotaDefaults(client: Queryable = pgPool()): Promise<QuotaDefaults> {
-  return fromRaw(await readRaw(client));
+/** The quota defaults as stored now, over the registry `platforms` (the app's by default). */
+export async function readQuotaDefaults(
+  client: Queryable = pgPool(),
+  platforms?: readonly string[],
+): Promise<QuotaDefaults> {
+  return fromRaw(await readRaw(client), platforms ?? (await appPlatforms()));
 }
 
-function diffMaps(key: string, before: QuotaMap, after: QuotaMap, out: AuditChange[]) {
-  for (const p of PLATFORMS) {
+function diffMaps(platforms: readonly string[], key: string, before: QuotaMap, after: QuotaMap, out: AuditChange[]) {
+  for (const p of platforms) {
     for (const w of QUOTA_WINDOWS) {
       if (before[p][w] !== after[p][w])
         out.push({ key, platform: p, window: w, before: before[p][w], after: after[p][w] });
@@ -91,12 +96,18 @@ export type SaveResult = { ok: true; data: QuotaDefaults; changed: number } | { 
  * CONFLICT when the stored values changed since `form.version` was read (no lost update between
  * two admins). Keys, audit row and version check run in one transaction under an advisory lock.
  */
-export async function saveQuotaDefaults(form: QuotaDefaultsForm, actor: AuditActor): Promise<SaveResult> {
-  return withTransaction<SaveResult>(pgPool(), async (client) => {
+export async function saveQuotaDefaults(
+  form: QuotaDefaultsForm,
+  actor: AuditActor,
+  /** the registry the form was validated against (quotaDefaultsFormSchema) and the pool: the app's by default */
+  opts: { platforms?: readonly string[]; pool?: pg.Pool } = {},
+): Promise<SaveResult> {
+  const platforms = opts.platforms ?? (await appPlatforms());
+  return withTransaction<SaveResult>(opts.pool ?? pgPool(), async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1)", [SAVE_LOCK]);
     const raw = await readRaw(client);
     if (versionOf(raw) !== form.version) return rollback({ ok: false, code: "CONFLICT" });
-    const before = fromRaw(raw);
+    const before = fromRaw(raw, platforms);
     const next = new Map<string, string>([[SYSTEM_QUOTAS_KEY, encodeQuotaMap(form.system)]]);
     for (const s of AUTH_SOURCES) {
       next.set(sourceQuotasKey(s), encodeQuotaMap(form.sources[s].overrides));
@@ -111,9 +122,9 @@ export async function saveQuotaDefaults(form: QuotaDefaultsForm, actor: AuditAct
       );
     }
     const changes: AuditChange[] = [];
-    diffMaps(SYSTEM_QUOTAS_KEY, before.system, form.system, changes);
+    diffMaps(platforms, SYSTEM_QUOTAS_KEY, before.system, form.system, changes);
     for (const s of AUTH_SOURCES) {
-      diffMaps(sourceQuotasKey(s), before.sources[s].overrides, form.sources[s].overrides, changes);
+      diffMaps(platforms, sourceQuotasKey(s), before.sources[s].overrides, form.sources[s].overrides, changes);
       if (before.sources[s].grantOnSignup !== form.sources[s].grantOnSignup) {
         changes.push({
           key: sourceGrantKey(s),
@@ -132,6 +143,6 @@ export async function saveQuotaDefaults(form: QuotaDefaultsForm, actor: AuditAct
       });
     }
     // Read back under the lock, before COMMIT: exactly what this save stored.
-    return { ok: true, data: fromRaw(await readRaw(client)), changed: changes.length };
+    return { ok: true, data: fromRaw(await readRaw(client), platforms), changed: changes.length };
   });
 }

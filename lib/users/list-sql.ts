@@ -1,6 +1,6 @@
 // The admin users page's statement, without `server-only`, so the benchmark (bench/users-page.ts)
 // can EXPLAIN and run exactly what lib/users/list.ts runs.
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import type { QuotaClock } from "@/lib/billing/windows";
 
 /** The page's filters and sort, as UserListParams (lib/users/list.ts) carries them. */
@@ -123,6 +123,8 @@ export function userPageQuery(
   params: UserPageFilter,
   clock: QuotaClock,
   now: number,
+  /** the platform registry: each user's quota rows in its order */
+  platforms: readonly string[] = DEFAULT_PLATFORMS,
 ): { text: string; values: unknown[] } {
   const sort = params.sort;
   const keyed = isQuotaSort(sort) ? quotaKeySql(sort) : null;
@@ -175,7 +177,7 @@ export function userPageQuery(
     new Date(now),
     USER_PAGE_SIZE,
     (params.page - 1) * USER_PAGE_SIZE,
-    PLATFORMS,
+    [...platforms],
     // $13 only where the statement names it (PostgreSQL refuses a parameter it cannot type).
     ...(keyed && /\$13\b/.test(keyed) ? [new Date(now - 720 * 3600_000)] : []),
   ];

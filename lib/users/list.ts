@@ -10,6 +10,7 @@ import type { QuotaRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { QuotaClock } from "@/lib/billing/windows";
 import { pgPool } from "@/lib/db/client";
+import { appPlatforms } from "@/lib/db/platforms";
 import { appBilling } from "@/lib/quota/runtime";
 
 import { QUOTA_SORTS, USER_PAGE_SIZE, userPageQuery, type UserPageRow } from "./list-sql";
@@ -53,14 +54,22 @@ const ts = (s: string | null) => (s === null ? null : Date.parse(s));
  */
 export async function listUsersWithQuotas(
   params: UserListParams,
-  deps: { pool: Pick<pg.Pool, "query">; cache: QuotaCache | null; clock: QuotaClock; now?: number } = {
+  deps: {
+    pool: Pick<pg.Pool, "query">;
+    cache: QuotaCache | null;
+    clock: QuotaClock;
+    now?: number;
+    /** the platform registry (the app's by default) */
+    platforms?: readonly string[];
+  } = {
     pool: pgPool(),
     cache: appBilling().cache,
     clock: appBilling().clock,
   },
 ): Promise<{ rows: UserListRow[]; total: number; pageSize: number }> {
   const now = deps.now ?? Date.now();
-  const { rows } = await deps.pool.query<UserPageRow>(userPageQuery(params, deps.clock, now));
+  const platforms = deps.platforms ?? (await appPlatforms());
+  const { rows } = await deps.pool.query<UserPageRow>(userPageQuery(params, deps.clock, now, platforms));
 
   const pairs = rows.flatMap((u) => u.quotas.map((q) => billingKeys.userPlatformQuota(Number(u.id), q.platform)));
   const entries = pairs.length ? await deps.cache?.readManyLenient(pairs) : undefined;

@@ -5,7 +5,6 @@ import type pg from "pg";
 import type { AuthSource } from "@/lib/auth-sources";
 import { emailAdvisoryLockKey, emailMatchSql } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
-import { PLATFORMS } from "@/lib/billing/platforms";
 import { pgPool } from "@/lib/db/client";
 import { rollback, withTransaction } from "@/lib/db/transaction";
 import { planSignupDefaults, reportSignupFallbacks, type SignupPlan } from "@/lib/settings/signup-plan";
@@ -107,11 +106,11 @@ export async function signUpUser(input: {
  * 9999999999.9999999999. A brand-new user has no rows, so no conflict handling is needed.
  */
 async function insertSnapshot(client: Pick<pg.PoolClient, "query">, userId: number, plan: SignupPlan): Promise<void> {
-  const col = (w: "daily" | "weekly" | "monthly") => PLATFORMS.map((p) => plan.limits[p][w]);
+  const col = (w: "daily" | "weekly" | "monthly") => plan.platforms.map((p) => plan.limits[p][w]);
   await client.query(
     `INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd, weekly_limit_usd, monthly_limit_usd, created_at, updated_at)
      SELECT $1, r.platform, r.d, r.w, r.m, $6, $6
      FROM unnest($2::text[], $3::numeric[], $4::numeric[], $5::numeric[]) AS r(platform, d, w, m)`,
-    [userId, [...PLATFORMS], col("daily"), col("weekly"), col("monthly"), new Date()],
+    [userId, [...plan.platforms], col("daily"), col("weekly"), col("monthly"), new Date()],
   );
 }

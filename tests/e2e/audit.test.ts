@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { readQuotaVersion } from "@/lib/quota/version";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
 
@@ -161,7 +161,7 @@ describe("audit log page", () => {
     const save = builtAction("saveUserPlatformQuotasAction");
     const quotas = (daily: number) =>
       Object.fromEntries(
-        PLATFORMS.map((p) => [p, { daily: p === "anthropic" ? daily : null, weekly: null, monthly: null }]),
+        DEFAULT_PLATFORMS.map((p) => [p, { daily: p === "anthropic" ? daily : null, weekly: null, monthly: null }]),
       );
     const entryIds: number[] = [];
     for (const daily of [8, 12]) {

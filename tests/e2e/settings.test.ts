@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
 
 import { builtAction, callAction } from "../support/actions";
@@ -88,7 +88,7 @@ describe("quota defaults", () => {
     const { rows } = await c.query("SELECT value FROM settings WHERE key = 'default_platform_quotas'");
     const nil = '{"daily":null,"weekly":null,"monthly":null}';
     expect(rows[0].value).toBe(
-      `{${[...PLATFORMS]
+      `{${[...DEFAULT_PLATFORMS]
         .sort()
         .map((p) => `"${p}":${p === "anthropic" ? '{"daily":10,"weekly":null,"monthly":100}' : nil}`)
         .join(",")}}`,
@@ -117,7 +117,7 @@ describe("quota defaults", () => {
       `SELECT q.platform, q.daily_limit_usd::text AS d, q.weekly_limit_usd AS w, q.monthly_limit_usd::text AS m, u.signup_source
        FROM user_platform_quotas q JOIN users u ON u.id = q.user_id WHERE u.email = 'e2e-register@example.com' AND q.deleted_at IS NULL`,
     );
-    expect(rows.map((r) => r.platform).sort()).toEqual([...PLATFORMS].sort());
+    expect(rows.map((r) => r.platform).sort()).toEqual([...DEFAULT_PLATFORMS].sort());
     expect(rows.find((r) => r.platform === "anthropic")).toMatchObject({
       d: "10.0000000000",
       w: null,

@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { createBillingRuntime, type BillingRuntime } from "@/lib/billing/runtime";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
 
@@ -135,7 +135,7 @@ describe("per-user platform quotas", () => {
       "SELECT platform, daily_limit_usd FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL",
       [bob],
     );
-    expect(rows.rows.map((r) => r.platform).sort()).toEqual([...PLATFORMS].sort()); // no platform dropped
+    expect(rows.rows.map((r) => r.platform).sort()).toEqual([...DEFAULT_PLATFORMS].sort()); // no platform dropped
     expect(rows.rows.every((r) => r.daily_limit_usd === null)).toBe(true);
     await page.context().close();
   });

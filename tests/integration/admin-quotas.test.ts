@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { billingKeys } from "@/lib/billing/keys";
 import { expediteOutbox, pendingInvalidations } from "@/lib/billing/outbox";
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import type { BillingRuntime } from "@/lib/billing/runtime";
 import type { QuotaWindow } from "@/lib/billing/vocabulary";
 import { resetUserQuotaWindow, saveUserQuotas, type SaveQuotaInput } from "@/lib/quota/admin";
@@ -87,12 +87,12 @@ describe("saveUserQuotas", () => {
 
     const res = await a.saveUserQuotas(
       u,
-      PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(5) : L(null) })),
+      DEFAULT_PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(5) : L(null) })),
       admin,
       await a.versionOf(u),
     );
     expect(res.ok).toBe(true);
-    for (const p of PLATFORMS) expect(await r.exists(billingKeys.userPlatformQuota(u, p)), p).toBe(0);
+    for (const p of DEFAULT_PLATFORMS) expect(await r.exists(billingKeys.userPlatformQuota(u, p)), p).toBe(0);
     expect(await rowText(c, u, "anthropic")).toMatchObject({ dl: "5.0000000000", du: "3.5000000000" });
     expect(await rowText(c, u, "openai")).toMatchObject({ dl: null });
     const view = (
@@ -100,7 +100,7 @@ describe("saveUserQuotas", () => {
         view: { platform_quotas: { platform: string; daily_usage_usd: number; daily_limit_usd: number | null }[] };
       }
     ).view;
-    expect(view.platform_quotas.map((q) => q.platform)).toEqual([...PLATFORMS]);
+    expect(view.platform_quotas.map((q) => q.platform)).toEqual([...DEFAULT_PLATFORMS]);
     expect(view.platform_quotas[0]).toMatchObject({ platform: "anthropic", daily_usage_usd: 3.5, daily_limit_usd: 5 });
 
     const audit = await c.query(
@@ -124,7 +124,7 @@ describe("saveUserQuotas", () => {
     const queued = await c.query("SELECT count(*)::int AS n FROM cache_invalidation_outbox WHERE cache_key LIKE $1", [
       `billing:user_platform_quota:${u}:%`,
     ]);
-    expect(queued.rows[0].n).toBe(PLATFORMS.length);
+    expect(queued.rows[0].n).toBe(DEFAULT_PLATFORMS.length);
   });
 
   it("an unknown user is USER_NOT_FOUND and writes nothing", async () => {
@@ -189,7 +189,7 @@ describe("flusher mode: admin changes never drop usage the database has not seen
 
     const res = await a.saveUserQuotas(
       u,
-      PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(50, 1000, 10_000) : L(null) })),
+      DEFAULT_PLATFORMS.map((p) => ({ platform: p, limits: p === "anthropic" ? L(50, 1000, 10_000) : L(null) })),
       admin,
       await a.versionOf(u),
     );
@@ -240,14 +240,14 @@ describe("cache invalidation through a Redis outage", () => {
 
       const res = await a.saveUserQuotas(
         u,
-        PLATFORMS.map((p) => ({ platform: p, limits: p === "openai" ? L(1) : L(null) })),
+        DEFAULT_PLATFORMS.map((p) => ({ platform: p, limits: p === "openai" ? L(1) : L(null) })),
         admin,
         await a.versionOf(u),
       );
       expect(res.ok).toBe(true);
       expect((await rowText(c, u, "openai")).dl).toBe("1.0000000000");
       const pending = await a.pendingInvalidations(a.pool, billingKeys.userPlatformQuota(u, ""));
-      expect(pending.count).toBe(PLATFORMS.length);
+      expect(pending.count).toBe(DEFAULT_PLATFORMS.length);
 
       // The repairer's passes keep failing (and backing off) while Redis is down.
       const attempts = async () =>

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeChanges } from "@/lib/audit/diff";
 import { AUDIT_PAGE_SIZE, AuditListParamsSchema, listAuditActors, listAuditEntries } from "@/lib/audit/log";
 import { AUTH_SOURCES } from "@/lib/auth-sources";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { getUserQuotasView, saveUserQuotas } from "@/lib/quota/admin";
 import { readQuotaVersion } from "@/lib/quota/version";
 import { emptyQuotaMap, type QuotaDefaultsForm } from "@/lib/settings/quota-schema";
@@ -58,7 +59,10 @@ describe("audit log reads", () => {
     const form = await defaultsForm();
     const beforeDaily = form.system.anthropic.daily;
     form.system.anthropic = { ...form.system.anthropic, daily: 12.5 };
-    form.sources.github = { grantOnSignup: !form.sources.github.grantOnSignup, overrides: emptyQuotaMap() };
+    form.sources.github = {
+      grantOnSignup: !form.sources.github.grantOnSignup,
+      overrides: emptyQuotaMap(DEFAULT_PLATFORMS),
+    };
     expect((await saveQuotaDefaults(form, adminA)).ok).toBe(true);
 
     const [u1, u2] = users;

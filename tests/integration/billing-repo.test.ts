@@ -1,7 +1,7 @@
 import pg, { type Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import {
   QuotaFkViolationError,
   QuotaNotFoundError,
@@ -51,14 +51,14 @@ describe("bulkInsertInitial (sign-up snapshot)", () => {
     const u = await user();
     expect(await repo.getByUserPlatform(u, "anthropic")).toBeNull();
     await repo.bulkInsertInitial(
-      PLATFORMS.map((p) => ({ userId: u, platform: p, limits: p === "anthropic" ? L(5) : L(null) })),
+      DEFAULT_PLATFORMS.map((p) => ({ userId: u, platform: p, limits: p === "anthropic" ? L(5) : L(null) })),
     );
     await repo.bulkInsertInitial([
       { userId: u, platform: "anthropic", limits: L(99, 7) },
       { userId: u, platform: "openai", limits: L(3) },
     ]);
     const rows = await repo.listByUser(u);
-    expect(rows.map((r) => r.platform)).toEqual([...PLATFORMS]);
+    expect(rows.map((r) => r.platform)).toEqual([...DEFAULT_PLATFORMS]);
     expect(rows.find((r) => r.platform === "anthropic")).toMatchObject({
       dailyLimit: 5,
       weeklyLimit: 7,
@@ -355,10 +355,10 @@ describe("batchSnapshotUsage (flusher write)", () => {
   });
 
   it("writes more than one chunk of 6000 rows", async () => {
-    const ids = await createUsers(c, "chunk", Math.ceil((SNAPSHOT_CHUNK_ROWS + 10) / PLATFORMS.length));
+    const ids = await createUsers(c, "chunk", Math.ceil((SNAPSHOT_CHUNK_ROWS + 10) / DEFAULT_PLATFORMS.length));
     users.push(...ids);
     const snaps = ids.flatMap((userId) =>
-      PLATFORMS.map((platform) => ({
+      DEFAULT_PLATFORMS.map((platform) => ({
         userId,
         platform,
         dailyUsage: 1,

@@ -1,7 +1,7 @@
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import type { BillingRuntime } from "@/lib/billing/runtime";
 import type { Limits, QuotaWindow } from "@/lib/billing/vocabulary";
 import { getUserQuotasView, resetUserQuotaWindow, saveUserQuotas, type SaveQuotaInput } from "@/lib/quota/admin";
@@ -25,7 +25,7 @@ const L = (daily: number | null, weekly: number | null = null, monthly: number |
 });
 /** What the modal sends: every registry platform, unlimited unless given. */
 const all = (over: Partial<Record<string, Limits>> = {}) =>
-  PLATFORMS.map((p) => ({ platform: p, limits: over[p] ?? L(null) }));
+  DEFAULT_PLATFORMS.map((p) => ({ platform: p, limits: over[p] ?? L(null) }));
 
 type Actor = { id: number; email: string };
 const runtimes: BillingRuntime[] = [];

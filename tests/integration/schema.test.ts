@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 
 import { rawDb } from "../support/db";
 import { ATTACHED } from "../support/gateway-fixture";
@@ -69,7 +69,7 @@ describe("schemas", () => {
     const report = await checkGatewaySchema((text, params) => c.query(text, params));
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.livePlatforms).toEqual([...PLATFORMS]);
+    expect(report.livePlatforms).toEqual([...DEFAULT_PLATFORMS]);
   });
 });
 
@@ -154,7 +154,7 @@ describe("user_platform_quotas (spec §1.1)", () => {
     );
     expect(rows).toHaveLength(1);
     const allowed = [...rows[0].def.matchAll(/'([^']+)'::character varying/g)].map((m) => m[1]);
-    expect(allowed).toEqual([...PLATFORMS]);
+    expect(allowed).toEqual([...DEFAULT_PLATFORMS]);
   });
 
   it("enforces one active row per (user, platform), soft-deleted duplicates allowed, unknown platforms refused", async () => {

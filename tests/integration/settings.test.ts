@@ -2,8 +2,8 @@ import type { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { AUTH_SOURCES } from "@/lib/auth-sources";
-import { PLATFORMS } from "@/lib/billing/platforms";
-import { emptyQuotaMap, QuotaDefaultsFormSchema, type QuotaDefaultsForm } from "@/lib/settings/quota-schema";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
+import { emptyQuotaMap, quotaDefaultsFormSchema, type QuotaDefaultsForm } from "@/lib/settings/quota-schema";
 import { settingsHealth, signupDefaultsFallbacks } from "@/lib/settings/signup-plan";
 import { readQuotaDefaults, saveQuotaDefaults } from "@/lib/settings/store";
 import { signUpUser } from "@/lib/users/signup";
@@ -23,12 +23,12 @@ async function settingsSnapshot() {
 /** The e2e scenario's form: anthropic daily 10 / monthly 100; linuxdo on with openai monthly 0. */
 async function scenarioForm(): Promise<QuotaDefaultsForm> {
   const current = await readQuotaDefaults();
-  const system = emptyQuotaMap();
+  const system = emptyQuotaMap(DEFAULT_PLATFORMS);
   system.anthropic = { daily: 10, weekly: null, monthly: 100 };
-  const linuxdo = emptyQuotaMap();
+  const linuxdo = emptyQuotaMap(DEFAULT_PLATFORMS);
   linuxdo.openai = { daily: null, weekly: null, monthly: 0 };
   const sources = Object.fromEntries(
-    AUTH_SOURCES.map((s) => [s, { grantOnSignup: false, overrides: emptyQuotaMap() }]),
+    AUTH_SOURCES.map((s) => [s, { grantOnSignup: false, overrides: emptyQuotaMap(DEFAULT_PLATFORMS) }]),
   ) as QuotaDefaultsForm["sources"];
   sources.linuxdo = { grantOnSignup: true, overrides: linuxdo };
   return { version: current.version, system, sources };
@@ -49,7 +49,7 @@ afterAll(async () => {
 describe("reading", () => {
   it("a fresh install: every platform unlimited, 7 unconfigured sources, switches off", async () => {
     const d = await readQuotaDefaults();
-    expect(d.system).toEqual(emptyQuotaMap());
+    expect(d.system).toEqual(emptyQuotaMap(DEFAULT_PLATFORMS));
     expect(d.systemUnreadable).toBe(false);
     for (const s of AUTH_SOURCES)
       expect(d.sources[s]).toMatchObject({ grantOnSignup: false, configured: false, unreadable: false });
@@ -78,7 +78,7 @@ describe("saving (whole replace)", () => {
     );
     const byKey = Object.fromEntries(rows.map((x) => [x.key, x.value]));
     const nil = '{"daily":null,"weekly":null,"monthly":null}';
-    const sorted = [...PLATFORMS].sort();
+    const sorted = [...DEFAULT_PLATFORMS].sort();
     expect(byKey.default_platform_quotas).toBe(
       `{${sorted.map((p) => `"${p}":${p === "anthropic" ? '{"daily":10,"weekly":null,"monthly":100}' : nil}`).join(",")}}`,
     );
@@ -121,9 +121,9 @@ describe("saving (whole replace)", () => {
   it("{} clears the system default to unlimited; saving again unchanged writes no audit row", async () => {
     await saveQuotaDefaults(await scenarioForm(), admin);
     const cleared = await scenarioForm();
-    cleared.system = emptyQuotaMap();
+    cleared.system = emptyQuotaMap(DEFAULT_PLATFORMS);
     const r = await saveQuotaDefaults(cleared, admin);
-    expect(r.ok && r.data.system).toEqual(emptyQuotaMap());
+    expect(r.ok && r.data.system).toEqual(emptyQuotaMap(DEFAULT_PLATFORMS));
     const before = await settingsSnapshot();
     const again = await saveQuotaDefaults({ ...cleared, version: r.ok ? r.data.version : "" }, admin);
     expect(again).toMatchObject({ ok: true, changed: 0 });
@@ -161,7 +161,7 @@ describe("saving (whole replace)", () => {
   ])("bad input %s → %s, nothing changed", async (_name, patch, path, code) => {
     const form = { ...(await scenarioForm()), ...patch };
     const before = await settingsSnapshot();
-    const parsed = QuotaDefaultsFormSchema.safeParse(form);
+    const parsed = quotaDefaultsFormSchema(DEFAULT_PLATFORMS).safeParse(form);
     expect(parsed.success).toBe(false);
     expect(parsed.error!.issues.map((i) => `${i.path.map(String).join(".")}:${i.message}`)).toContain(
       `${path}:${code}`,
@@ -189,8 +189,8 @@ describe("sign-up snapshot", () => {
       ).rows;
     const e = await rows((email as { userId: number }).userId);
     const l = await rows((linuxdo as { userId: number }).userId);
-    expect(e.map((r) => r.platform)).toEqual([...PLATFORMS].sort());
-    expect(l.map((r) => r.platform)).toEqual([...PLATFORMS].sort());
+    expect(e.map((r) => r.platform)).toEqual([...DEFAULT_PLATFORMS].sort());
+    expect(l.map((r) => r.platform)).toEqual([...DEFAULT_PLATFORMS].sort());
     const dec = (v: number | null) => (v === null ? null : v.toFixed(10));
     const expectRow = (list: typeof e, platform: string, d: number | null, w: number | null, m: number | null) =>
       expect(list.find((r) => r.platform === platform)).toMatchObject({
@@ -293,14 +293,14 @@ describe("sign-up snapshot", () => {
       );
     const zero = "0.0000000000";
     const e = await rows((email as { userId: number }).userId);
-    expect(Object.keys(e).sort()).toEqual([...PLATFORMS].sort());
+    expect(Object.keys(e).sort()).toEqual([...DEFAULT_PLATFORMS].sort());
     expect(e.openai).toEqual({ d: "9999999999.9999999999", w: zero, m: "0.1234567891" });
     expect(e.grok).toEqual({ d: zero, w: "7.0000000000", m: zero });
-    for (const p of PLATFORMS.filter((x) => x !== "openai" && x !== "grok"))
+    for (const p of DEFAULT_PLATFORMS.filter((x) => x !== "openai" && x !== "grok"))
       expect(e[p], p).toEqual({ d: zero, w: zero, m: zero });
     const g = await rows((github as { userId: number }).userId);
-    expect(Object.keys(g).sort()).toEqual([...PLATFORMS].sort());
-    for (const p of PLATFORMS) expect(g[p], p).toEqual({ d: zero, w: zero, m: zero });
+    expect(Object.keys(g).sort()).toEqual([...DEFAULT_PLATFORMS].sort());
+    for (const p of DEFAULT_PLATFORMS) expect(g[p], p).toEqual({ d: zero, w: zero, m: zero });
   });
 
   it("a taken e-mail (any case) is EMAIL_TAKEN and creates nothing", async () => {

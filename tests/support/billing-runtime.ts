@@ -26,6 +26,8 @@ export function makeBilling(
     timeZone?: string;
     repair?: boolean;
     poolMax?: number;
+    /** the platform registry (a fork's, in attached-mode tests); DEFAULT_PLATFORMS otherwise */
+    platforms?: readonly string[];
   } = {},
 ): BillingRuntime & { log: ReturnType<typeof memoryLogger> } {
   const log = memoryLogger();
@@ -38,6 +40,7 @@ export function makeBilling(
     config: opts.config,
     logger: log.logger,
     repair: opts.repair ?? false,
+    platforms: opts.platforms,
   });
   return { ...rt, log };
 }

@@ -29,7 +29,7 @@ describe("lib/billing public surface", () => {
       "registerBillingMetrics",
     ] as const)
       expect(typeof billing[name], name).toBe("function");
-    expect(billing.PLATFORMS).toContain("anthropic");
+    expect(billing.DEFAULT_PLATFORMS).toContain("anthropic");
     expect(billing.QUOTA_WINDOWS).toEqual(["daily", "weekly", "monthly"]);
     expect(billing.billingKeys.userPlatformQuota(7, "openai")).toBe("billing:user_platform_quota:7:openai");
   });

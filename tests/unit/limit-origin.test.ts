@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { AUTH_SOURCES } from "@/lib/auth-sources";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { defaultsAt, limitOrigins, type OriginAuditEntry } from "@/lib/quota/limit-origin";
 import { emptyQuotaMap } from "@/lib/settings/quota-schema";
 import type { SignupDefaultsInput } from "@/lib/settings/signup-plan";
@@ -11,9 +12,12 @@ const later = (h: number) => new Date(T0 + h * 3_600_000).toISOString();
 
 function defaults(): SignupDefaultsInput {
   const sources = Object.fromEntries(
-    AUTH_SOURCES.map((s) => [s, { grantOnSignup: false, overrides: emptyQuotaMap(), unreadable: false }]),
+    AUTH_SOURCES.map((s) => [
+      s,
+      { grantOnSignup: false, overrides: emptyQuotaMap(DEFAULT_PLATFORMS), unreadable: false },
+    ]),
   ) as SignupDefaultsInput["sources"];
-  return { system: emptyQuotaMap(), systemUnreadable: false, sources };
+  return { platforms: DEFAULT_PLATFORMS, system: emptyQuotaMap(DEFAULT_PLATFORMS), systemUnreadable: false, sources };
 }
 const L = (daily: number | null, weekly: number | null = null, monthly: number | null = null) => ({
   daily,
@@ -58,7 +62,7 @@ describe("limitOrigins", () => {
 
   it("a source override applies only if its switch was on at sign-up", () => {
     const today = defaults();
-    today.sources.github = { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: false };
+    today.sources.github = { grantOnSignup: true, overrides: emptyQuotaMap(DEFAULT_PLATFORMS), unreadable: false };
     today.sources.github.overrides.openai = L(null, null, 0);
     const rows = [{ platform: "openai", limits: L(null, null, 0), createdAt: T0 }];
     const on = limitOrigins({ rows, signupSource: "github", userEdits: [], settingsChanges: [], defaults: today });

@@ -3,7 +3,7 @@ import { parse, TYPE, type MessageFormatElement } from "@formatjs/icu-messagefor
 import { describe, expect, it } from "vitest";
 
 import { AUTH_SOURCES } from "@/lib/auth-sources";
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import en from "@/messages/en.json";
 import zh from "@/messages/zh.json";
 
@@ -78,6 +78,7 @@ const SHARED_WITH_GATEWAY: Array<[string, string]> = [
   ["admin.users.platformQuota.windowMonthly", "UserQuotaModal.windowMonthly"],
   ["admin.users.platformQuota.cellNotConfigured", "AdminUsers.notConfigured"],
   ["admin.users.platformQuota.invalidNumber", "UserQuotaModal.invalidNumber"],
+  ["admin.users.platformQuota.subscriptionWarning", "UserQuotaModal.subscriptionWarning"],
   ["admin.settings.defaults.defaultPlatformQuotas", "AdminSettings.defaultPlatformQuotas"],
   ["admin.settings.defaults.defaultPlatformQuotasHint", "AdminSettings.defaultPlatformQuotasHint"],
   ["admin.settings.defaults.platformQuotaNotice", "AdminSettings.monthlyNotice"],
@@ -119,7 +120,7 @@ describe("messages", () => {
   });
 
   it("names every registry platform and every auth source", () => {
-    for (const p of PLATFORMS) expect(enKeys.has(`Platforms.${p}`), p).toBe(true);
+    for (const p of DEFAULT_PLATFORMS) expect(enKeys.has(`Platforms.${p}`), p).toBe(true);
     for (const s of AUTH_SOURCES) expect(enKeys.has(`Sources.${s}`), s).toBe(true);
   });
 

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { decodeQuotaMap } from "@/lib/settings/codec";
 import { emptyQuotaMap, QUOTA_WINDOWS, type QuotaMap } from "@/lib/settings/quota-schema";
 import {
@@ -23,24 +23,28 @@ function input(
   patch: { system?: QuotaMap; systemUnreadable?: boolean; sources?: Partial<SignupDefaultsInput["sources"]> } = {},
 ): SignupDefaultsInput {
   const sources = Object.fromEntries(
-    AUTH_SOURCES.map((s) => [s, { grantOnSignup: false, overrides: emptyQuotaMap(), unreadable: false }]),
+    AUTH_SOURCES.map((s) => [
+      s,
+      { grantOnSignup: false, overrides: emptyQuotaMap(DEFAULT_PLATFORMS), unreadable: false },
+    ]),
   ) as SignupDefaultsInput["sources"];
   return {
-    system: patch.system ?? emptyQuotaMap(),
+    platforms: DEFAULT_PLATFORMS,
+    system: patch.system ?? emptyQuotaMap(DEFAULT_PLATFORMS),
     systemUnreadable: patch.systemUnreadable ?? false,
     sources: { ...sources, ...patch.sources },
   };
 }
 
-const system = emptyQuotaMap();
+const system = emptyQuotaMap(DEFAULT_PLATFORMS);
 system.anthropic = { daily: 10, weekly: null, monthly: 100 };
 system.openai = { daily: 5, weekly: 20, monthly: null };
-const overrides = emptyQuotaMap();
+const overrides = emptyQuotaMap(DEFAULT_PLATFORMS);
 overrides.openai = { daily: null, weekly: 0, monthly: 0 };
 overrides.anthropic = { daily: 3, weekly: null, monthly: null };
 
 const everyCell = (plan: ReturnType<typeof planSignupDefaults>) =>
-  PLATFORMS.flatMap((p) => QUOTA_WINDOWS.map((w) => plan.cells[p][w]));
+  DEFAULT_PLATFORMS.flatMap((p) => QUOTA_WINDOWS.map((w) => plan.cells[p][w]));
 
 describe("merge (no fallback)", () => {
   it("a granted override replaces the system value field by field; null inherits; 0 overrides", () => {
@@ -55,7 +59,7 @@ describe("merge (no fallback)", () => {
     });
     expect(plan.limits.anthropic).toEqual({ daily: "3", weekly: null, monthly: "100" });
     expect(plan.limits.gemini).toEqual({ daily: null, weekly: null, monthly: null });
-    expect(Object.keys(plan.limits)).toEqual([...PLATFORMS]);
+    expect(Object.keys(plan.limits)).toEqual([...DEFAULT_PLATFORMS]);
     expect(plan.fallbacks).toEqual([]);
   });
 
@@ -70,7 +74,7 @@ describe("merge (no fallback)", () => {
   });
 
   it("normal values pass through as Go's shortest plain decimal (10 decimals and 9999999999.99 fit)", () => {
-    const s = emptyQuotaMap();
+    const s = emptyQuotaMap(DEFAULT_PLATFORMS);
     s.grok = { daily: 0.0000000001, weekly: 1.1234567891, monthly: 9999999999.99 };
     const plan = planSignupDefaults(input({ system: s }), "email");
     expect(plan.limits.grok).toEqual({ daily: "0.0000000001", weekly: "1.1234567891", monthly: "9999999999.99" });
@@ -83,7 +87,7 @@ describe("an unreadable system map", () => {
     const plan = planSignupDefaults(input({ systemUnreadable: true }), "email");
     for (const c of everyCell(plan))
       expect(c).toEqual({ limit: "0", origin: "system", key: SYS, fallback: "unreadable" });
-    expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: SYS, cells: PLATFORMS.length * 3 }]);
+    expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: SYS, cells: DEFAULT_PLATFORMS.length * 3 }]);
   });
 
   it("a granted, readable source override still supplies the cells it sets", () => {
@@ -95,23 +99,29 @@ describe("an unreadable system map", () => {
     expect(plan.cells.anthropic.daily).toMatchObject({ origin: "source", fallback: null });
     expect(plan.cells.anthropic.weekly).toMatchObject({ origin: "system", fallback: "unreadable" });
     expect(plan.limits.openai).toEqual({ daily: "0", weekly: "0", monthly: "0" });
-    expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: SYS, cells: PLATFORMS.length * 3 - 3 }]);
+    expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: SYS, cells: DEFAULT_PLATFORMS.length * 3 - 3 }]);
   });
 });
 
 describe("an unreadable source map", () => {
   it("granted: that source's users get 0 everywhere, even where the system has a looser value", () => {
     const plan = planSignupDefaults(
-      input({ system, sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true } } }),
+      input({
+        system,
+        sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(DEFAULT_PLATFORMS), unreadable: true } },
+      }),
       "github",
     );
     for (const c of everyCell(plan))
       expect(c).toEqual({ limit: "0", origin: "source", key: key("github"), fallback: "unreadable" });
-    expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: key("github"), cells: PLATFORMS.length * 3 }]);
+    expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: key("github"), cells: DEFAULT_PLATFORMS.length * 3 }]);
     // Other sources are unaffected.
     expect(
       planSignupDefaults(
-        input({ system, sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true } } }),
+        input({
+          system,
+          sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(DEFAULT_PLATFORMS), unreadable: true } },
+        }),
         "email",
       ).fallbacks,
     ).toEqual([]);
@@ -121,16 +131,19 @@ describe("an unreadable source map", () => {
     const plan = planSignupDefaults(
       input({
         systemUnreadable: true,
-        sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true } },
+        sources: { github: { grantOnSignup: true, overrides: emptyQuotaMap(DEFAULT_PLATFORMS), unreadable: true } },
       }),
       "github",
     );
-    expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: key("github"), cells: PLATFORMS.length * 3 }]);
+    expect(plan.fallbacks).toEqual([{ kind: "unreadable", key: key("github"), cells: DEFAULT_PLATFORMS.length * 3 }]);
   });
 
   it("not granted: ignored — the system default applies, no fallback", () => {
     const plan = planSignupDefaults(
-      input({ system, sources: { github: { grantOnSignup: false, overrides: emptyQuotaMap(), unreadable: true } } }),
+      input({
+        system,
+        sources: { github: { grantOnSignup: false, overrides: emptyQuotaMap(DEFAULT_PLATFORMS), unreadable: true } },
+      }),
       "github",
     );
     expect(plan.limits.anthropic).toEqual({ daily: "10", weekly: null, monthly: "100" });
@@ -157,7 +170,7 @@ describe("values DECIMAL(20,10) cannot hold", () => {
   });
 
   it("a stored 1e12 is clamped to 9999999999.9999999999 and reported with key, cell and both values", () => {
-    const o = emptyQuotaMap();
+    const o = emptyQuotaMap(DEFAULT_PLATFORMS);
     o.openai.daily = 1e12;
     const plan = planSignupDefaults(
       input({ sources: { email: { grantOnSignup: true, overrides: o, unreadable: false } } }),
@@ -185,7 +198,7 @@ describe("values DECIMAL(20,10) cannot hold", () => {
   });
 
   it("a stored value with 11 decimals is rounded half-up to 10", () => {
-    const s = decodeQuotaMap('{"gemini":{"weekly":0.12345678905}}').map;
+    const s = decodeQuotaMap('{"gemini":{"weekly":0.12345678905}}', DEFAULT_PLATFORMS).map;
     const plan = planSignupDefaults(input({ system: s }), "wechat");
     expect(plan.limits.gemini.weekly).toBe("0.1234567891");
     expect(plan.fallbacks).toEqual([
@@ -202,9 +215,9 @@ describe("values DECIMAL(20,10) cannot hold", () => {
   });
 
   it("a system value overridden by a granted source is not used, so not reported for that source", () => {
-    const s = emptyQuotaMap();
+    const s = emptyQuotaMap(DEFAULT_PLATFORMS);
     s.openai.daily = 1e12;
-    const o = emptyQuotaMap();
+    const o = emptyQuotaMap(DEFAULT_PLATFORMS);
     o.openai.daily = 7;
     const i = input({ system: s, sources: { oidc: { grantOnSignup: true, overrides: o, unreadable: false } } });
     expect(planSignupDefaults(i, "oidc").fallbacks).toEqual([]);
@@ -218,14 +231,14 @@ describe("settings page health", () => {
   });
 
   it("lists unreadable maps (a source's one marked used only while its switch is on) and each clamped cell once", () => {
-    const s = emptyQuotaMap();
+    const s = emptyQuotaMap(DEFAULT_PLATFORMS);
     s.anthropic.monthly = 1e12; // used by every non-granted source: reported once
     const i = input({
       system: s,
       systemUnreadable: false,
       sources: {
-        github: { grantOnSignup: true, overrides: emptyQuotaMap(), unreadable: true },
-        dingtalk: { grantOnSignup: false, overrides: emptyQuotaMap(), unreadable: true },
+        github: { grantOnSignup: true, overrides: emptyQuotaMap(DEFAULT_PLATFORMS), unreadable: true },
+        dingtalk: { grantOnSignup: false, overrides: emptyQuotaMap(DEFAULT_PLATFORMS), unreadable: true },
       },
     });
     expect(settingsHealth(i)).toEqual([
@@ -254,7 +267,7 @@ describe("reporting a sign-up's fallbacks", () => {
   });
 
   it("one console.warn per sign-up naming every key; counts sign-ups by kind", () => {
-    const o = emptyQuotaMap();
+    const o = emptyQuotaMap(DEFAULT_PLATFORMS);
     o.kimi.monthly = 1e12;
     o.kimi.daily = 2e12;
     const plan = planSignupDefaults(

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { decodeQuotaMap, encodeQuotaMap, goJsonNumber } from "@/lib/settings/codec";
-import { LimitSchema, parseLimitInput, QuotaDefaultsFormSchema, QuotaMapSchema } from "@/lib/settings/quota-schema";
+import { LimitSchema, parseLimitInput, quotaDefaultsFormSchema, quotaMapSchema } from "@/lib/settings/quota-schema";
 
 const codes = (r: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }) =>
   r.success ? [] : r.error!.issues.map((i) => `${i.path.map(String).join(".")}:${i.message}`);
@@ -45,30 +45,35 @@ describe("limit validation (shared by form and server)", () => {
 describe("quota maps", () => {
   // Guards against prototype pollution and unknown platforms sneaking into the settings JSON.
   it("refuses unknown platforms, __proto__-style keys and oversized maps; fills missing platforms", () => {
-    expect(codes(QuotaMapSchema.safeParse({ mistral: { daily: 1, weekly: null, monthly: null } }))).toEqual([
-      "mistral:UNKNOWN_PLATFORM",
-    ]);
+    expect(
+      codes(quotaMapSchema(DEFAULT_PLATFORMS).safeParse({ mistral: { daily: 1, weekly: null, monthly: null } })),
+    ).toEqual(["mistral:UNKNOWN_PLATFORM"]);
     const proto = JSON.parse('{"__proto__":{"daily":1,"weekly":null,"monthly":null}}');
-    expect(codes(QuotaMapSchema.safeParse(proto))).toEqual(["__proto__:UNKNOWN_PLATFORM"]);
-    expect(codes(QuotaMapSchema.safeParse({ constructor: {} }))).toEqual(["constructor:UNKNOWN_PLATFORM"]);
-    const many = Object.fromEntries([...PLATFORMS, "x1"].map((p) => [p, { daily: null, weekly: null, monthly: null }]));
-    expect(codes(QuotaMapSchema.safeParse(many))).toEqual(
+    expect(codes(quotaMapSchema(DEFAULT_PLATFORMS).safeParse(proto))).toEqual(["__proto__:UNKNOWN_PLATFORM"]);
+    expect(codes(quotaMapSchema(DEFAULT_PLATFORMS).safeParse({ constructor: {} }))).toEqual([
+      "constructor:UNKNOWN_PLATFORM",
+    ]);
+    const many = Object.fromEntries(
+      [...DEFAULT_PLATFORMS, "x1"].map((p) => [p, { daily: null, weekly: null, monthly: null }]),
+    );
+    expect(codes(quotaMapSchema(DEFAULT_PLATFORMS).safeParse(many))).toEqual(
       expect.arrayContaining([":TOO_MANY_PLATFORMS", "x1:UNKNOWN_PLATFORM"]),
     );
-    const ok = QuotaMapSchema.parse({ openai: { daily: 0, weekly: null, monthly: 5 } });
-    expect(Object.keys(ok)).toEqual([...PLATFORMS]);
+    const ok = quotaMapSchema(DEFAULT_PLATFORMS).parse({ openai: { daily: 0, weekly: null, monthly: 5 } });
+    expect(Object.keys(ok)).toEqual([...DEFAULT_PLATFORMS]);
     expect(ok.openai).toEqual({ daily: 0, weekly: null, monthly: 5 });
     expect(ok.anthropic).toEqual({ daily: null, weekly: null, monthly: null });
     expect(Object.getPrototypeOf(ok)).toBe(Object.prototype);
   });
 
   it("reports the exact cell path of a bad value, and extra fields", () => {
-    expect(codes(QuotaMapSchema.safeParse({ openai: { daily: -1, weekly: "x", monthly: null } }))).toEqual([
-      "openai.daily:NEGATIVE",
-      "openai.weekly:NOT_A_NUMBER",
-    ]);
     expect(
-      codes(QuotaMapSchema.safeParse({ openai: { daily: 1, weekly: null, monthly: null, yearly: 3 } }))[0],
+      codes(quotaMapSchema(DEFAULT_PLATFORMS).safeParse({ openai: { daily: -1, weekly: "x", monthly: null } })),
+    ).toEqual(["openai.daily:NEGATIVE", "openai.weekly:NOT_A_NUMBER"]);
+    expect(
+      codes(
+        quotaMapSchema(DEFAULT_PLATFORMS).safeParse({ openai: { daily: 1, weekly: null, monthly: null, yearly: 3 } }),
+      )[0],
     ).toMatch(/^openai/);
   });
 
@@ -77,13 +82,21 @@ describe("quota maps", () => {
     const sources = Object.fromEntries(
       ["email", "linuxdo", "oidc", "wechat", "github", "google", "dingtalk"].map((s) => [s, source]),
     );
-    expect(QuotaDefaultsFormSchema.safeParse({ version: "v", system: {}, sources }).success).toBe(true);
+    expect(quotaDefaultsFormSchema(DEFAULT_PLATFORMS).safeParse({ version: "v", system: {}, sources }).success).toBe(
+      true,
+    );
     expect(
-      QuotaDefaultsFormSchema.safeParse({ version: "v", system: {}, sources: { ...sources, qq: source } }).success,
+      quotaDefaultsFormSchema(DEFAULT_PLATFORMS).safeParse({
+        version: "v",
+        system: {},
+        sources: { ...sources, qq: source },
+      }).success,
     ).toBe(false);
     const six = { ...sources };
     delete six.email;
-    expect(QuotaDefaultsFormSchema.safeParse({ version: "v", system: {}, sources: six }).success).toBe(false);
+    expect(
+      quotaDefaultsFormSchema(DEFAULT_PLATFORMS).safeParse({ version: "v", system: {}, sources: six }).success,
+    ).toBe(false);
   });
 });
 
@@ -109,13 +122,16 @@ describe("settings JSON, byte for byte as Go's json.Marshal", () => {
   });
 
   it("reads like the gateway: missing fields nil, unknown platforms ignored, 0 preserved", () => {
-    const d = decodeQuotaMap('{"anthropic":{"daily":10.5},"openai":{"monthly":0},"mistral":{"daily":1},"grok":null}');
+    const d = decodeQuotaMap(
+      '{"anthropic":{"daily":10.5},"openai":{"monthly":0},"mistral":{"daily":1},"grok":null}',
+      DEFAULT_PLATFORMS,
+    );
     expect(d.ok).toBe(true);
     expect(d.map.anthropic).toEqual({ daily: 10.5, weekly: null, monthly: null });
     expect(d.map.openai).toEqual({ daily: null, weekly: null, monthly: 0 });
-    expect(Object.keys(d.map)).toEqual([...PLATFORMS]);
-    expect(decodeQuotaMap(null)).toMatchObject({ ok: true, present: false });
-    expect(decodeQuotaMap("{}")).toMatchObject({ ok: true, present: true });
+    expect(Object.keys(d.map)).toEqual([...DEFAULT_PLATFORMS]);
+    expect(decodeQuotaMap(null, DEFAULT_PLATFORMS)).toMatchObject({ ok: true, present: false });
+    expect(decodeQuotaMap("{}", DEFAULT_PLATFORMS)).toMatchObject({ ok: true, present: true });
   });
 
   it("reports what Go could not unmarshal instead of reading it as unlimited", () => {
@@ -127,7 +143,7 @@ describe("settings JSON, byte for byte as Go's json.Marshal", () => {
       '{"openai":[1]}',
       '{"openai":{"daily":1e400}}',
     ]) {
-      expect(decodeQuotaMap(bad), bad).toMatchObject({ ok: false, present: true });
+      expect(decodeQuotaMap(bad, DEFAULT_PLATFORMS), bad).toMatchObject({ ok: false, present: true });
     }
   });
 });

@@ -8,7 +8,7 @@ import { Card, Field, PageHeader } from "@/components/ui/card";
 import { pageLocale } from "@/i18n/page-locale";
 import { latestAudit } from "@/lib/audit/audit";
 import { requireAdmin } from "@/lib/auth/guards";
-import { PLATFORMS } from "@/lib/billing/platforms";
+import { isKnownPlatform, platformLabel } from "@/lib/billing/platforms";
 import { env } from "@/lib/config/env";
 import { getHealth } from "@/lib/health";
 import { readRegistrationSetting } from "@/lib/settings/registration";
@@ -51,9 +51,13 @@ export default async function AdminSettingsPage({ params }: PageProps<"/[locale]
         </Card>
         <Card title={t("platforms")}>
           <ul className="grid grid-cols-2 gap-2 text-sm">
-            {PLATFORMS.map((p) => (
-              <li key={p} className="flex items-baseline justify-between rounded-md bg-slate-50 px-3 py-1.5">
-                <span>{tp(p)}</span>
+            {defaults.platforms.map((p) => (
+              <li
+                key={p}
+                className="flex items-baseline justify-between rounded-md bg-slate-50 px-3 py-1.5"
+                data-platform={p}
+              >
+                <span>{isKnownPlatform(p) ? platformLabel(p, tp) : p}</span>
                 <span className="font-mono text-xs text-slate-500">{p}</span>
               </li>
             ))}

@@ -1,0 +1,113 @@
+/**
+ * The gateway's context beside the console's data (issue 12; lib/gateway/context.ts), on the
+ * gateway-layout fixture (attached) and on the standalone test database, where the gateway's
+ * user_subscriptions / groups / user_allowed_groups tables do not exist:
+ *  - the quota modal's amber warning (spec §8.4): exactly a subscription with status 'active' that is
+ *    not soft-deleted; expired, suspended, soft-deleted or none → no warning; standalone → none;
+ *  - (more in later sections)
+ */
+import { spawnSync } from "node:child_process";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import type { BillingRuntime } from "@/lib/billing/runtime";
+import { hasActiveSubscription } from "@/lib/gateway/context";
+import { getUserQuotasView } from "@/lib/quota/admin";
+
+import { createUsers, deleteUsers, rawDb } from "../support/billing";
+import { makeBilling } from "../support/billing-runtime";
+import { createSiblingDatabase, dropDatabase, loadGatewayFixture } from "../support/gateway-fixture";
+import { testEnv } from "../support/test-env";
+
+let url: string;
+let gw: pg.Client;
+let gwRt: BillingRuntime;
+let standalone: pg.Client;
+let saRt: BillingRuntime;
+let saUsers: number[] = [];
+
+beforeAll(async () => {
+  url = await createSiblingDatabase(testEnv().databaseUrl, "gw_ctx");
+  await loadGatewayFixture(url, { searchPath: true });
+  gw = new pg.Client({ connectionString: url });
+  await gw.connect();
+  // Console tables (the modal's view reads its audit and version tables) as attached mode migrates them.
+  const m = spawnSync(process.execPath, ["scripts/migrate.mjs", "deploy"], {
+    encoding: "utf8",
+    env: { ...process.env, DATABASE_URL: url, GATEWAY_DATABASE: "attached" },
+  });
+  expect(m.status, m.stderr).toBe(0);
+  await gw.query("SELECT setval('users_id_seq', 800000000 + floor(random() * 1e8)::bigint)");
+  gwRt = makeBilling({ databaseUrl: url, redisUrl: null });
+  standalone = await rawDb();
+  saUsers = await createUsers(standalone, "ctx", 1);
+  saRt = makeBilling({ redisUrl: null });
+});
+
+afterAll(async () => {
+  await gwRt?.close();
+  await saRt?.close();
+  await gw?.end();
+  if (standalone) {
+    await deleteUsers(standalone, saUsers);
+    await standalone.end();
+  }
+  if (url) await dropDatabase(testEnv().databaseUrl, url);
+});
+
+async function gatewayUser(email: string): Promise<number> {
+  const { rows } = await gw.query("INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id", [email]);
+  return Number(rows[0].id);
+}
+
+async function group(name: string, o: { exclusive?: boolean; sort?: number; deleted?: boolean } = {}): Promise<number> {
+  const { rows } = await gw.query(
+    `INSERT INTO groups (name, is_exclusive, sort_order, subscription_type, deleted_at)
+     VALUES ($1, $2, $3, 'subscription', CASE WHEN $4 THEN now() END) RETURNING id`,
+    [name, o.exclusive ?? false, o.sort ?? 0, o.deleted ?? false],
+  );
+  return Number(rows[0].id);
+}
+
+async function subscribe(userId: number, groupId: number, status: string, deleted = false) {
+  await gw.query(
+    `INSERT INTO user_subscriptions (user_id, group_id, starts_at, expires_at, status, deleted_at)
+     VALUES ($1, $2, now() - interval '1 day', now() + interval '29 days', $3, CASE WHEN $4 THEN now() END)`,
+    [userId, groupId, status, deleted],
+  );
+}
+
+describe("the quota modal's subscription warning (spec §8.4)", () => {
+  it("shows for an active, live subscription only", async () => {
+    const g1 = await group("sub-a");
+    const g2 = await group("sub-b");
+    const g3 = await group("sub-c");
+    const active = await gatewayUser("sub-active@example.com");
+    await subscribe(active, g1, "expired");
+    await subscribe(active, g2, "active");
+    const expiredOnly = await gatewayUser("sub-expired@example.com");
+    await subscribe(expiredOnly, g1, "expired");
+    await subscribe(expiredOnly, g2, "suspended");
+    const deletedActive = await gatewayUser("sub-deleted@example.com");
+    await subscribe(deletedActive, g3, "active", true);
+    const none = await gatewayUser("sub-none@example.com");
+
+    const warn = async (u: number) => (await getUserQuotasView(u, { billing: gwRt }))!.active_subscription;
+    expect(await warn(active)).toBe(true);
+    expect(await warn(expiredOnly)).toBe(false);
+    expect(await warn(deletedActive)).toBe(false);
+    expect(await warn(none)).toBe(false);
+    // Another user's active subscription is not this user's.
+    expect(await hasActiveSubscription(gw, none)).toBe(false);
+  });
+
+  it("standalone (no user_subscriptions table): no warning, and the view still loads", async () => {
+    expect(
+      (await standalone.query("SELECT to_regclass('public.user_subscriptions') AS t")).rows[0].t,
+      "the standalone test database has no gateway subscriptions table",
+    ).toBe(null);
+    const view = await getUserQuotasView(saUsers[0], { billing: saRt });
+    expect(view).not.toBe(null);
+    expect(view!.active_subscription).toBe(false);
+  });
+});
