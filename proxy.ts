@@ -11,6 +11,17 @@ const handleI18nRouting = createMiddleware(routing);
 const isPagePath = (pathname: string) => !/^\/(api|_next|_vercel)(\/|$)/.test(pathname) && !/\.[^/]*$/.test(pathname);
 
 /**
+ * The route handlers under app/api (keep in step with it). They render no HTML, so nothing reads the
+ * nonce: their requests go on untouched, which spares Next re-encoding every request header for
+ * the render (x-middleware-request-*) on the polled JSON reads. Any other /api path (a 404 page)
+ * still gets the nonce.
+ */
+const isRouteHandlerPath = (pathname: string) =>
+  /^\/api\/(?:health|metrics|v1\/me|v1\/user\/platform-quotas|v1\/admin\/cache\/status|v1\/admin\/users\/[^/]+\/platform-quotas)$/.test(
+    pathname,
+  );
+
+/**
  * Runs on every request (no matcher): security headers with a fresh CSP nonce on every response —
  * pages, route handlers, server-action POSTs, static assets, 404s — and, on page paths, next-intl's
  * locale negotiation (prefix redirect, Accept-Language, NEXT_LOCALE cookie). The CSP also goes on
@@ -20,10 +31,16 @@ const isPagePath = (pathname: string) => !/^\/(api|_next|_vercel)(\/|$)/.test(pa
 export default function proxy(request: NextRequest) {
   const nonce = newNonce();
   const headers = securityHeaders({ nonce, dev: process.env.NODE_ENV === "development", secure: env().cookieSecure });
+  const { pathname } = request.nextUrl;
+  if (isRouteHandlerPath(pathname)) {
+    const response = NextResponse.next();
+    for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+    return response;
+  }
   request.headers.set("content-security-policy", headers["Content-Security-Policy"]);
   request.headers.set("x-nonce", nonce);
   // next-intl forwards a copy of request.headers to the render; elsewhere pass them on ourselves.
-  const response = isPagePath(request.nextUrl.pathname)
+  const response = isPagePath(pathname)
     ? handleI18nRouting(request)
     : NextResponse.next({ request: { headers: request.headers } });
   for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);

@@ -10,13 +10,31 @@ import { TZ_COOKIE } from "./time-zone";
 async function viewerTimeZone(): Promise<string | undefined> {
   const raw = (await cookies()).get(TZ_COOKIE)?.value;
   if (!raw) return undefined;
-  const tz = decodeURIComponent(raw);
+  let tz: string;
   try {
-    new Intl.DateTimeFormat("en", { timeZone: tz });
-    return tz;
+    tz = decodeURIComponent(raw);
   } catch {
-    return undefined;
+    return undefined; // a malformed %-escape
   }
+  return validTimeZone(tz) ? tz : undefined;
+}
+
+/** Zones already checked: constructing an Intl.DateTimeFormat is the costly part, done once per zone. */
+const knownZones = new Map<string, boolean>();
+
+function validTimeZone(tz: string): boolean {
+  let ok = knownZones.get(tz);
+  if (ok === undefined) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+      ok = true;
+    } catch {
+      ok = false;
+    }
+    if (knownZones.size >= 1000) knownZones.clear(); // a cookie is client input: bounded
+    knownZones.set(tz, ok);
+  }
+  return ok;
 }
 
 export default getRequestConfig(async ({ requestLocale }) => {

@@ -74,5 +74,10 @@ export const cellErrors = (fieldErrors: Record<string, string[]>): Record<string
  * numbers only, so this applies the same `usdExact` format itself).
  */
 export function formatUsdDecimal(locale: string, decimal: string): string {
-  return new Intl.NumberFormat(locale, formats.number.usdExact).format(decimal as `${number}`);
+  let f = usdExactByLocale.get(locale);
+  if (!f) usdExactByLocale.set(locale, (f = new Intl.NumberFormat(locale, formats.number.usdExact)));
+  return f.format(decimal as `${number}`);
 }
+
+/** One formatter per locale (two locales): building an Intl.NumberFormat costs far more than formatting. */
+const usdExactByLocale = new Map<string, Intl.NumberFormat>();

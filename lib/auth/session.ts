@@ -4,8 +4,9 @@ import { cookies } from "next/headers";
 import { cache } from "react";
 
 import { env } from "@/lib/config/env";
-import { db } from "@/lib/db/client";
+import { db, pgPool } from "@/lib/db/client";
 
+import { forgetSession, lookupSession } from "./session-cache";
 import { hashSessionToken, newSessionToken, signSessionToken, verifySessionCookie } from "./token";
 
 export type Role = "admin" | "user";
@@ -48,23 +49,14 @@ export async function createSession(userId: bigint, meta: { ip: string | null; u
 
 /**
  * The signed-in user of this request, or null. A cookie with a bad MAC, an expired or revoked
- * session, and a disabled or deleted user all read as "not signed in". Cached per request.
+ * session, and a disabled or deleted user all read as "not signed in". Cached per request, and
+ * across requests for at most SESSION_CACHE_TTL_MS (lib/auth/session-cache.ts states the bound).
  */
 export const getSessionUser = cache(async (): Promise<SessionUser | null> => {
   const raw = (await cookies()).get(sessionCookieName())?.value;
   const token = verifySessionCookie(raw, env().sessionSecret);
   if (!token) return null;
-  const session = await db().session.findUnique({
-    where: { tokenHash: hashSessionToken(token) },
-    select: {
-      expiresAt: true,
-      user: { select: { id: true, email: true, username: true, role: true, status: true, deletedAt: true } },
-    },
-  });
-  if (!session || session.expiresAt <= new Date()) return null;
-  const u = session.user;
-  if (u.status !== "active" || u.deletedAt) return null;
-  return { id: Number(u.id), email: u.email, username: u.username, role: u.role === "admin" ? "admin" : "user" };
+  return lookupSession(pgPool(), hashSessionToken(token));
 });
 
 /**
@@ -76,7 +68,11 @@ export async function destroySession() {
   const jar = await cookies();
   const { sessionSecret, cookieSecure } = env();
   const token = verifySessionCookie(jar.get(sessionCookieName())?.value, sessionSecret);
-  if (token) await db().session.deleteMany({ where: { tokenHash: hashSessionToken(token) } });
+  if (token) {
+    const tokenHash = hashSessionToken(token);
+    await db().session.deleteMany({ where: { tokenHash } });
+    forgetSession(tokenHash);
+  }
   jar.set(sessionCookieName(), "", {
     httpOnly: true,
     sameSite: "lax",

@@ -4,6 +4,7 @@ import { recordAudit } from "@/lib/audit/audit";
 import type { AuthSource } from "@/lib/auth-sources";
 import { emailAdvisoryLockKey, emailMatchSql, normalizeEmail } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
+import { forgetUserSessions } from "@/lib/auth/session-cache";
 import { db } from "@/lib/db/client";
 
 /** A user as pages see it: plain JSON, no secrets, no BigInt/Decimal. */
@@ -175,7 +176,7 @@ export async function setUserStatus(
   status: "active" | "disabled",
   actor: Actor,
 ): Promise<{ ok: true; user: UserDto } | { ok: false; code: AdminRuleCode }> {
-  return db().$transaction(async (tx) => {
+  const result = await db().$transaction(async (tx) => {
     const locked = await lockAdminsAndTarget(tx, id);
     if (!locked) return { ok: false, code: "NOT_FOUND" } as const;
     const { target, activeAdmins } = locked;
@@ -196,6 +197,8 @@ export async function setUserStatus(
     }
     return { ok: true, user: toDto(u) } as const;
   });
+  forgetUserSessions(id); // after the commit: this process's next request reads the new status
+  return result;
 }
 
 /**
@@ -213,7 +216,7 @@ export async function setUserRole(
   | { ok: true; user: UserDto; endedSessions: number }
   | { ok: false; code: Exclude<AdminRuleCode, "CANNOT_DISABLE_SELF"> }
 > {
-  return db().$transaction(async (tx) => {
+  const result = await db().$transaction(async (tx) => {
     const locked = await lockAdminsAndTarget(tx, id);
     if (!locked) return { ok: false, code: "NOT_FOUND" } as const;
     const { target, activeAdmins } = locked;
@@ -241,4 +244,6 @@ export async function setUserRole(
     });
     return { ok: true, user: toDto(u), endedSessions: ended.count } as const;
   });
+  forgetUserSessions(id); // after the commit, the kept session too: it reads the new role
+  return result;
 }
