@@ -6,11 +6,21 @@ import type { UserListRow } from "@/lib/users/list";
 
 import { QuotaSummary, type QuotaSummaryLabels } from "./quota-summary";
 import { QuotaModalTrigger, UserQuotaModalProvider } from "./use-user-quota-modal";
+import { UserGroups } from "./user-groups";
 import { UserRoleToggle } from "./user-role-toggle";
 import { UserStatusToggle } from "./user-status-toggle";
 
 /** The users list: one server-rendered table; quotas open the per-user modal; status through its action. */
-export async function UserTable({ users, currentUserId }: { users: UserListRow[]; currentUserId: number }) {
+export async function UserTable({
+  users,
+  currentUserId,
+  groups = false,
+}: {
+  users: UserListRow[];
+  currentUserId: number;
+  /** show the gateway's groups column (where the gateway's tables exist: listUsersWithQuotas' `groups`) */
+  groups?: boolean;
+}) {
   const [t, tn, ts, tm, tp, format] = await Promise.all([
     getTranslations("AdminUsers"),
     getTranslations("Nav"),
@@ -43,6 +53,7 @@ export async function UserTable({ users, currentUserId }: { users: UserListRow[]
               <th className="px-4 py-2 font-medium">{t("columns.status")}</th>
               <th className="px-4 py-2 text-right font-medium">{t("columns.balance")}</th>
               <th className="px-4 py-2 font-medium">{t("columns.quotas")}</th>
+              {groups ? <th className="px-4 py-2 font-medium">{t("columns.groups")}</th> : null}
               <th className="px-4 py-2 font-medium">{t("columns.createdAt")}</th>
               <th className="px-4 py-2">
                 <span className="sr-only">{t("columns.actions")}</span>
@@ -69,6 +80,16 @@ export async function UserTable({ users, currentUserId }: { users: UserListRow[]
                 <td className="px-4 py-2" data-testid="quota-cell">
                   <QuotaSummary quotas={u.quotas} labels={labels} />
                 </td>
+                {groups ? (
+                  <td className="px-4 py-2" data-testid="groups-cell">
+                    <UserGroups
+                      groups={u.groups ?? []}
+                      none={t("noGroups")}
+                      exclusive={t("groupExclusive")}
+                      exclusiveTitle={t("groupExclusiveTitle")}
+                    />
+                  </td>
+                ) : null}
                 <td className="px-4 py-2 text-slate-600">{format.dateTime(new Date(u.createdAt), "date")}</td>
                 <td className="px-4 py-2 text-right">
                   <div className="flex items-start justify-end gap-2">

@@ -43,29 +43,22 @@ export async function hasActiveSubscription(db: Queryable, userId: number): Prom
 export type UserGroup = { id: number; name: string; exclusive: boolean };
 
 /**
- * Each user's groups (schema.md §1.9 `user_allowed_groups`: the groups a user may bind keys to,
- * exclusive ones need the row), live groups only, by the gateway's sort order then name — for a
- * whole page of users in ONE statement (never a query per user). Empty when the gateway's tables are
- * absent (standalone); users without groups are absent from the map.
+ * Each user's groups as a column of the users page's ONE statement (lib/users/list-sql.ts; never a
+ * query per user): schema.md §1.9 `user_allowed_groups`, the groups a user may bind keys to (an
+ * exclusive group needs the row), live groups only, in the gateway's sort order then by name —
+ * JSON `[{ id, name, exclusive }]`, `[]` for none. Correlated on `p.id`, the page's row; index
+ * user_allowed_groups_pkey (user_id, group_id). Only where both tables exist (groupsAvailable).
  */
-export async function groupsOfUsers(db: Queryable, userIds: readonly number[]): Promise<Map<number, UserGroup[]>> {
-  const out = new Map<number, UserGroup[]>();
-  if (userIds.length === 0) return out;
-  const have = await existing(db, ["user_allowed_groups", "groups"]);
-  if (!have.has("user_allowed_groups") || !have.has("groups")) return out;
-  const { rows } = await db.query<{ user_id: string; id: string; name: string; exclusive: boolean }>(
-    `SELECT ug.user_id, g.id, g.name, g.is_exclusive AS exclusive
-       FROM public.user_allowed_groups ug
-       JOIN public.groups g ON g.id = ug.group_id AND g.deleted_at IS NULL
-      WHERE ug.user_id = ANY($1::bigint[])
-      ORDER BY ug.user_id, g.sort_order, g.name, g.id`,
-    [userIds],
-  );
-  for (const r of rows) {
-    const uid = Number(r.user_id);
-    let list = out.get(uid);
-    if (!list) out.set(uid, (list = []));
-    list.push({ id: Number(r.id), name: r.name, exclusive: r.exclusive });
-  }
-  return out;
+export const USER_GROUPS_COLUMN = `COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.name,
+           'exclusive', g.is_exclusive) ORDER BY g.sort_order, g.name, g.id)
+         FROM public.user_allowed_groups ug JOIN public.groups g ON g.id = ug.group_id AND g.deleted_at IS NULL
+         WHERE ug.user_id = p.id), '[]'::json) AS groups`;
+
+/**
+ * Whether the gateway's user_allowed_groups and groups exist in `public` (attached: the gateway's
+ * own; a standalone database normally has neither, and the users list then has no groups column).
+ */
+export async function groupsAvailable(db: Queryable): Promise<boolean> {
+  const t = await existing(db, ["user_allowed_groups", "groups"]);
+  return t.has("user_allowed_groups") && t.has("groups");
 }

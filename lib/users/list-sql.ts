@@ -2,6 +2,7 @@
 // can EXPLAIN and run exactly what lib/users/list.ts runs.
 import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import type { QuotaClock } from "@/lib/billing/windows";
+import { USER_GROUPS_COLUMN, type UserGroup } from "@/lib/gateway/context";
 
 /** The page's filters and sort, as UserListParams (lib/users/list.ts) carries them. */
 export type UserPageFilter = {
@@ -112,6 +113,8 @@ export type UserPageRow = {
   created_at: Date;
   total: string;
   quotas: UserPageQuotaJson[];
+  /** only when the statement was built `withGroups` (the gateway's groups, lib/gateway/context.ts) */
+  groups?: UserGroup[];
 };
 
 /**
@@ -125,6 +128,8 @@ export function userPageQuery(
   now: number,
   /** the platform registry: each user's quota rows in its order */
   platforms: readonly string[] = DEFAULT_PLATFORMS,
+  /** each user's gateway groups as a column too (only where the gateway's tables exist) */
+  withGroups = false,
 ): { text: string; values: unknown[] } {
   const sort = params.sort;
   const keyed = isQuotaSort(sort) ? quotaKeySql(sort) : null;
@@ -163,7 +168,12 @@ export function userPageQuery(
            'du', q.daily_usage_usd::float8, 'wu', q.weekly_usage_usd::float8, 'mu', q.monthly_usage_usd::float8,
            'ds', q.daily_window_start, 'ws', q.weekly_window_start, 'ms', q.monthly_window_start)
          ORDER BY array_position($12::text[], q.platform::text) NULLS LAST, q.platform)
-         FROM user_platform_quotas q WHERE q.user_id = p.id AND q.deleted_at IS NULL), '[]'::json) AS quotas
+         FROM user_platform_quotas q WHERE q.user_id = p.id AND q.deleted_at IS NULL), '[]'::json) AS quotas${
+           withGroups
+             ? `,
+       ${USER_GROUPS_COLUMN}`
+             : ""
+         }
      FROM p ORDER BY ${order("p")}`;
   const values = [
     params.q ? searchPattern(params.q) : null,

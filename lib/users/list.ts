@@ -11,6 +11,7 @@ import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { QuotaClock } from "@/lib/billing/windows";
 import { pgPool } from "@/lib/db/client";
 import { appPlatforms } from "@/lib/db/platforms";
+import { groupsAvailable, type UserGroup } from "@/lib/gateway/context";
 import { appBilling } from "@/lib/quota/runtime";
 
 import { QUOTA_SORTS, USER_PAGE_SIZE, userPageQuery, type UserPageRow } from "./list-sql";
@@ -42,7 +43,19 @@ export const UserListParamsSchema = z.object({
 });
 export type UserListParams = z.infer<typeof UserListParamsSchema>;
 
-export type UserListRow = UserDto & { quotas: AdminQuotaItem[] };
+const state = globalThis as unknown as { qcGroupsAvailable?: Promise<boolean> };
+
+/** groupsAvailable on the app's pool, asked once per process (a table created later shows after a restart). */
+function appGroupsAvailable(): Promise<boolean> {
+  if (!state.qcGroupsAvailable) {
+    state.qcGroupsAvailable = groupsAvailable(pgPool());
+    state.qcGroupsAvailable.catch(() => (state.qcGroupsAvailable = undefined)); // retried after a failure
+  }
+  return state.qcGroupsAvailable;
+}
+
+/** `groups`: the gateway's groups of the user (lib/gateway/context.ts); null where the list has none. */
+export type UserListRow = UserDto & { quotas: AdminQuotaItem[]; groups: UserGroup[] | null };
 
 const ts = (s: string | null) => (s === null ? null : Date.parse(s));
 
@@ -61,15 +74,18 @@ export async function listUsersWithQuotas(
     now?: number;
     /** the platform registry (the app's by default) */
     platforms?: readonly string[];
+    /** include each user's gateway groups (default: where the gateway's tables exist, checked once) */
+    groups?: boolean;
   } = {
     pool: pgPool(),
     cache: appBilling().cache,
     clock: appBilling().clock,
   },
-): Promise<{ rows: UserListRow[]; total: number; pageSize: number }> {
+): Promise<{ rows: UserListRow[]; total: number; pageSize: number; groups: boolean }> {
   const now = deps.now ?? Date.now();
   const platforms = deps.platforms ?? (await appPlatforms());
-  const { rows } = await deps.pool.query<UserPageRow>(userPageQuery(params, deps.clock, now, platforms));
+  const groups = deps.groups ?? (await appGroupsAvailable());
+  const { rows } = await deps.pool.query<UserPageRow>(userPageQuery(params, deps.clock, now, platforms, groups));
 
   const pairs = rows.flatMap((u) => u.quotas.map((q) => billingKeys.userPlatformQuota(Number(u.id), q.platform)));
   const entries = pairs.length ? await deps.cache?.readManyLenient(pairs) : undefined;
@@ -83,6 +99,7 @@ export async function listUsersWithQuotas(
     balance: Number(u.balance).toFixed(2),
     signupSource: u.signup_source,
     createdAt: u.created_at.toISOString(),
+    groups: groups ? (u.groups ?? []).map((g) => ({ id: Number(g.id), name: g.name, exclusive: g.exclusive })) : null,
     quotas: u.quotas.map((q) => {
       const row: QuotaRow = {
         id: q.id,
@@ -103,5 +120,5 @@ export async function listUsersWithQuotas(
       return adminQuotaItem(row, now, deps.clock, entries?.[k++]);
     }),
   }));
-  return { rows: out, total: rows.length ? Number(rows[0].total) : 0, pageSize: USER_PAGE_SIZE };
+  return { rows: out, total: rows.length ? Number(rows[0].total) : 0, pageSize: USER_PAGE_SIZE, groups };
 }

@@ -4,15 +4,19 @@
  * user_subscriptions / groups / user_allowed_groups tables do not exist:
  *  - the quota modal's amber warning (spec §8.4): exactly a subscription with status 'active' that is
  *    not soft-deleted; expired, suspended, soft-deleted or none → no warning; standalone → none;
- *  - (more in later sections)
+ *  - the users list's groups (schema.md §1.9 user_allowed_groups): each user's live groups, in the
+ *    gateway's sort order, exclusive ones flagged, as a column of the page's ONE statement (counted);
+ *    standalone: no groups column and still one statement.
  */
 import { spawnSync } from "node:child_process";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { BillingRuntime } from "@/lib/billing/runtime";
-import { hasActiveSubscription } from "@/lib/gateway/context";
+import { QuotaClock } from "@/lib/billing/windows";
+import { groupsAvailable, hasActiveSubscription } from "@/lib/gateway/context";
 import { getUserQuotasView } from "@/lib/quota/admin";
+import { listUsersWithQuotas, UserListParamsSchema } from "@/lib/users/list";
 
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
@@ -109,5 +113,62 @@ describe("the quota modal's subscription warning (spec §8.4)", () => {
     const view = await getUserQuotasView(saUsers[0], { billing: saRt });
     expect(view).not.toBe(null);
     expect(view!.active_subscription).toBe(false);
+  });
+});
+
+/** A pool that counts the statements it is given. */
+function counting(pool: pg.Pool) {
+  const n = { sql: 0 };
+  return { n, pool: { query: (text: string, values?: unknown[]) => (n.sql++, pool.query(text, values)) } as pg.Pool };
+}
+
+describe("the users list's groups (user_allowed_groups)", () => {
+  it("lists each user's live groups in the gateway's order, exclusive flagged, in the page's one statement", async () => {
+    const vip = await group("grp-vip", { exclusive: true, sort: 1 });
+    const basic = await group("grp-basic", { sort: 0 });
+    const also = await group("grp-also", { sort: 1 });
+    const gone = await group("grp-gone", { deleted: true });
+    const a = await gatewayUser("grp-a@groups.test");
+    const b = await gatewayUser("grp-b@groups.test");
+    await gatewayUser("grp-none@groups.test");
+    await gw.query(
+      "INSERT INTO user_allowed_groups (user_id, group_id) VALUES ($1, $3), ($1, $4), ($1, $5), ($1, $6), ($2, $4)",
+      [a, b, vip, basic, also, gone],
+    );
+    expect(await groupsAvailable(gw)).toBe(true);
+    const { n, pool } = counting(gwRt.pool);
+    const page = await listUsersWithQuotas(
+      UserListParamsSchema.parse({ q: "@groups.test", sort: "email", dir: "asc" }),
+      { pool, cache: null, clock: new QuotaClock("Asia/Shanghai"), groups: true, platforms: ["anthropic"] },
+    );
+    expect(n.sql).toBe(1); // never a query per user
+    expect(page.groups).toBe(true);
+    const byEmail = Object.fromEntries(page.rows.map((u) => [u.email, u.groups]));
+    expect(byEmail).toEqual({
+      // sort_order, then name; the soft-deleted group is not shown
+      "grp-a@groups.test": [
+        { id: basic, name: "grp-basic", exclusive: false },
+        { id: also, name: "grp-also", exclusive: false },
+        { id: vip, name: "grp-vip", exclusive: true },
+      ],
+      "grp-b@groups.test": [{ id: basic, name: "grp-basic", exclusive: false }],
+      "grp-none@groups.test": [],
+    });
+  });
+
+  it("standalone (no gateway group tables): no groups column, still one statement", async () => {
+    expect(await groupsAvailable(standalone)).toBe(false);
+    const { n, pool } = counting(saRt.pool);
+    const page = await listUsersWithQuotas(UserListParamsSchema.parse({ q: "ctx-" }), {
+      pool,
+      cache: null,
+      clock: new QuotaClock("Asia/Shanghai"),
+      groups: await groupsAvailable(standalone),
+      platforms: ["anthropic"],
+    });
+    expect(n.sql).toBe(1);
+    expect(page.groups).toBe(false);
+    expect(page.rows.length).toBeGreaterThan(0);
+    expect(page.rows.every((u) => u.groups === null)).toBe(true);
   });
 });
