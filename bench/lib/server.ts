@@ -81,15 +81,20 @@ export type Server = {
 /**
  * The production build served as `npm start` serves it (scripts/serve.mjs) on a free 127.0.0.1 port,
  * in its own process group (stopped through that group: only what it started; CPU counted over it).
- * Resolves once GET /api/health answers 200; stopped at cleanup. `nodeArgs`, e.g. --cpu-prof.
+ * Resolves once GET /api/health answers 200; stopped at cleanup. `nodeArgs`, e.g. --cpu-prof;
+ * `script`, another server taking the same -p / -H (startRawQuotaServer).
  */
-export async function startServer(env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<Server> {
+export async function startServer(
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+  script = "scripts/serve.mjs",
+): Promise<Server> {
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...nodeArgs, "scripts/serve.mjs", "-p", String(port), "-H", "127.0.0.1"],
-    { env, stdio: ["ignore", "pipe", "pipe"], detached: true },
-  );
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script, "-p", String(port), "-H", "127.0.0.1"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   const tail: string[] = [];
   const keep = (d: Buffer) => {
     tail.push(...d.toString("utf8").split("\n").filter(Boolean));
@@ -146,4 +151,16 @@ async function stopGroup(pgid: number | null, exited: Promise<void>, done: () =>
     await exited;
   }
   progress("server stopped");
+}
+
+/**
+ * The quota API's raw baseline (bench/lib/raw-quota-server.ts: node:http, the app's session lookup,
+ * quota query and Redis pipeline, no Next.js), measured like the app server (its own process group).
+ */
+export function startRawQuotaServer(env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<Server> {
+  return startServer(
+    env,
+    [...nodeArgs, "--import", "tsx", "--conditions=react-server"],
+    "bench/lib/raw-quota-server.ts",
+  );
 }
