@@ -14,12 +14,12 @@ export function UserGroups({
 }) {
   if (groups.length === 0) return <span className="text-slate-400">{none}</span>;
   return (
-    <ul className="flex max-w-48 flex-wrap gap-1">
+    <ul className="flex max-w-64 flex-wrap gap-1">
       {groups.map((g) => (
         <li
           key={g.id}
           data-group={g.name}
-          className="rounded bg-slate-100 px-1.5 py-0.5 text-xs break-all text-slate-700"
+          className="rounded bg-slate-100 px-1.5 py-0.5 text-xs whitespace-nowrap text-slate-700"
           title={g.exclusive ? exclusiveTitle : undefined}
         >
           {g.name}
