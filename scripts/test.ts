@@ -1,7 +1,10 @@
-// npm test — the whole suite: static checks, unit, integration, build, e2e.
+// npm test — the whole suite: static checks, unit, integration, build, e2e — and integration and
+// e2e again attached to a database laid out as the gateway's (tests/fixtures/gateway-schema.sql,
+// GATEWAY_DATABASE=attached; README "Attach to your sub2api").
 //
 //   npm test                      every phase
-//   npm test -- unit integration  only the named phases (static unit integration build e2e)
+//   npm test -- unit integration  only the named phases (static unit integration integration-attached
+//                                 build e2e e2e-attached)
 //
 // It uses DATABASE_URL / REDIS_URL when set, else the local servers (PostgreSQL 127.0.0.1:5432
 // as postgres, Redis 127.0.0.1:6379). Each run creates its own database (qc_test_…) and claims an
@@ -28,8 +31,17 @@ const log = (m: string) => console.log(`\n[test] ${m}`);
 const node = (script: string, args: string[], env: NodeJS.ProcessEnv) => run(process.execPath, [script, ...args], env);
 
 type Env = NodeJS.ProcessEnv;
-/** One phase of the suite. `services`: it needs the run's database and Redis db. */
-type Phase = { name: string; services: boolean; needs?: SystemPackage[]; run: (env: Env) => Promise<number> };
+/**
+ * One phase of the suite. `services`: it needs the run's database and Redis db — `attached`: the
+ * gateway-layout ones.
+ */
+type Phase = {
+  name: string;
+  services: boolean;
+  attached?: boolean;
+  needs?: SystemPackage[];
+  run: (env: Env) => Promise<number>;
+};
 
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "qc-test-"));
 const totals = { passed: 0, failed: 0, skipped: 0 };
@@ -71,12 +83,20 @@ const PHASES: Phase[] = [
   },
   { name: "unit", services: false, run: (env) => vitest("unit", env) },
   { name: "integration", services: true, run: (env) => vitest("integration", env) },
+  { name: "integration-attached", services: true, attached: true, run: (env) => vitest("integration", env) },
   {
     name: "build",
     services: false,
     run: (env) => node("node_modules/next/dist/bin/next", ["build"], { ...env, NODE_ENV: "production" }),
   },
   { name: "e2e", services: true, needs: [PACKAGES.chromium], run: (env) => vitest("e2e", env) },
+  {
+    name: "e2e-attached",
+    services: true,
+    attached: true,
+    needs: [PACKAGES.chromium],
+    run: (env) => vitest("e2e", env),
+  },
 ];
 
 const wanted = process.argv.slice(2).filter((a) => PHASES.some((p) => p.name === a));
@@ -97,7 +117,7 @@ function requirePackages(pkgs: SystemPackage[]): void {
  * cluster, a diskless redis-server) where none answers and the URL is unset, or when
  * QC_TEST_THROWAWAY_SERVICES=1.
  */
-async function setupServices(env: Env): Promise<Env> {
+async function setupServices(env: Env, layouts: { standalone: boolean; attached: boolean }): Promise<Layouts> {
   const force = process.env.QC_TEST_THROWAWAY_SERVICES === "1";
   let baseDbUrl = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
   let baseRedisUrl = process.env.REDIS_URL || "redis://127.0.0.1:6379";
@@ -115,24 +135,41 @@ async function setupServices(env: Env): Promise<Env> {
     baseRedisUrl = redis.url();
     log(`throwaway Redis on 127.0.0.1:${redis.port}`);
   }
-  const s = throwawayServices({
-    ...{ dbName: `qc_test_${runId}`, baseDbUrl, baseRedisUrl, runId, claimKey: "qc:test:claim" },
-    ...{ log: (m: string) => log(m), remoteEnv: "ALLOW_REMOTE_TEST_DB", claimTtlSeconds: 7200, env },
-  });
-  s.assertLocal(baseDbUrl, "PostgreSQL");
-  s.assertLocal(baseRedisUrl, "Redis");
-  cleanups.push(() => s.cleanup());
-  const DATABASE_URL = await s.createDatabase();
-  const REDIS_URL = await s.claimRedisDb();
-  log(`database ${s.dbName}, Redis db ${s.redisDb}`);
-  await s.migrate(DATABASE_URL);
-  return { ...env, DATABASE_URL, REDIS_URL };
+  // Each layout its own database and Redis db, so the attached phases start as clean as the others.
+  const services = async (attached: boolean): Promise<Env> => {
+    const layoutEnv: Env = attached ? { ...env, GATEWAY_DATABASE: "attached" } : env;
+    const s = throwawayServices({
+      ...{
+        dbName: `qc_test_${runId}${attached ? "_gw" : ""}`,
+        baseDbUrl,
+        baseRedisUrl,
+        runId,
+        claimKey: "qc:test:claim",
+      },
+      ...{ log: (m: string) => log(m), remoteEnv: "ALLOW_REMOTE_TEST_DB", claimTtlSeconds: 7200, env: layoutEnv },
+    });
+    s.assertLocal(baseDbUrl, "PostgreSQL");
+    s.assertLocal(baseRedisUrl, "Redis");
+    cleanups.push(() => s.cleanup());
+    const DATABASE_URL = await s.createDatabase();
+    const REDIS_URL = await s.claimRedisDb();
+    log(`${attached ? "attached (gateway layout)" : "standalone"}: database ${s.dbName}, Redis db ${s.redisDb}`);
+    // Attached: migrate loads the gateway's tables first (scripts/lib/gateway-layout.ts).
+    await s.migrate(DATABASE_URL);
+    return { ...layoutEnv, DATABASE_URL, REDIS_URL };
+  };
+  return {
+    standalone: layouts.standalone ? await services(false) : env,
+    attached: layouts.attached ? await services(true) : env,
+  };
 }
+
+type Layouts = { standalone: Env; attached: Env };
 
 const started = Date.now();
 let failed = false;
 try {
-  let env: Env = {
+  const env: Env = {
     ...process.env,
     NEXT_TELEMETRY_DISABLED: "1",
     QC_TEST_RUN: "1",
@@ -143,11 +180,16 @@ try {
   requirePackages(
     phases.flatMap((p) => p.needs ?? []).concat(phases.some((p) => p.name === "e2e") ? [PACKAGES.fonts] : []),
   );
-  if (phases.some((p) => p.services)) env = await setupServices(env);
+  const layouts = phases.some((p) => p.services)
+    ? await setupServices(env, {
+        standalone: phases.some((p) => p.services && !p.attached),
+        attached: phases.some((p) => p.attached),
+      })
+    : { standalone: env, attached: env };
   for (const phase of phases) {
     const t0 = Date.now();
     log(`phase ${phase.name}`);
-    const code = await phase.run(env);
+    const code = await phase.run(phase.attached ? layouts.attached : layouts.standalone);
     log(`phase ${phase.name} ${code === 0 ? "passed" : "FAILED"} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     if (code !== 0) {
       failed = true;

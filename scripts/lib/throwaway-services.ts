@@ -4,13 +4,18 @@ import { fileURLToPath } from "node:url";
 import Redis from "ioredis";
 import pg from "pg";
 
+import { ensureGatewayLayout } from "./gateway-layout";
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /**
  * `node scripts/migrate.mjs deploy` against `databaseUrl` (from the project root, with `env`); its
- * output is shown only when it fails.
+ * output is shown only when it fails. With GATEWAY_DATABASE=attached in `env`, a database without
+ * the gateway's tables gets them first (scripts/lib/gateway-layout.ts) — these are throwaway
+ * databases; the console itself never creates the gateway's tables.
  */
 export async function migrateDatabase(databaseUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (env.GATEWAY_DATABASE === "attached") await ensureGatewayLayout(databaseUrl, { searchPath: true });
   const childEnv: NodeJS.ProcessEnv = { ...env, DATABASE_URL: databaseUrl };
   delete childEnv.PGLITE_DIR; // migrate.mjs prefers PGLITE_DIR over DATABASE_URL
   const output: Buffer[] = [];

@@ -9,32 +9,23 @@
  * default, as an operator's role setting would in production, so the suites' own raw-SQL
  * connections resolve console tables; then `GATEWAY_DATABASE=attached node scripts/migrate.mjs deploy`.
  */
-import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
+
+import { ensureGatewayLayout } from "@/scripts/lib/gateway-layout";
 
 /** The suites run against the gateway-layout fixture (GATEWAY_DATABASE=attached, see the CLI above). */
 export const ATTACHED = process.env.GATEWAY_DATABASE === "attached";
 
-export const GATEWAY_FIXTURE = path.resolve("tests/fixtures/gateway-schema.sql");
+export { GATEWAY_FIXTURE, gatewayFixtureSql } from "@/scripts/lib/gateway-layout";
 
-export function gatewayFixtureSql(): string {
-  return fs.readFileSync(GATEWAY_FIXTURE, "utf8");
-}
-
-/** Loads the fixture into the database of `url`; `searchPath` also sets its default search_path. */
+/**
+ * Loads the fixture into the (empty) database of `url`; `searchPath` also sets its default
+ * search_path. Fails on a database that already has the gateway's tables.
+ */
 export async function loadGatewayFixture(url: string, opts: { searchPath?: boolean } = {}): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(gatewayFixtureSql());
-    if (opts.searchPath) {
-      const db = new URL(url).pathname.slice(1);
-      await c.query(`ALTER DATABASE "${db}" SET search_path = quota_console, public`);
-    }
-  } finally {
-    await c.end();
-  }
+  if (!(await ensureGatewayLayout(url, opts)))
+    throw new Error(`${new URL(url).pathname.slice(1)} already has a public.users table`);
 }
 
 /** A fresh database next to the one of `baseUrl`, named `<base>_<suffix>` (so still qc_test_…). */

@@ -48,6 +48,14 @@ async function createInMemory() {
 }
 
 const db = opts.dataDir ? await PGlite.create(opts.dataDir) : await createInMemory();
+// Attached mode on a throwaway PGlite (tests, chaos, `npm run demo -- --attached`): the gateway's
+// tables first, from the fixture scripts/lib/gateway-layout.ts loads into PostgreSQL.
+if (opts.migrate && process.env.GATEWAY_DATABASE === "attached") {
+  const { rows } = await db.query("SELECT to_regclass('public.users') IS NOT NULL AS present");
+  if (!rows[0].present) {
+    await db.exec(fs.readFileSync(new URL("../../../tests/fixtures/gateway-schema.sql", import.meta.url), "utf8"));
+  }
+}
 if (opts.migrate) {
   const log = console.log;
   console.log = console.error; // stdout carries only the ready line
