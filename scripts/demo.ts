@@ -8,6 +8,13 @@
 //  * builds the app when there is no build or the sources are newer, then serves it like `npm start`
 //    (scripts/serve.mjs: listens on 127.0.0.1 unless HOST says otherwise).
 //
+// `npm run demo -- --attached` (or DEMO_ATTACHED=1): the console attached to a database laid out as
+// a live gateway's (GATEWAY_DATABASE=attached): an embedded PGlite in .data/pglite-gateway with the
+// gateway's tables (tests/fixtures/gateway-schema.sql, from docs/gateway/schema.md), the console's
+// own tables in quota_console beside them, and the gateway's context seeded (lib/seed/gateway-demo.ts:
+// groups, API keys, a subscription, usage_logs history, its registration switch). Its own database
+// only: with DATABASE_URL set it refuses (to attach to your gateway, README "Attach to your sub2api").
+//
 // Environment: PORT (3000), HOST (127.0.0.1), DEMO_DATA_DIR (.data), DEMO_BUILD (auto | always |
 // never), plus everything in README.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -27,6 +34,18 @@ fs.mkdirSync(dataDir, { recursive: true });
 const env: NodeJS.ProcessEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 const log = (msg: string) => console.log(`[demo] ${msg}`);
+const attached = process.argv.includes("--attached") || process.env.DEMO_ATTACHED === "1";
+if (attached) {
+  if (env.DATABASE_URL) {
+    console.error(
+      '[demo] --attached starts its own gateway-layout database and cannot use DATABASE_URL; to attach the console to your gateway, see README "Attach to your sub2api"',
+    );
+    process.exit(1);
+  }
+  // The PGlite child (it reads process.env) loads the gateway's tables before the console's migrations.
+  process.env.GATEWAY_DATABASE = env.GATEWAY_DATABASE = "attached";
+  env.SEED_GATEWAY_DEMO = "1";
+}
 
 let stopping: Promise<never> | null = null;
 /** Stops what the demo started (the app first, the databases last), then exits; once. */
@@ -68,8 +87,10 @@ function needsBuild(): boolean {
 }
 
 if (!env.DATABASE_URL) {
-  const dir = path.join(dataDir, "pglite");
-  log(`embedded PostgreSQL (PGlite), data in ${path.relative(root, dir) || dir}`);
+  const dir = path.join(dataDir, attached ? "pglite-gateway" : "pglite");
+  log(
+    `embedded PostgreSQL (PGlite)${attached ? ", laid out as a sub2api gateway's database (attached mode)" : ""}, data in ${path.relative(root, dir) || dir}`,
+  );
   // PGlite is one session: the server runs one client's protocol cycle at a time and keeps a
   // transaction on the connection that opened it (scripts/lib/pglite-server.mjs), so pools are safe.
   const db = await PgliteServer.start({ dataDir: dir, migrate: true, maxConnections: 64, timeoutMs: 300_000 }).catch(
@@ -112,6 +133,7 @@ fs.writeFileSync(
     DATABASE_URL: env.DATABASE_URL,
     REDIS_URL: env.REDIS_URL ?? null,
     QUOTA_TIMEZONE: env.QUOTA_TIMEZONE ?? "Asia/Shanghai",
+    GATEWAY_DATABASE: env.GATEWAY_DATABASE ?? "standalone",
   }),
 );
 cleanups.push(() => fs.rmSync(demoEnvFile, { force: true }));
@@ -148,7 +170,7 @@ await waitForHealth(url, 60_000).catch(() => {});
 const adminEmail = env.ADMIN_EMAIL ?? "admin@example.com";
 const adminPassword = env.ADMIN_EMAIL ? "(your ADMIN_PASSWORD)" : "admin-demo-pass";
 console.log(`
-  Quota console is running: ${url}
+  Quota console is running: ${url}${attached ? "   (attached to a gateway-layout database: GATEWAY_DATABASE=attached)" : ""}
     admin:  ${adminEmail} / ${adminPassword}
     user:   alice@example.com / user-demo-pass   (and other demo users, same password)
   Gateway traffic: npm run simulate -- --email alice@example.com   (in another terminal)

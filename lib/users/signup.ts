@@ -6,6 +6,7 @@ import type { AuthSource } from "@/lib/auth-sources";
 import { emailAdvisoryLockKey, emailMatchSql } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
 import { pgPool } from "@/lib/db/client";
+import { appPlatforms } from "@/lib/db/platforms";
 import { rollback, withTransaction } from "@/lib/db/transaction";
 import { planSignupDefaults, reportSignupFallbacks, type SignupPlan } from "@/lib/settings/signup-plan";
 import { readQuotaDefaults } from "@/lib/settings/store";
@@ -55,6 +56,10 @@ export async function signUpUser(input: {
 }): Promise<SignUpResult> {
   const email = input.email.trim();
   const passwordHash = await hashPassword(input.password);
+  // Resolved before the transaction: attached, the first resolution reads the catalog on another
+  // pool connection, which on a one-session database (the demo's PGlite) waits for this
+  // transaction — a deadlock ended only by the connection timeout.
+  const platforms = await appPlatforms();
   const out = await withTransaction<{ result: SignUpResult; plan?: SignupPlan }>(pgPool(), async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [emailAdvisoryLockKey(email).toString()]);
     const taken = await client.query(`SELECT 1 FROM users WHERE ${emailMatchSql(1)} AND deleted_at IS NULL LIMIT 1`, [
@@ -92,7 +97,7 @@ export async function signUpUser(input: {
       return rollback({ result: { ok: false, code: "EMAIL_TAKEN" } });
     }
     const userId = Number(inserted.rows[0].id);
-    const plan = planSignupDefaults(await readQuotaDefaults(client), input.source);
+    const plan = planSignupDefaults(await readQuotaDefaults(client, platforms), input.source);
     await insertSnapshot(client, userId, plan);
     return { result: { ok: true, userId }, plan };
   });

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { Browser } from "playwright-core";
@@ -6,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { DEMO_ADMIN, DEMO_USER_PASSWORD } from "@/lib/seed/demo";
 
-import { launchChromium, screenshot, signIn, tmpDir } from "../support/browser";
-import { freePort } from "../support/net";
+import { launchChromium, screenshot, signIn } from "../support/browser";
+import { startDemo, stopDemo, type Demo } from "../support/demo";
+import { ATTACHED } from "../support/gateway-fixture";
 
 /**
  * README command 1 (`npm run demo`) on a machine without PostgreSQL or Redis: no DATABASE_URL, no
@@ -16,46 +16,25 @@ import { freePort } from "../support/net";
  * credentials.
  */
 let browser: Browser;
-let demo: ChildProcess;
+let demo: Demo;
 let output = "";
 let base = "";
-const dataDir = tmpDir("qc-demo-");
+let dataDir = "";
 
-beforeAll(async () => {
-  browser = await launchChromium();
-  const binDir = tmpDir("qc-demo-bin-");
-  fs.symlinkSync(process.execPath, path.join(binDir, "node")); // node only: no redis-server, no psql
-  const port = await freePort();
-  const env = {
-    NODE_ENV: "production" as const,
-    PATH: binDir,
-    HOME: process.env.HOME,
-    PORT: String(port),
-    DEMO_DATA_DIR: dataDir,
-    NEXT_TELEMETRY_DISABLED: "1",
-    DEMO_BUILD: "never", // the suite built the app already; never rebuild under the running e2e server
-  };
-  demo = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  demo.stdout!.on("data", (d) => (output += d));
-  demo.stderr!.on("data", (d) => (output += d));
-  const deadline = Date.now() + 150_000;
-  while (!output.includes("Quota console is running") && Date.now() < deadline && demo.exitCode === null) {
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  if (!output.includes("Quota console is running")) throw new Error(`demo did not start:\n${output}`);
-  base = output.match(/Quota console is running: (http:\/\/\S+)/)![1];
-});
+// The demo brings its own database whatever the suite's layout: run it once, in the standalone phase.
+describe.skipIf(ATTACHED)("npm run demo with no PostgreSQL and no Redis", () => {
+  beforeAll(async () => {
+    browser = await launchChromium();
+    demo = await startDemo();
+    ({ base, dataDir } = demo);
+    output = demo.output();
+  });
 
-afterAll(async () => {
-  await browser?.close();
-  if (demo && demo.exitCode === null) {
-    demo.kill("SIGTERM");
-    await new Promise((r) => demo.once("exit", r));
-  }
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+  afterAll(async () => {
+    await browser?.close();
+    await stopDemo(demo);
+  });
 
-describe("npm run demo with no PostgreSQL and no Redis", () => {
   it("prints the URL and demo credentials, and says it runs without the shared cache", () => {
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(output).toContain(`${DEMO_ADMIN.email} / ${DEMO_ADMIN.password}`);
@@ -115,8 +94,8 @@ describe("npm run demo with no PostgreSQL and no Redis", () => {
   });
 
   it("stops cleanly on SIGTERM and keeps its data for the next start", async () => {
-    demo.kill("SIGTERM");
-    const code = await new Promise((r) => demo.once("exit", r));
+    demo.process.kill("SIGTERM");
+    const code = await new Promise((r) => demo.process.once("exit", r));
     expect(code).toBe(0);
     expect(fs.readdirSync(path.join(dataDir, "pglite")).length).toBeGreaterThan(0);
   });

@@ -9,6 +9,7 @@ import { builtAction, callAction, callFormAction } from "../support/actions";
 import { launchChromium, screenshot, signIn } from "../support/browser";
 import { rawDb } from "../support/db";
 import { E2E_METRICS_TOKEN, startNextServer } from "../support/e2e-global-setup";
+import { ATTACHED } from "../support/gateway-fixture";
 import { sessionCookieFor } from "../support/session";
 import { testEnv } from "../support/test-env";
 
@@ -63,7 +64,37 @@ afterAll(async () => {
   await c.end();
 });
 
-describe("registration is off by default", () => {
+// Attached to the gateway's database, sign-up is the gateway's (lib/settings/registration.ts): the
+// console's switches open nothing, the page points to the gateway, the action creates nothing.
+describe.runIf(ATTACHED)("attached: sign-up delegated to the gateway", () => {
+  it("the register page points to the gateway (en, zh) with both console switches on; the action refuses; nothing is written", async () => {
+    await setSwitch("true"); // and the suite's server runs with REGISTRATION_ENABLED=true
+    try {
+      const en = await html("/en/register");
+      expect(en).toContain('data-testid="registration-delegated"');
+      expect(en).toContain("Sign up on the gateway");
+      expect(en).not.toContain('name="password"');
+      expect(await html("/zh/register")).toContain("请在网关注册");
+      expect(await html("/en/sign-in")).toContain('data-testid="oauth-hint"');
+      const before = await userCount();
+      const res = await register({ email: "e2e-reg-attached@example.com", password: STRONG });
+      expect(JSON.parse(res.body)).toEqual({ code: "REGISTRATION_CLOSED" });
+      expect(await userCount()).toBe(before);
+      const saved = await callAction(
+        base,
+        builtAction("saveRegistrationSettingAction"),
+        [{ enabled: false, version: "any" }],
+        await sessionCookieFor(DEMO_ADMIN.email),
+      );
+      expect(saved.body).toBe('{"ok":false,"code":"REGISTRATION_DELEGATED"}');
+      expect((await c.query("SELECT value FROM settings WHERE key = $1", [KEY])).rows).toEqual([{ value: "true" }]);
+    } finally {
+      await setSwitch(null);
+    }
+  });
+});
+
+describe.skipIf(ATTACHED)("registration is off by default", () => {
   it("admin's switch unset: the register page is closed (en, zh), sign-in shows no register link, the action refuses and writes nothing", async () => {
     await setSwitch(null);
     expect(await html("/en/register")).toContain("Registration is closed");
@@ -100,7 +131,7 @@ describe("registration is off by default", () => {
   });
 });
 
-describe("the admin's switch on Admin → Settings", () => {
+describe.skipIf(ATTACHED)("the admin's switch on Admin → Settings", () => {
   it("an admin opens registration in the browser; sign-in then links to a working register page", async () => {
     await setSwitch(null);
     const ctx = await browser.newContext({ locale: "en-US" });
@@ -155,7 +186,7 @@ describe("the admin's switch on Admin → Settings", () => {
   });
 });
 
-describe("with registration open", () => {
+describe.skipIf(ATTACHED)("with registration open", () => {
   beforeEach(async () => {
     await setSwitch("true");
   });
