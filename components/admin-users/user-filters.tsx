@@ -62,7 +62,7 @@ export async function UserFilters({ params, total }: { params: UserListParams; t
         <option value="spend_month">{t("sortSpendMonth")}</option>
         <option value="cap">{t("sortCap")}</option>
       </select>
-      <select name="dir" defaultValue={params.dir} aria-label={t("sortBy")} className={select}>
+      <select name="dir" defaultValue={params.dir} aria-label={t("sortDir")} className={select}>
         <option value="desc">{t("dirDesc")}</option>
         <option value="asc">{t("dirAsc")}</option>
       </select>

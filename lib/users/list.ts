@@ -6,7 +6,7 @@ import { z } from "zod";
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import { billingKeys } from "@/lib/billing/keys";
 import type { QuotaCache } from "@/lib/billing/quota-cache";
-import type { QuotaRow } from "@/lib/billing/quota-repo";
+import { QUOTA_COLUMNS, toRow, type QuotaRow, type RawRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { QuotaClock } from "@/lib/billing/windows";
 import { pgPool } from "@/lib/db/client";
@@ -15,6 +15,7 @@ import { groupsAvailable, type UserGroup } from "@/lib/gateway/context";
 import { appBilling } from "@/lib/quota/runtime";
 
 import { QUOTA_SORTS, USER_PAGE_SIZE, userPageQuery, type UserPageRow } from "./list-sql";
+import { toQuotaCells, type QuotaCellsSnapshot } from "./quota-cells";
 import type { UserDto } from "./users";
 
 export { searchPattern, USER_PAGE_SIZE } from "./list-sql";
@@ -81,7 +82,7 @@ export async function listUsersWithQuotas(
     cache: appBilling().cache,
     clock: appBilling().clock,
   },
-): Promise<{ rows: UserListRow[]; total: number; pageSize: number; groups: boolean }> {
+): Promise<{ rows: UserListRow[]; total: number; pageSize: number; groups: boolean; at: string }> {
   const now = deps.now ?? Date.now();
   const platforms = deps.platforms ?? (await appPlatforms());
   const groups = deps.groups ?? (await appGroupsAvailable());
@@ -120,5 +121,55 @@ export async function listUsersWithQuotas(
       return adminQuotaItem(row, now, deps.clock, entries?.[k++]);
     }),
   }));
-  return { rows: out, total: rows.length ? Number(rows[0].total) : 0, pageSize: USER_PAGE_SIZE, groups };
+  return {
+    rows: out,
+    total: rows.length ? Number(rows[0].total) : 0,
+    pageSize: USER_PAGE_SIZE,
+    groups,
+    at: new Date(now).toISOString(),
+  };
+}
+
+/** At most this many users per poll (a page is 50). */
+export const QUOTA_CELLS_MAX_USERS = 100;
+
+/**
+ * The users list's live quota column (polled every 10 s by the page): the cells of these users from
+ * ONE SQL statement (their active rows, through the user_id index) and ONE Redis pipeline for the
+ * freshest usage, the same rules as the page's own read. Unknown or deleted users are left out.
+ */
+export async function readQuotaCells(
+  userIds: readonly number[],
+  deps: {
+    pool: Pick<pg.Pool, "query">;
+    cache: QuotaCache | null;
+    clock: QuotaClock;
+    now?: number;
+    /** the platform registry (the app's by default): the cell's platform order */
+    platforms?: readonly string[];
+  } = {
+    pool: pgPool(),
+    cache: appBilling().cache,
+    clock: appBilling().clock,
+  },
+): Promise<QuotaCellsSnapshot> {
+  const now = deps.now ?? Date.now();
+  const platforms = deps.platforms ?? (await appPlatforms());
+  const { rows } = await deps.pool.query<RawRow>(
+    `SELECT ${QUOTA_COLUMNS} FROM user_platform_quotas
+     WHERE user_id = ANY($1::bigint[]) AND deleted_at IS NULL
+       AND user_id IN (SELECT id FROM users WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL)
+     ORDER BY user_id, array_position($2::text[], platform::text) NULLS LAST, platform`,
+    [userIds, [...platforms]],
+  );
+  const quotaRows = rows.map(toRow);
+  const entries = quotaRows.length
+    ? await deps.cache?.readManyLenient(quotaRows.map((r) => billingKeys.userPlatformQuota(r.userId, r.platform)))
+    : undefined;
+  const byUser = new Map<number, AdminQuotaItem[]>(userIds.map((id) => [id, []]));
+  quotaRows.forEach((r, i) => byUser.get(r.userId)?.push(adminQuotaItem(r, now, deps.clock, entries?.[i])));
+  return {
+    at: new Date(now).toISOString(),
+    cells: Object.fromEntries([...byUser].map(([id, items]) => [String(id), toQuotaCells(items)])),
+  };
 }

@@ -45,7 +45,7 @@ export default async function AdminUsersPage({ params, searchParams }: PageProps
         ))}
       </div>
       <UserFilters params={query} total={list.total} />
-      <UserTable users={list.rows} currentUserId={admin.id} groups={list.groups} />
+      <UserTable users={list.rows} currentUserId={admin.id} groups={list.groups} at={list.at} />
       <Pagination
         page={query.page}
         pageCount={Math.ceil(list.total / list.pageSize)}

@@ -1,0 +1,62 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import { useFormatter, useTimeZone, useTranslations } from "next-intl";
+import { createContext, useContext, useMemo, type ReactNode } from "react";
+
+import { fetchUserCells, quotaKeys, USER_CELLS_REFRESH_MS } from "@/lib/quota/query";
+import type { QuotaCell, QuotaCellsSnapshot } from "@/lib/users/quota-cells";
+
+import { QuotaSummary, type QuotaSummaryLabels } from "./quota-summary";
+
+/**
+ * The users list's quota column, live: the server renders the page's snapshot, then React Query
+ * polls GET /api/v1/admin/users/quota-cells for the page's users every 10 s (paused while the tab
+ * is hidden) and the cells redraw without a reload. Whichever snapshot is newer wins, so a page the
+ * server re-renders after a save (revalidation) is never shown older than a poll, or the reverse.
+ */
+type Ctx = { cells: Record<string, QuotaCell[]>; labels: QuotaSummaryLabels };
+const CellsContext = createContext<Ctx | null>(null);
+
+export function LiveQuotaCells({
+  initial,
+  labels,
+  children,
+}: {
+  initial: QuotaCellsSnapshot;
+  labels: QuotaSummaryLabels;
+  children: ReactNode;
+}) {
+  const t = useTranslations("AdminUsers");
+  const format = useFormatter();
+  const timeZone = useTimeZone();
+  const ids = useMemo(() => Object.keys(initial.cells).map(Number), [initial.cells]);
+  const { data } = useQuery({
+    queryKey: quotaKeys.userCells(ids),
+    queryFn: ({ signal }) => fetchUserCells(ids, { signal }),
+    refetchInterval: USER_CELLS_REFRESH_MS,
+    refetchIntervalInBackground: false,
+    enabled: ids.length > 0,
+  });
+  const current = data && data.at > initial.at ? data : initial;
+  const value = useMemo(() => ({ cells: current.cells, labels }), [current, labels]);
+  return (
+    <CellsContext.Provider value={value}>
+      <p className="mb-2 text-xs text-slate-600" data-testid="quota-updated">
+        {t("quotasUpdated", {
+          time: format.dateTime(new Date(current.at), "clock"),
+          zone: timeZone ?? "UTC",
+          seconds: USER_CELLS_REFRESH_MS / 1000,
+        })}
+      </p>
+      {children}
+    </CellsContext.Provider>
+  );
+}
+
+/** One user's quota cell, from the newest snapshot. */
+export function LiveQuotaSummary({ userId }: { userId: number }) {
+  const ctx = useContext(CellsContext);
+  if (!ctx) throw new Error("LiveQuotaSummary outside LiveQuotaCells");
+  return <QuotaSummary cells={ctx.cells[String(userId)] ?? []} labels={ctx.labels} />;
+}
