@@ -203,8 +203,8 @@ export async function AuditEntry({ entry }: { entry: AuditListEntry }) {
             <Section key={i} s={s} t={t} format={format} />
           ))}
         </div>
-        {isUndoable(entry.action) && entry.undoneBy === null && entry.changes.length > 0 ? (
-          <AuditUndoButton entryId={entry.id} />
+        {isUndoable(entry.action) && entry.changes.length > 0 ? (
+          <AuditUndoButton entryId={entry.id} undone={entry.undoneBy !== null} />
         ) : null}
       </div>
     </article>

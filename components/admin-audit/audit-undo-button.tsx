@@ -13,7 +13,7 @@ import { undoAuditEntryAction } from "@/lib/actions/audit";
  * new audited change, or refuses (UNDO_CONFLICT when they changed since) with a translated
  * message. The action revalidates the page, so the new entry appears on top.
  */
-export function AuditUndoButton({ entryId }: { entryId: number }) {
+export function AuditUndoButton({ entryId, undone }: { entryId: number; undone: boolean }) {
   const t = useTranslations("AdminAudit");
   const te = useTranslations("Errors");
   const [pending, startTransition] = useTransition();
@@ -26,6 +26,9 @@ export function AuditUndoButton({ entryId }: { entryId: number }) {
       if (r.ok) setDone(true);
       else setError(te(knownKey(te, r.code, "INTERNAL_ERROR")));
     });
+  // Undone elsewhere (or earlier): nothing to offer. Undone from here: the revalidated page marks
+  // the entry undone, and this stays mounted (same key) to keep saying so.
+  if (undone && !done) return null;
   return (
     <span className="inline-flex flex-col items-end" data-testid="audit-undo">
       <ConfirmDialog
