@@ -12,6 +12,8 @@ export type GatewayStatus = {
   schemaCheck: "ok" | "failed" | "skipped";
   checked?: number;
   problems?: { object: string; problem: string }[];
+  /** attached: the platform registry read from the live CHECK (lib/db/platforms.ts), in its order */
+  platforms?: string[] | null;
 };
 
 const state = globalThis as unknown as { qcGatewayCheck?: Promise<CompatReport> };
@@ -32,6 +34,7 @@ export async function verifyGatewayAtStartup(): Promise<void> {
   const report = await gatewaySchemaReport();
   if (report.ok) {
     console.log(`[db] attached to the gateway's database: ${formatCompatReport(report)}`);
+    console.log(`[db] platform registry (live CHECK): ${report.livePlatforms?.join(", ")}`);
     return;
   }
   console.error(`[db] ${formatCompatReport(report)}`);
@@ -47,5 +50,6 @@ export async function gatewayStatus(): Promise<GatewayStatus> {
     schemaCheck: r.ok ? "ok" : "failed",
     checked: r.checked,
     problems: r.problems.map(({ object, problem }) => ({ object, problem })),
+    platforms: r.livePlatforms,
   };
 }

@@ -135,9 +135,10 @@ afterAll(async () => {
 });
 
 describe("attached to a fork with a ninth platform", () => {
-  it("the start-up check reports the attached layout as compatible", async () => {
+  it("the start-up check reports the attached layout as compatible, and the live registry (/api/health, the log)", async () => {
     const health = await (await fetch(`${server.baseURL}/api/health`)).json();
-    expect(health.gateway).toMatchObject({ mode: "attached", schemaCheck: "ok" });
+    expect(health.gateway).toMatchObject({ mode: "attached", schemaCheck: "ok", platforms: NINE });
+    expect(server.output()).toContain(`platform registry (live CHECK): ${NINE.join(", ")}`);
   });
 
   it("settings: kiro is a row of the matrix and of the platform card; a kiro edit saved in the browser is Go's JSON", async () => {

@@ -267,3 +267,27 @@ describe("attached to a fork with a ninth platform", () => {
     expect(preview).toMatch(/data-platform="kiro"><th[^>]*>kiro<\/th>/);
   });
 });
+
+describe("a CHECK the registry cannot be built from", () => {
+  it("a platform name that is unsafe as a key is refused by the start-up check, precisely, with no registry", async () => {
+    const bad = await createSiblingDatabase(testEnv().databaseUrl, "gw_badname");
+    try {
+      await loadGatewayFixture(bad);
+      const c = new pg.Client({ connectionString: bad });
+      await c.connect();
+      try {
+        await c.query(WIDEN.replace("'kiro'", "'ki:ro'"));
+        const report = await checkGatewaySchema((t, p) => c.query(t, p));
+        expect(report.ok).toBe(false);
+        expect(report.livePlatforms).toBe(null);
+        expect(report.problems.map((p) => `${p.object}: ${p.problem}`)).toEqual([
+          `public.user_platform_quotas.user_platform_quotas_platform_check: CHECK allows platform names the console cannot use: "ki:ro" must start with a letter and contain only letters, digits, '_' and '-'`,
+        ]);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await dropDatabase(testEnv().databaseUrl, bad);
+    }
+  });
+});
