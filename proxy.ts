@@ -22,7 +22,13 @@ const isRouteHandlerPath = (pathname: string) =>
   );
 
 /**
- * Runs on every request (no matcher): security headers with a fresh CSP nonce on every response —
+ * Every path but the polled quota read, whose handler sets the same headers itself
+ * (app/api/v1/user/platform-quotas/route.ts, lib/api/route.ts withSecurityHeaders).
+ */
+export const config = { matcher: ["/((?!api/v1/user/platform-quotas$).*)"] };
+
+/**
+ * Runs on every request but the one above: security headers with a fresh CSP nonce on every response —
  * pages, route handlers, server-action POSTs, static assets, 404s — and, on page paths, next-intl's
  * locale negotiation (prefix redirect, Accept-Language, NEXT_LOCALE cookie). The CSP also goes on
  * the *request*, where Next.js reads the nonce for its scripts; `x-nonce` carries it to the layout.

@@ -4,10 +4,9 @@ import { useQuery } from "@tanstack/react-query";
 import { useFormatter, useNow, useTranslations } from "next-intl";
 import { useSyncExternalStore } from "react";
 
-import { itemLimits } from "@/components/quota/format";
 import { platformLabel } from "@/lib/billing/platforms";
 import type { QuotaItem } from "@/lib/billing/quota-view";
-import { hasAnyLimit, QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
+import { hasAnyLimit, itemLimits, QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
 import { fetchMyQuotas, MY_QUOTAS_REFRESH_MS, quotaKeys } from "@/lib/quota/query";
 
 /** Live quota usage: prefetched on the server, then refetched every 10 s and on focus (paused while hidden). */

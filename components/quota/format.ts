@@ -1,18 +1,14 @@
 import { formats } from "@/i18n/formats";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { isPlatform, type Platform } from "@/lib/billing/platforms";
-import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
+import { itemLimits, QUOTA_WINDOWS, type QuotaWindow } from "@/lib/billing/vocabulary";
 import { emptyQuotaMap, parseLimitInput, type QuotaMap } from "@/lib/settings/quota-schema";
 
 /** A quota matrix as the form holds it: platform → window → the cell's text. */
 export type QuotaText = Record<Platform, Record<QuotaWindow, string>>;
 
-/** The limits of an API item (`daily_limit_usd`, …) as the vocabulary's Limits. */
-export const itemLimits = (i: Record<`${QuotaWindow}_limit_usd`, number | null>): Limits => ({
-  daily: i.daily_limit_usd,
-  weekly: i.weekly_limit_usd,
-  monthly: i.monthly_limit_usd,
-});
+/** In lib/billing/vocabulary.ts (no Zod there: the dashboard's client bundle imports it); re-exported. */
+export { itemLimits };
 
 /**
  * API items as form text: every platform of the registry `platforms` (received from the server as

@@ -6,6 +6,8 @@ import { NextResponse } from "next/server";
 
 import { requireApiUser } from "@/lib/auth/guards";
 import type { Role, SessionUser } from "@/lib/auth/session";
+import { env } from "@/lib/config/env";
+import { newNonce, securityHeaders } from "@/lib/security/headers";
 
 import { isBackendUnavailable } from "./errors";
 
@@ -83,3 +85,34 @@ function shortReason(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.replace(/\s+/g, " ").trim().slice(-200);
 }
+
+/**
+ * The security headers proxy.ts puts on every response (a fresh nonce each time), set by the
+ * handler itself: for the route handlers proxy.ts's matcher leaves out (the polled quota read),
+ * where running the proxy — a NextRequest and a middleware round through Next per request — costs
+ * more than the read. Such a route exports every method through this (methodNotAllowed for the
+ * ones it does not serve) so that no response of its path goes out without them.
+ */
+export function withSecurityHeaders<A extends unknown[]>(
+  handler: (...args: A) => Response | Promise<Response>,
+): (...args: A) => Promise<Response> {
+  return async (...args: A) => {
+    const res = await handler(...args);
+    const headers = securityHeaders({
+      nonce: newNonce(),
+      dev: process.env.NODE_ENV === "development",
+      secure: env().cookieSecure,
+    });
+    for (const name in headers) res.headers.set(name, headers[name]);
+    return res;
+  };
+}
+
+/** 405 for a method the route does not serve (Next's own 405 / OPTIONS answers would bypass withSecurityHeaders). */
+export const methodNotAllowed = (allow: string) =>
+  withSecurityHeaders(() =>
+    NextResponse.json(
+      { code: 405, message: "METHOD_NOT_ALLOWED" },
+      { status: 405, headers: { Allow: allow, "Cache-Control": "no-store" } },
+    ),
+  );

@@ -14,3 +14,10 @@ export type Limits = Record<QuotaWindow, number | null>;
 export function hasAnyLimit(limits: Limits): boolean {
   return limits.daily !== null || limits.weekly !== null || limits.monthly !== null;
 }
+
+/** The limits of an API item (`daily_limit_usd`, …) as Limits. */
+export const itemLimits = (i: Record<`${QuotaWindow}_limit_usd`, number | null>): Limits => ({
+  daily: i.daily_limit_usd,
+  weekly: i.weekly_limit_usd,
+  monthly: i.monthly_limit_usd,
+});

@@ -108,6 +108,25 @@ describe("security headers on every kind of response", () => {
     const ok = await fetch(`${base}/api/v1/me`, { headers: { Cookie: await sessionCookieFor(USER.email) } });
     expect(ok.status).toBe(200);
     expectSecurityHeaders(ok, "/api/v1/me 200");
+    // The polled quota read runs without the proxy (its matcher skips the path) and sets the headers
+    // itself, on every method and outcome, each with its own nonce.
+    const QUOTAS = `${base}/api/v1/user/platform-quotas`;
+    const anon = await fetch(QUOTAS);
+    expect(anon.status).toBe(401);
+    const n1 = expectSecurityHeaders(anon, "platform-quotas 401");
+    const mine = await fetch(QUOTAS, { headers: { Cookie: await sessionCookieFor(USER.email) } });
+    expect(mine.status).toBe(200);
+    expect((await mine.json()).code).toBe(0);
+    expect(expectSecurityHeaders(mine, "platform-quotas 200")).not.toBe(n1);
+    const head = await fetch(QUOTAS, { method: "HEAD", headers: { Cookie: await sessionCookieFor(USER.email) } });
+    expect(head.status).toBe(200);
+    expectSecurityHeaders(head, "platform-quotas HEAD");
+    for (const method of ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]) {
+      const res = await fetch(QUOTAS, { method, headers: { Cookie: await sessionCookieFor(USER.email) } });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get("allow"), method).toBe("GET, HEAD");
+      expectSecurityHeaders(res, `platform-quotas ${method}`);
+    }
     const unknown = await fetch(`${base}/api/no-such-route`);
     expect(unknown.status).toBe(404);
     expectSecurityHeaders(unknown, "/api 404");
