@@ -7,6 +7,33 @@ import { errorText } from "@/components/auth/error-text";
 import { saveRegistrationSettingAction } from "@/lib/actions/settings";
 import type { RegistrationSetting } from "@/lib/settings/registration";
 
+const CARD = "mb-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm";
+
+/** The section's title and what it is about: shared by both forms below. */
+function Heading({ hint }: { hint: string }) {
+  const t = useTranslations("AdminSettings");
+  return (
+    <>
+      <h2 id="registration-title" className="text-base font-semibold">
+        {t("registrationTitle")}
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">{hint}</p>
+    </>
+  );
+}
+
+/** One read-only switch: its name and its state. */
+function StateRow({ label, testId, text, on }: { label: string; testId: string; text: string; on?: boolean }) {
+  return (
+    <div className="flex justify-between gap-4 border-b border-slate-100 py-2">
+      <dt className="text-slate-600">{label}</dt>
+      <dd className="font-medium" data-testid={testId} data-on={on}>
+        {text}
+      </dd>
+    </div>
+  );
+}
+
 /**
  * Attached (sign-up delegated to the gateway): the gateway's own switches, read-only — the
  * console has nothing to save here.
@@ -19,23 +46,15 @@ function DelegatedRegistration({ gateway }: { gateway: NonNullable<RegistrationS
   ];
   return (
     <section
-      className="mb-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm"
+      className={CARD}
       aria-labelledby="registration-title"
       data-testid="registration-settings"
       data-delegated="true"
     >
-      <h2 id="registration-title" className="text-base font-semibold">
-        {t("registrationTitle")}
-      </h2>
-      <p className="mt-1 text-sm text-slate-600">{t("registrationDelegated")}</p>
+      <Heading hint={t("registrationDelegated")} />
       <dl className="mt-3 text-sm">
         {rows.map((r) => (
-          <div key={r.id} className="flex justify-between gap-4 border-b border-slate-100 py-2">
-            <dt className="text-slate-600">{r.label}</dt>
-            <dd className="font-medium" data-testid={r.id} data-on={r.on}>
-              {r.on ? t("gatewayOn") : t("gatewayOff")}
-            </dd>
-          </div>
+          <StateRow key={r.id} label={r.label} testId={r.id} on={r.on} text={r.on ? t("gatewayOn") : t("gatewayOff")} />
         ))}
       </dl>
     </section>
@@ -80,23 +99,14 @@ function ConsoleRegistration({ initial }: { initial: RegistrationSetting }) {
   }
 
   return (
-    <form
-      onSubmit={submit}
-      className="mb-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm"
-      aria-labelledby="registration-title"
-      data-testid="registration-settings"
-    >
-      <h2 id="registration-title" className="text-base font-semibold">
-        {t("registrationTitle")}
-      </h2>
-      <p className="mt-1 text-sm text-slate-600">{t("registrationHint")}</p>
+    <form onSubmit={submit} className={CARD} aria-labelledby="registration-title" data-testid="registration-settings">
+      <Heading hint={t("registrationHint")} />
       <dl className="mt-3 text-sm">
-        <div className="flex justify-between gap-4 border-b border-slate-100 py-2">
-          <dt className="text-slate-600">{t("registrationEnv")}</dt>
-          <dd className="font-medium" data-testid="registration-env">
-            {saved.envEnabled ? t("grantOn") : t("registrationOff")}
-          </dd>
-        </div>
+        <StateRow
+          label={t("registrationEnv")}
+          testId="registration-env"
+          text={saved.envEnabled ? t("grantOn") : t("registrationOff")}
+        />
       </dl>
       {saved.envEnabled ? null : (
         <p className="mt-2 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">{t("registrationEnvOff")}</p>
