@@ -20,8 +20,9 @@
 // Uses DATABASE_URL / REDIS_URL / QUOTA_TIMEZONE, or the services of a running `npm run demo`.
 import { parseArgs } from "node:util";
 
-import { DEFAULT_PLATFORMS, isKnownPlatform } from "@/lib/billing/platforms";
+import { DEFAULT_PLATFORMS, isPlatform } from "@/lib/billing/platforms";
 import { createBillingRuntime } from "@/lib/billing/runtime";
+import { checkLiterals, PLATFORM_CHECK } from "@/lib/db/compat";
 
 import { serviceEnv } from "./lib/service-env";
 import { checkLedger, monthlySnapshot, pct, quiesce, runTraffic, UNIT } from "./lib/traffic";
@@ -62,9 +63,6 @@ const platforms = (a.platforms ?? "")
   .split(",")
   .map((p) => p.trim())
   .filter(Boolean);
-// The console's own platforms (a fork's extra ones are not simulated).
-for (const p of platforms)
-  if (!isKnownPlatform(p)) fail(`unknown platform "${p}" (known: ${DEFAULT_PLATFORMS.join(", ")})`);
 const limitOf = (name: "daily" | "weekly" | "monthly") =>
   a[name] === "" || a[name] === "none" ? null : num(name, a[name], 0, 1e9);
 
@@ -90,6 +88,22 @@ const rt = createBillingRuntime({
 });
 
 const limits = { daily: limitOf("daily"), weekly: limitOf("weekly"), monthly: limitOf("monthly") };
+
+// The platforms this database takes: its CHECK's list (standalone: the console's own; attached: the
+// gateway's, so a fork's extra platform can be simulated too).
+const registry = await (async () => {
+  const { rows } = await rt.pool.query<{ def: string }>(
+    `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint
+      WHERE conname = $1 AND conrelid = to_regclass('public.user_platform_quotas')`,
+    [PLATFORM_CHECK],
+  );
+  return rows[0] ? checkLiterals(rows[0].def) : [...DEFAULT_PLATFORMS];
+})();
+for (const p of platforms)
+  if (!isPlatform(p, registry)) {
+    await rt.close();
+    fail(`unknown platform "${p}" (this database allows: ${registry.join(", ")})`);
+  }
 
 async function resolveUsers(): Promise<Array<{ id: number; email: string }>> {
   const chosen = await chooseUsers();

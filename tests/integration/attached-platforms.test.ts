@@ -10,10 +10,13 @@
  *    platforms (kiro in, anything else out; the console's default registry refuses kiro);
  *  - Redis: the gateway's entry for kiro is built from the row, dropped by a whole-replace save with
  *    the other eight, rebuilt with the new limit, and enforced;
- *  - the modal's and the dashboard's data list kiro in the live order, and the matrix, the sign-up
- *    preview and the settings page's platform card render it under its raw name.
+ *  - the modal's and the dashboard's data list kiro in the live order, and the matrix and the sign-up
+ *    preview render it under its raw name;
+ *  - the gateway simulator (scripts/simulate.ts) takes the database's CHECK as its platform list and
+ *    its consistency check passes with kiro traffic;
+ *  - a CHECK naming a platform the console cannot use as a key is refused by the start-up check.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import Redis from "ioredis";
 import { NextIntlClientProvider } from "next-intl";
 import pg from "pg";
@@ -236,6 +239,50 @@ describe("attached to a fork with a ninth platform", () => {
     const mine = await getMyQuotas(userId, { billing: rt });
     expect(mine.platform_quotas.map((q) => q.platform)).toEqual(NINE);
     expect(mine.platform_quotas.at(-1)).toMatchObject({ platform: "kiro", daily_limit_usd: 2, daily_usage_usd: 2 });
+  });
+
+  it("the gateway simulator's consistency check passes with kiro traffic (its platforms are this database's CHECK)", async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        const child = spawn("node_modules/.bin/tsx", ["scripts/simulate.ts", ...args], {
+          env: { ...process.env, DATABASE_URL: url },
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (err += d));
+        child.on("exit", (code) => resolve({ code: code ?? 1, out, err }));
+      });
+    const bad = await run(["--platforms", "kiro2"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(`unknown platform "kiro2" (this database allows: ${NINE.join(", ")})`);
+    const r = await run([
+      "--json",
+      "--platforms",
+      "kiro",
+      "--users",
+      "2",
+      "--rate",
+      "100",
+      "--duration",
+      "2",
+      "--daily",
+      "3",
+      "--set-limits",
+      "--seed",
+      "9",
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const summary = JSON.parse(r.out.trim().split("\n").at(-1)!);
+    expect(summary.requests).toBe(200);
+    expect(summary.blocked.daily).toBeGreaterThan(0);
+    expect(summary.recordedUsd).toBeGreaterThan(0);
+    expect(summary.postgresDeltaUsd).toBe(summary.recordedUsd);
+    expect(summary.consistent).toBe(true);
+    const rows = await db.query(
+      "SELECT count(*)::int AS n FROM user_platform_quotas WHERE platform = 'kiro' AND user_id IN (SELECT id FROM users WHERE email LIKE 'sim-%')",
+    );
+    expect(rows.rows[0].n).toBe(2);
   });
 
   it("the matrix (settings and modal), the sign-up preview render a kiro row under its raw name", async () => {
