@@ -1,6 +1,7 @@
 import type pg from "pg";
 
 import { formatGoFloat } from "./encoding";
+import { FLUSH_ROLLUP_SQL, flushBuckets } from "./history";
 import { withTransaction } from "./pg";
 import { DEFAULT_PLATFORMS } from "./platforms";
 import { ExactlyOnceWriter, type CommitStatus, type ExactWrite, type UsageWrite } from "./usage-writes";
@@ -335,8 +336,17 @@ export class QuotaRepository {
       const snaps = await readSnapshots();
       const write = snaps.filter((s) => locked.has(`${s.userId}:${s.platform}`));
       const withoutRow = snaps.filter((s) => !locked.has(`${s.userId}:${s.platform}`));
+      const now = Date.now();
       for (let i = 0; i < write.length; i += SNAPSHOT_CHUNK_ROWS) {
         const chunk = write.slice(i, i + SNAPSHOT_CHUNK_ROWS);
+        // Usage history: the increase this snapshot writes over the locked rows, before they change
+        // (same transaction: a snapshot flushed again adds nothing; lib/billing/history.ts).
+        const buckets = chunk.map((s) => flushBuckets(this.clock, s.dailyWindowStart, now));
+        await c.query(FLUSH_ROLLUP_SQL, [
+          ...snapshotColumns(chunk),
+          buckets.map((b) => b[0]),
+          buckets.map((b) => b[1]),
+        ]);
         await c.query(
           `UPDATE user_platform_quotas q SET
              daily_usage_usd = s.du, weekly_usage_usd = s.wu, monthly_usage_usd = s.mu,

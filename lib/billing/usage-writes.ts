@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import type pg from "pg";
 
 import { formatGoFloat } from "./encoding";
+import { hourBucket, rollupAfterUpdateSql, rollupInsertSql } from "./history";
 import { checkout } from "./pg";
 import type { QuotaClock } from "./windows";
 
@@ -127,8 +128,9 @@ export class ExactlyOnceWriter {
    * the row (NULL limits) when missing — and commit it EXACTLY ONCE, so a retry after any failure can
    * never count it twice:
    *
-   *   1st round trip  BEGIN; INSERT marker; [INSERT outbox row;] UPDATE …   (no COMMIT sent yet)
-   *   (row missing)   INSERT … ON CONFLICT DO UPDATE …
+   *   1st round trip  BEGIN; INSERT marker; [INSERT outbox row;] WITH (UPDATE … RETURNING) INSERT rollup bucket
+   *                   (no COMMIT sent yet)
+   *   (row missing)   INSERT … ON CONFLICT DO UPDATE …; INSERT rollup bucket
    *   2nd round trip  COMMIT
    *
    * A failure before COMMIT was sent is a definite "not written" (the connection is destroyed, so the
@@ -197,16 +199,24 @@ export class ExactlyOnceWriter {
     try {
       if (opts.single) {
         // The common case: a plain UPDATE; the upsert only when the row is missing.
+        // The usage history's bucket rides in the same statement as the UPDATE, fed by its RETURNING:
+        // no extra round trip, committed with the marker, and the rollup row is locked only after
+        // the quota row (the order of every writer, the flusher's too: no deadlock). No row updated
+        // (rowCount 0): neither is written, and the upsert and the bucket follow in the second message.
         const [st] = statements;
-        const first = (await client.query(`${head} ${st.outbox} ${st.update}`)) as unknown as pg.QueryResult[];
+        const first = (await client.query(
+          `${head} ${st.outbox} ${rollupAfterUpdateSql(st.update, st.rollup)}`,
+        )) as unknown as pg.QueryResult[];
         if (consume && first[3].rowCount === 0) {
           await client.query("ROLLBACK");
           client.release();
           return { status: "skipped" };
         }
-        if (first[first.length - 1].rowCount === 0) await client.query(st.upsert);
+        if (first[first.length - 1].rowCount === 0) await client.query(`${st.upsert}; ${rollupInsertSql([st.rollup])}`);
       } else {
-        await client.query(`${head} ${statements.map((st) => `${st.outbox} ${st.upsert};`).join("\n")}`);
+        await client.query(
+          `${head} ${statements.map((st) => `${st.outbox} ${st.upsert};`).join("\n")} ${rollupInsertSql(statements.map((st) => st.rollup))}`,
+        );
       }
       if (opts.beforeCommit) await opts.beforeCommit(token);
     } catch (error) {
@@ -261,7 +271,12 @@ export class ExactlyOnceWriter {
   }
 
   /** The SQL of one usage write: its outbox row (if any), the UPDATE, and the upsert for a missing row. */
-  private writeStatements(input: UsageWrite): { outbox: string; update: string; upsert: string } {
+  private writeStatements(input: UsageWrite): {
+    outbox: string;
+    update: string;
+    upsert: string;
+    rollup: { user: string; platform: string; bucket: string; cost: string };
+  } {
     const { clock } = this;
     const sod = clock.startOfDay(input.at);
     const sow = clock.startOfWeek(input.at);
@@ -282,6 +297,7 @@ export class ExactlyOnceWriter {
       : "";
     return {
       outbox,
+      rollup: { user, platform, bucket: sqlTime(hourBucket(clock, input.at)), cost: w.cost },
       update: `UPDATE user_platform_quotas AS q SET ${incrementSet(w)}
   WHERE q.user_id = ${user} AND q.platform = ${platform} AND q.deleted_at IS NULL`,
       upsert: `INSERT INTO user_platform_quotas AS q (user_id, platform, daily_usage_usd, weekly_usage_usd, monthly_usage_usd,

@@ -53,6 +53,9 @@ describe("schemas", () => {
       "console_audit_logs",
       "console_quota_versions",
       "console_sessions",
+      "usage_rollup_daily",
+      "usage_rollup_hourly",
+      "usage_rollup_watermarks",
     ]);
   });
 
