@@ -57,7 +57,8 @@ async function Section({ s, t, format }: { s: DiffSection; t: T; format: Format 
       const scope = s.scope;
       const cellText = (v: unknown) => valueText(v, t, format, scope);
       return (
-        <div className="overflow-x-auto">
+        // Focusable, so a keyboard can scroll the matrix on a phone (axe scrollable-region-focusable).
+        <div className="overflow-x-auto" tabIndex={0}>
           <table className="w-full min-w-[28rem] text-sm" data-testid="audit-matrix">
             <caption className="mb-1 text-left text-xs font-semibold text-slate-600">{title}</caption>
             <thead>

@@ -118,41 +118,43 @@ function QuotaCard({ item, showRelative }: { item: QuotaItem; showRelative: bool
           const color = limit === 0 || pct >= 95 ? "bg-red-600" : pct >= 75 ? "bg-amber-500" : "bg-green-600";
           const exhausted = limit > 0 && used >= limit;
           return (
-            <div key={w} data-window={w}>
-              <div className="flex items-baseline justify-between gap-2 text-sm">
-                <dt className="font-medium">{label[w]}</dt>
-                <dd className="tabular-nums" data-testid={`usage-${item.platform}-${w}`}>
-                  {limit === 0 ? (
-                    <span className="font-medium text-red-700">{t("disabled")}</span>
-                  ) : (
-                    <>
-                      {t("used", { used: money(used), limit: money(limit) })}
-                      <span className={`ml-2 text-xs ${exhausted ? "font-medium text-red-700" : "text-slate-500"}`}>
-                        {exhausted ? t("exhausted") : t("remaining", { amount: money(Math.max(0, limit - used)) })}
-                      </span>
-                    </>
-                  )}
-                </dd>
-              </div>
-              <div
-                role="progressbar"
-                aria-label={t("progressLabel", { platform: name, window: label[w] })}
-                aria-valuemin={0}
-                aria-valuemax={100}
-                aria-valuenow={pct}
-                aria-valuetext={limit === 0 ? t("disabled") : t("used", { used: money(used), limit: money(limit) })}
-                className="mt-1 h-2 overflow-hidden rounded-full bg-slate-100"
-              >
-                <div className={`h-full ${color}`} style={{ width: `${pct}%` }} />
-              </div>
-              {resets ? (
-                <p className="mt-1 text-xs text-slate-500" data-testid={`resets-${item.platform}-${w}`}>
-                  {t("resetsAt", { time: when(resets) })}
-                  {showRelative ? (
-                    <> · {t("resetsIn", { relative: format.relativeTime(new Date(resets), now) })}</>
-                  ) : null}
-                </p>
-              ) : null}
+            // dt + dd only inside the group (a definition list's rule): the bar and the reset line
+            // are a second dd of the same term, wrapped onto their own line.
+            <div key={w} data-window={w} className="flex flex-wrap items-baseline justify-between gap-x-2 text-sm">
+              <dt className="font-medium">{label[w]}</dt>
+              <dd className="tabular-nums" data-testid={`usage-${item.platform}-${w}`}>
+                {limit === 0 ? (
+                  <span className="font-medium text-red-700">{t("disabled")}</span>
+                ) : (
+                  <>
+                    {t("used", { used: money(used), limit: money(limit) })}
+                    <span className={`ml-2 text-xs ${exhausted ? "font-medium text-red-700" : "text-slate-500"}`}>
+                      {exhausted ? t("exhausted") : t("remaining", { amount: money(Math.max(0, limit - used)) })}
+                    </span>
+                  </>
+                )}
+              </dd>
+              <dd className="w-full">
+                <div
+                  role="progressbar"
+                  aria-label={t("progressLabel", { platform: name, window: label[w] })}
+                  aria-valuemin={0}
+                  aria-valuemax={100}
+                  aria-valuenow={pct}
+                  aria-valuetext={limit === 0 ? t("disabled") : t("used", { used: money(used), limit: money(limit) })}
+                  className="mt-1 h-2 overflow-hidden rounded-full bg-slate-100"
+                >
+                  <div className={`h-full ${color}`} style={{ width: `${pct}%` }} />
+                </div>
+                {resets ? (
+                  <p className="mt-1 text-xs text-slate-500" data-testid={`resets-${item.platform}-${w}`}>
+                    {t("resetsAt", { time: when(resets) })}
+                    {showRelative ? (
+                      <> · {t("resetsIn", { relative: format.relativeTime(new Date(resets), now) })}</>
+                    ) : null}
+                  </p>
+                ) : null}
+              </dd>
             </div>
           );
         })}

@@ -29,7 +29,7 @@ export async function AppHeader({ user }: { user: SessionUser }) {
           <NavLink href="/dashboard">{t("dashboard")}</NavLink>
           {user.role === "admin" ? (
             <div className="flex flex-wrap items-center gap-1" data-testid="admin-menu">
-              <span className="mr-1 ml-3 text-xs font-semibold tracking-wide text-slate-400 uppercase">
+              <span className="mr-1 ml-3 text-xs font-semibold tracking-wide text-slate-500 uppercase">
                 {t("admin")}
               </span>
               <NavLink href="/admin/users">{t("users")}</NavLink>
