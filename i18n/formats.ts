@@ -29,15 +29,28 @@ export const formats = {
   dateTime: {
     /** Dec 2, 2026 */
     date: { dateStyle: "medium" },
-    /** Dec 2, 2026, 5:00 PM */
-    dateTime: { dateStyle: "medium", timeStyle: "short" },
-    /** Dec 2, 2026, 5:00:00 PM */
-    dateTimeSeconds: { dateStyle: "medium", timeStyle: "medium" },
+    /** Dec 2, 2026, 5:00 PM GMT+8 — every instant shown names its zone (issue 13 #7) */
+    dateTime: {
+      year: "numeric",
+      month: "short",
+      day: "numeric",
+      hour: "numeric",
+      minute: "2-digit",
+      timeZoneName: "short",
+    },
+    /** Dec 2, 2026, 5:00:00 PM GMT+8 */
+    dateTimeSeconds: {
+      year: "numeric",
+      month: "short",
+      day: "numeric",
+      hour: "numeric",
+      minute: "2-digit",
+      second: "2-digit",
+      timeZoneName: "short",
+    },
     /** 05:00:00 PM */
     clock: { hour: "2-digit", minute: "2-digit", second: "2-digit" },
-    /** Dec 2, 05:00 PM (the dashboard's reset times) */
-    monthDayTime: { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
-    /** 12/2, 17:00 (the quota modal's compact cells) */
-    compact: { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false },
+    /** Dec 2, 05:00 PM GMT+8 (reset times: the dashboard's and the quota modal's alike) */
+    monthDayTime: { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" },
   },
 } satisfies Formats;

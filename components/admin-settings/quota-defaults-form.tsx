@@ -202,7 +202,14 @@ export function QuotaDefaultsForm({
           {AUTH_SOURCES.map((s) => {
             const src = form.sources[s];
             return (
-              <details key={s} open={src.grant} className="rounded-lg border border-slate-200" data-source={s}>
+              // Open as stored, then the admin's: switching the grant off must not collapse the
+              // panel under the cursor (issue 13 #7) — React only re-applies `open` when it changes.
+              <details
+                key={s}
+                open={initial.sources[s].grantOnSignup}
+                className="rounded-lg border border-slate-200"
+                data-source={s}
+              >
                 <summary className="flex cursor-pointer items-center justify-between gap-3 px-4 py-2.5">
                   <span className="font-medium">{ts(s)}</span>
                   <span className={`text-xs ${src.grant ? "text-green-700" : "text-slate-500"}`}>

@@ -37,7 +37,7 @@ export function QuotaUsageLine({
             {" "}
             ·{" "}
             {t("resetsAt", {
-              time: format.dateTime(new Date(resets), "compact"),
+              time: format.dateTime(new Date(resets), "monthDayTime"),
             })}
           </>
         ) : null}

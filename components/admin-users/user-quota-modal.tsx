@@ -92,7 +92,7 @@ export function UserQuotaModal({
   const clientErrors: Record<string, string> = {};
   const parsed = form ? parseQuotaText(form, "quotas", clientErrors, platforms) : null;
   const errors: Record<string, string> = { ...serverErrors, ...clientErrors };
-  const when = (iso: string) => format.dateTime(new Date(iso), "compact");
+  const when = (iso: string) => format.dateTime(new Date(iso), "monthDayTime");
   const failed = (prefix: string, r: { code: string; errorId?: string } | null) =>
     r
       ? `${prefix}: ${te(knownKey(te, r.code, "INTERNAL_ERROR"))}${r.errorId ? ` ${te("errorId", { id: r.errorId })}` : ""}`
@@ -134,7 +134,13 @@ export function UserQuotaModal({
 
   function submit() {
     if (!parsed || version === null) return;
-    const bad = Object.keys(clientErrors).map((path) => path.slice("quotas.".length));
+    // Cells by their display names ("OpenAI daily"), never raw ids ("openai.daily").
+    const bad = Object.keys(clientErrors).map((path) => {
+      const cell = path.slice("quotas.".length);
+      const dot = cell.lastIndexOf(".");
+      const w = cell.slice(dot + 1) as QuotaWindow;
+      return `${platformLabel(cell.slice(0, dot), tp)} ${windowName[w] ?? w}`;
+    });
     if (bad.length) return notify(t("invalidNumber", { fields: bad.join(", ") }));
     // Every registry platform is sent (DESIGN §3.3): saving never drops one the admin did not see.
     save.mutate({ version, quotas: parsed });

@@ -48,7 +48,7 @@ export function QuotaCell({
           value={value}
           placeholder={placeholder}
           onChange={(e) => onChange(e.target.value)}
-          className={`w-full min-w-24 rounded-md border px-2 py-1 font-mono text-sm tabular-nums placeholder:font-sans placeholder:text-slate-400 focus:ring-2 focus:outline-none ${
+          className={`w-full min-w-24 rounded-md border px-2 py-1 font-mono text-sm tabular-nums placeholder:font-sans placeholder:text-slate-500 focus:ring-2 focus:outline-none ${
             error
               ? "border-red-600 bg-red-50 focus:ring-red-600/30"
               : value.trim() === "0"

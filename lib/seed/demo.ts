@@ -1,7 +1,7 @@
 import "server-only";
 
 import type { AuthSource } from "@/lib/auth-sources";
-import { db } from "@/lib/db/client";
+import { db, pgPool } from "@/lib/db/client";
 import { signUpUser } from "@/lib/users/signup";
 import { ensureBootstrapAdmin } from "@/lib/users/users";
 
@@ -19,8 +19,21 @@ export const DEMO_USERS: ReadonlyArray<{
   source: AuthSource;
   balance: string;
   status?: "active" | "disabled";
+  /** limits an admin "set" after sign-up, so the demo has capped users (the defaults cap no one) */
+  limits?: Record<string, { daily: number | null; weekly: number | null; monthly: number | null }>;
 }> = [
-  { email: "alice@example.com", username: "alice", source: "email", balance: "25.00" },
+  // alice is the README's simulator example (`npm run simulate -- --email alice@example.com`): her
+  // usage moves on the dashboard and the users list at once, and the daily cap is reached in minutes.
+  {
+    email: "alice@example.com",
+    username: "alice",
+    source: "email",
+    balance: "25.00",
+    limits: {
+      anthropic: { daily: 5, weekly: 20, monthly: 60 },
+      openai: { daily: 2, weekly: null, monthly: 30 },
+    },
+  },
   { email: "linuxdo-10086@linuxdo-connect.invalid", username: "linuxdo_10086", source: "linuxdo", balance: "12.50" },
   { email: "oidc-7f3a2c91@oidc-connect.invalid", username: "oidc_7f3a2c91", source: "oidc", balance: "100.00" },
   { email: "wechat-o6zAJs5c@wechat-connect.invalid", username: "微信用户", source: "wechat", balance: "8.80" },
@@ -32,7 +45,7 @@ export const DEMO_USERS: ReadonlyArray<{
 
 /**
  * Idempotent demo seed: creates what is missing and never changes what exists, so running it
- * twice leaves the same rows. The admin comes from ADMIN_EMAIL / ADMIN_PASSWORD when set and,
+ * twice leaves the same rows (a user's limits are set only when the seed creates the user). The admin comes from ADMIN_EMAIL / ADMIN_PASSWORD when set and,
  * like an admin-created user in the gateway, has no quota rows.
  */
 export async function seedDemo(opts: { adminEmail?: string; adminPassword?: string } = {}) {
@@ -52,6 +65,14 @@ export async function seedDemo(opts: { adminEmail?: string; adminPassword?: stri
       created += 1;
       if (u.status === "disabled")
         await db().user.update({ where: { id: BigInt(r.userId) }, data: { status: "disabled" } });
+      for (const [platform, l] of Object.entries(u.limits ?? {}))
+        await pgPool().query(
+          `INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd, weekly_limit_usd, monthly_limit_usd)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET daily_limit_usd = EXCLUDED.daily_limit_usd,
+             weekly_limit_usd = EXCLUDED.weekly_limit_usd, monthly_limit_usd = EXCLUDED.monthly_limit_usd, updated_at = now()`,
+          [r.userId, platform, l.daily, l.weekly, l.monthly],
+        );
     }
   }
   return { adminEmail, adminOutcome: admin?.outcome ?? null, created, total: DEMO_USERS.length + 1 };

@@ -114,6 +114,7 @@ describe("user dashboard", () => {
       day: "numeric",
       hour: "2-digit",
       minute: "2-digit",
+      timeZoneName: "short",
       timeZone: "America/New_York",
     }).format(new Date(resetsAt));
     await expect
@@ -134,15 +135,26 @@ describe("user dashboard", () => {
   });
 
   it("a user with no limits sees the unlimited state", async () => {
+    // A user of its own (the demo's alice has limits, for the README's simulator command).
+    const email = `no-limits-${Date.now()}@example.com`;
+    const id = Number(
+      (
+        await c.query("INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id", [
+          email,
+          await hashPassword(PASSWORD),
+        ])
+      ).rows[0].id,
+    );
     const ctx = await browser.newContext({ locale: "en-US" });
     const page = await ctx.newPage();
     await page.goto(`${base}/en/sign-in`);
-    await signIn(page, "alice@example.com", "user-demo-pass");
+    await signIn(page, email, PASSWORD);
     await page.waitForURL(`${base}/en/dashboard`);
     expect(await page.getByTestId("no-limits").textContent()).toBe(
       "No limits — your usage is unlimited on every platform.",
     );
     await ctx.close();
+    await c.query("DELETE FROM users WHERE id = $1", [id]);
   });
 
   // Guards against reading someone else's quotas through any parameter, header or id.

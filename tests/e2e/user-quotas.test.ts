@@ -104,12 +104,13 @@ describe("per-user platform quotas", () => {
       (q: { platform: string }) => q.platform === "anthropic",
     ).daily_window_resets_at;
     expect(resetsAt).toMatch(/T00:00:00\+08:00$/);
+    // The same format as the dashboard's, with the zone named (issue 13 #7: "12/2, 17:00" vs "Dec 2, 05:00 PM").
     const la = new Intl.DateTimeFormat("en", {
-      month: "numeric",
+      month: "short",
       day: "numeric",
       hour: "2-digit",
       minute: "2-digit",
-      hour12: false,
+      timeZoneName: "short",
       timeZone: "America/Los_Angeles",
     }).format(new Date(resetsAt));
     expect(await dialog.locator('[data-usage="anthropic.daily"] > span').textContent()).toBe(
@@ -160,7 +161,8 @@ describe("per-user platform quotas", () => {
     await dialog.getByRole("button", { name: "保存" }).click();
     await expect
       .poll(() => page.getByTestId("toast").textContent())
-      .toBe("以下字段填写不是合法数字，请修正后再保存：openai.weekly, gemini.daily");
+      // Display names, not raw ids ("openai.weekly"): issue 13 #7.
+      .toBe("以下字段填写不是合法数字，请修正后再保存：OpenAI 周, Gemini 日");
     expect(await snapshot(carol)).toEqual(before);
 
     await cell.fill("3");

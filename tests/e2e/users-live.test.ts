@@ -186,4 +186,41 @@ describe("admin users list", () => {
       await page.context().close();
     }
   });
+
+  it("small items (#7): placeholders read at >= 4.5:1; switching a grant off keeps its panel open; the demo's alice has limits", async () => {
+    const page = await adminPage("en");
+    await page.goto(`${base}/en/admin/settings`);
+    const contrast = await page.locator('[data-cell="system.anthropic.daily"]').evaluate((input) => {
+      // Colours as the browser resolves them (Tailwind 4 writes oklch()): painted, then read back.
+      const ctx = document.createElement("canvas").getContext("2d")!;
+      const lum = (c: string) => {
+        ctx.clearRect(0, 0, 1, 1);
+        ctx.fillStyle = "#fff";
+        ctx.fillRect(0, 0, 1, 1);
+        ctx.fillStyle = c;
+        ctx.fillRect(0, 0, 1, 1);
+        const [r, g, b] = [...ctx.getImageData(0, 0, 1, 1).data].slice(0, 3).map((v) => {
+          const x = v / 255;
+          return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const fg = lum(getComputedStyle(input, "::placeholder").color);
+      const bg = lum(getComputedStyle(input).backgroundColor);
+      return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    });
+    expect(contrast).toBeGreaterThanOrEqual(4.5);
+    const github = page.locator('details[data-source="github"]');
+    await github.locator("summary").click();
+    const sw = github.getByRole("switch");
+    await sw.check();
+    await sw.uncheck();
+    expect(await github.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    // The README's `npm run simulate -- --email alice@example.com` moves a capped user.
+    await page.goto(`${base}/en/admin/users?q=alice%40example.com`);
+    expect(await page.locator('[data-testid="quota-cell"] [data-quota-platform="anthropic"]').textContent()).toMatch(
+      /^Claudedaily [\d.]+\/5weekly [\d.]+\/20monthly [\d.]+\/60$/,
+    );
+    await page.context().close();
+  });
 });
