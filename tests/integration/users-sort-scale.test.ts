@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -6,13 +7,16 @@ import { UserListParamsSchema } from "@/lib/users/list";
 import { QUOTA_SORTS, userPageQuery } from "@/lib/users/list-sql";
 
 import { rawDb } from "../support/billing";
+import { ATTACHED } from "../support/gateway-fixture";
 import { testEnv } from "../support/test-env";
 
 /**
  * The users list's sorts by spend and by "closest to a cap" at 100,000 users and 400,000 quota rows
  * (3 % spent today, 10 % this week, 25 % in the last 30 days): the per-user keys are read through the
  * window-start indexes (standalone's qc_upq_*_window_idx), never by scanning every quota row — the
- * regression this guards is a sort that reads the whole table per page view.
+ * regression this guards is a sort that reads the whole table per page view. Attached, the console
+ * adds no index to the gateway's table: the test creates them with docs/attached-indexes.sql, as an
+ * operator would, so that script is proved to give the same plans, and drops them afterwards.
  */
 let c: pg.Client;
 let pool: pg.Pool;
@@ -23,9 +27,21 @@ const PREFIX = "sortscale-";
 type PlanNode = { "Node Type": string; "Relation Name"?: string; "Index Name"?: string; Plans?: PlanNode[] };
 const walk = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(walk)];
 
+/** docs/attached-indexes.sql, statement by statement (CONCURRENTLY cannot run in a transaction). */
+const attachedIndexes = () =>
+  fs
+    .readFileSync("docs/attached-indexes.sql", "utf8")
+    .split("\n")
+    .filter((l) => !l.startsWith("--"))
+    .join("\n")
+    .split(";")
+    .map((x) => x.trim())
+    .filter(Boolean);
+
 beforeAll(async () => {
   c = await rawDb();
   pool = new pg.Pool({ connectionString: testEnv().databaseUrl, max: 2 });
+  if (ATTACHED) for (const statement of attachedIndexes()) await c.query(statement);
   await c.query(
     `INSERT INTO users (email, password_hash, balance, created_at)
      SELECT $1 || g || '@sort.test', 'x', (g % 1000)::numeric / 7, now() - make_interval(secs => g)
@@ -48,6 +64,9 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   await c.query("DELETE FROM users WHERE email LIKE $1 || '%@sort.test'", [PREFIX]);
+  if (ATTACHED) {
+    for (const w of ["daily", "weekly", "monthly"]) await c.query(`DROP INDEX IF EXISTS public.qc_upq_${w}_window_idx`);
+  }
   await pool.end();
   await c.end();
 }, 180_000);
