@@ -1,7 +1,13 @@
 import type { NextConfig } from "next";
 import createNextIntlPlugin from "next-intl/plugin";
 
-const withNextIntl = createNextIntlPlugin("./i18n/request.ts");
+// precompile: the catalogs (messages/*.json, loaded by i18n/request.ts) are compiled from ICU to
+// next-intl's compact form at build time, so neither the server nor the browser parses ICU at run
+// time and the ICU parser is not shipped to the client (use-intl/format-message → format-only).
+const withNextIntl = createNextIntlPlugin({
+  requestConfig: "./i18n/request.ts",
+  experimental: { messages: { path: "./messages", format: "json", locales: "infer", precompile: true } },
+});
 
 const nextConfig: NextConfig = {
   // forbidden() renders app/[locale]/forbidden.tsx with HTTP 403 for non-admins on admin pages.

@@ -13,7 +13,8 @@
 //      read; the ratio is printed.
 //   2. Server render of GET /en/dashboard: 100 sequential requests after 10 warm-ups; every
 //      response must be 200 and contain data-quota-card="anthropic".
-//   3. First-load JavaScript of /en/dashboard, gzipped (level 9). Target: < 200 kB (1 kB = 1000 bytes).
+//   3. First-load JavaScript of /en/dashboard, gzipped (level 9). Target: <= 150 kB for browsers that
+//      support modules (1 kB = 1000 bytes); /en/admin/users and /en/admin/settings reported beside it.
 //   4. Machine facts and the load average before / after the HTTP runs.
 //
 // Seed: one user (role 'user') with a row on each of the 8 platforms (limits, usage, window starts
@@ -76,7 +77,13 @@ const CARD_MARKER = 'data-quota-card="anthropic"';
 const TARGET_API_P99_MS = 50;
 const TARGET_API_CPU_MS = 1.0;
 const TARGET_RAW_RATIO = 0.5;
-const TARGET_JS_KB = 200;
+/** Issue 14: first-load JS for browsers that support modules (the nomodule polyfills never load there). */
+const TARGET_JS_KB = 150;
+/** Admin pages whose first-load JS is reported beside the dashboard's (no target), with a marker each. */
+const ADMIN_PAGES = [
+  ["/en/admin/users", 'data-testid="result-count"'],
+  ["/en/admin/settings", 'data-testid="registration-settings"'],
+] as const;
 
 async function main() {
   const buildId = productionBuild(API_ROUTE);
@@ -171,8 +178,16 @@ async function main() {
   // 3. First-load JavaScript.
   progress(`first-load JavaScript of ${PAGE_PATH}`);
   const js = await firstLoadJs(ctx, PAGE_PATH, CARD_MARKER, GZIP_LEVEL);
-  const jsMet = js.gzipBytes / 1000 < TARGET_JS_KB;
-  const jsModuleMet = js.withoutNomodule.gzipBytes / 1000 < TARGET_JS_KB;
+  const jsModuleMet = js.withoutNomodule.gzipBytes / 1000 <= TARGET_JS_KB;
+  const { rows: adminRows } = await pool.query<{ id: string }>(
+    "INSERT INTO users (email, password_hash, role) VALUES ('bench-admin@bench.invalid', 'x', 'admin') RETURNING id",
+  );
+  const adminCtx: Ctx = { server, cookie: await sessionCookie(pool, adminRows[0].id, sessionSecret) };
+  const adminJs: Array<{ path: string; js: Awaited<ReturnType<typeof firstLoadJs>> }> = [];
+  for (const [p, marker] of ADMIN_PAGES) {
+    progress(`first-load JavaScript of ${p}`);
+    adminJs.push({ path: p, js: await firstLoadJs(adminCtx, p, marker, GZIP_LEVEL) });
+  }
   const serverLog = server.output();
   await server.stop();
 
@@ -210,6 +225,10 @@ async function main() {
   );
   console.log("");
   printFirstLoadJs(PAGE_PATH, js, GZIP_LEVEL);
+  for (const a of adminJs) {
+    console.log("");
+    printFirstLoadJs(a.path, a.js, GZIP_LEVEL);
+  }
   console.log("");
   console.log(machineLine(machine, `, build ${buildId}`));
   console.log(
@@ -228,11 +247,14 @@ async function main() {
   );
   const kB = (b: number) => (b / 1000).toFixed(1);
   console.log(
-    `target: first-load JS of ${PAGE_PATH} < ${TARGET_JS_KB} kB gzipped: ${kB(js.gzipBytes)} kB — ${jsMet ? "met" : "MISSED"}` +
-      (js.withoutNomodule.chunks < js.chunks.length
-        ? ` (without <script nomodule>: ${kB(js.withoutNomodule.gzipBytes)} kB — ${jsModuleMet ? "met" : "MISSED"})`
-        : ""),
+    `target: first-load JS of ${PAGE_PATH} <= ${TARGET_JS_KB} kB gzipped for module browsers (no <script nomodule>): ` +
+      `${kB(js.withoutNomodule.gzipBytes)} kB — ${jsModuleMet ? "met" : "MISSED"} (${kB(js.gzipBytes)} kB counting nomodule)`,
   );
+  for (const a of adminJs)
+    console.log(
+      `reported: first-load JS of ${a.path}, module browsers: ${kB(a.js.withoutNomodule.gzipBytes)} kB gzipped ` +
+        `(${kB(a.js.gzipBytes)} kB counting nomodule); HTML ${kB(a.js.htmlBytes)} kB raw`,
+    );
   writeReport("dashboard", {
     machine: { ...machine, loadAvgAfter },
     params: {
@@ -265,9 +287,9 @@ async function main() {
         met: conc.p99Ms < TARGET_API_P99_MS,
       },
       firstLoadJs: {
-        description: `first-load JS of ${PAGE_PATH} < ${TARGET_JS_KB} kB gzipped`,
-        ...{ gzipKB: js.gzipBytes / 1000, met: jsMet },
-        withoutNomodule: { gzipKB: js.withoutNomodule.gzipBytes / 1000, met: jsModuleMet },
+        description: `first-load JS of ${PAGE_PATH} <= ${TARGET_JS_KB} kB gzipped for module browsers`,
+        ...{ gzipKB: js.withoutNomodule.gzipBytes / 1000, met: jsModuleMet },
+        withNomodule: { gzipKB: js.gzipBytes / 1000 },
       },
     },
     results,
@@ -281,6 +303,7 @@ async function main() {
     redisPath: { cachedKeys, itemsAsExpected: itemProblems.length === 0, problems: itemProblems },
     dashboardCards: { seen: cardsSeen, expected: CARDS },
     firstLoadJs: js,
+    adminFirstLoadJs: adminJs,
     serverLogTail: serverLog.split("\n").slice(-40),
   });
 }

@@ -1,10 +1,11 @@
 import type { Metadata } from "next";
-import { hasLocale, NextIntlClientProvider } from "next-intl";
+import { hasLocale } from "next-intl";
 import { getTranslations, setRequestLocale } from "next-intl/server";
 import { headers } from "next/headers";
 import { notFound } from "next/navigation";
 
 import { Providers } from "@/components/providers";
+import { ClientMessages } from "@/components/shell/client-messages";
 import { CspNonce } from "@/components/shell/csp-nonce";
 import { TimeZoneCookie } from "@/components/shell/time-zone-cookie";
 import { pageLocale } from "@/i18n/page-locale";
@@ -25,10 +26,11 @@ export default async function LocaleLayout({ children, params }: LayoutProps<"/[
     <html lang={locale === "zh" ? "zh-CN" : "en"}>
       <body className="min-h-screen">
         <CspNonce nonce={nonce} />
-        <NextIntlClientProvider>
+        {/* The shell's namespaces only; pages and the admin layout add their own. */}
+        <ClientMessages namespaces={[]}>
           <Providers>{children}</Providers>
           <TimeZoneCookie />
-        </NextIntlClientProvider>
+        </ClientMessages>
       </body>
     </html>
   );

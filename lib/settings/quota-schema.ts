@@ -1,9 +1,11 @@
-import { z } from "zod";
-
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
 import { formatGoFloat } from "@/lib/billing/encoding";
 import { isPlatform, type Platform } from "@/lib/billing/platforms";
 import type { Limits } from "@/lib/billing/vocabulary";
+
+import "@/lib/zod-jitless";
+
+import { z } from "zod";
 
 /**
  * Validation of quota limits, shared by the settings form (client) and the server action.

@@ -6,6 +6,7 @@ import { AuthShell } from "@/components/auth/auth-shell";
 import { RegisterForm } from "@/components/auth/register-form";
 import { RegistrationClosed } from "@/components/auth/registration-closed";
 import { RegistrationDelegated } from "@/components/auth/registration-delegated";
+import { ClientMessages } from "@/components/shell/client-messages";
 import { pageLocale } from "@/i18n/page-locale";
 import { getSessionUser } from "@/lib/auth/session";
 import { env } from "@/lib/config/env";
@@ -29,5 +30,15 @@ export default async function RegisterPage({ params }: PageProps<"/[locale]/regi
     );
   }
   const open = await isRegistrationOpen();
-  return <AuthShell>{open ? <RegisterForm locale={locale} /> : <RegistrationClosed />}</AuthShell>;
+  return (
+    <AuthShell>
+      {open ? (
+        <ClientMessages namespaces={["Register", "PasswordPolicy"]}>
+          <RegisterForm locale={locale} />
+        </ClientMessages>
+      ) : (
+        <RegistrationClosed />
+      )}
+    </AuthShell>
+  );
 }

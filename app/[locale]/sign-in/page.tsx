@@ -4,6 +4,7 @@ import { redirect } from "next/navigation";
 
 import { AuthShell } from "@/components/auth/auth-shell";
 import { SignInForm } from "@/components/auth/sign-in-form";
+import { ClientMessages } from "@/components/shell/client-messages";
 import { pageLocale } from "@/i18n/page-locale";
 import { getSessionUser } from "@/lib/auth/session";
 import { env } from "@/lib/config/env";
@@ -25,12 +26,14 @@ export default async function SignInPage({ params, searchParams }: PageProps<"/[
   const registrationOpen = attached || (await isRegistrationOpen().catch(() => false));
   return (
     <AuthShell>
-      <SignInForm
-        locale={locale}
-        next={typeof next === "string" ? next : undefined}
-        registrationOpen={registrationOpen}
-        oauthHint={attached}
-      />
+      <ClientMessages namespaces={["SignIn"]}>
+        <SignInForm
+          locale={locale}
+          next={typeof next === "string" ? next : undefined}
+          registrationOpen={registrationOpen}
+          oauthHint={attached}
+        />
+      </ClientMessages>
     </AuthShell>
   );
 }

@@ -1,9 +1,23 @@
 import type { ReactNode } from "react";
 
+import { ClientMessages } from "@/components/shell/client-messages";
 import { requireAdmin } from "@/lib/auth/guards";
 
 // Every admin page also checks for itself; this stops a non-admin before any admin UI renders.
 export default async function AdminLayout({ children }: { children: ReactNode }) {
   await requireAdmin();
-  return children;
+  // What the admin pages' client components use (users table and quota modal, settings forms, cache
+  // panel, audit undo).
+  return (
+    <ClientMessages
+      namespaces={
+        [
+          ...["AdminUsers", "UserQuotaModal", "Platforms", "Sources", "QuotaErrors", "QuotaMatrix"],
+          ...["AdminSettings", "SettingsHealth", "CacheHealth", "AdminAudit"],
+        ] as const
+      }
+    >
+      {children}
+    </ClientMessages>
+  );
 }

@@ -4,6 +4,7 @@ import { getFormatter, getTranslations, setRequestLocale } from "next-intl/serve
 import { redirect } from "next/navigation";
 
 import { QuotaCards } from "@/components/dashboard/quota-cards";
+import { ClientMessages } from "@/components/shell/client-messages";
 import { Card, Field, PageHeader } from "@/components/ui/card";
 import { pageLocale } from "@/i18n/page-locale";
 import { isAuthSource } from "@/lib/auth-sources";
@@ -46,9 +47,11 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
           <Field label={t("memberSince")}>{format.dateTime(new Date(me.createdAt), "date")}</Field>
         </dl>
       </Card>
-      <HydrationBoundary state={dehydrate(queryClient)}>
-        <QuotaCards />
-      </HydrationBoundary>
+      <ClientMessages namespaces={["Dashboard", "Platforms"]}>
+        <HydrationBoundary state={dehydrate(queryClient)}>
+          <QuotaCards />
+        </HydrationBoundary>
+      </ClientMessages>
     </>
   );
 }
