@@ -22,6 +22,12 @@ ALTER ROLE :"console_role" SET search_path = quota_console, public;
 -- (always readable) for its start-up compatibility check.
 GRANT USAGE ON SCHEMA public TO :"console_role";
 GRANT SELECT ON public.users, public.settings, public.user_platform_quotas TO :"console_role";
+-- The gateway's context it shows (lib/gateway/context.ts), read-only and only these columns: the
+-- quota modal's subscription warning, the users list's groups. Without them the console simply
+-- shows neither (it checks these column privileges first), nothing fails.
+GRANT SELECT (user_id, status, deleted_at) ON public.user_subscriptions TO :"console_role";
+GRANT SELECT (user_id, group_id) ON public.user_allowed_groups TO :"console_role";
+GRANT SELECT (id, name, is_exclusive, sort_order, deleted_at) ON public.groups TO :"console_role";
 
 -- What it writes there:
 --  * user_platform_quotas — admin edits, window resets, usage recording (INSERT … ON CONFLICT,

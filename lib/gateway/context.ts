@@ -5,19 +5,30 @@ import type pg from "pg";
  * subscription (the quota modal's amber warning, spec §8.4) and a user's groups (the users list).
  * Read-only, from the gateway's tables in `public` (docs/gateway/schema.md §1.6, §1.8, §1.9). (Whether
  * the gateway's registration is open is lib/settings/registration.ts.) A standalone database normally has
- * none of these tables (the console creates only users, settings and user_platform_quotas): each
- * reader then reports "nothing" — no warning, no groups — instead of failing the page. The tables'
- * presence is looked up in the catalog on every call (one indexed lookup), so a table created later
- * is picked up without a restart.
+ * none of these tables (the console creates only users, settings and user_platform_quotas), and a
+ * least-privilege role may lack the column grants (docs/attached-grants.sql): each reader then
+ * reports "nothing" — no warning, no groups — instead of failing the page. Presence and privileges
+ * are looked up in the catalog first (one small query).
  */
 type Queryable = Pick<pg.Pool, "query">;
 
-/** Which of `tables` exist in `public` (regular or partitioned tables). */
-async function existing(db: Queryable, tables: string[]): Promise<Set<string>> {
+/**
+ * Which of the tables exist in `public` with every listed column readable by this role (a
+ * least-privilege console role gets column grants, docs/attached-grants.sql). A table that is
+ * missing, lacks a column or is not readable counts as absent: the reader then shows nothing rather
+ * than failing the page.
+ */
+async function readable(db: Queryable, need: Record<string, readonly string[]>): Promise<Set<string>> {
+  const pairs = Object.entries(need).flatMap(([t, cols]) => cols.map((c) => [t, c] as const));
   const { rows } = await db.query<{ t: string }>(
-    `SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p')`,
-    [tables],
+    `SELECT r.t FROM unnest($1::text[], $2::text[]) AS r(t, col)
+       JOIN pg_class c ON c.relname = r.t AND c.relkind IN ('r', 'p')
+       JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = r.col AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE has_column_privilege(c.oid, a.attnum, 'SELECT')
+      GROUP BY r.t
+     HAVING count(*) = (SELECT count(*) FROM unnest($1::text[]) AS x(t) WHERE x.t = r.t)`,
+    [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
   );
   return new Set(rows.map((r) => r.t));
 }
@@ -31,7 +42,8 @@ async function existing(db: Queryable, tables: string[]): Promise<Set<string>> {
  * status). false when the table does not exist (standalone).
  */
 export async function hasActiveSubscription(db: Queryable, userId: number): Promise<boolean> {
-  if (!(await existing(db, ["user_subscriptions"])).has("user_subscriptions")) return false;
+  const have = await readable(db, { user_subscriptions: ["user_id", "status", "deleted_at"] });
+  if (!have.has("user_subscriptions")) return false;
   const { rows } = await db.query<{ active: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM public.user_subscriptions
                      WHERE user_id = $1 AND status = 'active' AND deleted_at IS NULL) AS active`,
@@ -59,6 +71,9 @@ export const USER_GROUPS_COLUMN = `COALESCE((SELECT json_agg(json_build_object('
  * own; a standalone database normally has neither, and the users list then has no groups column).
  */
 export async function groupsAvailable(db: Queryable): Promise<boolean> {
-  const t = await existing(db, ["user_allowed_groups", "groups"]);
+  const t = await readable(db, {
+    user_allowed_groups: ["user_id", "group_id"],
+    groups: ["id", "name", "is_exclusive", "sort_order", "deleted_at"],
+  });
   return t.has("user_allowed_groups") && t.has("groups");
 }

@@ -57,7 +57,19 @@ afterAll(async () => {
     await standalone.end();
   }
   if (url) await dropDatabase(testEnv().databaseUrl, url);
+  await standaloneAdmin(`DROP ROLE IF EXISTS "${ROLE}"`);
 });
+
+const ROLE = `${new URL(testEnv().databaseUrl).pathname.slice(1)}_ctxrole`;
+async function standaloneAdmin(sql: string) {
+  const c = new pg.Client({ connectionString: testEnv().databaseUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
 
 async function gatewayUser(email: string): Promise<number> {
   const { rows } = await gw.query("INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id", [email]);
@@ -172,5 +184,46 @@ describe("the users list's groups (user_allowed_groups)", () => {
     expect(page.groups).toBe(false);
     expect(page.rows.length).toBeGreaterThan(0);
     expect(page.rows.every((u) => u.groups === null)).toBe(true);
+  });
+});
+
+describe("a least-privilege console role (docs/attached-grants.sql)", () => {
+  it("without the context grants: no warning, no groups, no error; with the script's grants: both work", async () => {
+    await standaloneAdmin(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ROLE}') THEN
+      CREATE ROLE "${ROLE}" LOGIN; END IF; END $$`);
+    const g = await group("priv-group", { exclusive: true });
+    const u = await gatewayUser("priv-user@groups.test");
+    await subscribe(u, g, "active");
+    await gw.query("INSERT INTO user_allowed_groups (user_id, group_id) VALUES ($1, $2)", [u, g]);
+    const asRole = new URL(url);
+    asRole.username = ROLE;
+    const pool = new pg.Pool({ connectionString: asRole.toString(), max: 2 });
+    try {
+      // Nothing granted on the gateway's context tables: the readers report nothing instead of failing.
+      expect(await hasActiveSubscription(pool, u)).toBe(false);
+      expect(await groupsAvailable(pool)).toBe(false);
+
+      const grants = spawnSync(
+        "psql",
+        [url, "-q", "-v", `console_role=${ROLE}`, "-v", "gateway_role=postgres", "-f", "docs/attached-grants.sql"],
+        // NOTICEs (the schema exists already) are not errors.
+        { encoding: "utf8", env: { ...process.env, PGOPTIONS: "-c client_min_messages=warning" } },
+      );
+      expect(grants.stderr).toBe("");
+      expect(grants.status).toBe(0);
+      expect(await hasActiveSubscription(pool, u)).toBe(true);
+      expect(await groupsAvailable(pool)).toBe(true);
+      // The users page's one statement, groups column included, runs as that role.
+      const page = await listUsersWithQuotas(UserListParamsSchema.parse({ q: "priv-user@groups.test" }), {
+        pool,
+        cache: null,
+        clock: new QuotaClock("Asia/Shanghai"),
+        groups: true,
+        platforms: ["anthropic"],
+      });
+      expect(page.rows.map((r) => r.groups)).toEqual([[{ id: g, name: "priv-group", exclusive: true }]]);
+    } finally {
+      await pool.end();
+    }
   });
 });
