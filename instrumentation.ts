@@ -11,6 +11,9 @@ export async function register() {
     // finishes usage ops that gateways parked (docs/consistency.md).
     const { appBilling } = await import("@/lib/quota/runtime");
     appBilling();
+    // Usage history (issue 15): attached, the usage_logs reader; both modes, the hourly downsampler.
+    const { startUsageHistory } = await import("@/lib/quota/history-runtime");
+    startUsageHistory();
   }
   if (!process.env.ADMIN_EMAIL || !process.env.ADMIN_PASSWORD) return;
   const { ensureBootstrapAdmin } = await import("@/lib/users/users");

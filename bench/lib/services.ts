@@ -28,6 +28,8 @@ export async function benchServices(name: string, o: { poolMax?: number } = {}):
     claimKey: "qc:bench:claim",
     log: progress,
     remoteEnv: "ALLOW_REMOTE_BENCH",
+    // BENCH_REDIS_DB=N: use only that (empty) db number, e.g. the one assigned to you on a shared machine
+    onlyRedisDb: process.env.BENCH_REDIS_DB ? Number(process.env.BENCH_REDIS_DB) : undefined,
   });
   s.assertLocal(baseDbUrl, "PostgreSQL");
   s.assertLocal(baseRedisUrl, "Redis");

@@ -54,6 +54,8 @@ export function throwawayServices(o: {
   claimTtlSeconds?: number;
   /** the environment scripts/migrate.mjs runs with (default process.env) */
   env?: NodeJS.ProcessEnv;
+  /** claim only this Redis database number (still only if empty) — for a machine shared by several people */
+  onlyRedisDb?: number;
 }) {
   let dbCreated = false;
   let redisDb: number | null = null;
@@ -98,7 +100,9 @@ export function throwawayServices(o: {
       r.on("error", () => {});
       await r.connect();
       try {
-        for (let n = 1; n <= 15 && redisDb === null; n++) {
+        const candidates = o.onlyRedisDb ? [o.onlyRedisDb] : Array.from({ length: 15 }, (_, i) => i + 1);
+        for (const n of candidates) {
+          if (redisDb !== null) break;
           await r.select(n);
           if ((await r.dbsize()) !== 0) continue;
           if ((await r.set(o.claimKey, o.runId, "EX", o.claimTtlSeconds ?? 3600, "NX")) === "OK") redisDb = n;
@@ -106,7 +110,12 @@ export function throwawayServices(o: {
       } finally {
         await r.quit();
       }
-      if (redisDb === null) throw new Error("no empty Redis database (1-15) to claim for this run");
+      if (redisDb === null)
+        throw new Error(
+          o.onlyRedisDb
+            ? `Redis database ${o.onlyRedisDb} is not empty: cannot claim it for this run`
+            : "no empty Redis database (1-15) to claim for this run",
+        );
       const u = new URL(o.baseRedisUrl);
       u.pathname = `/${redisDb}`;
       return u.toString();
