@@ -126,6 +126,9 @@ describe("attached mode: migrations touch only quota_console", () => {
         "console_audit_logs",
         "console_quota_versions",
         "console_sessions",
+        "usage_rollup_daily",
+        "usage_rollup_hourly",
+        "usage_rollup_watermarks",
       ]);
       // The standalone-only normalised-email index is not created on the gateway's users.
       expect(

@@ -67,6 +67,9 @@ describe("standalone upgrade from the public-schema layout", () => {
       "quota_console.console_audit_logs",
       "quota_console.console_quota_versions",
       "quota_console.console_sessions",
+      "quota_console.usage_rollup_daily",
+      "quota_console.usage_rollup_hourly",
+      "quota_console.usage_rollup_watermarks",
     ]);
     // Every row is still there.
     const counts = await q(`SELECT
