@@ -57,10 +57,13 @@ function declaredRole(action: BuiltAction): "admin" | "user" | null {
   const m = new RegExp(`export const ${action.name} = guardedAction\\(\\{\\s*role: "(admin|user)"`).exec(src);
   return m ? (m[1] as "admin" | "user") : null;
 }
-/** Same for route handlers: `export const GET = guardedRoute("admin" | "user", …)`. */
+/**
+ * Same for route handlers: `export const GET = guardedRoute("admin" | "user", …)`, also inside the
+ * security-header wrapper of routes the proxy skips (`withSecurityHeaders(guardedRoute(…))`).
+ */
 function declaredRouteRole(route: string): "admin" | "user" | null {
   const src = fs.readFileSync(`app${route}/route.ts`, "utf8");
-  const m = /export const GET = guardedRoute\(\s*"(admin|user)"/.exec(src);
+  const m = /export const GET = (?:withSecurityHeaders\(\s*)?guardedRoute\(\s*"(admin|user)"/.exec(src);
   return m ? (m[1] as "admin" | "user") : null;
 }
 const adminActions = actions.filter((a) => declaredRole(a) === "admin");
