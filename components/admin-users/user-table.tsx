@@ -81,9 +81,13 @@ export async function UserTable({
                     <div className="font-medium">{u.email}</div>
                     {u.username ? <div className="text-xs text-slate-500">{u.username}</div> : null}
                   </td>
-                  <td className="px-4 py-2">{isAuthSource(u.signupSource) ? ts(u.signupSource) : u.signupSource}</td>
-                  <td className="px-4 py-2">{u.role === "admin" ? tn("roleAdmin") : tn("roleUser")}</td>
-                  <td className="px-4 py-2">
+                  <td className="px-4 py-2 whitespace-nowrap">
+                    {isAuthSource(u.signupSource) ? ts(u.signupSource) : u.signupSource}
+                  </td>
+                  <td className="px-4 py-2 whitespace-nowrap">
+                    {u.role === "admin" ? tn("roleAdmin") : tn("roleUser")}
+                  </td>
+                  <td className="px-4 py-2 whitespace-nowrap">
                     <span
                       className={`rounded-full px-2 py-0.5 text-xs font-medium ${u.status === "active" ? "bg-green-50 text-green-800" : "bg-slate-200 text-slate-700"}`}
                     >

@@ -65,8 +65,9 @@ afterAll(async () => {
 });
 
 /**
- * Elements of `selector` whose text breaks into lines of one character (zh wrapped per character:
- * "普通/用户"), measured per character from the layout — a cell's own height is its row's.
+ * Elements of `selector` whose text breaks into lines of one character, or a short label that breaks
+ * at all (zh wrapped per character: "普通/用户", "禁/用"), measured per character from the layout —
+ * a cell's own height is its row's.
  */
 const wrapped = (page: Page, selector: string) =>
   page.evaluate((sel) => {
@@ -88,7 +89,9 @@ const wrapped = (page: Page, selector: string) =>
           lines.set(top, (lines.get(top) ?? 0) + 1);
         }
       }
-      if (lines.size >= 2 && Math.min(...lines.values()) === 1)
+      const chars = [...lines.values()].reduce((a, b) => a + b, 0);
+      // A short label ("普通用户", "禁用") on more than one line, or any line of one character.
+      if (lines.size >= 2 && (chars <= 6 || Math.min(...lines.values()) === 1))
         out.push(`${e.tagName.toLowerCase()} "${(e.textContent ?? "").trim()}": ${lines.size} lines`);
     }
     return out;
@@ -176,7 +179,14 @@ describe("admin users list", () => {
         await page.setViewportSize({ width, height: 900 });
         for (const path of ["/admin/users", "/admin/settings", "/admin/audit", "/admin/cache", "/dashboard"]) {
           await page.goto(`${base}/${locale}${path}`);
-          expect({ width, path, wrapped: await wrapped(page, "th, nav a, nav span") }).toEqual({
+          expect({
+            width,
+            path,
+            wrapped: await wrapped(
+              page,
+              'th, nav a, nav span, [data-testid^="user-row-"] td:is(:nth-child(2), :nth-child(3), :nth-child(4))',
+            ),
+          }).toEqual({
             width,
             path,
             wrapped: [],
