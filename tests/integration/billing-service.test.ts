@@ -388,22 +388,30 @@ describe("concurrency", () => {
    * their timeout and are parked in the journal (the ledger's design, docs/consistency.md) — recorded,
    * not yet in the row; the repairer writes them, so the sums are asserted once it has settled.
    */
-  async function recordAllThenSettle(u: number, platform: string) {
+  async function recordAllThenSettle(u: number, platform: string): Promise<{ parked: number }> {
     const results = await Promise.all(costs.map((cost) => b.service.recordUsage({ userId: u, platform, cost })));
     expect(results.filter((x) => !x.recorded)).toEqual([]);
     await b.repairer.settleAll();
     expect(await b.repairer.backlog()).toEqual({ journal: 0, memory: 0, outbox: 0 });
+    return { parked: results.filter((x) => x.parked).length };
   }
 
   it("500 concurrent recordUsage with the entry present: PostgreSQL and Redis equal the exact sum", async () => {
     const u = await user();
     await b.repo.upsertForUser(u, [{ platform: "anthropic", limits: L(1e6) }]);
     await b.service.checkUserPlatformQuotaEligibility(u, "anthropic"); // builds the entry
-    await recordAllThenSettle(u, "anthropic");
+    const { parked } = await recordAllThenSettle(u, "anthropic");
     expect((await rowText(c, u, "anthropic")).du).toBe((exact / 100).toFixed(10));
-    const redisUsage = Number(await r.hget(billingKeys.userPlatformQuota(u, "anthropic"), "daily_usage"));
-    expect(redisUsage).toBeCloseTo(exact / 100, 9);
-    expect(await r.hget(billingKeys.userPlatformQuota(u, "anthropic"), "version")).toBe("500");
+    const key = billingKeys.userPlatformQuota(u, "anthropic");
+    if (parked === 0) {
+      // Every increment reached the entry: 500 of them, nothing dropped.
+      expect(await r.hget(key, "version")).toBe("500");
+    } else {
+      // A parked op's late write drops the entry (direct mode: Redis is a cache of PostgreSQL,
+      // docs/consistency.md); the next check rebuilds it from the row.
+      await b.service.checkUserPlatformQuotaEligibility(u, "anthropic");
+    }
+    expect(Number(await r.hget(key, "daily_usage"))).toBeCloseTo(exact / 100, 9);
   });
 
   it("500 concurrent recordUsage with no entry and no row: PostgreSQL still equals the exact sum", async () => {
