@@ -178,6 +178,14 @@ export async function downsampleHistory(
          ON CONFLICT (user_id, day, platform) DO UPDATE SET cost = EXCLUDED.cost, requests = EXCLUDED.requests`,
         [clock.timeZone, d],
       );
+      // All users' totals of the day (the admin overview reads these, not a million daily rows).
+      await c.query(
+        `INSERT INTO usage_rollup_platform_daily AS t (day, platform, cost, requests, users)
+         SELECT day, platform, sum(cost), sum(requests), count(*) FROM usage_rollup_daily WHERE day = $1::date
+         GROUP BY day, platform
+         ON CONFLICT (day, platform) DO UPDATE SET cost = EXCLUDED.cost, requests = EXCLUDED.requests, users = EXCLUDED.users`,
+        [d],
+      );
     }
     // Only the expiring days just summed lose their hourly rows (a run cut short by maxDays deletes
     // up to where it got; the next run goes on).
@@ -192,10 +200,15 @@ export async function downsampleHistory(
     }
     let dailyDeleted = 0;
     if (retention.dailyDays !== null) {
-      const r = await c.query("DELETE FROM usage_rollup_daily WHERE day < ($1::timestamptz AT TIME ZONE $2)::date", [
-        new Date(dayStartBefore(clock, today, retention.dailyDays)),
-        clock.timeZone,
-      ]);
+      const before = [new Date(dayStartBefore(clock, today, retention.dailyDays)), clock.timeZone];
+      const r = await c.query(
+        "DELETE FROM usage_rollup_daily WHERE day < ($1::timestamptz AT TIME ZONE $2)::date",
+        before,
+      );
+      await c.query(
+        "DELETE FROM usage_rollup_platform_daily WHERE day < ($1::timestamptz AT TIME ZONE $2)::date",
+        before,
+      );
       dailyDeleted = r.rowCount ?? 0;
     }
     await c.query("COMMIT");
@@ -247,9 +260,9 @@ export type OverviewRow = HistoryRow & { users: number };
 
 /**
  * Every user's cost per quota day × platform over the last `days` days (admin overview). Finished
- * days come from usage_rollup_daily (an index-only scan of (day, platform, cost, requests)) once
- * downsampled; days not downsampled yet (today, or before the downsampler ran) from the hourly
- * buckets ((bucket_start, platform) index).
+ * days come from usage_rollup_platform_daily (one row per day × platform, written by the
+ * downsampler) once downsampled; days not downsampled yet (today, or before the downsampler ran)
+ * from the hourly buckets ((bucket_start, platform) index).
  */
 export async function overviewHistory(
   db: Queryable,
@@ -261,16 +274,15 @@ export async function overviewHistory(
   const from = dayStartBefore(clock, today, Math.max(0, opts.days - 1));
   const { rows } = await db.query<{ day: string; platform: string; cost: string; requests: string; users: string }>(
     `WITH d AS (
-       SELECT day, platform, sum(cost) AS cost, sum(requests) AS requests, count(*) AS users FROM usage_rollup_daily
+       SELECT day, platform, cost, requests, users FROM usage_rollup_platform_daily
        WHERE day >= ($1::timestamptz AT TIME ZONE $3)::date AND day < ($2::timestamptz AT TIME ZONE $3)::date
          AND ($4::text IS NULL OR platform = $4)
-       GROUP BY day, platform
      ), h AS (
        SELECT (bucket_start AT TIME ZONE $3)::date AS day, platform, sum(cost) AS cost, sum(requests) AS requests,
               count(DISTINCT user_id) AS users
        FROM usage_rollup_hourly
        WHERE bucket_start >= GREATEST($1::timestamptz,
-               COALESCE(((SELECT max(day) FROM usage_rollup_daily) + 1)::timestamp AT TIME ZONE $3, $1::timestamptz))
+               COALESCE(((SELECT max(day) FROM usage_rollup_platform_daily) + 1)::timestamp AT TIME ZONE $3, $1::timestamptz))
          AND ($4::text IS NULL OR platform = $4)
        GROUP BY 1, 2
      )

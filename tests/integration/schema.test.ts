@@ -55,6 +55,7 @@ describe("schemas", () => {
       "console_sessions",
       "usage_rollup_daily",
       "usage_rollup_hourly",
+      "usage_rollup_platform_daily",
       "usage_rollup_watermarks",
     ]);
   });

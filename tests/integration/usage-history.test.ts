@@ -316,6 +316,13 @@ describe("usage history: downsampling, retention and reads", () => {
         { day: "2026-12-02", platform: "openai", cost: "0.5000000000", requests: 1 },
         { day: "2026-12-03", platform: "openai", cost: "0.5000000000", requests: 1 },
       ]);
+      const { rows: totals } = await c.query<{ cost: string; users: string }>(
+        `SELECT t.cost::text, t.users::text FROM usage_rollup_platform_daily t WHERE t.day = '2026-11-28' AND t.platform = 'anthropic'`,
+      );
+      const { rows: sums } = await c.query<{ cost: string; users: string }>(
+        `SELECT sum(cost)::text AS cost, count(*)::text AS users FROM usage_rollup_daily WHERE day = '2026-11-28' AND platform = 'anthropic'`,
+      );
+      expect(totals).toEqual(sums); // all users' totals of a day = the sum of its daily rows
       const overview = await overviewHistory(b.pool, clock, { days: 30, now });
       const mine = overview.filter((o) => o.day === "2026-11-28");
       expect(mine.find((o) => o.platform === "anthropic")?.users).toBeGreaterThanOrEqual(1);
