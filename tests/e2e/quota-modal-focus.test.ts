@@ -150,7 +150,7 @@ describe("the per-user quota modal keeps focus where the admin put it", () => {
   for (const locale of ["en", "zh"] as const)
     it(`${locale}: on a 390×844 phone the modal is a full-screen sheet with Save on screen`, async () => {
       const viewport = { width: 390, height: 844 };
-      const { page, dialog } = await openModal({ locale, viewport });
+      const { page, dialog, cell } = await openModal({ locale, viewport });
       await screenshot(page, `quota-modal-phone-${locale}`);
       const box = await dialog.boundingBox();
       expect(box).toMatchObject({ x: 0, y: 0, width: 390, height: 844 });
@@ -167,6 +167,18 @@ describe("the per-user quota modal keeps focus where the admin put it", () => {
           return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === el;
         }),
       ).toBe(true);
+      // The save's toast is drawn inside the viewport, above the sheet (issue 13: toasts below it).
+      await cell("anthropic.daily").fill("9");
+      await save.click();
+      const toast = page.getByTestId("toast");
+      await expect.poll(() => toast.isVisible()).toBe(true);
+      const t = (await toast.boundingBox())!;
+      expect(t.x).toBeGreaterThanOrEqual(0);
+      expect(t.y).toBeGreaterThanOrEqual(0);
+      expect(t.x + t.width).toBeLessThanOrEqual(viewport.width);
+      expect(t.y + t.height).toBeLessThanOrEqual(viewport.height);
+      await screenshot(page, `quota-modal-phone-toast-${locale}`);
+      await c.query("UPDATE user_platform_quotas SET daily_limit_usd = 8 WHERE user_id = $1", [targetId]);
       await page.context().close();
     });
 });
