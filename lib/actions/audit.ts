@@ -7,8 +7,9 @@ import { fail, guardedAction } from "@/lib/actions/safe-action";
 import { undoAuditEntry } from "@/lib/audit/undo";
 
 /**
- * Admin: undo an audit entry (a per-user quota save or a quota defaults save) as a new audited
- * change restoring its "before" values; UNDO_CONFLICT when those values changed since. The role is
+ * Admin: undo an audit entry (a per-user quota save, a quota defaults save, a user's status or role
+ * change) as a new audited change restoring its "before" values; UNDO_CONFLICT when those values
+ * changed since. The role is
  * checked before the input is parsed (guardedAction).
  */
 export const undoAuditEntryAction = guardedAction({

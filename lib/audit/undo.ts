@@ -12,6 +12,7 @@ import { readQuotaVersion } from "@/lib/quota/version";
 import { sourceGrantKey, sourceQuotasKey, SYSTEM_QUOTAS_KEY } from "@/lib/settings/keys";
 import type { QuotaDefaultsForm, QuotaMap } from "@/lib/settings/quota-schema";
 import { readQuotaDefaults, saveQuotaDefaults } from "@/lib/settings/store";
+import { setUserRole, setUserStatus } from "@/lib/users/users";
 
 import type { AuditActor, AuditChange } from "./audit";
 
@@ -24,13 +25,32 @@ import type { AuditActor, AuditChange } from "./audit";
  * nothing, when any of those values is no longer the entry's "after" (changed since, by the
  * console, the gateway or SQL — an undo never overwrites a later change); a change landing between
  * this check and the write is caught by the writer's own version check (also UNDO_CONFLICT).
- * Values the entry did not touch are kept as they are now.
+ * Values the entry did not touch are kept as they are now. A user's status or role change is undone
+ * through setUserStatus / setUserRole with the entry's "after" as the expected value, checked under
+ * the same locks as any status or role change (so the last-admin and self rules still hold, and the
+ * gateway's users trigger fires as for any change).
  */
-export const UNDOABLE_ACTIONS = ["user.platform_quotas.update", "settings.quota_defaults.update"] as const;
+export const UNDOABLE_ACTIONS = [
+  "user.platform_quotas.update",
+  "settings.quota_defaults.update",
+  "user.status.update",
+  "user.role.update",
+] as const;
 
 export type UndoResult =
   | { ok: true; action: (typeof UNDOABLE_ACTIONS)[number]; changed: number }
-  | { ok: false; code: "NOT_FOUND" | "UNDO_UNSUPPORTED" | "UNDO_NOTHING" | "UNDO_CONFLICT" | "USER_NOT_FOUND" };
+  | {
+      ok: false;
+      code:
+        | "NOT_FOUND"
+        | "UNDO_UNSUPPORTED"
+        | "UNDO_NOTHING"
+        | "UNDO_CONFLICT"
+        | "USER_NOT_FOUND"
+        | "LAST_ADMIN"
+        | "CANNOT_DISABLE_SELF"
+        | "FORBIDDEN";
+    };
 
 type Entry = { id: number; action: string; targetType: string; targetId: string | null; changes: AuditChange[] };
 
@@ -161,6 +181,33 @@ async function undoQuotaDefaults(entry: Entry, actor: AuditActor): Promise<UndoR
   return { ok: true, action: "settings.quota_defaults.update", changed: r.changed };
 }
 
+/** Undo a user's status or role change: back to "before" while the user still has the entry's "after". */
+async function undoUserField(entry: Entry, actor: AuditActor, field: "status" | "role"): Promise<UndoResult> {
+  const userId = Number(entry.targetId);
+  const c = entry.changes.find((x) => x.key === field);
+  if (!Number.isSafeInteger(userId) || userId <= 0 || !c) return { ok: false, code: "UNDO_UNSUPPORTED" };
+  const undo = { ...actor, undoOf: entry.id };
+  if (field === "status") {
+    const ok = (v: unknown): v is "active" | "disabled" => v === "active" || v === "disabled";
+    if (!ok(c.before) || !ok(c.after)) return { ok: false, code: "UNDO_UNSUPPORTED" };
+    const r = await setUserStatus(userId, c.before, undo, { expect: c.after });
+    if (!r.ok) return { ok: false, code: undoCode(r.code) };
+    return { ok: true, action: "user.status.update", changed: 1 };
+  }
+  const ok = (v: unknown): v is "admin" | "user" => v === "admin" || v === "user";
+  if (!ok(c.before) || !ok(c.after)) return { ok: false, code: "UNDO_UNSUPPORTED" };
+  const r = await setUserRole(userId, c.before, undo, null, { expect: c.after });
+  if (!r.ok) return { ok: false, code: undoCode(r.code) };
+  return { ok: true, action: "user.role.update", changed: 1 };
+}
+
+function undoCode(code: string): Exclude<UndoResult, { ok: true }>["code"] {
+  if (code === "CONFLICT") return "UNDO_CONFLICT";
+  if (code === "NOT_FOUND") return "USER_NOT_FOUND";
+  if (code === "LAST_ADMIN" || code === "CANNOT_DISABLE_SELF" || code === "FORBIDDEN") return code;
+  return "UNDO_UNSUPPORTED";
+}
+
 /** Undo audit entry `entryId` as `actor` (an admin: the action checks the role). */
 export async function undoAuditEntry(
   entryId: number,
@@ -173,5 +220,8 @@ export async function undoAuditEntry(
   if (entry.action === "user.platform_quotas.update" && entry.targetType === "user")
     return undoUserQuotas(entry, actor, deps);
   if (entry.action === "settings.quota_defaults.update") return undoQuotaDefaults(entry, actor);
+  if (entry.action === "user.status.update" && entry.targetType === "user")
+    return undoUserField(entry, actor, "status");
+  if (entry.action === "user.role.update" && entry.targetType === "user") return undoUserField(entry, actor, "role");
   return { ok: false, code: "UNDO_UNSUPPORTED" };
 }

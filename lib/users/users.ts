@@ -1,6 +1,6 @@
 import "server-only";
 
-import { recordAudit } from "@/lib/audit/audit";
+import { recordAudit, type AuditActor } from "@/lib/audit/audit";
 import type { AuthSource } from "@/lib/auth-sources";
 import { emailAdvisoryLockKey, emailMatchSql, normalizeEmail } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
@@ -145,7 +145,10 @@ export async function ensureBootstrapAdmin(
   return { id: r.id, outcome };
 }
 
-type Actor = { id: number; email: string };
+/** Who changes; `undoOf`: the audit entry this change undoes (lib/audit/undo.ts). */
+type Actor = AuditActor;
+/** Undo's guard: the change applies only while the target still has this value (checked under the row lock). */
+type Expect<T> = { expect?: T };
 type Tx = Parameters<Parameters<ReturnType<typeof db>["$transaction"]>[0]>[0];
 
 /**
@@ -175,12 +178,14 @@ export async function setUserStatus(
   id: number,
   status: "active" | "disabled",
   actor: Actor,
-): Promise<{ ok: true; user: UserDto } | { ok: false; code: AdminRuleCode }> {
+  opts: Expect<"active" | "disabled"> = {},
+): Promise<{ ok: true; user: UserDto } | { ok: false; code: AdminRuleCode | "CONFLICT" }> {
   const result = await db().$transaction(async (tx) => {
     const locked = await lockAdminsAndTarget(tx, id);
     if (!locked) return { ok: false, code: "NOT_FOUND" } as const;
     const { target, activeAdmins } = locked;
     if (!activeAdmins.has(actor.id)) return { ok: false, code: "FORBIDDEN" } as const;
+    if (opts.expect !== undefined && target.status !== opts.expect) return { ok: false, code: "CONFLICT" } as const;
     if (status === "disabled" && id === actor.id) return { ok: false, code: "CANNOT_DISABLE_SELF" } as const;
     if (status === "disabled" && activeAdmins.has(id) && activeAdmins.size <= 1)
       return { ok: false, code: "LAST_ADMIN" } as const;
@@ -212,15 +217,17 @@ export async function setUserRole(
   role: "admin" | "user",
   actor: Actor,
   keepSessionTokenHash: string | null = null,
+  opts: Expect<"admin" | "user"> = {},
 ): Promise<
   | { ok: true; user: UserDto; endedSessions: number }
-  | { ok: false; code: Exclude<AdminRuleCode, "CANNOT_DISABLE_SELF"> }
+  | { ok: false; code: Exclude<AdminRuleCode, "CANNOT_DISABLE_SELF"> | "CONFLICT" }
 > {
   const result = await db().$transaction(async (tx) => {
     const locked = await lockAdminsAndTarget(tx, id);
     if (!locked) return { ok: false, code: "NOT_FOUND" } as const;
     const { target, activeAdmins } = locked;
     if (!activeAdmins.has(actor.id)) return { ok: false, code: "FORBIDDEN" } as const;
+    if (opts.expect !== undefined && target.role !== opts.expect) return { ok: false, code: "CONFLICT" } as const;
     if (role === "user" && activeAdmins.has(id) && activeAdmins.size <= 1)
       return { ok: false, code: "LAST_ADMIN" } as const;
     if (target.role === role) {

@@ -10,7 +10,7 @@ import { saveUserQuotas, type SaveQuotaInput } from "@/lib/quota/admin";
 import { readQuotaVersion } from "@/lib/quota/version";
 import type { QuotaDefaultsForm } from "@/lib/settings/quota-schema";
 import { readQuotaDefaults, saveQuotaDefaults } from "@/lib/settings/store";
-import { setUserStatus } from "@/lib/users/users";
+import { setUserRole, setUserStatus } from "@/lib/users/users";
 
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
@@ -199,11 +199,61 @@ describe("undo of a quota defaults change", () => {
     expect(await auditCount()).toBe(count);
   });
 
-  it("refuses what it cannot undo: a status change, an unknown entry", async () => {
-    expect((await setUserStatus(users[0], "disabled", admin)).ok).toBe(true);
-    const status = await lastEntry(users[0]);
-    expect(status.action).toBe("user.status.update");
-    expect(await undoAuditEntry(status.id, admin, deps())).toEqual({ ok: false, code: "UNDO_UNSUPPORTED" });
+  it("refuses what it cannot undo: a usage reset, an unknown entry", async () => {
+    await c.query(
+      `INSERT INTO console_audit_logs (actor_id, actor_email, action, target_type, target_id, changes)
+       VALUES ($1, $2, 'user.platform_quotas.reset', 'user', $3, '[{"key": "usage"}]')`,
+      [admin.id, admin.email, String(users[1])],
+    );
+    const reset = await lastEntry(users[1]);
+    expect(await undoAuditEntry(reset.id, admin, deps())).toEqual({ ok: false, code: "UNDO_UNSUPPORTED" });
     expect(await undoAuditEntry(2 ** 40, admin, deps())).toEqual({ ok: false, code: "NOT_FOUND" });
+  });
+});
+
+describe("undo of a user's status or role change", () => {
+  const statusOf = async (u: number) =>
+    (await c.query("SELECT status, role FROM users WHERE id = $1", [u])).rows[0] as { status: string; role: string };
+
+  it("re-enables a disabled user as a new audited change (undo_of); refused once the status changed again", async () => {
+    const u = users[0];
+    expect((await setUserStatus(u, "disabled", admin)).ok).toBe(true);
+    const disabled = await lastEntry(u);
+    expect(disabled.action).toBe("user.status.update");
+    expect(await undoAuditEntry(disabled.id, admin, deps())).toEqual({
+      ok: true,
+      action: "user.status.update",
+      changed: 1,
+    });
+    expect((await statusOf(u)).status).toBe("active");
+    const undone = await lastEntry(u);
+    expect(undone).toMatchObject({
+      action: "user.status.update",
+      undo_of: disabled.id,
+      changes: [{ key: "status", before: "disabled", after: "active" }],
+    });
+    // The entry's "after" (disabled) no longer holds: a second undo is refused, nothing written.
+    const before = await auditCount();
+    expect(await undoAuditEntry(disabled.id, admin, deps())).toEqual({ ok: false, code: "UNDO_CONFLICT" });
+    expect((await statusOf(u)).status).toBe("active");
+    expect(await auditCount()).toBe(before);
+  });
+
+  it("demotes a promoted user back; a role changed outside the console since makes the undo conflict", async () => {
+    const u = users[1];
+    const promoted = await setUserRole(u, "admin", admin);
+    expect(promoted.ok).toBe(true);
+    const entry = await lastEntry(u);
+    expect(await undoAuditEntry(entry.id, admin, deps())).toMatchObject({ ok: true, action: "user.role.update" });
+    expect((await statusOf(u)).role).toBe("user");
+    expect((await lastEntry(u)).undo_of).toBe(entry.id);
+    // A change made by SQL outside the console makes the undo conflict, too.
+    await c.query("UPDATE users SET role = 'admin' WHERE id = $1", [u]);
+    const again = await setUserRole(u, "user", admin);
+    expect(again.ok).toBe(true);
+    const demote = await lastEntry(u);
+    await c.query("UPDATE users SET role = 'admin' WHERE id = $1", [u]);
+    expect(await undoAuditEntry(demote.id, admin, deps())).toEqual({ ok: false, code: "UNDO_CONFLICT" });
+    await c.query("UPDATE users SET role = 'user' WHERE id = $1", [u]);
   });
 });
