@@ -8,9 +8,13 @@ import { TZ_COOKIE } from "@/i18n/time-zone";
 /**
  * Tells the server the viewer's time zone (cookie `qc_tz`), so that times rendered on the server —
  * reset times, "last changed" — are shown in the viewer's zone, as the client would show them.
- * Re-renders once when the zone is new or changed.
+ * `refresh`: re-render once when the zone is new or changed — only where the page shows such
+ * times (the console's pages). The root layout sets the cookie without it, so a first visit to the
+ * sign-in or register page (no times on them) is never re-rendered under a form being submitted;
+ * the pages behind them are then rendered with the zone from the start. Effects run children
+ * first, so on a console page its own instance (refresh) sees the cookie missing, not the root's.
  */
-export function TimeZoneCookie() {
+export function TimeZoneCookie({ refresh = false }: { refresh?: boolean }) {
   const router = useRouter();
   useEffect(() => {
     const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -21,7 +25,7 @@ export function TimeZoneCookie() {
       ?.slice(TZ_COOKIE.length + 1);
     if (current === encodeURIComponent(tz)) return;
     document.cookie = `${TZ_COOKIE}=${encodeURIComponent(tz)}; path=/; max-age=31536000; samesite=lax`;
-    router.refresh();
-  }, [router]);
+    if (refresh) router.refresh();
+  }, [router, refresh]);
   return null;
 }
