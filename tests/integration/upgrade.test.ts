@@ -69,6 +69,7 @@ describe("standalone upgrade from the public-schema layout", () => {
       "quota_console.console_sessions",
       "quota_console.usage_rollup_daily",
       "quota_console.usage_rollup_hourly",
+      "quota_console.usage_rollup_platform_daily",
       "quota_console.usage_rollup_watermarks",
     ]);
     // Every row is still there.
