@@ -6,12 +6,13 @@
 //   npm run usage-history -- rollup        attached: read new usage_logs rows into the rollup, until caught up
 //   npm run usage-history -- rollup --watch   … and keep going every USAGE_ROLLUP_INTERVAL_MS (5000)
 //   npm run usage-history -- downsample    sum finished days into daily rows, apply the retention
+//   npm run usage-history -- today         recompute today's all-users overview snapshot (the console does it every minute)
 //
 // Environment: DATABASE_URL (or a running `npm run demo`), QUOTA_TIMEZONE, USAGE_ROLLUP_BATCH_SIZE (5000),
 // USAGE_HISTORY_HOURLY_DAYS (90), USAGE_HISTORY_DAILY_DAYS (forever).
 import { parseArgs } from "node:util";
 
-import { downsampleHistory, historyRetentionFromEnv } from "@/lib/billing/history";
+import { downsampleHistory, historyRetentionFromEnv, refreshTodayOverview } from "@/lib/billing/history";
 import { createBillingRuntime } from "@/lib/billing/runtime";
 import { UsageLogRollup } from "@/lib/billing/usage-log-rollup";
 
@@ -22,8 +23,8 @@ const { positionals, values } = parseArgs({
   options: { watch: { type: "boolean", default: false } },
 });
 const command = positionals[0];
-if (command !== "rollup" && command !== "downsample") {
-  console.error("usage: npm run usage-history -- rollup [--watch] | downsample");
+if (command !== "rollup" && command !== "downsample" && command !== "today") {
+  console.error("usage: npm run usage-history -- rollup [--watch] | downsample | today");
   process.exit(2);
 }
 const env = serviceEnv();
@@ -39,7 +40,10 @@ const rt = createBillingRuntime({
 });
 
 try {
-  if (command === "downsample") {
+  if (command === "today") {
+    const r = await refreshTodayOverview(rt.pool, rt.clock);
+    console.log(r ? `today's overview: ${r.platforms} platform(s) in ${r.ms} ms` : "another instance is refreshing it");
+  } else if (command === "downsample") {
     const r = await downsampleHistory(rt.pool, rt.clock, historyRetentionFromEnv());
     console.log(`downsampled ${r.days} day(s); deleted ${r.hourlyDeleted} hourly and ${r.dailyDeleted} daily row(s)`);
   } else {

@@ -1,6 +1,11 @@
 import "server-only";
 
-import { downsampleHistory, historyRetentionFromEnv } from "@/lib/billing/history";
+import {
+  downsampleHistory,
+  historyRetentionFromEnv,
+  refreshTodayOverview,
+  TODAY_SNAPSHOT_EVERY_MS,
+} from "@/lib/billing/history";
 import { UsageLogRollup } from "@/lib/billing/usage-log-rollup";
 import { env } from "@/lib/config/env";
 
@@ -9,11 +14,12 @@ import { appBilling } from "./runtime";
 /**
  * The usage history's background work in every console instance (issue 15, docs/consistency.md
  * §7), next to the repairer: attached, the usage_logs reader (its watermark row lock makes the
- * instances take turns); both modes, the downsampler once an hour (an advisory lock: one at a time).
+ * instances take turns); both modes, the downsampler once an hour and today's overview snapshot
+ * once a minute (each behind an advisory lock: one instance at a time).
  * QC_HISTORY_WORKERS=off leaves both to `npm run usage-history` (or to a test).
  */
 const globalForHistory = globalThis as unknown as {
-  qcHistory?: { rollup: UsageLogRollup | null; timer: NodeJS.Timeout };
+  qcHistory?: { rollup: UsageLogRollup | null; timer: NodeJS.Timeout; today: NodeJS.Timeout };
 };
 
 const DOWNSAMPLE_EVERY_MS = 3_600_000;
@@ -42,5 +48,13 @@ export function startUsageHistory(): void {
   first.unref();
   const timer = setInterval(downsample, DOWNSAMPLE_EVERY_MS);
   timer.unref();
-  globalForHistory.qcHistory = { rollup, timer };
+  const today = setInterval(
+    () =>
+      void refreshTodayOverview(billing.pool, billing.clock).catch((e) =>
+        logger.warn("usage history: today's overview snapshot failed", { error: String(e) }),
+      ),
+    TODAY_SNAPSHOT_EVERY_MS,
+  );
+  today.unref();
+  globalForHistory.qcHistory = { rollup, timer, today };
 }

@@ -81,6 +81,8 @@ export async function getUserUsageHistory(
 
 export async function getUsageOverview(q: HistoryQuery, deps: QuotaDeps = appDeps()) {
   const { pool, clock } = deps.billing;
-  const usage = await overviewHistory(pool, clock, { days: q.days, platform: q.platform, now: deps.now });
-  return { time_zone: clock.timeZone, days: dayList(deps, q.days), usage };
+  const { rows, todayAsOf } = await overviewHistory(pool, clock, { days: q.days, platform: q.platform, now: deps.now });
+  // today_as_of: null when today's figures are live, else the instant of the snapshot they come from
+  // (a large installation: lib/billing/history.ts refreshTodayOverview).
+  return { time_zone: clock.timeZone, days: dayList(deps, q.days), usage: rows, today_as_of: todayAsOf };
 }

@@ -129,6 +129,7 @@ describe("attached mode: migrations touch only quota_console", () => {
         "usage_rollup_daily",
         "usage_rollup_hourly",
         "usage_rollup_platform_daily",
+        "usage_rollup_platform_today",
         "usage_rollup_watermarks",
       ]);
       // The standalone-only normalised-email index is not created on the gateway's users.

@@ -56,6 +56,7 @@ describe("schemas", () => {
       "usage_rollup_daily",
       "usage_rollup_hourly",
       "usage_rollup_platform_daily",
+      "usage_rollup_platform_today",
       "usage_rollup_watermarks",
     ]);
   });

@@ -70,6 +70,7 @@ describe("standalone upgrade from the public-schema layout", () => {
       "quota_console.usage_rollup_daily",
       "quota_console.usage_rollup_hourly",
       "quota_console.usage_rollup_platform_daily",
+      "quota_console.usage_rollup_platform_today",
       "quota_console.usage_rollup_watermarks",
     ]);
     // Every row is still there.

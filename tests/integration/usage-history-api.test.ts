@@ -70,5 +70,6 @@ describe("usage history API reads", () => {
     expect(Number(today?.cost)).toBeGreaterThanOrEqual(7);
     expect(today?.users).toBeGreaterThanOrEqual(1);
     expect(o.usage.every((u) => u.platform === "anthropic")).toBe(true);
+    expect(o.today_as_of).toBeNull(); // no snapshot (the workers are off here): today is live
   });
 });

@@ -2,7 +2,15 @@ import Redis from "ioredis";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { downsampleHistory, hourBucket, overviewHistory, userHistory } from "@/lib/billing/history";
+import {
+  downsampleHistory,
+  hourBucket,
+  overviewHistory,
+  refreshTodayOverview,
+  TODAY_LIVE_BELOW_MS,
+  TODAY_SNAPSHOT_FRESH_MS,
+  userHistory,
+} from "@/lib/billing/history";
 import { billingKeys } from "@/lib/billing/keys";
 import type { UsageSnapshot } from "@/lib/billing/quota-repo";
 import { QuotaClock } from "@/lib/billing/windows";
@@ -323,11 +331,68 @@ describe("usage history: downsampling, retention and reads", () => {
         `SELECT sum(cost)::text AS cost, count(*)::text AS users FROM usage_rollup_daily WHERE day = '2026-11-28' AND platform = 'anthropic'`,
       );
       expect(totals).toEqual(sums); // all users' totals of a day = the sum of its daily rows
-      const overview = await overviewHistory(b.pool, clock, { days: 30, now });
+      const overview = (await overviewHistory(b.pool, clock, { days: 30, now })).rows;
       const mine = overview.filter((o) => o.day === "2026-11-28");
       expect(mine.find((o) => o.platform === "anthropic")?.users).toBeGreaterThanOrEqual(1);
       expect(Number(mine.find((o) => o.platform === "openai")?.cost)).toBeGreaterThanOrEqual(1);
     } finally {
+      await b.close();
+    }
+  });
+
+  it("today's overview: live while aggregating is cheap, the minute's snapshot when it is not, live again once the snapshot is stale", async () => {
+    const b = makeBilling({ timeZone: TZ });
+    try {
+      const [u, v] = await newUsers(b, "hist-today", 2);
+      await c.query("DELETE FROM usage_rollup_platform_today");
+      const todayOf = async () => {
+        const o = await overviewHistory(b.pool, clock, { days: 1, platform: "gemini" });
+        return { asOf: o.todayAsOf, rows: o.rows.map((r) => [r.platform, r.cost, r.requests, r.users]) };
+      };
+      const liveTotals = async () => {
+        const { rows } = await c.query<{ cost: string; requests: string; users: string }>(
+          `SELECT sum(cost)::text AS cost, sum(requests)::text AS requests, count(DISTINCT user_id)::text AS users
+           FROM usage_rollup_hourly WHERE platform = 'gemini' AND bucket_start >= $1`,
+          [new Date(clock.startOfDay(Date.now()))],
+        );
+        return [["gemini", rows[0].cost, Number(rows[0].requests), Number(rows[0].users)]];
+      };
+      await b.repo.incrementUsageWithReset(u, "gemini", 0.125, Date.now());
+      await b.repo.incrementUsageWithReset(v, "gemini", 0.25, Date.now());
+      const live = await liveTotals();
+      expect(await todayOf()).toEqual({ asOf: null, rows: live }); // no snapshot: live
+
+      const refreshed = await refreshTodayOverview(b.pool, clock);
+      expect(refreshed).not.toBeNull();
+      const { rows: snap } = await c.query<{ compute_ms: number; computed_at: Date }>(
+        "SELECT compute_ms, computed_at FROM usage_rollup_platform_today WHERE platform = 'gemini'",
+      );
+      expect(snap).toHaveLength(1);
+      expect(snap[0].compute_ms).toBeGreaterThanOrEqual(0);
+      // A fresh snapshot that was cheap to compute: the overview stays live (exact at once).
+      await c.query("UPDATE usage_rollup_platform_today SET compute_ms = $1", [TODAY_LIVE_BELOW_MS - 1]);
+      expect(await todayOf()).toEqual({ asOf: null, rows: live });
+
+      // A slow aggregation (a large installation) makes the fresh snapshot the source of today:
+      await c.query("UPDATE usage_rollup_platform_today SET compute_ms = $1", [TODAY_LIVE_BELOW_MS]);
+      await b.repo.incrementUsageWithReset(u, "gemini", 1, Date.now()); // after the snapshot
+      const fromSnapshot = await todayOf();
+      expect(fromSnapshot.asOf).toBe(snap[0].computed_at.toISOString());
+      expect(fromSnapshot.rows).toEqual(live); // the snapshot's figures, without the later cost
+      expect(await liveTotals()).not.toEqual(live);
+
+      // The next refresh holds it; a snapshot past TODAY_SNAPSHOT_FRESH_MS is ignored (live again).
+      await refreshTodayOverview(b.pool, clock);
+      await c.query("UPDATE usage_rollup_platform_today SET compute_ms = $1", [TODAY_LIVE_BELOW_MS]);
+      expect((await todayOf()).rows).toEqual(await liveTotals());
+      await c.query(
+        "UPDATE usage_rollup_platform_today SET computed_at = computed_at - $1 * interval '1 millisecond'",
+        [TODAY_SNAPSHOT_FRESH_MS + 1],
+      );
+      await b.repo.incrementUsageWithReset(v, "gemini", 2, Date.now());
+      expect(await todayOf()).toEqual({ asOf: null, rows: await liveTotals() });
+    } finally {
+      await c.query("DELETE FROM usage_rollup_platform_today");
       await b.close();
     }
   });
