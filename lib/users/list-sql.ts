@@ -57,19 +57,95 @@ export type QuotaSortKey = (typeof QUOTA_SORTS)[number];
 
 const isQuotaSort = (s: string): s is QuotaSortKey => (QUOTA_SORTS as readonly string[]).includes(s);
 
+/** Positional parameters of one statement: `add(v)` appends v and answers its `$n`. */
+export class SqlParams {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
 /**
- * k: the key per user with a non-zero one, from current rows only ($7 day start, $8 week start,
- * $13 = now − 720 h); each branch is one range of one window-start index.
+ * The instants the lazy-zero rules compare window starts with, each a parameter of `sql` added
+ * when first used (PostgreSQL refuses a parameter the statement never names: it cannot type it).
  */
-function quotaKeySql(sort: QuotaSortKey): string {
+function windowBounds(sql: SqlParams, clock: QuotaClock, now: number) {
+  const once = (value: () => Date) => {
+    let name: string | undefined;
+    return () => (name ??= sql.add(value()));
+  };
+  const day = once(() => new Date(clock.startOfDay(now)));
+  const week = once(() => new Date(clock.startOfWeek(now)));
+  // a monthly window is current while now − start < 720 h (start > now − 720 h)
+  const month = once(() => new Date(now - 720 * 3600_000));
+  return {
+    get day() {
+      return day();
+    },
+    get week() {
+      return week();
+    },
+    get month() {
+      return month();
+    },
+  };
+}
+
+/** The list's filters (UserPageFilter without sort and page): what bulk selection reuses. */
+export type UserFilter = Pick<UserPageFilter, "q" | "role" | "status" | "source" | "limit" | "over80">;
+
+/**
+ * The users list's filter as SQL conditions on `users` aliased `alias` (AND-joined, always
+ * including "not soft-deleted"), with their parameters appended to `sql` — the ONE definition of
+ * "the users this filter selects", for the list (userPageQuery) and bulk selection alike:
+ *
+ *   const sql = new SqlParams();
+ *   const where = userFilterSql(filter, clock, Date.now(), sql);
+ *   pool.query(`SELECT u.id FROM users u WHERE ${where}`, sql.values);
+ *
+ * Only the filters that are set become conditions (no `$n IS NULL OR …`), so every filter gets a
+ * plan of its own. "Over 80 %" reads the database usage with the read APIs' lazy-zero rules (a
+ * rolled-over window counts 0, a window never started does not), which lags Redis only in flusher mode; a 0 limit is a disabled
+ * window and never "over".
+ */
+export function userFilterSql(f: UserFilter, clock: QuotaClock, now: number, sql: SqlParams, alias = "u"): string {
+  const u = alias;
+  const where = [`${u}.deleted_at IS NULL`];
+  if (f.q) {
+    const p = sql.add(searchPattern(f.q));
+    where.push(`(${u}.email ILIKE ${p} OR ${u}.username ILIKE ${p})`);
+  }
+  if (f.role) where.push(`${u}.role = ${sql.add(f.role)}`);
+  if (f.status) where.push(`${u}.status = ${sql.add(f.status)}`);
+  if (f.source) where.push(`${u}.signup_source = ${sql.add(f.source)}`);
+  if (f.limit === "1")
+    where.push(`EXISTS (SELECT 1 FROM user_platform_quotas q WHERE q.user_id = ${u}.id AND q.deleted_at IS NULL
+        AND (q.daily_limit_usd IS NOT NULL OR q.weekly_limit_usd IS NOT NULL OR q.monthly_limit_usd IS NOT NULL))`);
+  if (f.over80 === "1") {
+    const b = windowBounds(sql, clock, now);
+    where.push(`EXISTS (SELECT 1 FROM user_platform_quotas q WHERE q.user_id = ${u}.id AND q.deleted_at IS NULL AND (
+         (q.daily_limit_usd > 0 AND (q.daily_window_start IS NULL OR q.daily_window_start >= ${b.day}) AND q.daily_usage_usd >= 0.8 * q.daily_limit_usd)
+      OR (q.weekly_limit_usd > 0 AND (q.weekly_window_start IS NULL OR q.weekly_window_start >= ${b.week}) AND q.weekly_usage_usd >= 0.8 * q.weekly_limit_usd)
+      OR (q.monthly_limit_usd > 0 AND (q.monthly_window_start IS NULL OR q.monthly_window_start > ${b.month}) AND q.monthly_usage_usd >= 0.8 * q.monthly_limit_usd)))`);
+  }
+  return where.join("\n       AND ");
+}
+
+/**
+ * k: the key per user with a non-zero one, from current rows only; each branch is one range of
+ * one window-start index.
+ */
+function quotaKeySql(sort: QuotaSortKey, b: ReturnType<typeof windowBounds>): string {
+  // functions: a bound becomes a parameter only where a branch names it
   const cur = {
-    daily: "q.daily_window_start >= $7",
-    weekly: "q.weekly_window_start >= $8",
-    monthly: "q.monthly_window_start > $13",
+    daily: () => `q.daily_window_start >= ${b.day}`,
+    weekly: () => `q.weekly_window_start >= ${b.week}`,
+    monthly: () => `q.monthly_window_start > ${b.month}`,
   };
   const spend = (w: keyof typeof cur) =>
     `SELECT q.user_id, sum(q.${w}_usage_usd) AS sort_key FROM user_platform_quotas q
-       WHERE q.deleted_at IS NULL AND ${cur[w]} AND q.${w}_usage_usd > 0 GROUP BY q.user_id`;
+       WHERE q.deleted_at IS NULL AND ${cur[w]()} AND q.${w}_usage_usd > 0 GROUP BY q.user_id`;
   switch (sort) {
     case "spend_day":
       return spend("daily");
@@ -80,7 +156,7 @@ function quotaKeySql(sort: QuotaSortKey): string {
     case "cap": {
       const ratio = (w: keyof typeof cur) =>
         `SELECT q.user_id, q.${w}_usage_usd / q.${w}_limit_usd AS r FROM user_platform_quotas q
-           WHERE q.deleted_at IS NULL AND ${cur[w]} AND q.${w}_limit_usd > 0`;
+           WHERE q.deleted_at IS NULL AND ${cur[w]()} AND q.${w}_limit_usd > 0`;
       return `SELECT w.user_id, max(w.r) AS sort_key FROM (
          ${ratio("daily")} UNION ALL ${ratio("weekly")} UNION ALL ${ratio("monthly")}
        ) w GROUP BY w.user_id`;
@@ -131,8 +207,10 @@ export function userPageQuery(
   /** each user's gateway groups as a column too (only where the gateway's tables exist) */
   withGroups = false,
 ): { text: string; values: unknown[] } {
+  const sql = new SqlParams();
+  const where = userFilterSql(params, clock, now, sql);
   const sort = params.sort;
-  const keyed = isQuotaSort(sort) ? quotaKeySql(sort) : null;
+  const keyed = isQuotaSort(sort) ? quotaKeySql(sort, windowBounds(sql, clock, now)) : null;
   const dir = params.dir === "asc" ? "ASC" : "DESC";
   // p's ORDER BY names its output column sort_key (k's own column of that name is the null one).
   const order = isQuotaSort(sort)
@@ -143,23 +221,15 @@ export function userPageQuery(
   const pFrom = keyed
     ? "SELECT f.*, coalesce(k.sort_key, 0) AS sort_key, count(*) OVER () AS total FROM f LEFT JOIN k ON k.user_id = f.id"
     : "SELECT f.*, count(*) OVER () AS total FROM f";
+  const limit = sql.add(USER_PAGE_SIZE);
+  const offset = sql.add((params.page - 1) * USER_PAGE_SIZE);
+  const order$ = sql.add([...platforms]);
   const text = `WITH f AS (
        SELECT u.id, u.email, u.username, u.role, u.status, u.balance, u.signup_source, u.created_at
        FROM users u
-       WHERE u.deleted_at IS NULL
-         AND ($1::text IS NULL OR u.email ILIKE $1 OR u.username ILIKE $1)
-         AND ($2::text = '' OR u.role = $2)
-         AND ($3::text = '' OR u.status = $3)
-         AND ($4::text = '' OR u.signup_source = $4)
-         AND (NOT $5::bool OR EXISTS (SELECT 1 FROM user_platform_quotas q WHERE q.user_id = u.id AND q.deleted_at IS NULL
-               AND (q.daily_limit_usd IS NOT NULL OR q.weekly_limit_usd IS NOT NULL OR q.monthly_limit_usd IS NOT NULL)))
-         AND (NOT $6::bool OR EXISTS (SELECT 1 FROM user_platform_quotas q WHERE q.user_id = u.id AND q.deleted_at IS NULL AND (
-               (q.daily_limit_usd > 0 AND (CASE WHEN q.daily_window_start < $7 THEN 0 ELSE q.daily_usage_usd END) >= 0.8 * q.daily_limit_usd)
-            OR (q.weekly_limit_usd > 0 AND (CASE WHEN q.weekly_window_start < $8 THEN 0 ELSE q.weekly_usage_usd END) >= 0.8 * q.weekly_limit_usd)
-            OR (q.monthly_limit_usd > 0 AND (CASE WHEN $9 - q.monthly_window_start >= interval '720 hours' THEN 0 ELSE q.monthly_usage_usd END)
-                  >= 0.8 * q.monthly_limit_usd))))
+       WHERE ${where}
      )${k}, p AS (
-       ${pFrom} ORDER BY ${order("f")} LIMIT $10 OFFSET $11
+       ${pFrom} ORDER BY ${order("f")} LIMIT ${limit} OFFSET ${offset}
      )
      SELECT p.id, p.email, p.username, p.role, p.status, p.balance::text AS balance, p.signup_source, p.created_at, p.total,
        COALESCE((SELECT json_agg(json_build_object(
@@ -167,7 +237,7 @@ export function userPageQuery(
            'dl', q.daily_limit_usd::float8, 'wl', q.weekly_limit_usd::float8, 'ml', q.monthly_limit_usd::float8,
            'du', q.daily_usage_usd::float8, 'wu', q.weekly_usage_usd::float8, 'mu', q.monthly_usage_usd::float8,
            'ds', q.daily_window_start, 'ws', q.weekly_window_start, 'ms', q.monthly_window_start)
-         ORDER BY array_position($12::text[], q.platform::text) NULLS LAST, q.platform)
+         ORDER BY array_position(${order$}::text[], q.platform::text) NULLS LAST, q.platform)
          FROM user_platform_quotas q WHERE q.user_id = p.id AND q.deleted_at IS NULL), '[]'::json) AS quotas${
            withGroups
              ? `,
@@ -175,23 +245,7 @@ export function userPageQuery(
              : ""
          }
      FROM p ORDER BY ${order("p")}`;
-  const values = [
-    params.q ? searchPattern(params.q) : null,
-    params.role,
-    params.status,
-    params.source,
-    params.limit === "1",
-    params.over80 === "1",
-    new Date(clock.startOfDay(now)),
-    new Date(clock.startOfWeek(now)),
-    new Date(now),
-    USER_PAGE_SIZE,
-    (params.page - 1) * USER_PAGE_SIZE,
-    [...platforms],
-    // $13 only where the statement names it (PostgreSQL refuses a parameter it cannot type).
-    ...(keyed && /\$13\b/.test(keyed) ? [new Date(now - 720 * 3600_000)] : []),
-  ];
-  return { text, values };
+  return { text, values: sql.values };
 }
 
 /**
