@@ -14,6 +14,9 @@ export async function register() {
     // Usage history (issue 15): attached, the usage_logs reader; both modes, the hourly downsampler.
     const { startUsageHistory } = await import("@/lib/quota/history-runtime");
     startUsageHistory();
+    // The polled quota read served outside Next's handler by scripts/serve.mjs (lib/api/fast-path.ts).
+    const { registerFastPaths } = await import("@/lib/api/fast-path");
+    registerFastPaths();
   }
   if (!process.env.ADMIN_EMAIL || !process.env.ADMIN_PASSWORD) return;
   const { ensureBootstrapAdmin } = await import("@/lib/users/users");

@@ -8,6 +8,8 @@
 //      the same reads (cookie HMAC, session lookup, quota query, Redis pipeline) with the app's code
 //      and pg / ioredis clients; its req/s and server CPU per request beside the app's. Targets
 //      (printed): <= 1.0 ms server CPU per request, >= 0.5x the raw req/s, at concurrency 50.
+//      `npm start` answers this path outside Next (lib/api/fast-path.ts); QC_FAST_PATHS=off in this
+//      process's environment measures Next's route instead (the server inherits it).
 //      Second baseline: GET /api/v1/me (session check + one user read, no quotas)
 //      at the same concurrency — what the framework, the session and the pool cost without the quota
 //      read; the ratio is printed.

@@ -29,7 +29,19 @@ const app = next({ dev: false, dir: root, hostname, port });
 const handle = app.getRequestHandler();
 await app.prepare();
 
+// Fast paths: pathname → node:http handler, registered by instrumentation.ts (lib/api/fast-path.ts:
+// the polled quota read, compiled by `next build` from the modules its Next route uses, answered
+// without Next's per-request machinery). Next runs instrumentation on its first request, so the
+// map is looked up per request; until then Next's route answers, as it does for every other URL.
+// Only the exact pathname (any query string) matches. QC_FAST_PATHS=off sends everything to Next.
+const FAST_PATHS = Symbol.for("quota-console.fast-paths");
+const fastPathsOn = process.env.QC_FAST_PATHS !== "off";
+
 const server = http.createServer((req, res) => {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  const fast = fastPathsOn ? globalThis[FAST_PATHS]?.get(q < 0 ? url : url.slice(0, q)) : undefined;
+  if (fast) return void fast(req, res);
   req.headers[peerHeader] = req.socket.remoteAddress ?? "";
   void handle(req, res);
 });

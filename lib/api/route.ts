@@ -1,18 +1,15 @@
 import "server-only";
 
-import { randomUUID } from "node:crypto";
 import { unstable_rethrow } from "next/navigation";
-import { NextResponse } from "next/server";
+import type { NextResponse } from "next/server";
 
 import { requireApiUser } from "@/lib/auth/guards";
 import type { Role, SessionUser } from "@/lib/auth/session";
-import { env } from "@/lib/config/env";
-import { newNonce, securityHeaders } from "@/lib/security/headers";
 
-import { isBackendUnavailable } from "./errors";
+import { failureEnvelope, methodNotAllowedEnvelope, responseSecurityHeaders } from "./envelope";
+import { envelopeResponse } from "./response";
 
-/** Seconds a client should wait before retrying after a 503 (the pools' reconnect horizon). */
-export const RETRY_AFTER_SECONDS = 5;
+export { RETRY_AFTER_SECONDS } from "./envelope";
 
 /**
  * Every route handler under app/api is wrapped in this, so a thrown error never becomes Next's
@@ -55,21 +52,7 @@ export function guardedRoute<C>(
 
 /** The JSON envelope for an error a handler threw (exported for handlers that catch themselves). */
 export function routeErrorResponse(e: unknown, req?: unknown): NextResponse {
-  const where = describeRequest(req);
-  if (isBackendUnavailable(e)) {
-    // One line, no stack: during an outage every request lands here.
-    console.warn(`[api] ${where}: backend unavailable (${shortReason(e)})`);
-    return NextResponse.json(
-      { code: 503, message: "SERVICE_UNAVAILABLE", reason: "BACKEND_UNAVAILABLE" },
-      { status: 503, headers: { "Retry-After": String(RETRY_AFTER_SECONDS), "Cache-Control": "no-store" } },
-    );
-  }
-  const errorId = randomUUID();
-  console.error(`[api] ${where}: unexpected error ${errorId}`, e);
-  return NextResponse.json(
-    { code: 500, message: "INTERNAL_ERROR", error_id: errorId },
-    { status: 500, headers: { "Cache-Control": "no-store" } },
-  );
+  return envelopeResponse(failureEnvelope(e, describeRequest(req)));
 }
 
 function describeRequest(req: unknown): string {
@@ -79,11 +62,6 @@ function describeRequest(req: unknown): string {
   } catch {
     return req.method;
   }
-}
-
-function shortReason(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.replace(/\s+/g, " ").trim().slice(-200);
 }
 
 /**
@@ -98,11 +76,7 @@ export function withSecurityHeaders<A extends unknown[]>(
 ): (...args: A) => Promise<Response> {
   return async (...args: A) => {
     const res = await handler(...args);
-    const headers = securityHeaders({
-      nonce: newNonce(),
-      dev: process.env.NODE_ENV === "development",
-      secure: env().cookieSecure,
-    });
+    const headers = responseSecurityHeaders();
     for (const name in headers) res.headers.set(name, headers[name]);
     return res;
   };
@@ -110,9 +84,4 @@ export function withSecurityHeaders<A extends unknown[]>(
 
 /** 405 for a method the route does not serve (Next's own 405 / OPTIONS answers would bypass withSecurityHeaders). */
 export const methodNotAllowed = (allow: string) =>
-  withSecurityHeaders(() =>
-    NextResponse.json(
-      { code: 405, message: "METHOD_NOT_ALLOWED" },
-      { status: 405, headers: { Allow: allow, "Cache-Control": "no-store" } },
-    ),
-  );
+  withSecurityHeaders(() => envelopeResponse(methodNotAllowedEnvelope(allow)));

@@ -2,7 +2,10 @@ import "server-only";
 
 import { getLocale } from "next-intl/server";
 import { forbidden, redirect } from "next/navigation";
-import { NextResponse } from "next/server";
+import type { NextResponse } from "next/server";
+
+import { forbiddenEnvelope, unauthenticatedEnvelope } from "@/lib/api/envelope";
+import { envelopeResponse } from "@/lib/api/response";
 
 import { getSessionUser, type SessionUser } from "./session";
 
@@ -28,9 +31,7 @@ export async function requireApiUser(
   role: "user" | "admin" = "user",
 ): Promise<{ user: SessionUser; denied?: undefined } | { user?: undefined; denied: NextResponse }> {
   const user = await getSessionUser();
-  if (!user) return { denied: NextResponse.json({ code: 401, message: "UNAUTHENTICATED" }, { status: 401 }) };
-  if (role === "admin" && user.role !== "admin") {
-    return { denied: NextResponse.json({ code: 403, message: "FORBIDDEN" }, { status: 403 }) };
-  }
+  if (!user) return { denied: envelopeResponse(unauthenticatedEnvelope()) };
+  if (role === "admin" && user.role !== "admin") return { denied: envelopeResponse(forbiddenEnvelope()) };
   return { user };
 }

@@ -4,9 +4,10 @@ import { cookies } from "next/headers";
 import { cache } from "react";
 
 import { env } from "@/lib/config/env";
-import { db, pgPool } from "@/lib/db/client";
+import { db } from "@/lib/db/client";
 
-import { forgetSession, lookupSession } from "./session-cache";
+import { forgetSession } from "./session-cache";
+import { sessionCookieName, userOfSessionCookie } from "./session-cookie";
 import { hashSessionToken, newSessionToken, signSessionToken, verifySessionCookie } from "./token";
 
 export type Role = "admin" | "user";
@@ -19,10 +20,7 @@ export type SessionUser = {
   role: Role;
 };
 
-/** `__Host-` binds the cookie to this origin and path (only allowed with Secure). */
-export function sessionCookieName(): string {
-  return env().cookieSecure ? "__Host-qc_session" : "qc_session";
-}
+export { sessionCookieName };
 
 /** Create a session row and set the cookie (httpOnly, SameSite=Lax, Secure in production). */
 export async function createSession(userId: bigint, meta: { ip: string | null; userAgent: string | null }) {
@@ -52,12 +50,9 @@ export async function createSession(userId: bigint, meta: { ip: string | null; u
  * session, and a disabled or deleted user all read as "not signed in". Cached per request, and
  * across requests for at most SESSION_CACHE_TTL_MS (lib/auth/session-cache.ts states the bound).
  */
-export const getSessionUser = cache(async (): Promise<SessionUser | null> => {
-  const raw = (await cookies()).get(sessionCookieName())?.value;
-  const token = verifySessionCookie(raw, env().sessionSecret);
-  if (!token) return null;
-  return lookupSession(pgPool(), hashSessionToken(token));
-});
+export const getSessionUser = cache(async (): Promise<SessionUser | null> =>
+  userOfSessionCookie((await cookies()).get(sessionCookieName())?.value),
+);
 
 /**
  * Revoke this request's session (row and cookie). The cookie is expired with the attributes it
