@@ -351,17 +351,26 @@ export async function overviewHistory(
        WHERE (SELECT at FROM snap) IS NOT NULL AND day = ($2::timestamptz AT TIME ZONE $3)::date
          AND ($4::text IS NULL OR platform = $4)
      ), h AS (
+       -- finished days not downsampled yet: a range of the (bucket_start, platform) index
        SELECT (bucket_start AT TIME ZONE $3)::date AS day, platform, sum(cost) AS cost, sum(requests) AS requests,
               count(DISTINCT user_id) AS users
        FROM usage_rollup_hourly
        WHERE bucket_start >= GREATEST($1::timestamptz,
                COALESCE(((SELECT max(day) FROM usage_rollup_platform_daily) + 1)::timestamp AT TIME ZONE $3, $1::timestamptz))
-         AND (bucket_start < $2::timestamptz OR (SELECT at FROM snap) IS NULL)
+         AND bucket_start < $2::timestamptz
          AND ($4::text IS NULL OR platform = $4)
        GROUP BY 1, 2
+     ), l AS (
+       -- today live, only without a usable snapshot (a one-time filter: with one, not scanned at all)
+       SELECT ($2::timestamptz AT TIME ZONE $3)::date AS day, platform, sum(cost) AS cost, sum(requests) AS requests,
+              count(DISTINCT user_id) AS users
+       FROM usage_rollup_hourly
+       WHERE (SELECT at FROM snap) IS NULL AND bucket_start >= $2::timestamptz
+         AND ($4::text IS NULL OR platform = $4)
+       GROUP BY 2
      )
      SELECT day::text AS day, platform, cost::text AS cost, requests::text AS requests, users::text AS users, NULL AS as_of
-     FROM (SELECT * FROM d UNION ALL SELECT * FROM t UNION ALL SELECT * FROM h) u
+     FROM (SELECT * FROM d UNION ALL SELECT * FROM t UNION ALL SELECT * FROM h UNION ALL SELECT * FROM l) u
      UNION ALL
      SELECT '', NULL, '0', '0', '0', (SELECT at FROM snap)::text WHERE (SELECT at FROM snap) IS NOT NULL
      ORDER BY 1, 2`,
