@@ -17,6 +17,9 @@ export async function register() {
     // The polled quota read served outside Next's handler by scripts/serve.mjs (lib/api/fast-path.ts).
     const { registerFastPaths } = await import("@/lib/api/fast-path");
     registerFastPaths();
+    // Bulk operations (issue 16): this instance's worker takes started jobs and ones whose instance died.
+    const { startBulkWorker } = await import("@/lib/bulk/runtime");
+    startBulkWorker();
   }
   if (!process.env.ADMIN_EMAIL || !process.env.ADMIN_PASSWORD) return;
   const { ensureBootstrapAdmin } = await import("@/lib/users/users");

@@ -2,6 +2,8 @@ import "server-only";
 
 import { ledgerStatus, type LedgerStatus } from "@/lib/billing/ledger-status";
 import { pendingInvalidations } from "@/lib/billing/outbox";
+import { activeBulkJobs } from "@/lib/bulk/engine";
+import type { BulkJobProgress } from "@/lib/bulk/types";
 import { db, pgPool } from "@/lib/db/client";
 import { gatewayStatus, type GatewayStatus } from "@/lib/db/gateway-mode";
 import { redis } from "@/lib/redis/client";
@@ -17,6 +19,8 @@ export type Health = {
   ledger: LedgerStatus | null;
   /** standalone or attached to the gateway's database, and the attached-mode schema check (lib/db/compat.ts). */
   gateway: GatewayStatus | null;
+  /** bulk operations still running (lib/bulk): each job's progress, users done of total */
+  bulk: { running: Array<Pick<BulkJobProgress, "id" | "kind" | "state" | "total" | "done" | "conflicts">> } | null;
   time: string;
 };
 
@@ -63,13 +67,14 @@ async function probe(): Promise<Health> {
     timed(() => db().$queryRaw`SELECT 1`, 2000),
     r ? timed(() => r.ping(), 1000) : Promise.resolve<ServiceHealth>({ status: "disabled", latencyMs: null }),
   ]);
-  const [pending, ledger, gateway] = await Promise.all([
+  const [pending, ledger, gateway, bulk] = await Promise.all([
     database.status === "up" && r ? within(pendingInvalidations(pgPool()), 2000) : Promise.resolve(null),
     within(
       ledgerStatus({ pool: database.status === "up" ? pgPool() : null, redis: cache.status === "up" ? r : null }),
       2000,
     ),
     database.status === "up" ? within(gatewayStatus(), 2000) : Promise.resolve(null),
+    database.status === "up" ? within(activeBulkJobs(pgPool()), 2000) : Promise.resolve(null),
   ]);
   const backlog = ledger ? (ledger.journal ?? 0) + (ledger.outbox?.overdue ?? 0) : 0;
   const status =
@@ -85,6 +90,18 @@ async function probe(): Promise<Health> {
     cacheInvalidations: pending ? { pending: pending.count, oldestSeconds: pending.oldestSeconds } : null,
     ledger,
     gateway,
+    bulk: bulk
+      ? {
+          running: bulk.map((j) => ({
+            id: j.id,
+            kind: j.kind,
+            state: j.state,
+            total: j.total,
+            done: j.done,
+            conflicts: j.conflicts,
+          })),
+        }
+      : null,
     time: new Date().toISOString(),
   };
 }

@@ -122,6 +122,8 @@ describe("attached mode: migrations touch only quota_console", () => {
       expect(rows.map((x) => x.tablename)).toEqual([
         "_prisma_migrations",
         "billing_commit_markers",
+        "bulk_job_users",
+        "bulk_jobs",
         "cache_invalidation_outbox",
         "console_audit_logs",
         "console_quota_versions",

@@ -49,6 +49,8 @@ describe("schemas", () => {
     expect(by("quota_console")).toEqual([
       "_prisma_migrations",
       "billing_commit_markers",
+      "bulk_job_users",
+      "bulk_jobs",
       "cache_invalidation_outbox",
       "console_audit_logs",
       "console_quota_versions",

@@ -63,6 +63,8 @@ describe("standalone upgrade from the public-schema layout", () => {
       "public.users",
       "quota_console._prisma_migrations",
       "quota_console.billing_commit_markers",
+      "quota_console.bulk_job_users",
+      "quota_console.bulk_jobs",
       "quota_console.cache_invalidation_outbox",
       "quota_console.console_audit_logs",
       "quota_console.console_quota_versions",
