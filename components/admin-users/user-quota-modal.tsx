@@ -8,6 +8,7 @@ import { cellErrors, itemsText, parseQuotaText, sameQuotaText, type QuotaText } 
 import { QuotaMatrix, type QuotaMatrixLabels } from "@/components/quota/quota-matrix";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { Dialog } from "@/components/ui/dialog";
+import { LazyUsageHistory } from "@/components/usage-history/lazy";
 import { knownKey } from "@/i18n/known-key";
 import { Link } from "@/i18n/navigation";
 import { resetUserPlatformQuotaWindowAction, saveUserPlatformQuotasAction } from "@/lib/actions/user-quotas";
@@ -40,6 +41,7 @@ export function UserQuotaModal({
 }) {
   const t = useTranslations("UserQuotaModal");
   const te = useTranslations("Errors");
+  const th = useTranslations("UsageHistory");
   const tp = useTranslations("Platforms");
   const format = useFormatter();
   const queryClient = useQueryClient();
@@ -51,6 +53,8 @@ export function UserQuotaModal({
   const [conflict, setConflict] = useState(false);
   const [reloading, setReloading] = useState(false);
   const [askDiscard, setAskDiscard] = useState(false);
+  // The spend chart is fetched (history + its lazy chunk) only once the admin opens its section.
+  const [historyOpen, setHistoryOpen] = useState(false);
   const body = useRef<HTMLDivElement>(null);
   const key = quotaKeys.user(user.id);
   const { data, isError, isPending, refetch } = useQuery({
@@ -303,6 +307,14 @@ export function UserQuotaModal({
           />
         ) : null}
         <p className="mt-3 text-xs text-slate-500">{t("hint")}</p>
+        <details
+          className="mt-4 rounded-md border border-slate-200 px-3 py-2"
+          data-testid="modal-history"
+          onToggle={(e) => setHistoryOpen(e.currentTarget.open)}
+        >
+          <summary className="cursor-pointer text-sm font-medium">{th("modalSummary")}</summary>
+          {historyOpen ? <LazyUsageHistory scope={{ kind: "user", userId: user.id }} /> : null}
+        </details>
       </div>
       <ConfirmDialog
         open={askDiscard}

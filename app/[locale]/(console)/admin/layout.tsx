@@ -7,13 +7,13 @@ import { requireAdmin } from "@/lib/auth/guards";
 export default async function AdminLayout({ children }: { children: ReactNode }) {
   await requireAdmin();
   // What the admin pages' client components use (users table and quota modal, settings forms, cache
-  // panel, audit undo).
+  // panel, audit undo, the modal's and the overview's spend charts).
   return (
     <ClientMessages
       namespaces={
         [
           ...["AdminUsers", "UserQuotaModal", "Platforms", "Sources", "QuotaErrors", "QuotaMatrix"],
-          ...["AdminSettings", "SettingsHealth", "CacheHealth", "AdminAudit"],
+          ...["AdminSettings", "SettingsHealth", "CacheHealth", "AdminAudit", "UsageHistory"],
         ] as const
       }
     >

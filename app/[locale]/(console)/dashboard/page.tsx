@@ -6,6 +6,7 @@ import { redirect } from "next/navigation";
 import { QuotaCards } from "@/components/dashboard/quota-cards";
 import { ClientMessages } from "@/components/shell/client-messages";
 import { Card, Field, PageHeader } from "@/components/ui/card";
+import { LazyUsageHistory } from "@/components/usage-history/lazy";
 import { pageLocale } from "@/i18n/page-locale";
 import { isAuthSource } from "@/lib/auth-sources";
 import { requireUser } from "@/lib/auth/guards";
@@ -24,12 +25,13 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
   const session = await requireUser();
   // Prefetched here and hydrated into React Query: no loading flash, then live refetches.
   const queryClient = new QueryClient();
-  const [me, , t, tn, ts, format] = await Promise.all([
+  const [me, , t, tn, ts, th, format] = await Promise.all([
     getUser(session.id),
     queryClient.prefetchQuery({ queryKey: quotaKeys.mine, queryFn: () => getMyQuotas(session.id) }),
     getTranslations("Dashboard"),
     getTranslations("Nav"),
     getTranslations("Sources"),
+    getTranslations("UsageHistory"),
     getFormatter(),
   ]);
   if (!me) redirect(`/${locale}/sign-in`); // the account went away after the session was read
@@ -47,9 +49,14 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
           <Field label={t("memberSince")}>{format.dateTime(new Date(me.createdAt), "date")}</Field>
         </dl>
       </Card>
-      <ClientMessages namespaces={["Dashboard", "Platforms"]}>
+      <ClientMessages namespaces={["Dashboard", "Platforms", "UsageHistory"]}>
         <HydrationBoundary state={dehydrate(queryClient)}>
           <QuotaCards />
+          {/* After the cards: the chart is a lazy chunk (not in the first load) and reads the same quota query. */}
+          <Card title={th("title")} className="mt-8">
+            <p className="-mt-2 mb-1 text-sm text-slate-600">{th("subtitle")}</p>
+            <LazyUsageHistory scope={{ kind: "me" }} />
+          </Card>
         </HydrationBoundary>
       </ClientMessages>
     </>
