@@ -11,7 +11,10 @@ const withNextIntl = createNextIntlPlugin({
 
 const nextConfig: NextConfig = {
   // forbidden() renders app/[locale]/forbidden.tsx with HTTP 403 for non-admins on admin pages.
-  experimental: { authInterrupts: true },
+  // serverActions.bodySizeLimit: an import's file travels in its action's body (lib/actions/transfer.ts,
+  // at most 8 MB ≈ 130k user × platform lines); every other action's input is small, and every
+  // action authenticates before it parses.
+  experimental: { authInterrupts: true, serverActions: { bodySizeLimit: "9mb" } },
   poweredByHeader: false,
   // PGlite (demo mode) and pg are loaded by Node at runtime, not bundled.
   serverExternalPackages: ["@electric-sql/pglite", "pg"],

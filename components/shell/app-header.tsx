@@ -36,6 +36,7 @@ export async function AppHeader({ user }: { user: SessionUser }) {
               <NavLink href="/admin/settings">{t("settings")}</NavLink>
               <NavLink href="/admin/cache">{t("cache")}</NavLink>
               <NavLink href="/admin/audit">{t("audit")}</NavLink>
+              <NavLink href="/admin/transfer">{t("transfer")}</NavLink>
             </div>
           ) : null}
         </nav>

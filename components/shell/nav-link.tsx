@@ -8,7 +8,7 @@ export function NavLink({
   href,
   children,
 }: {
-  href: "/dashboard" | "/admin/users" | "/admin/settings" | "/admin/cache" | "/admin/audit";
+  href: "/dashboard" | "/admin/users" | "/admin/settings" | "/admin/cache" | "/admin/audit" | "/admin/transfer";
   children: ReactNode;
 }) {
   const active = usePathname() === href;

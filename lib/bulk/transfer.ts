@@ -30,8 +30,8 @@ export const LIMITS_FORMAT = "quota-console/limits@1";
 export const CSV_HEADER = ["user_id", "email", "platform", "daily_limit_usd", "weekly_limit_usd", "monthly_limit_usd"];
 /** An import holds at most this many lines (users × platforms): 100k users × 8 platforms, with room. */
 export const MAX_IMPORT_LINES = 1_000_000;
-/** …and at most this many bytes of text. */
-export const MAX_IMPORT_BYTES = 64 * 2 ** 20;
+/** …and at most this many bytes of text (the import action's body: next.config.ts bodySizeLimit). */
+export const MAX_IMPORT_BYTES = 8 * 2 ** 20;
 
 export type ExportRow = { userId: number; email: string; platform: string } & Limits;
 

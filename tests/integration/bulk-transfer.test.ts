@@ -3,10 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { QuotaClock } from "@/lib/billing/windows";
+import { BulkWorker, previewBulk, startBulkJob } from "@/lib/bulk/engine";
 import { exportRows, planImport, toCsv, toJson, type ImportProblem } from "@/lib/bulk/transfer";
 import type { UserFilter } from "@/lib/users/list-sql";
 
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
+import { makeBilling } from "../support/billing-runtime";
 
 /**
  * Import / export of limits (issue 16): exports are ordered and exact; an import's dry run reports
@@ -185,5 +187,57 @@ describe("limits import: the dry run", () => {
     expect(
       (await planImport(c, '{"format":"other","users":[]}', DEFAULT_PLATFORMS)).problems.map((p) => p.code),
     ).toEqual(["UNKNOWN_FORMAT"]);
+  });
+});
+
+describe("limits import: apply", () => {
+  const admin = { id: 1, email: "transfer-admin@example.com" };
+
+  it("applies the good lines as one bulk job (after the dry run's fingerprint), then export → import → export is byte-identical", async () => {
+    const b = makeBilling({});
+    try {
+      const deps = { billing: b };
+      const [a, bb] = users;
+      const file = [
+        "user_id,email,platform,daily_limit_usd,weekly_limit_usd,monthly_limit_usd",
+        `${a},${emails[0]},anthropic,12.34,,`,
+        `${bb},${emails[1]},grok,0,1,2`,
+        `${a},${emails[0]},martian,1,,`, // refused, never applied
+        "",
+      ].join("\n");
+      const plan = await planImport(b.pool, file, DEFAULT_PLATFORMS);
+      expect(plan.problems.map((p) => p.code)).toEqual(["UNKNOWN_PLATFORM"]);
+      const preview = await previewBulk({ operation: plan.operation }, deps);
+      expect(preview.usersChanged).toBe(2);
+      expect(preview.cellsChanged).toBe(5); // a: anthropic daily 10 → 12.34, monthly 300.125 → unlimited; b: a new grok row, 3 cells
+      // Something changes a's limits after the dry run: the same file is refused.
+      await c.query("UPDATE user_platform_quotas SET weekly_limit_usd = 7 WHERE user_id = $1 AND platform = 'openai'", [
+        a,
+      ]);
+      const stalePlan = await planImport(b.pool, file, DEFAULT_PLATFORMS);
+      const stale = await startBulkJob({ operation: stalePlan.operation }, preview.fingerprint, admin, deps);
+      // A whole-replace row now carries openai weekly 7, so the request itself differs: refused.
+      expect(stale).toEqual({ ok: false, code: "STALE_PREVIEW" });
+
+      const fresh = await previewBulk({ operation: stalePlan.operation }, deps);
+      const started = await startBulkJob({ operation: stalePlan.operation }, fresh.fingerprint, admin, deps);
+      expect(started.ok).toBe(true);
+      await new BulkWorker(deps, { batchSize: 1 }).runOnce();
+      const after = toCsv(await exportRows(c, clock, mine));
+      expect(after).toContain(`${a},${emails[0]},anthropic,12.34,,\n`);
+      expect(after).toContain(`${a},${emails[0]},openai,0,7,0\n`);
+      expect(after).toContain(`${bb},${emails[1]},grok,0,1,2\n`);
+      expect(after).not.toContain("martian");
+
+      // Round trip: importing the export changes nothing, and exporting again gives the same bytes.
+      for (const text of [after, toJson(await exportRows(c, clock, mine))]) {
+        const again = await planImport(b.pool, text, DEFAULT_PLATFORMS);
+        expect(again.problems).toEqual([]);
+        expect((await previewBulk({ operation: again.operation }, deps)).usersChanged).toBe(0);
+      }
+      expect(toCsv(await exportRows(c, clock, mine))).toBe(after);
+    } finally {
+      await b.close();
+    }
   });
 });

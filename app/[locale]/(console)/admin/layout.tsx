@@ -13,7 +13,7 @@ export default async function AdminLayout({ children }: { children: ReactNode })
       namespaces={
         [
           ...["AdminUsers", "UserQuotaModal", "Platforms", "Sources", "QuotaErrors", "QuotaMatrix"],
-          ...["AdminSettings", "SettingsHealth", "CacheHealth", "AdminAudit", "UsageHistory"],
+          ...["AdminSettings", "SettingsHealth", "CacheHealth", "AdminAudit", "UsageHistory", "AdminTransfer"],
         ] as const
       }
     >
