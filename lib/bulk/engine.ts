@@ -2,9 +2,9 @@ import { createHash, randomUUID } from "node:crypto";
 import type pg from "pg";
 
 import { AUTH_SOURCES, type AuthSource } from "@/lib/auth-sources";
-import { firstPass, resetWork, saveWork } from "@/lib/billing/admin-changes";
+import { resetWork, saveWork } from "@/lib/billing/admin-changes";
 import { formatGoFloat } from "@/lib/billing/encoding";
-import { enqueueOutbox, type OutboxItem } from "@/lib/billing/outbox";
+import { enqueueOutbox, markFirstPass, markFirstPassFailed, type OutboxItem } from "@/lib/billing/outbox";
 import { rollback, withTransaction } from "@/lib/billing/pg";
 import { QUOTA_COLUMNS, toRow, type QuotaRow, type RawRow } from "@/lib/billing/quota-repo";
 import type { BillingRuntime } from "@/lib/billing/runtime";
@@ -54,7 +54,7 @@ export type BulkDeps = { billing: BillingRuntime; now?: number };
 export type BulkActor = { id: number; email: string };
 
 /** Users per keyset chunk of a scan (preview, start). */
-export const SCAN_CHUNK = 2000;
+export const SCAN_CHUNK = 500;
 /** Users per apply batch (one transaction each). */
 export const DEFAULT_BATCH_SIZE = 500;
 export const SAMPLE_CELLS = 50;
@@ -646,8 +646,58 @@ export async function runBulkBatch(
     );
     return { outcome: "more" as const, ids: outboxIds, items, users: ids.length };
   });
-  if (work.outcome === "more" && work.ids.length) await firstPass(rt, work.ids, work.items);
+  if (work.outcome === "more" && work.ids.length) await bulkFirstPass(rt, work.ids, work.items);
   return { outcome: work.outcome, users: work.users, outboxItems: work.items.length };
+}
+
+/** Keys whose first pass runs at once after a batch's commit (each key's items stay in order). */
+export const FIRST_PASS_CONCURRENCY = 8;
+
+/**
+ * lib/billing/admin-changes.ts firstPass for a batch: the same Redis work per outbox row
+ * (repairer.handleOutbox) and the same bookkeeping (markFirstPass / markFirstPassFailed), but
+ * FIRST_PASS_CONCURRENCY keys at a time — a batch's keys are distinct users' — instead of one
+ * round trip after another. After a failure the rest is left to the repairer at once, as there.
+ */
+async function bulkFirstPass(rt: BillingRuntime, ids: number[], items: OutboxItem[]): Promise<void> {
+  if (!rt.cache || ids.length === 0) return;
+  const byKey = new Map<string, number[]>();
+  items.forEach((it, i) => byKey.set(it.cacheKey, [...(byKey.get(it.cacheKey) ?? []), i]));
+  const groups = [...byKey.values()];
+  const ok: number[] = [];
+  const failed: number[] = [];
+  let error: unknown = null;
+  let next = 0;
+  const lane = async () => {
+    while (next < groups.length) {
+      for (const i of groups[next++]) {
+        if (error !== null) {
+          failed.push(ids[i]);
+          continue;
+        }
+        try {
+          await rt.repairer.handleOutbox({
+            id: ids[i],
+            cacheKey: items[i].cacheKey,
+            kind: items[i].kind,
+            payload: items[i].payload ?? null,
+            firstPassDone: false,
+            attempts: 0,
+          });
+          ok.push(ids[i]);
+        } catch (e) {
+          error = e ?? new Error("failed");
+          failed.push(ids[i]);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FIRST_PASS_CONCURRENCY, groups.length) }, lane));
+  await markFirstPass(rt.pool, ok).catch(() => {});
+  if (failed.length) {
+    console.error(`ALERT bulk batch: Redis work for ${failed.length} key(s) failed; queued for retry`, String(error));
+    await markFirstPassFailed(rt.pool, failed, error).catch(() => {});
+  }
 }
 
 async function loadRowsOf(client: Queryable, userIds: number[]): Promise<Map<number, QuotaRow[]>> {
@@ -839,9 +889,10 @@ export async function bulkJobExceptions(pool: Pick<pg.Pool, "query">, jobId: num
      WHERE b.job_id = $1 AND b.state IN (${STATE.conflict}, ${STATE.gone}, ${STATE.refused}) ORDER BY b.state, b.user_id LIMIT $2`,
     [jobId, limit],
   );
-  const name = { [STATE.conflict]: "conflict", [STATE.gone]: "gone", [STATE.refused]: "refused" } as Record<
-    number,
-    string
-  >;
+  const name: Record<number, "conflict" | "gone" | "refused"> = {
+    [STATE.conflict]: "conflict",
+    [STATE.gone]: "gone",
+    [STATE.refused]: "refused",
+  };
   return rows.map((r) => ({ userId: Number(r.user_id), email: r.email, outcome: name[r.state] }));
 }
