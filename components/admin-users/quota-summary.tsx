@@ -11,17 +11,38 @@ export type QuotaSummaryLabels = {
 };
 
 /**
+ * The cell's grid (.quota-grid in app/globals.css): platform, daily, weekly, monthly — the same
+ * column widths in every row and in the column's header (QuotaSummaryHeader), so the column scans
+ * straight down. Its children are styled by the grid, not each span on its own: 50 rows × 12
+ * amounts of repeated utilities were most of the page's HTML (issue 14).
+ */
+const GRID = "quota-grid";
+
+/** The window names once, above the column (the cells carry them only for screen readers). */
+export function QuotaSummaryHeader({ title, labels }: { title: string; labels: QuotaSummaryLabels }) {
+  return (
+    <>
+      {title}
+      <span aria-hidden="true" className={`${GRID} mt-0.5 font-normal text-slate-600`}>
+        <span />
+        <span>{labels.windows.daily}</span>
+        <span>{labels.windows.weekly}</span>
+        <span>{labels.windows.monthly}</span>
+      </span>
+    </>
+  );
+}
+
+/**
  * The compact platform-quota cell of the users list (spec §8.3): `used/limit` per window, "—" for
- * unlimited, as a grid whose columns (platform, daily, weekly, monthly) have the same widths in
- * every row of the list, so the column scans straight down. A plain component with labels resolved
- * once per table (50 cells each fetching translations made the RSC payload twice as large); it
- * renders on the server and again on each poll (live-quota-cells.tsx).
+ * unlimited; each amount is preceded by its window's name for screen readers. A plain component with
+ * labels resolved once per table; it renders on the server and again on each poll (live-quota-cells.tsx).
  */
 export function QuotaSummary({ cells, labels }: { cells: readonly QuotaCell[]; labels: QuotaSummaryLabels }) {
   if (cells.length === 0) return <span className="text-slate-500">{labels.notConfigured}</span>;
   const win = ([used, limit]: QuotaCellWindow, label: string) => (
-    <span className="text-right whitespace-nowrap">
-      <span className="sr-only">{label} </span>
+    <span>
+      <span className="sr-only">{`${label} `}</span>
       {limit === 0 ? (
         <b className="text-red-700">{labels.disabled}</b>
       ) : limit !== null && used >= limit ? (
@@ -32,16 +53,10 @@ export function QuotaSummary({ cells, labels }: { cells: readonly QuotaCell[]; l
     </span>
   );
   return (
-    <div className="grid grid-cols-[5.5rem_repeat(3,5.5rem)] gap-x-2 gap-y-0.5 text-xs tabular-nums">
-      <span aria-hidden="true" />
-      {([labels.windows.daily, labels.windows.weekly, labels.windows.monthly] as const).map((w) => (
-        <span key={w} aria-hidden="true" className="text-right break-keep text-slate-600">
-          {w}
-        </span>
-      ))}
+    <div className={GRID}>
       {cells.map((q) => (
         <div key={q.p} data-quota-platform={q.p} className="contents">
-          <span className="truncate font-medium">{labels.platforms[q.p] ?? q.p}</span>
+          <span className="truncate text-left font-medium">{labels.platforms[q.p] ?? q.p}</span>
           {win(q.d, labels.windows.daily)}
           {win(q.w, labels.windows.weekly)}
           {win(q.m, labels.windows.monthly)}

@@ -57,7 +57,7 @@ export function QuotaModalTrigger({ user }: { user: ModalUser }) {
       type="button"
       onClick={() => open(user)}
       aria-label={t("quotasButtonFor", { email: user.email })}
-      className="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
+      className="btn-row"
     >
       {t("quotasButton")}
     </button>

@@ -46,7 +46,7 @@ export function UserRoleToggle({
             else if (self && next === "user") localeRouter.replace("/dashboard");
           })
         }
-        className="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-60"
+        className="btn-row"
       >
         {t(next === "admin" ? "makeAdmin" : "makeUser")}
       </button>

@@ -40,7 +40,7 @@ export function UserStatusToggle({
       disabled={pending}
       aria-label={t(next === "disabled" ? "disableUser" : "enableUser", { email })}
       onClick={next === "active" ? apply : undefined}
-      className="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-60"
+      className="btn-row"
     >
       {t(next === "disabled" ? "disable" : "enable")}
     </button>

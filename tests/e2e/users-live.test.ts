@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
+import { QuotaClock } from "@/lib/billing/windows";
 import { DEMO_ADMIN } from "@/lib/seed/demo";
 
 import { launchChromium, screenshot, signIn } from "../support/browser";
@@ -124,6 +125,24 @@ describe("admin users list", () => {
       .toMatch(/^Claudedaily (?!0\/)[\d.]+\/50weekly [\d.]+\/—monthly [\d.]+\/—$/);
     await done;
     expect(await page.evaluate(() => (window as unknown as { qcMarker?: number }).qcMarker)).toBe(1);
+    // The row's 7-day sparkline (issue 15), server-rendered on a reload: its text alternative names
+    // today's spend, which is what the simulator's requests recorded in the usage history today
+    // (quota day: the server's QUOTA_TIMEZONE).
+    await page.reload();
+    await page.locator('[data-testid^="user-row-"]').first().waitFor(); // past the loading skeleton
+    const clock = new QuotaClock(process.env.QUOTA_TIMEZONE || "Asia/Shanghai");
+    const { rows } = await c.query<{ cost: string }>(
+      `SELECT round(coalesce(sum(h.cost), 0), 2)::text AS cost FROM usage_rollup_hourly h JOIN users u ON u.id = h.user_id
+       WHERE u.email = $1 AND h.bucket_start >= $2`,
+      [live, new Date(clock.startOfDay(Date.now()))],
+    );
+    expect(Number(rows[0].cost)).toBeGreaterThan(0);
+    const label = await page.locator('[data-testid="spend-spark"] svg[role="img"]').getAttribute("aria-label");
+    expect(label).toMatch(
+      new RegExp(
+        `^Spend per day \\(${clock.timeZone.replace("/", "\\/")} days\\): (\\w+ \\d+ \\$[\\d.]+, ){6}\\w+ \\d+ \\$${rows[0].cost.replace(".", "\\.")}$`,
+      ),
+    );
     await screenshot(page, "admin-users-live-en-desktop");
     await page.context().close();
   });

@@ -1,23 +1,13 @@
 import type { ReactNode } from "react";
 
-import { ClientMessages } from "@/components/shell/client-messages";
 import { requireAdmin } from "@/lib/auth/guards";
 
 // Every admin page also checks for itself; this stops a non-admin before any admin UI renders.
+// Each admin page hands its client components their message namespaces itself (ClientMessages in
+// the page): a set here would ship every admin page's messages on each of them (on the users page,
+// 13 kB of settings, cache and audit messages — issue 14's HTML budget). A new admin page wraps
+// its content in <ClientMessages namespaces={[…]}> with what its client components use.
 export default async function AdminLayout({ children }: { children: ReactNode }) {
   await requireAdmin();
-  // What the admin pages' client components use (users table and quota modal, settings forms, cache
-  // panel, audit undo, the modal's and the overview's spend charts).
-  return (
-    <ClientMessages
-      namespaces={
-        [
-          ...["AdminUsers", "UserQuotaModal", "Platforms", "Sources", "QuotaErrors", "QuotaMatrix"],
-          ...["AdminSettings", "SettingsHealth", "CacheHealth", "AdminAudit", "UsageHistory", "AdminTransfer"],
-        ] as const
-      }
-    >
-      {children}
-    </ClientMessages>
-  );
+  return children;
 }

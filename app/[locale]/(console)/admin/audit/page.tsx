@@ -3,6 +3,7 @@ import { getTimeZone, getTranslations, setRequestLocale } from "next-intl/server
 
 import { AuditEntry } from "@/components/admin-audit/audit-entry";
 import { AuditFilters } from "@/components/admin-audit/audit-filters";
+import { ClientMessages } from "@/components/shell/client-messages";
 import { PageHeader } from "@/components/ui/card";
 import { Link } from "@/i18n/navigation";
 import { pageLocale } from "@/i18n/page-locale";
@@ -33,7 +34,7 @@ export default async function AdminAuditPage({ params, searchParams }: PageProps
   const filtered = Object.keys(keep).length > 0;
   const linkClass = "rounded-md border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100";
   return (
-    <>
+    <ClientMessages namespaces={["AdminAudit"]}>
       <PageHeader title={t("title")} description={t("description")} />
       <AuditFilters params={query} actors={actors} />
       <p className="mb-3 text-xs text-slate-600" data-testid="audit-time-zone">
@@ -70,6 +71,6 @@ export default async function AdminAuditPage({ params, searchParams }: PageProps
           ) : null}
         </nav>
       ) : null}
-    </>
+    </ClientMessages>
   );
 }

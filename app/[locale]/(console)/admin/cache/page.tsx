@@ -4,6 +4,7 @@ import { getTranslations, setRequestLocale } from "next-intl/server";
 
 import { CacheStatusPanel } from "@/components/admin-cache/cache-status-panel";
 import { DriftCheck } from "@/components/admin-cache/drift-check";
+import { ClientMessages } from "@/components/shell/client-messages";
 import { PageHeader } from "@/components/ui/card";
 import { pageLocale } from "@/i18n/page-locale";
 import { requireAdmin } from "@/lib/auth/guards";
@@ -25,12 +26,12 @@ export default async function AdminCachePage({ params }: PageProps<"/[locale]/ad
     getTranslations("CacheHealth"),
   ]);
   return (
-    <>
+    <ClientMessages namespaces={["CacheHealth"]}>
       <PageHeader title={t("title")} description={t("description")} />
       <HydrationBoundary state={dehydrate(queryClient)}>
         <CacheStatusPanel />
       </HydrationBoundary>
       <DriftCheck maxKeys={DRIFT_MAX_KEYS} />
-    </>
+    </ClientMessages>
   );
 }

@@ -4,6 +4,7 @@ import { getTranslations, setRequestLocale } from "next-intl/server";
 import { QuotaDefaultsForm } from "@/components/admin-settings/quota-defaults-form";
 import { RegistrationForm } from "@/components/admin-settings/registration-form";
 import { SettingsHealthAlert } from "@/components/admin-settings/settings-health-alert";
+import { ClientMessages } from "@/components/shell/client-messages";
 import { Card, Field, PageHeader } from "@/components/ui/card";
 import { pageLocale } from "@/i18n/page-locale";
 import { latestAudit } from "@/lib/audit/audit";
@@ -33,7 +34,9 @@ export default async function AdminSettingsPage({ params }: PageProps<"/[locale]
   ]);
   const cache = { up: t("cacheUp"), down: t("cacheDown"), disabled: t("cacheDisabled") }[health.redis.status];
   return (
-    <>
+    <ClientMessages
+      namespaces={["AdminSettings", "SettingsHealth", "Platforms", "Sources", "QuotaErrors", "QuotaMatrix"]}
+    >
       <PageHeader title={t("title")} description={t("description")} />
       <SettingsHealthAlert issues={settingsHealth(defaults)} />
       <RegistrationForm initial={registration} />
@@ -64,6 +67,6 @@ export default async function AdminSettingsPage({ params }: PageProps<"/[locale]
           </ul>
         </Card>
       </div>
-    </>
+    </ClientMessages>
   );
 }

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { getTranslations, setRequestLocale } from "next-intl/server";
 
 import { DefaultsImportPanel, LimitsImportPanel } from "@/components/admin-transfer/import-panels";
+import { ClientMessages } from "@/components/shell/client-messages";
 import { Card, PageHeader } from "@/components/ui/card";
 import { pageLocale } from "@/i18n/page-locale";
 import { requireAdmin } from "@/lib/auth/guards";
@@ -19,7 +20,7 @@ export default async function AdminTransferPage({ params }: PageProps<"/[locale]
   await requireAdmin();
   const t = await getTranslations("AdminTransfer");
   return (
-    <>
+    <ClientMessages namespaces={["AdminTransfer", "Sources"]}>
       <PageHeader title={t("title")} description={t("description")} />
       <div className="space-y-6">
         <Card title={t("limitsTitle")}>
@@ -56,6 +57,6 @@ export default async function AdminTransferPage({ params }: PageProps<"/[locale]
           <DefaultsImportPanel />
         </Card>
       </div>
-    </>
+    </ClientMessages>
   );
 }

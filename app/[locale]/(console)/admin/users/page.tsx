@@ -3,11 +3,16 @@ import { getFormatter, getTranslations, setRequestLocale } from "next-intl/serve
 
 import { UserFilters } from "@/components/admin-users/user-filters";
 import { UserTable } from "@/components/admin-users/user-table";
+import { ClientMessages } from "@/components/shell/client-messages";
 import { Card, PageHeader } from "@/components/ui/card";
 import { Pagination } from "@/components/ui/pagination";
 import { pageLocale } from "@/i18n/page-locale";
 import { requireAdmin } from "@/lib/auth/guards";
+import { historyRetentionFromEnv } from "@/lib/billing/history";
+import { pgPool } from "@/lib/db/client";
+import { appBilling } from "@/lib/quota/runtime";
 import { listUsersWithQuotas, UserListParamsSchema } from "@/lib/users/list";
+import { readSpendSparklines } from "@/lib/users/sparkline";
 import { getUserStats } from "@/lib/users/users";
 
 export async function generateMetadata({ params }: PageProps<"/[locale]/admin/users">): Promise<Metadata> {
@@ -26,13 +31,32 @@ export default async function AdminUsersPage({ params, searchParams }: PageProps
     getTranslations("AdminUsers"),
     getFormatter(),
   ]);
+  // One more statement for the whole page: every listed user's 7-day spend (not one per row).
+  const { clock } = appBilling();
+  const spark = await readSpendSparklines(
+    pgPool(),
+    clock,
+    historyRetentionFromEnv(),
+    list.rows.map((u) => u.id),
+    Date.parse(list.at),
+  );
   const keep = Object.fromEntries(
     Object.entries(query)
       .filter(([k, v]) => k !== "page" && v !== "" && v !== undefined)
       .map(([k, v]) => [k, String(v)]),
   );
   return (
-    <>
+    <ClientMessages
+      namespaces={[
+        "AdminUsers",
+        "UserQuotaModal",
+        "Platforms",
+        "Sources",
+        "QuotaErrors",
+        "QuotaMatrix",
+        "UsageHistory",
+      ]}
+    >
       <PageHeader title={t("title")} description={t("description")} />
       <div className="mb-6 grid grid-cols-2 gap-4 md:grid-cols-4">
         {(["total", "admins", "active", "disabled"] as const).map((k) => (
@@ -45,13 +69,19 @@ export default async function AdminUsersPage({ params, searchParams }: PageProps
         ))}
       </div>
       <UserFilters params={query} total={list.total} />
-      <UserTable users={list.rows} currentUserId={admin.id} groups={list.groups} at={list.at} />
+      <UserTable
+        users={list.rows}
+        currentUserId={admin.id}
+        groups={list.groups}
+        at={list.at}
+        spark={{ ...spark, zone: clock.timeZone }}
+      />
       <Pagination
         page={query.page}
         pageCount={Math.ceil(list.total / list.pageSize)}
         pathname="/admin/users"
         query={keep}
       />
-    </>
+    </ClientMessages>
   );
 }
