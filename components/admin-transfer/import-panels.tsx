@@ -233,7 +233,11 @@ export function LimitsImportPanel() {
 export function DefaultsImportPanel() {
   const t = useTranslations("AdminTransfer");
   const tp = useTranslations("Sources");
+  const tq = useTranslations("QuotaErrors");
   const failureText = useFailureText();
+  // A cell's problem reads as the settings form's (no value to quote: the path says where).
+  const defaultsProblem = (code: string) =>
+    isKey(tq, code) ? tq(code) : problemText(t, code, { value: "", expected: "quota-console/defaults@1" });
   const [text, setText] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -287,7 +291,7 @@ export function DefaultsImportPanel() {
                 t={t}
                 problems={preview.problems.map((p) => ({
                   where: p.path,
-                  text: problemText(t, p.code, { value: "", expected: "quota-console/defaults@1" }),
+                  text: defaultsProblem(p.code),
                 }))}
                 more={0}
                 testId="defaults-problems"
@@ -297,7 +301,7 @@ export function DefaultsImportPanel() {
           ) : (
             <>
               <p className="text-sm font-medium" data-testid="defaults-changes">
-                {t("changesSummary", { users: preview.changes.length > 0 ? 1 : 0, cells: preview.changes.length })}
+                {t("defaultsChanges", { count: preview.changes.length })}
               </p>
               {preview.changes.length > 0 ? (
                 <>
