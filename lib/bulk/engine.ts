@@ -175,6 +175,8 @@ type Scan = {
   users: number;
   missing: number[];
   fingerprint: string;
+  /** apply_defaults: the defaults the scan planned with (frozen into the job, so every batch applies them) */
+  defaults: DefaultsSnapshot | null;
 };
 
 function canonicalRequest(req: BulkRequest): unknown {
@@ -250,7 +252,7 @@ async function scanSelection(
     await onChunk(items);
   }
   h.update(`missing:${missing.join(",")}`);
-  return { users, missing, fingerprint: h.digest("hex") };
+  return { users, missing, fingerprint: h.digest("hex"), defaults };
 }
 
 // ---- preview ---------------------------------------------------------------------------------
@@ -352,6 +354,14 @@ export async function startBulkJob(
     });
     if (scan.fingerprint !== fingerprint) return rollback({ ok: false, code: "STALE_PREVIEW" });
     if (pending === 0) return rollback({ ok: false, code: "NOTHING_TO_CHANGE" });
+    if (scan.defaults) {
+      // The defaults as the preview planned them: a defaults save during the run changes nothing here.
+      const resolved = Object.fromEntries(["system", ...AUTH_SOURCES].map((k) => [k, scan.defaults!.defaultsFor(k)]));
+      await client.query(
+        "UPDATE bulk_jobs SET request = request || jsonb_build_object('defaults', $2::jsonb) WHERE id = $1",
+        [jobId, JSON.stringify(resolved)],
+      );
+    }
     const auditId = await insertBulkAudit(
       client,
       actor,
@@ -431,7 +441,13 @@ export async function cancelBulkJob(pool: Pick<pg.Pool, "query">, jobId: number)
 type JobRow = {
   id: string;
   kind: string;
-  request: { selection?: unknown; operation?: BulkOperation; undoOf?: number };
+  request: {
+    selection?: unknown;
+    operation?: BulkOperation;
+    undoOf?: number;
+    /** apply_defaults: source (or "system") → the limits the preview planned with */
+    defaults?: Record<string, QuotaMap | null>;
+  };
   state: BulkJobState;
   cursor: string;
   lease_owner: string | null;
@@ -496,8 +512,9 @@ export async function runBulkBatch(
     const ctx: PlanContext = { platforms };
     const op = job.request.operation;
     if (op?.kind === "apply_defaults") {
-      const d = await loadDefaults(client, platforms);
-      ctx.defaultsFor = d.defaultsFor;
+      const frozen = job.request.defaults ?? {};
+      ctx.defaultsFor = (source) =>
+        source === "system" ? (frozen.system ?? null) : ((source in frozen ? frozen[source] : frozen.email) ?? null);
     }
     const now = deps.now ?? Date.now();
     const states: number[] = [];

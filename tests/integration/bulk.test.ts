@@ -139,12 +139,13 @@ async function runAll(deps: BulkDeps, batchSize = 2): Promise<number> {
   return new BulkWorker(deps, { batchSize }).runOnce();
 }
 
-async function applyAndCheck(deps: BulkDeps, req: BulkRequest, ids: number[]) {
+async function applyAndCheck(deps: BulkDeps, req: BulkRequest, ids: number[], beforeRun?: () => Promise<unknown>) {
   const preview = await previewBulk(req, deps);
   expect(preview.cellsChanged).toBeLessThanOrEqual(50); // the sample is then the whole list
   const before = await limitCells(ids);
   const start = await startBulkJob(req, preview.fingerprint, admin, deps);
   if (!start.ok) throw new Error(start.code);
+  await beforeRun?.();
   await runAll(deps);
   const after = await limitCells(ids);
   expect(norm(diff(before, after))).toEqual(previewCells(preview.sample));
@@ -299,7 +300,16 @@ describe("bulk operations", () => {
         { usersChanged: 2, cellsChanged: 9 },
       ];
       for (const [i, req] of cases.entries()) {
-        const { preview, before, jobId } = await applyAndCheck(deps, req, ids);
+        // A defaults save after the start changes nothing: the job applies the defaults its preview planned with.
+        const { preview, before, jobId } = await applyAndCheck(
+          deps,
+          req,
+          ids,
+          i === 2
+            ? () => set("default_platform_quotas", encodeQuotaMap({ openai: L(99), anthropic: L(98) }))
+            : undefined,
+        );
+        if (i === 2) await set("default_platform_quotas", encodeQuotaMap({ openai: L(3, 20, 80), anthropic: L(1) }));
         expect(preview, `case ${i} ${req.operation.kind}`).toMatchObject(expected[i]);
         if (i === 3)
           expect(new Set(preview.sample.map((s) => `${s.platform}:${s.window}:${s.after}`))).toEqual(
