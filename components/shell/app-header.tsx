@@ -33,6 +33,7 @@ export async function AppHeader({ user }: { user: SessionUser }) {
                 {t("admin")}
               </span>
               <NavLink href="/admin/users">{t("users")}</NavLink>
+              <NavLink href="/admin/bulk">{t("bulk")}</NavLink>
               <NavLink href="/admin/settings">{t("settings")}</NavLink>
               <NavLink href="/admin/cache">{t("cache")}</NavLink>
               <NavLink href="/admin/audit">{t("audit")}</NavLink>

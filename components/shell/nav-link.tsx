@@ -8,7 +8,14 @@ export function NavLink({
   href,
   children,
 }: {
-  href: "/dashboard" | "/admin/users" | "/admin/settings" | "/admin/cache" | "/admin/audit" | "/admin/transfer";
+  href:
+    | "/dashboard"
+    | "/admin/users"
+    | "/admin/bulk"
+    | "/admin/settings"
+    | "/admin/cache"
+    | "/admin/audit"
+    | "/admin/transfer";
   children: ReactNode;
 }) {
   const active = usePathname() === href;
