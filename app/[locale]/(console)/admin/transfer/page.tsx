@@ -27,7 +27,7 @@ export default async function AdminTransferPage({ params }: PageProps<"/[locale]
     getTranslations("Sources"),
   ]);
   return (
-    <ClientMessages namespaces={["AdminTransfer", "Sources"]}>
+    <ClientMessages namespaces={["AdminTransfer", "QuotaErrors", "Sources"]}>
       <PageHeader title={t("title")} description={t("description")} />
       <div className="space-y-6">
         <Card title={t("limitsTitle")}>
