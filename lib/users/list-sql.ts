@@ -1,6 +1,7 @@
 // The admin users page's statement, without `server-only`, so the benchmark (bench/users-page.ts)
 // can EXPLAIN and run exactly what lib/users/list.ts runs.
 import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
+import { QUOTA_COLUMNS } from "@/lib/billing/quota-repo";
 import type { QuotaClock } from "@/lib/billing/windows";
 import { USER_GROUPS_COLUMN, type UserGroup } from "@/lib/gateway/context";
 
@@ -247,6 +248,27 @@ export function userPageQuery(
      FROM p ORDER BY ${order("p")}`;
   return { text, values: sql.values };
 }
+
+/**
+ * The users list's live quota column (readQuotaCells, polled every 10 s): the active rows of these
+ * users, through the user_id index, in the registry's platform order.
+ */
+export function quotaCellsQuery(userIds: readonly number[], platforms: readonly string[]) {
+  return {
+    text: `SELECT ${QUOTA_COLUMNS} FROM user_platform_quotas
+     WHERE user_id = ANY($1::bigint[]) AND deleted_at IS NULL
+       AND user_id IN (SELECT id FROM users WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL)
+     ORDER BY user_id, array_position($2::text[], platform::text) NULLS LAST, platform`,
+    values: [[...userIds], [...platforms]] as unknown[],
+  };
+}
+
+/** The users page's counters (getUserStats in lib/users/users.ts; bench/users-page.ts EXPLAINs it). */
+export const USER_STATS_SQL = `SELECT count(*) AS total,
+       count(*) FILTER (WHERE role = 'admin') AS admins,
+       count(*) FILTER (WHERE status = 'active') AS active,
+       count(*) FILTER (WHERE status = 'disabled') AS disabled
+     FROM users WHERE deleted_at IS NULL`;
 
 /**
  * `q` as an ILIKE "contains" pattern with `%`, `_` and `\` taken literally (backslash is

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import { billingKeys } from "@/lib/billing/keys";
 import type { QuotaCache } from "@/lib/billing/quota-cache";
-import { QUOTA_COLUMNS, toRow, type QuotaRow, type RawRow } from "@/lib/billing/quota-repo";
+import { toRow, type QuotaRow, type RawRow } from "@/lib/billing/quota-repo";
 import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { QuotaClock } from "@/lib/billing/windows";
 import { pgPool } from "@/lib/db/client";
@@ -14,7 +14,7 @@ import { appPlatforms } from "@/lib/db/platforms";
 import { groupsAvailable, type UserGroup } from "@/lib/gateway/context";
 import { appBilling } from "@/lib/quota/runtime";
 
-import { QUOTA_SORTS, USER_PAGE_SIZE, userPageQuery, type UserPageRow } from "./list-sql";
+import { QUOTA_SORTS, quotaCellsQuery, USER_PAGE_SIZE, userPageQuery, type UserPageRow } from "./list-sql";
 import { toQuotaCells, type QuotaCellsSnapshot } from "./quota-cells";
 import type { UserDto } from "./users";
 
@@ -155,13 +155,7 @@ export async function readQuotaCells(
 ): Promise<QuotaCellsSnapshot> {
   const now = deps.now ?? Date.now();
   const platforms = deps.platforms ?? (await appPlatforms());
-  const { rows } = await deps.pool.query<RawRow>(
-    `SELECT ${QUOTA_COLUMNS} FROM user_platform_quotas
-     WHERE user_id = ANY($1::bigint[]) AND deleted_at IS NULL
-       AND user_id IN (SELECT id FROM users WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL)
-     ORDER BY user_id, array_position($2::text[], platform::text) NULLS LAST, platform`,
-    [userIds, [...platforms]],
-  );
+  const { rows } = await deps.pool.query<RawRow>(quotaCellsQuery(userIds, platforms));
   const quotaRows = rows.map(toRow);
   const entries = quotaRows.length
     ? await deps.cache?.readManyLenient(quotaRows.map((r) => billingKeys.userPlatformQuota(r.userId, r.platform)))

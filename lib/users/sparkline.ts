@@ -32,20 +32,11 @@ export async function readSpendSparklines(
   userIds: readonly number[],
   now: number,
 ): Promise<{ days: string[]; spend: Map<number, number[]> }> {
-  const { days, from } = sparkDays(clock, now);
+  const { days } = sparkDays(clock, now);
   const spend = new Map<number, number[]>(userIds.map((id) => [id, Array<number>(SPARK_DAYS).fill(0)]));
   if (userIds.length === 0) return { days, spend };
-  const split = Math.max(from, dayStartBefore(clock, clock.startOfDay(now), retention.hourlyDays - 1));
   const { rows } = await db.query<{ user_id: string; day: string; cost: number }>(
-    `SELECT user_id, day::text AS day, sum(cost)::float8 AS cost FROM (
-       SELECT user_id, day, cost FROM usage_rollup_daily
-       WHERE user_id = ANY($1::bigint[]) AND day >= ($2::timestamptz AT TIME ZONE $4)::date
-         AND day < ($3::timestamptz AT TIME ZONE $4)::date
-       UNION ALL
-       SELECT user_id, (bucket_start AT TIME ZONE $4)::date, cost FROM usage_rollup_hourly
-       WHERE user_id = ANY($1::bigint[]) AND bucket_start >= $3
-     ) t GROUP BY user_id, day`,
-    [userIds, new Date(from), new Date(split), clock.timeZone],
+    sparklineQuery(clock, retention, userIds, now),
   );
   const index = new Map(days.map((d, i) => [d, i]));
   for (const r of rows) {
@@ -54,4 +45,26 @@ export async function readSpendSparklines(
     if (i !== undefined && series) series[i] = cents(r.cost);
   }
   return { days, spend };
+}
+
+/** The sparkline's statement (readSpendSparklines runs it; bench/users-page.ts EXPLAINs it). */
+export function sparklineQuery(
+  clock: QuotaClock,
+  retention: HistoryRetention,
+  userIds: readonly number[],
+  now: number,
+): { text: string; values: unknown[] } {
+  const { from } = sparkDays(clock, now);
+  const split = Math.max(from, dayStartBefore(clock, clock.startOfDay(now), retention.hourlyDays - 1));
+  return {
+    text: `SELECT user_id, day::text AS day, sum(cost)::float8 AS cost FROM (
+       SELECT user_id, day, cost FROM usage_rollup_daily
+       WHERE user_id = ANY($1::bigint[]) AND day >= ($2::timestamptz AT TIME ZONE $4)::date
+         AND day < ($3::timestamptz AT TIME ZONE $4)::date
+       UNION ALL
+       SELECT user_id, (bucket_start AT TIME ZONE $4)::date, cost FROM usage_rollup_hourly
+       WHERE user_id = ANY($1::bigint[]) AND bucket_start >= $3
+     ) t GROUP BY user_id, day`,
+    values: [[...userIds], new Date(from), new Date(split), clock.timeZone],
+  };
 }

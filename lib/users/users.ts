@@ -7,6 +7,8 @@ import { hashPassword } from "@/lib/auth/password";
 import { forgetUserSessions } from "@/lib/auth/session-cache";
 import { db } from "@/lib/db/client";
 
+import { USER_STATS_SQL } from "./list-sql";
+
 /** A user as pages see it: plain JSON, no secrets, no BigInt/Decimal. */
 export type UserDto = {
   id: number;
@@ -62,12 +64,8 @@ export async function getUser(id: number): Promise<UserDto | null> {
 
 /** Counts for the admin overview, in one query. */
 export async function getUserStats(): Promise<{ total: number; admins: number; active: number; disabled: number }> {
-  const [row] = await db().$queryRaw<{ total: bigint; admins: bigint; active: bigint; disabled: bigint }[]>`
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE role = 'admin') AS admins,
-           count(*) FILTER (WHERE status = 'active') AS active,
-           count(*) FILTER (WHERE status = 'disabled') AS disabled
-    FROM users WHERE deleted_at IS NULL`;
+  const [row] =
+    await db().$queryRawUnsafe<{ total: bigint; admins: bigint; active: bigint; disabled: bigint }[]>(USER_STATS_SQL);
   return {
     total: Number(row.total),
     admins: Number(row.admins),
