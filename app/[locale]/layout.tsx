@@ -4,7 +4,6 @@ import { getTranslations, setRequestLocale } from "next-intl/server";
 import { headers } from "next/headers";
 import { notFound } from "next/navigation";
 
-import { Providers } from "@/components/providers";
 import { ClientMessages } from "@/components/shell/client-messages";
 import { CspNonce } from "@/components/shell/csp-nonce";
 import { TimeZoneCookie } from "@/components/shell/time-zone-cookie";
@@ -28,7 +27,7 @@ export default async function LocaleLayout({ children, params }: LayoutProps<"/[
         <CspNonce nonce={nonce} />
         {/* The shell's namespaces only; pages and the admin layout add their own. */}
         <ClientMessages namespaces={[]}>
-          <Providers>{children}</Providers>
+          {children}
           <TimeZoneCookie />
         </ClientMessages>
       </body>

@@ -1,24 +1,21 @@
 "use client";
 
-import { useQuery } from "@tanstack/react-query";
 import { useFormatter, useNow, useTranslations } from "next-intl";
-import { useSyncExternalStore } from "react";
+import { useEffect, useSyncExternalStore } from "react";
 
+import { usePolled } from "@/lib/api/use-polled";
 import { platformLabel } from "@/lib/billing/platforms";
 import type { QuotaItem } from "@/lib/billing/quota-view";
 import { hasAnyLimit, itemLimits, QUOTA_WINDOWS } from "@/lib/billing/vocabulary";
-import { fetchMyQuotas, MY_QUOTAS_REFRESH_MS, quotaKeys } from "@/lib/quota/query";
+import { publishMyQuotas } from "@/lib/quota/my-quotas-feed";
+import { fetchMyQuotas, MY_QUOTAS_REFRESH_MS } from "@/lib/quota/query";
+import type { MyQuotas } from "@/lib/quota/user";
 
-/** Live quota usage: prefetched on the server, then refetched every 10 s and on focus (paused while hidden). */
-export function QuotaCards() {
+/** Live quota usage: read on the server (`initial`), then refetched every 10 s and on focus (paused while hidden). */
+export function QuotaCards({ initial }: { initial: MyQuotas }) {
   const t = useTranslations("Dashboard");
-  const { data, isError } = useQuery({
-    queryKey: quotaKeys.mine,
-    queryFn: fetchMyQuotas,
-    refetchInterval: MY_QUOTAS_REFRESH_MS,
-    refetchIntervalInBackground: false,
-    refetchOnWindowFocus: true,
-  });
+  const { data, error: isError } = usePolled(fetchMyQuotas, { initial, intervalMs: MY_QUOTAS_REFRESH_MS });
+  useEffect(() => publishMyQuotas(data), [data]); // the lazy usage-history panel reads them too
   // Relative countdowns only after hydration: the server's "now" is not the browser's.
   const mounted = useSyncExternalStore(
     () => () => {},

@@ -1,19 +1,18 @@
 "use client";
 
 import { useLocale, useTranslations } from "next-intl";
-import { useParams } from "next/navigation";
+import { usePathname, useRouter } from "next/navigation";
 import { useTransition } from "react";
 
-import { usePathname, useRouter } from "@/i18n/navigation";
+import { localePath, rememberLocale, withoutLocale } from "@/i18n/locale-path";
 import { routing, type Locale } from "@/i18n/routing";
 
-/** Switches zh ↔ en on the same page, query kept; next-intl remembers the choice in the NEXT_LOCALE cookie. */
+/** Switches zh ↔ en on the same page, query kept; the choice is remembered in NEXT_LOCALE as next-intl's router does. */
 export function LocaleSwitcher() {
   const t = useTranslations("LocaleSwitcher");
   const locale = useLocale();
   const router = useRouter();
   const pathname = usePathname();
-  const params = useParams();
   const [pending, startTransition] = useTransition();
   return (
     <label className="inline-flex items-center gap-2 text-sm text-slate-600">
@@ -27,10 +26,10 @@ export function LocaleSwitcher() {
           const next = e.target.value as Locale;
           // The list's state (filters, sort, page) lives in the query: keep it. Read at the change, not
           // through useSearchParams, which would opt every page with a header out of static rendering.
-          const query = Object.fromEntries(new URLSearchParams(window.location.search));
+          const query = window.location.search;
           startTransition(() => {
-            // @ts-expect-error -- params of the current route are passed through unchanged
-            router.replace({ pathname, params, query }, { locale: next });
+            rememberLocale(next);
+            router.replace(`${localePath(next, withoutLocale(pathname, locale))}${query}`);
           });
         }}
       >

@@ -1,8 +1,11 @@
 "use client";
 
+import { useLocale } from "next-intl";
+import Link from "next/link";
+import { usePathname } from "next/navigation";
 import type { ReactNode } from "react";
 
-import { Link, usePathname } from "@/i18n/navigation";
+import { localePath, withoutLocale } from "@/i18n/locale-path";
 
 export function NavLink({
   href,
@@ -18,10 +21,11 @@ export function NavLink({
     | "/admin/transfer";
   children: ReactNode;
 }) {
-  const active = usePathname() === href;
+  const locale = useLocale();
+  const active = withoutLocale(usePathname(), locale) === href;
   return (
     <Link
-      href={href}
+      href={localePath(locale, href)}
       aria-current={active ? "page" : undefined}
       className={`rounded-md px-3 py-1.5 ${active ? "bg-slate-900 text-white" : "text-slate-700 hover:bg-slate-100"}`}
     >

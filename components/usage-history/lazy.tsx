@@ -9,7 +9,7 @@ import { lazy, Suspense, useSyncExternalStore, type ComponentProps } from "react
  * next/dynamic brings its own client runtime (+2.3 kB gzipped on the dashboard, measured), React.lazy
  * is in React already. The placeholder keeps the chart's height so nothing below it moves.
  */
-const Panel = lazy(() => import("./usage-history-panel").then((m) => ({ default: m.UsageHistoryPanel })));
+const Panel = lazy(() => import("./lazy-panel").then((m) => ({ default: m.LazyPanel })));
 
 const noSubscribe = () => () => {};
 

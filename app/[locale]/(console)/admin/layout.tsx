@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
 
+import { Providers } from "@/components/providers";
 import { requireAdmin } from "@/lib/auth/guards";
 
 // Every admin page also checks for itself; this stops a non-admin before any admin UI renders.
@@ -9,5 +10,7 @@ import { requireAdmin } from "@/lib/auth/guards";
 // its content in <ClientMessages namespaces={[…]}> with what its client components use.
 export default async function AdminLayout({ children }: { children: ReactNode }) {
   await requireAdmin();
-  return children;
+  // React Query for the admin pages' live panels and the quota modal; the dashboard and the shell
+  // poll without it (lib/api/use-polled.ts), so it is not in their first-load JS.
+  return <Providers>{children}</Providers>;
 }

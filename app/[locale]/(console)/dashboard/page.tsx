@@ -1,4 +1,3 @@
-import { dehydrate, HydrationBoundary, QueryClient } from "@tanstack/react-query";
 import type { Metadata } from "next";
 import { getFormatter, getTranslations, setRequestLocale } from "next-intl/server";
 import { redirect } from "next/navigation";
@@ -10,7 +9,6 @@ import { LazyUsageHistory } from "@/components/usage-history/lazy";
 import { pageLocale } from "@/i18n/page-locale";
 import { isAuthSource } from "@/lib/auth-sources";
 import { requireUser } from "@/lib/auth/guards";
-import { quotaKeys } from "@/lib/quota/query";
 import { getMyQuotas } from "@/lib/quota/user";
 import { getUser } from "@/lib/users/users";
 
@@ -23,11 +21,10 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
   const locale = await pageLocale(params);
   setRequestLocale(locale);
   const session = await requireUser();
-  // Prefetched here and hydrated into React Query: no loading flash, then live refetches.
-  const queryClient = new QueryClient();
-  const [me, , t, tn, ts, th, format] = await Promise.all([
+  // Read here and handed to the cards: no loading flash, then live refetches in the browser.
+  const [me, quotas, t, tn, ts, th, format] = await Promise.all([
     getUser(session.id),
-    queryClient.prefetchQuery({ queryKey: quotaKeys.mine, queryFn: () => getMyQuotas(session.id) }),
+    getMyQuotas(session.id),
     getTranslations("Dashboard"),
     getTranslations("Nav"),
     getTranslations("Sources"),
@@ -50,14 +47,12 @@ export default async function DashboardPage({ params }: PageProps<"/[locale]/das
         </dl>
       </Card>
       <ClientMessages namespaces={["Dashboard", "Platforms", "UsageHistory"]}>
-        <HydrationBoundary state={dehydrate(queryClient)}>
-          <QuotaCards />
-          {/* After the cards: the chart is a lazy chunk (not in the first load) and reads the same quota query. */}
-          <Card title={th("title")} className="mt-8">
-            <p className="-mt-2 mb-1 text-sm text-slate-600">{th("subtitle")}</p>
-            <LazyUsageHistory scope={{ kind: "me" }} />
-          </Card>
-        </HydrationBoundary>
+        <QuotaCards initial={quotas} />
+        {/* After the cards: the chart is a lazy chunk (not in the first load); it sees the cards' quota reads. */}
+        <Card title={th("title")} className="mt-8">
+          <p className="-mt-2 mb-1 text-sm text-slate-600">{th("subtitle")}</p>
+          <LazyUsageHistory scope={{ kind: "me" }} />
+        </Card>
       </ClientMessages>
     </>
   );
