@@ -6,7 +6,7 @@ import { useEffect, useId, useState } from "react";
 import { errorText } from "@/components/auth/error-text";
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { isKey } from "@/i18n/known-key";
-import type { ActionFailure } from "@/lib/actions/safe-action";
+import type { ActionFailure, ActionResult } from "@/lib/actions/safe-action";
 import {
   applyDefaultsImportAction,
   applyLimitsImportAction,
@@ -95,15 +95,96 @@ function useFailureText() {
   };
 }
 
-export function LimitsImportPanel() {
-  const t = useTranslations("AdminTransfer");
+/**
+ * The two-step flow both panels share: check a file (a dry run with its text), then apply that same
+ * text with what the check returned. `reset` clears a panel's own outcome when a new file is checked.
+ */
+function useImportFlow<P, A>(steps: {
+  check: (text: string) => Promise<ActionResult<P>>;
+  apply: (text: string, preview: P) => Promise<ActionResult<A>>;
+  applied: (result: A) => void;
+  reset: () => void;
+}) {
   const failureText = useFailureText();
   const [text, setText] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [preview, setPreview] = useState<LimitsImportPreview | null>(null);
+  const [preview, setPreview] = useState<P | null>(null);
+  const run = async <R,>(call: () => Promise<ActionResult<R>>): Promise<R | null> => {
+    setPending(true);
+    const r = await call();
+    setPending(false);
+    if (r.ok) return r.data;
+    setError(failureText(r));
+    return null;
+  };
+  const check = async (fileText: string | null, fileError: string | null) => {
+    setError(fileError);
+    setPreview(null);
+    steps.reset();
+    if (fileText === null) return;
+    const p = await run(() => steps.check(fileText));
+    if (p === null) return;
+    setText(fileText);
+    setPreview(p);
+  };
+  const apply = async () => {
+    if (preview === null || text === null) return;
+    const a = await run(() => steps.apply(text, preview));
+    if (a === null) return;
+    setPreview(null);
+    steps.applied(a);
+  };
+  return { pending, error, preview, check, apply };
+}
+
+/** "Apply" behind a confirmation. */
+function ApplyButton({
+  disabled,
+  description,
+  onConfirm,
+  testId,
+}: {
+  disabled: boolean;
+  description: string;
+  onConfirm: () => void;
+  testId: string;
+}) {
+  const t = useTranslations("AdminTransfer");
+  return (
+    <ConfirmDialog
+      trigger={
+        <button
+          type="button"
+          disabled={disabled}
+          data-testid={testId}
+          className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-50"
+        >
+          {t("apply")}
+        </button>
+      }
+      title={t("applyTitle")}
+      description={description}
+      confirmLabel={t("apply")}
+      cancelLabel={t("cancel")}
+      onConfirm={onConfirm}
+    />
+  );
+}
+
+export function LimitsImportPanel() {
+  const t = useTranslations("AdminTransfer");
   const [job, setJob] = useState<BulkJobProgress | null>(null);
   const [jobId, setJobId] = useState<number | null>(null);
+  const { pending, error, preview, check, apply } = useImportFlow({
+    check: (text) => previewLimitsImportAction({ text }),
+    apply: (text, p: LimitsImportPreview) => applyLimitsImportAction({ text, fingerprint: p.fingerprint }),
+    applied: (r) => setJobId(r.jobId),
+    reset: () => {
+      setJob(null);
+      setJobId(null);
+    },
+  });
 
   useEffect(() => {
     if (jobId === null) return;
@@ -119,29 +200,6 @@ export function LimitsImportPanel() {
       stop = true;
     };
   }, [jobId]);
-
-  const check = async (fileText: string | null, fileError: string | null) => {
-    setError(fileError);
-    setPreview(null);
-    setJob(null);
-    setJobId(null);
-    if (fileText === null) return;
-    setPending(true);
-    const r = await previewLimitsImportAction({ text: fileText });
-    setPending(false);
-    if (!r.ok) return setError(failureText(r));
-    setText(fileText);
-    setPreview(r.data);
-  };
-  const apply = async () => {
-    if (!preview || text === null) return;
-    setPending(true);
-    const r = await applyLimitsImportAction({ text, fingerprint: preview.fingerprint });
-    setPending(false);
-    if (!r.ok) return setError(failureText(r));
-    setPreview(null);
-    setJobId(r.data.jobId);
-  };
 
   return (
     <div className="space-y-4" data-testid="limits-import">
@@ -184,21 +242,10 @@ export function LimitsImportPanel() {
             />
           ) : null}
           {preview.usersChanged > 0 ? (
-            <ConfirmDialog
-              trigger={
-                <button
-                  type="button"
-                  disabled={pending}
-                  data-testid="limits-apply"
-                  className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-50"
-                >
-                  {t("apply")}
-                </button>
-              }
-              title={t("applyTitle")}
+            <ApplyButton
+              disabled={pending}
+              testId="limits-apply"
               description={t("applyLimits", { users: preview.usersChanged })}
-              confirmLabel={t("apply")}
-              cancelLabel={t("cancel")}
               onConfirm={() => void apply()}
             />
           ) : null}
@@ -234,41 +281,21 @@ export function DefaultsImportPanel() {
   const t = useTranslations("AdminTransfer");
   const tp = useTranslations("Sources");
   const tq = useTranslations("QuotaErrors");
-  const failureText = useFailureText();
   // A cell's problem reads as the settings form's (no value to quote: the path says where).
   const defaultsProblem = (code: string) =>
     isKey(tq, code) ? tq(code) : problemText(t, code, { value: "", expected: "quota-console/defaults@1" });
-  const [text, setText] = useState<string | null>(null);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  const [preview, setPreview] = useState<DefaultsImportPreview | null>(null);
+  const { pending, error, preview, check, apply } = useImportFlow({
+    check: (text) => previewDefaultsImportAction({ text }),
+    apply: (text, p: DefaultsImportPreview) => applyDefaultsImportAction({ text, version: p.version }),
+    applied: (r) => setDone(t("saved", { count: r.changed })),
+    reset: () => setDone(null),
+  });
   const keyText = (key: string) => {
     if (key === "system") return t("system");
     const [source, grant] = key.split(".");
     const name = isKey(tp, source) ? tp(source) : source;
     return grant ? `${name} — ${t("grant")}` : name;
-  };
-  const check = async (fileText: string | null, fileError: string | null) => {
-    setError(fileError);
-    setPreview(null);
-    setDone(null);
-    if (fileText === null) return;
-    setPending(true);
-    const r = await previewDefaultsImportAction({ text: fileText });
-    setPending(false);
-    if (!r.ok) return setError(failureText(r));
-    setText(fileText);
-    setPreview(r.data);
-  };
-  const apply = async () => {
-    if (!preview || text === null) return;
-    setPending(true);
-    const r = await applyDefaultsImportAction({ text, version: preview.version });
-    setPending(false);
-    if (!r.ok) return setError(failureText(r));
-    setPreview(null);
-    setDone(t("saved", { count: r.data.changed }));
   };
   return (
     <div className="space-y-4" data-testid="defaults-import">
@@ -318,21 +345,10 @@ export function DefaultsImportPanel() {
                     testId="defaults-sample"
                     whoLabel={t("defaultsTitle")}
                   />
-                  <ConfirmDialog
-                    trigger={
-                      <button
-                        type="button"
-                        disabled={pending}
-                        data-testid="defaults-apply"
-                        className="rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-50"
-                      >
-                        {t("apply")}
-                      </button>
-                    }
-                    title={t("applyTitle")}
+                  <ApplyButton
+                    disabled={pending}
+                    testId="defaults-apply"
                     description={t("applyDefaults", { count: preview.changes.length })}
-                    confirmLabel={t("apply")}
-                    cancelLabel={t("cancel")}
                     onConfirm={() => void apply()}
                   />
                 </>
