@@ -32,6 +32,7 @@ export async function AppHeader({ user }: { user: SessionUser }) {
               <span className="mr-1 ml-3 text-xs font-semibold tracking-wide text-slate-500 uppercase">
                 {t("admin")}
               </span>
+              <NavLink href="/admin/overview">{t("overview")}</NavLink>
               <NavLink href="/admin/users">{t("users")}</NavLink>
               <NavLink href="/admin/bulk">{t("bulk")}</NavLink>
               <NavLink href="/admin/settings">{t("settings")}</NavLink>

@@ -13,6 +13,7 @@ export function NavLink({
 }: {
   href:
     | "/dashboard"
+    | "/admin/overview"
     | "/admin/users"
     | "/admin/bulk"
     | "/admin/settings"

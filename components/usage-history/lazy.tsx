@@ -1,5 +1,6 @@
 "use client";
 
+import { useFormatter } from "next-intl";
 import { lazy, Suspense, useSyncExternalStore, type ComponentProps } from "react";
 
 /**
@@ -23,6 +24,29 @@ export function LazyUsageHistory(props: ComponentProps<typeof Panel>) {
   return mounted ? (
     <Suspense fallback={placeholder}>
       <Panel {...props} />
+    </Suspense>
+  ) : (
+    placeholder
+  );
+}
+
+const Chart = lazy(() => import("./usage-chart").then((m) => ({ default: m.UsageChart })));
+
+/**
+ * A chart of USD per day whose props a server component can pass (no functions): the money format
+ * is applied here. uPlot comes in the same lazy way as above (the chart module is its own chunk).
+ */
+export function LazyMoneyChart(props: Omit<ComponentProps<typeof Chart>, "formatY">) {
+  const format = useFormatter();
+  const mounted = useSyncExternalStore(
+    noSubscribe,
+    () => true,
+    () => false,
+  );
+  const placeholder = <div style={{ height: (props.height ?? 260) + 40 }} aria-hidden="true" />;
+  return mounted ? (
+    <Suspense fallback={placeholder}>
+      <Chart {...props} formatY={(v) => format.number(v, "usd")} />
     </Suspense>
   ) : (
     placeholder

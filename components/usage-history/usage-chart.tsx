@@ -43,6 +43,11 @@ export function UsageChart({
   testId?: string;
 }) {
   const el = useRef<HTMLDivElement>(null);
+  // The format is read through a ref: a caller's new function each render must not rebuild the plot.
+  const fmt = useRef(formatY);
+  useEffect(() => {
+    fmt.current = formatY;
+  }, [formatY]);
   useEffect(() => {
     const node = el.current;
     if (!node) return;
@@ -64,7 +69,12 @@ export function UsageChart({
           grid: { show: false },
           stroke: "#475569",
         },
-        { values: (_u, splits) => splits.map(formatY), size: 64, stroke: "#475569", grid: { stroke: "#e2e8f0" } },
+        {
+          values: (_u, splits) => splits.map((v) => fmt.current(v)),
+          size: 64,
+          stroke: "#475569",
+          grid: { stroke: "#e2e8f0" },
+        },
       ],
       series: [
         { label: xLabel, value: (_u, i) => (i === null ? "" : (labels[i] ?? "")) },
@@ -76,7 +86,7 @@ export function UsageChart({
           fill: s.style === "bars" ? `${s.color}b3` : undefined,
           paths: s.style === "bars" ? bars : undefined,
           points: { show: s.style === "line", size: 5 },
-          value: (_u, v) => (v === null || v === undefined ? "—" : formatY(v)),
+          value: (_u, v) => (v === null || v === undefined ? "—" : fmt.current(v)),
         })),
       ],
     };
@@ -92,6 +102,6 @@ export function UsageChart({
       ro.disconnect();
       plot.destroy();
     };
-  }, [labels, series, formatY, height, xLabel]);
+  }, [labels, series, height, xLabel]);
   return <div ref={el} role="img" aria-label={label} data-testid={testId} className="w-full min-w-0" />;
 }

@@ -17,7 +17,15 @@ const axeSource: string = (createRequire(import.meta.url)("axe-core") as { sourc
 let browser: Browser;
 
 const VIEWPORTS = { desktop: { width: 1366, height: 900 }, phone: { width: 390, height: 844 } } as const;
-const ADMIN_PAGES = ["admin/users", "admin/settings", "admin/cache", "admin/audit", "admin/transfer", "dashboard"] as const;
+const ADMIN_PAGES = [
+  "admin/overview",
+  "admin/users",
+  "admin/settings",
+  "admin/cache",
+  "admin/audit",
+  "admin/transfer",
+  "dashboard",
+] as const;
 
 type Violation = { id: string; impact: string | null; nodes: Array<{ target: string[]; failureSummary?: string }> };
 

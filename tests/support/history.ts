@@ -1,5 +1,7 @@
 import type { Locator, Page } from "playwright-core";
 
+import { downsampleHistory, historyRetentionFromEnv } from "@/lib/billing/history";
+
 import { makeBilling } from "./billing-runtime";
 
 /**
@@ -25,6 +27,20 @@ export async function recordHistory(userId: number, costs: readonly SeedCost[], 
     for (const c of [...costs].sort((x, y) => y.daysAgo - x.daysAgo))
       await b.repo.incrementUsageWithReset(userId, c.platform, c.cost, at(c.daysAgo));
     return quotaDay(now, timeZone);
+  } finally {
+    await b.close();
+  }
+}
+
+/**
+ * Runs the downsampler once (as the server's history worker does): the admin overview reads
+ * finished days from its per-day totals, which a cost recorded into a past day after the worker's
+ * last run reaches only then (it recomputes the last days it summed, lib/billing/history.ts).
+ */
+export async function downsample(timeZone = "Asia/Shanghai") {
+  const b = makeBilling({ timeZone, redisUrl: null });
+  try {
+    return await downsampleHistory(b.pool, b.clock, historyRetentionFromEnv());
   } finally {
     await b.close();
   }
