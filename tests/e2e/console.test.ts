@@ -99,13 +99,21 @@ describe("admin", () => {
     expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: "Lax", path: "/" });
 
     const menu = page.getByTestId("admin-menu");
-    expect(await menu.getByRole("link").allTextContents()).toEqual(["Users", "Settings", "Cache health", "Audit log"]);
+    expect(await menu.getByRole("link").allTextContents()).toEqual([
+      "Overview",
+      "Users",
+      "Bulk operations",
+      "Settings",
+      "Cache health",
+      "Audit log",
+      "Import / export",
+    ]);
 
     await page.getByLabel("Language").selectOption("zh");
     await page.waitForURL(`${base}/zh/dashboard`);
     await expect
       .poll(() => menu.getByRole("link").allTextContents())
-      .toEqual(["用户管理", "系统设置", "缓存健康", "审计日志"]);
+      .toEqual(["用量概览", "用户管理", "批量操作", "系统设置", "缓存健康", "审计日志", "导入 / 导出"]);
 
     await menu.getByRole("link", { name: "用户管理" }).click();
     await page.waitForURL(`${base}/zh/admin/users`);
