@@ -5,6 +5,7 @@ import type pg from "pg";
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import { isPlatform } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS, type Limits, type QuotaWindow } from "@/lib/billing/vocabulary";
+import { startBulkUndo } from "@/lib/bulk/engine";
 import { pgPool } from "@/lib/db/client";
 import { saveUserQuotas, type SaveQuotaInput } from "@/lib/quota/admin";
 import { appDeps, type QuotaDeps } from "@/lib/quota/runtime";
@@ -35,6 +36,7 @@ export const UNDOABLE_ACTIONS = [
   "settings.quota_defaults.update",
   "user.status.update",
   "user.role.update",
+  "bulk.apply",
 ] as const;
 
 export type UndoResult =
@@ -223,5 +225,18 @@ export async function undoAuditEntry(
   if (entry.action === "user.status.update" && entry.targetType === "user")
     return undoUserField(entry, actor, "status");
   if (entry.action === "user.role.update" && entry.targetType === "user") return undoUserField(entry, actor, "role");
+  if (entry.action === "bulk.apply" && entry.targetType === "bulk") {
+    // A whole bulk operation (lib/bulk/engine.ts): its undo is a job of its own, run by the bulk
+    // worker; users changed since are left alone and listed on the bulk page.
+    const jobId = Number(entry.targetId);
+    if (!Number.isSafeInteger(jobId) || jobId <= 0) return { ok: false, code: "UNDO_UNSUPPORTED" };
+    const r = await startBulkUndo(jobId, actor, deps);
+    if (r.ok) return { ok: true, action: "bulk.apply", changed: 0 };
+    const code = { NOT_FOUND: "NOT_FOUND", ALREADY_UNDONE: "UNDO_NOTHING", NOTHING_TO_CHANGE: "UNDO_NOTHING" } as const;
+    return {
+      ok: false,
+      code: r.code === "BULK_RUNNING" ? "UNDO_CONFLICT" : (code[r.code as keyof typeof code] ?? "UNDO_UNSUPPORTED"),
+    };
+  }
   return { ok: false, code: "UNDO_UNSUPPORTED" };
 }

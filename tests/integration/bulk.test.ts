@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { undoAuditEntry } from "@/lib/audit/undo";
 import { billingKeys } from "@/lib/billing/keys";
 import { decodeQuotaEntry } from "@/lib/billing/quota-cache";
 import type { BillingRuntime } from "@/lib/billing/runtime";
@@ -227,6 +228,22 @@ describe("bulk operations", () => {
     );
     await undoAndCheck(deps, jobId, ids, before);
     expect(await startBulkUndo(jobId, admin, deps)).toEqual({ ok: false, code: "ALREADY_UNDONE" });
+  });
+
+  it("the audit log's undo of a bulk entry undoes the whole operation", async () => {
+    const deps = { billing: rt() };
+    const { tag, ids } = await users(3);
+    const req: BulkRequest = {
+      selection: { kind: "filter", filter: F({ q: tag }) },
+      operation: { kind: "set_limits", platforms: ["kimi"], windows: ["monthly"], value: { mode: "value", usd: 3 } },
+    };
+    const before = await limitCells(ids);
+    const { jobId } = await applyAndCheck(deps, req, ids);
+    const { bulk } = await auditOf(jobId);
+    expect(await undoAuditEntry(bulk.id, admin, deps, c)).toEqual({ ok: true, action: "bulk.apply", changed: 0 });
+    await runAll(deps);
+    expect(await limitCells(ids)).toEqual(before);
+    expect(await undoAuditEntry(bulk.id, admin, deps, c)).toEqual({ ok: false, code: "UNDO_NOTHING" });
   });
 
   it("scale, clear, apply defaults (system replace, sign-up source fill-missing) and set_values: exactly the previewed cells, undo restores", async () => {
