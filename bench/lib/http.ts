@@ -186,3 +186,11 @@ export function printHttpRows(rows: HttpRow[]): void {
   console.log("request = fetch() to the last byte of the body (one process, default keep-alive agent)");
   console.log("server CPU = user + system time of the server's process group (/proc) during the scenario, per request");
 }
+
+/** Bytes of the inline RSC payload (`<script>self.__next_f.push(…)</script>`) in a page. */
+export function rscPayloadBytes(html: string): number {
+  let n = 0;
+  for (const m of html.matchAll(/<script\b[^>]*>self\.__next_f\.push\([\s\S]*?\)<\/script>/g))
+    n += Buffer.byteLength(m[0]);
+  return n;
+}
