@@ -345,7 +345,8 @@ export async function overviewHistory(
        WHERE day = ($2::timestamptz AT TIME ZONE $3)::date AND ($4::text IS NULL OR platform = $4)`
     : `SELECT ($2::timestamptz AT TIME ZONE $3)::date AS day, platform, sum(cost) AS cost, sum(requests) AS requests,
               count(DISTINCT user_id) AS users
-       FROM usage_rollup_hourly WHERE bucket_start >= $2::timestamptz AND ($4::text IS NULL OR platform = $4)
+       FROM usage_rollup_hourly WHERE bucket_start >= $2::timestamptz AND bucket_start < $5::timestamptz
+         AND ($4::text IS NULL OR platform = $4)
        GROUP BY 2`;
   const { rows } = await db.query<{ day: string; platform: string; cost: string; requests: string; users: string }>(
     `WITH d AS (
@@ -366,7 +367,14 @@ export async function overviewHistory(
      SELECT day::text AS day, platform, cost::text AS cost, requests::text AS requests, users::text AS users
      FROM (SELECT * FROM d UNION ALL SELECT * FROM h UNION ALL SELECT * FROM t) u
      ORDER BY 1, 2`,
-    [new Date(from), new Date(today), clock.timeZone, opts.platform ?? null],
+    // $5 (live only): tomorrow's start — a bucket of a later day (an op recorded with a future instant) is not today's
+    [
+      new Date(from),
+      new Date(today),
+      clock.timeZone,
+      opts.platform ?? null,
+      ...(snapshotAt ? [] : [new Date(clock.startOfDay(today + 36 * HOUR_MS))]),
+    ],
   );
   return {
     rows: rows.map((r) => ({

@@ -352,13 +352,19 @@ describe("usage history: downsampling, retention and reads", () => {
       const liveTotals = async () => {
         const { rows } = await c.query<{ cost: string; requests: string; users: string }>(
           `SELECT sum(cost)::text AS cost, sum(requests)::text AS requests, count(DISTINCT user_id)::text AS users
-           FROM usage_rollup_hourly WHERE platform = 'gemini' AND bucket_start >= $1`,
-          [new Date(clock.startOfDay(Date.now()))],
+           FROM usage_rollup_hourly WHERE platform = 'gemini' AND bucket_start >= $1 AND bucket_start < $2`,
+          [
+            new Date(clock.startOfDay(Date.now())),
+            new Date(clock.startOfDay(clock.startOfDay(Date.now()) + 36 * 3_600_000)),
+          ],
         );
         return [["gemini", rows[0].cost, Number(rows[0].requests), Number(rows[0].users)]];
       };
       await b.repo.incrementUsageWithReset(u, "gemini", 0.125, Date.now());
       await b.repo.incrementUsageWithReset(v, "gemini", 0.25, Date.now());
+      // A cost recorded with an instant of tomorrow (a skewed clock) is tomorrow's, never today's.
+      const tomorrow = clock.startOfDay(clock.startOfDay(Date.now()) + 36 * 3_600_000);
+      await b.repo.incrementUsageWithReset(u, "gemini", 4, tomorrow + 3_600_000);
       const live = await liveTotals();
       expect(await todayOf()).toEqual({ asOf: null, rows: live }); // no snapshot: live
 
