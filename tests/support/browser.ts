@@ -43,3 +43,9 @@ export async function signIn(page: Page, email: string, password: string) {
   await page.locator('input[name="password"]').fill(password);
   await page.locator('form button[type="submit"]').click();
 }
+
+/** The admin menu as an admin sees it (components/shell/app-header.tsx), in each language. */
+export const ADMIN_MENU = {
+  en: ["Overview", "Users", "Bulk operations", "Settings", "Cache health", "Audit log", "Import / export"],
+  zh: ["用量概览", "用户管理", "批量操作", "系统设置", "缓存健康", "审计日志", "导入 / 导出"],
+} as const;
