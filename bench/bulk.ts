@@ -15,7 +15,7 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 
 import { createBillingRuntime } from "@/lib/billing/runtime";
 import { BulkWorker, previewBulk, startBulkJob, startBulkUndo } from "@/lib/bulk/engine";
-import type { BulkRequest } from "@/lib/bulk/types";
+import { NO_BULK_FILTER, type BulkRequest } from "@/lib/bulk/types";
 
 import { onCleanup, runBench, SHORT, writeReport } from "./lib/lifecycle";
 import { loadAvg, machineFacts, machineLine } from "./lib/machine";
@@ -84,17 +84,7 @@ runBench(async () => {
   });
   onCleanup(() => billing.close());
   const deps = { billing };
-  const filter = {
-    q: "@bulk.bench",
-    role: "",
-    status: "",
-    source: "",
-    limit: "",
-    over80: "",
-    overPercent: null,
-    createdFrom: null,
-    createdTo: null,
-  } as const;
+  const filter = { ...NO_BULK_FILTER, q: "@bulk.bench" };
   const request = (usd: number): BulkRequest => ({
     selection: { kind: "filter", filter },
     operation: { kind: "set_limits", platforms: ["openai"], windows: ["daily"], value: { mode: "value", usd } },

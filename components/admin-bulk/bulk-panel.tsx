@@ -15,7 +15,13 @@ import {
 import { AUTH_SOURCES } from "@/lib/auth-sources";
 import { isKnownPlatform, platformLabel } from "@/lib/billing/platforms";
 import { QUOTA_WINDOWS, type QuotaWindow } from "@/lib/billing/vocabulary";
-import type { BulkFilter, BulkJobProgress, BulkPreview, BulkRequest } from "@/lib/bulk/types";
+import {
+  NO_BULK_FILTER,
+  type BulkFilter,
+  type BulkJobProgress,
+  type BulkPreview,
+  type BulkRequest,
+} from "@/lib/bulk/types";
 
 type Kind = "set_limits" | "scale" | "reset_usage" | "apply_defaults" | "clear_limits";
 type Exception = { userId: number; email: string | null; outcome: "conflict" | "gone" | "refused" };
@@ -36,17 +42,7 @@ export function BulkPanel({ platforms }: { platforms: readonly string[] }) {
   const tp = useTranslations("Platforms");
   const ts = useTranslations("Sources");
   const label = (p: string) => platformLabel(p, (k) => (isKnownPlatform(k) ? tp(k) : k));
-  const [filter, setFilter] = useState<BulkFilter>({
-    q: "",
-    role: "",
-    status: "",
-    source: "",
-    limit: "",
-    over80: "",
-    overPercent: null,
-    createdFrom: null,
-    createdTo: null,
-  });
+  const [filter, setFilter] = useState<BulkFilter>({ ...NO_BULK_FILTER });
   const [kind, setKind] = useState<Kind>("set_limits");
   const [chosen, setChosen] = useState<string[]>([platforms[0]]);
   const [windows, setWindows] = useState<QuotaWindow[]>(["daily"]);

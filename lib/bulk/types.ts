@@ -151,3 +151,16 @@ export type BulkJobProgress = {
   undoneBy: number | null;
   error: string | null;
 };
+
+/** A filter that selects every user (nothing set): the starting point of a filter with a few fields set. */
+export const NO_BULK_FILTER: BulkFilter = {
+  q: "",
+  role: "",
+  status: "",
+  source: "",
+  limit: "",
+  over80: "",
+  overPercent: null,
+  createdFrom: null,
+  createdTo: null,
+};

@@ -17,7 +17,7 @@ import {
   startBulkUndo,
   type BulkDeps,
 } from "@/lib/bulk/engine";
-import type { BulkFilter, BulkRequest, CellChange } from "@/lib/bulk/types";
+import { NO_BULK_FILTER, type BulkFilter, type BulkRequest, type CellChange } from "@/lib/bulk/types";
 import { saveUserQuotas } from "@/lib/quota/admin";
 import { readQuotaVersion } from "@/lib/quota/version";
 import { encodeQuotaMap } from "@/lib/settings/codec";
@@ -80,18 +80,7 @@ async function users(n: number, sources: string[] = ["email"]): Promise<{ tag: s
   return { tag, ids };
 }
 
-const F = (f: Partial<BulkFilter>): BulkFilter => ({
-  q: "",
-  role: "",
-  status: "",
-  source: "",
-  limit: "",
-  over80: "",
-  overPercent: null,
-  createdFrom: null,
-  createdTo: null,
-  ...f,
-});
+const F = (f: Partial<BulkFilter>): BulkFilter => ({ ...NO_BULK_FILTER, ...f });
 
 /** Every limit cell of these users' active rows, read as text: `user:platform:window` → value ("-" = unlimited). */
 async function limitCells(ids: number[]): Promise<Map<string, string>> {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { toFieldErrors } from "@/lib/actions/safe-action";
 import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import { bulkRequestSchema } from "@/lib/bulk/schema";
+import { NO_BULK_FILTER } from "@/lib/bulk/types";
 import en from "@/messages/en.json";
 import zh from "@/messages/zh.json";
 
@@ -12,17 +13,7 @@ import zh from "@/messages/zh.json";
  * page shows te(code)).
  */
 const schema = bulkRequestSchema(DEFAULT_PLATFORMS);
-const filter = {
-  q: "",
-  role: "",
-  status: "",
-  source: "",
-  limit: "",
-  over80: "",
-  overPercent: null,
-  createdFrom: null,
-  createdTo: null,
-};
+const filter = { ...NO_BULK_FILTER };
 const ok = {
   selection: { kind: "filter", filter },
   operation: { kind: "set_limits", platforms: ["openai"], windows: ["daily"], value: { mode: "value", usd: 5 } },
