@@ -5,13 +5,14 @@
 //      vs a raw HMGET of the 11 fields — the command the check sends (c=64)
 //   2. QuotaCache.increment vs a raw EVALSHA of the same LuaScript with the arguments the library
 //      builds (c=1, c=64), and that script's cost vs the gateway's own increment script (raw EVALSHA both)
-//   3. QuotaRepository.incrementUsageWithReset (BEGIN + write, COMMIT) vs a plain one-statement
-//      UPDATE, 1 hot row and 1000 rows (c=16)
+//   3. QuotaRepository.incrementUsageWithReset (the exactly-once write with its usage-history bucket;
+//      concurrent writes group-committed) vs a plain one-statement UPDATE, 1 hot row and 1000 rows
+//      (c=16), on analyzed tables
 //   4. process RSS before / after 1,000,000 cache-hit checks (c=64)
 //
 // Own database and Redis db (bench/lib/services.ts). BENCH_SHORT=1: a tenth of the operations.
 // Results: a table on stdout and bench-results/billing-<timestamp>.json. Progress goes to stderr.
-// The four pairs with a target (check c=1 / c=64, increment c=1 / c=64) are measured BENCH_RUNS (3)
+// The six pairs with a target (check c=1 / c=64, increment c=1 / c=64, DB increment hot / 1000) are measured BENCH_RUNS (3)
 // times each; the table shows the median run, and the ratio's min / median / max is printed.
 // Targets (on the median) are printed, never asserted.
 import type Redis from "ioredis";
@@ -52,6 +53,11 @@ const MARK_DIRTY = false;
 
 const TARGET_CHECK_RATIO = 0.9;
 const TARGET_INCR_RATIO = 0.9;
+/**
+ * Issue 15: the usage history's bucket adds no round trip — the exactly-once write (marker, all three
+ * windows' rules, the bucket; group commit under concurrency) against a one-column UPDATE.
+ */
+const TARGET_DB_RATIO = 0.9;
 const TARGET_CHECK_P99_MS = 2;
 const TARGET_RSS_PCT = 10;
 /** Each library-vs-raw pair with a target is measured this many times; its ratio reported min / median / max. */
@@ -264,7 +270,7 @@ async function main() {
     ["1 hot row", () => 0],
     [`${USERS} rows`, (i: number) => i % USERS],
   ] as const) {
-    const [lib, raw] = await measurePair(
+    const [lib, raw, spread] = await repeatedPair(
       [
         `repo.incrementUsageWithReset, ${label}`,
         (i) => repo.incrementUsageWithReset(userIds[pick(i)], PLATFORM, COST, Date.now()),
@@ -272,8 +278,9 @@ async function main() {
       [`raw UPDATE, ${label}`, (i) => pool.query(RAW_UPDATE, [costText, rowIds[pick(i)]])],
       DB_CONCURRENCY,
       DB_OPS,
-      500,
+      TARGET_DB_RATIO,
     );
+    lib.target = `median >=${TARGET_DB_RATIO}x raw: ${spread.met ? "met" : "MISSED"} (${spreadText(spread)})`;
     results.push(lib, raw);
   }
 
@@ -334,7 +341,7 @@ async function main() {
       runsPerTargetPair: RUNS,
     },
     targets: {
-      ...{ checkRatio: TARGET_CHECK_RATIO, incrementRatio: TARGET_INCR_RATIO },
+      ...{ checkRatio: TARGET_CHECK_RATIO, incrementRatio: TARGET_INCR_RATIO, dbIncrementRatio: TARGET_DB_RATIO },
       ...{ checkP99MsAtC64: TARGET_CHECK_P99_MS, rssFlatPct: TARGET_RSS_PCT },
     },
     results,

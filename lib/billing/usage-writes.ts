@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import type pg from "pg";
 
+import { PG_TIMEOUTS } from "./connections";
 import { formatGoFloat } from "./encoding";
 import { hourBucket, rollupAfterUpdateSql, rollupInsertSql } from "./history";
 import { checkout } from "./pg";
@@ -98,6 +99,51 @@ const MARKER_TRUST_MS = 30 * 86_400_000;
 const MARKER_RELEASE_DELAY_MS = 1000;
 
 /**
+ * Group commit of plain usage writes (no outbox row to consume, no commit-token hook — the ledger's
+ * hot path): at most `slots` write transactions of one process are in flight; writes that arrive
+ * while all are busy wait and go together in the next free one, up to `maxBatch` per transaction.
+ * A lone write goes at once, so latency without contention is the single write's. The pool's other
+ * connections stay free for checks and loads.
+ */
+export type CombineOptions = { slots: number; maxBatch: number; maxWaitMs: number };
+export const DEFAULT_COMBINE: CombineOptions = {
+  slots: 2,
+  maxBatch: 100,
+  maxWaitMs: PG_TIMEOUTS.connectionTimeoutMillis,
+};
+
+type Queued = { st: WriteStatements; done: (w: ExactWrite) => void; since: number };
+
+type WriteStatements = {
+  input: UsageWrite;
+  outbox: string;
+  update: string;
+  upsert: string;
+  /** the op's literals and windows, for the set-based statements of a batch (batchWriteSql) */
+  lit: {
+    user: string;
+    platform: string;
+    cost: string;
+    sod: string;
+    sodNext: string;
+    sow: string;
+    sowNext: string;
+    at: string;
+  };
+  sod: number;
+  sow: number;
+  key: string;
+  rollup: { user: string; platform: string; bucket: string; cost: string };
+};
+
+/** An error the database raised about one op's data (class 22 data exception, 23 integrity): split the batch. */
+function opSpecific(w: ExactWrite): boolean {
+  if (w.status !== "failed" && w.status !== "rejected") return false;
+  const code = (w.error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
+}
+
+/**
  * A write's marker id: milliseconds since the epoch × 2^22 + 22 random bits (a bigint below 2^63 until
  * the year 2248). Two writers drawing the same id in the same millisecond make the second write fail
  * its INSERT (unique violation) before anything is committed — a retry, never a wrong answer.
@@ -117,9 +163,15 @@ export class ExactlyOnceWriter {
   private acked: string[] = [];
   private releaseTimer: NodeJS.Timeout | null = null;
 
+  /** plain writes waiting for a free write slot (group commit) */
+  private queue: Queued[] = [];
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private writing = 0;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly clock: QuotaClock,
+    private readonly combine: CombineOptions = DEFAULT_COMBINE,
   ) {}
 
   /**
@@ -153,11 +205,73 @@ export class ExactlyOnceWriter {
       beforeCommit?: (commit: string) => Promise<void>;
     },
   ): Promise<ExactWrite> {
-    return this.writeExactlyOnce([input], {
-      consumeOutboxId: input.consumeOutboxId,
-      beforeCommit: input.beforeCommit,
-      single: true,
+    // Built before anything is queued: a bad input throws for its caller only, never for a batch.
+    const st = this.writeStatements(input);
+    if (input.consumeOutboxId !== undefined || input.beforeCommit)
+      return this.writeExactlyOnce([st], {
+        consumeOutboxId: input.consumeOutboxId,
+        beforeCommit: input.beforeCommit,
+        single: true,
+      });
+    return new Promise((done) => {
+      this.queue.push({ st, done, since: Date.now() });
+      this.pump();
+      this.armSweep();
     });
+  }
+
+  /**
+   * A write waits for a slot at most as long as it would wait for a pool connection: then it is
+   * "failed" without being sent (a definite no — the ledger parks it), so a database that hangs both
+   * slots cannot hold costs in this process's memory for longer than that.
+   */
+  private armSweep(): void {
+    if (this.sweepTimer || this.queue.length === 0) return;
+    const wait = Math.max(0, this.queue[0].since + this.combine.maxWaitMs - Date.now());
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = null;
+      const now = Date.now();
+      let expired = 0;
+      while (expired < this.queue.length && now - this.queue[expired].since >= this.combine.maxWaitMs) expired++;
+      const error = new Error(`no write slot free within ${this.combine.maxWaitMs} ms`);
+      for (const q of this.queue.splice(0, expired)) q.done({ status: "failed", error });
+      this.armSweep();
+    }, wait);
+    this.sweepTimer.unref();
+  }
+
+  /** Start a combined write in every free slot. */
+  private pump(): void {
+    while (this.writing < this.combine.slots && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.combine.maxBatch);
+      this.writing++;
+      void this.writeCombined(batch).finally(() => {
+        this.writing--;
+        this.pump();
+      });
+    }
+  }
+
+  /**
+   * One transaction for a batch of queued writes: each gets the batch's outcome (committed together,
+   * or not at all, or "uncertain" with the one commit token). An error about one op's data (a deleted
+   * user, an overflowing amount) would refuse its neighbours too: then each is written on its own.
+   */
+  private async writeCombined(batch: Queued[]): Promise<void> {
+    try {
+      if (batch.length === 1) {
+        batch[0].done(await this.writeExactlyOnce([batch[0].st], { single: true }));
+        return;
+      }
+      const w = await this.writeExactlyOnce(sortedForLocking(batch.map((b) => b.st)), { single: false });
+      if (!opSpecific(w)) {
+        for (const b of batch) b.done(w);
+        return;
+      }
+      for (const b of batch) b.done(await this.writeExactlyOnce([b.st], { single: true }));
+    } catch (error) {
+      for (const b of batch) b.done({ status: "failed", error });
+    }
   }
 
   /**
@@ -169,19 +283,16 @@ export class ExactlyOnceWriter {
     items: UsageWrite[],
     opts: { beforeCommit?: (commit: string) => Promise<void> } = {},
   ): Promise<ExactWrite> {
-    const sorted = [...items].sort(
-      (a, b) => a.userId - b.userId || (a.platform < b.platform ? -1 : a.platform > b.platform ? 1 : 0),
-    );
-    return this.writeExactlyOnce(sorted, { beforeCommit: opts.beforeCommit, single: false });
+    if (items.length === 0) throw new Error("nothing to write");
+    const statements = sortedForLocking(items.map((it) => this.writeStatements(it)));
+    return this.writeExactlyOnce(statements, { beforeCommit: opts.beforeCommit, single: false });
   }
 
+  /** The statements are built (and their input validated) before a connection is taken. */
   private async writeExactlyOnce(
-    items: UsageWrite[],
+    statements: WriteStatements[],
     opts: { consumeOutboxId?: number; beforeCommit?: (commit: string) => Promise<void>; single: boolean },
   ): Promise<ExactWrite> {
-    if (items.length === 0) throw new Error("nothing to write");
-    // Built before a connection is taken: a bad input throws here, never half-way through a transaction.
-    const statements = items.map((it) => this.writeStatements(it));
     const consume =
       opts.consumeOutboxId === undefined
         ? ""
@@ -214,9 +325,9 @@ export class ExactlyOnceWriter {
         }
         if (first[first.length - 1].rowCount === 0) await client.query(`${st.upsert}; ${rollupInsertSql([st.rollup])}`);
       } else {
-        await client.query(
-          `${head} ${statements.map((st) => `${st.outbox} ${st.upsert};`).join("\n")} ${rollupInsertSql(statements.map((st) => st.rollup))}`,
-        );
+        // Every quota row first (in (user, platform) order), then every bucket, as the flusher does:
+        // two batches, or a batch and a flush, lock in the same order and never deadlock.
+        await client.query(`${head} ${batchWriteSql(statements)}`);
       }
       if (opts.beforeCommit) await opts.beforeCommit(token);
     } catch (error) {
@@ -271,12 +382,7 @@ export class ExactlyOnceWriter {
   }
 
   /** The SQL of one usage write: its outbox row (if any), the UPDATE, and the upsert for a missing row. */
-  private writeStatements(input: UsageWrite): {
-    outbox: string;
-    update: string;
-    upsert: string;
-    rollup: { user: string; platform: string; bucket: string; cost: string };
-  } {
+  private writeStatements(input: UsageWrite): WriteStatements {
     const { clock } = this;
     const sod = clock.startOfDay(input.at);
     const sow = clock.startOfWeek(input.at);
@@ -295,15 +401,21 @@ export class ExactlyOnceWriter {
          VALUES (${quoteLiteral(input.outbox.cacheKey)}, ${quoteLiteral(input.outbox.kind)}, ${quoteLiteral(JSON.stringify(input.outbox.payload))}::jsonb,
                  now() + interval '${Math.max(0, Math.round(input.outbox.delayMs ?? 0))} milliseconds');`
       : "";
+    const update = `UPDATE user_platform_quotas AS q SET ${incrementSet(w)}
+  WHERE q.user_id = ${user} AND q.platform = ${platform} AND q.deleted_at IS NULL`;
+    const insert = INSERT_QUOTA_ROW;
+    const row = `${user}, ${platform}, ${w.cost}, ${w.cost}, ${w.cost}, ${w.sod}, ${w.sow}, ${w.at}, now(), now()`;
+    const onConflict = `ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET ${incrementSet(w)}`;
     return {
+      input,
       outbox,
       rollup: { user, platform, bucket: sqlTime(hourBucket(clock, input.at)), cost: w.cost },
-      update: `UPDATE user_platform_quotas AS q SET ${incrementSet(w)}
-  WHERE q.user_id = ${user} AND q.platform = ${platform} AND q.deleted_at IS NULL`,
-      upsert: `INSERT INTO user_platform_quotas AS q (user_id, platform, daily_usage_usd, weekly_usage_usd, monthly_usage_usd,
-              daily_window_start, weekly_window_start, monthly_window_start, created_at, updated_at)
-           VALUES (${user}, ${platform}, ${w.cost}, ${w.cost}, ${w.cost}, ${w.sod}, ${w.sow}, ${w.at}, now(), now())
-           ON CONFLICT (user_id, platform) WHERE deleted_at IS NULL DO UPDATE SET ${incrementSet(w)}`,
+      update,
+      upsert: `${insert} VALUES (${row}) ${onConflict}`,
+      lit: { user, platform, ...w },
+      sod,
+      sow,
+      key: `${input.userId}:${input.platform}`,
     };
   }
 
@@ -345,6 +457,134 @@ export class ExactlyOnceWriter {
       return "pending";
     }
   }
+}
+
+const INSERT_QUOTA_ROW = `INSERT INTO user_platform_quotas AS q (user_id, platform, daily_usage_usd, weekly_usage_usd, monthly_usage_usd,
+              daily_window_start, weekly_window_start, monthly_window_start, created_at, updated_at)`;
+
+/**
+ * A batch of usage writes (sorted for locking) as a few set-based statements, so the server parses and
+ * plans per batch, not per op:
+ *   outbox rows; lock every existing quota row of the batch in (user, platform) order (FOR UPDATE, in
+ *   the first layer's statement);
+ *   a key's ops merged into one group per quota day and week (the ops of one key applied one after
+ *   the other, in the order of their instants — concurrent ops have no other order — give exactly
+ *   this: daily and weekly add the group's total or reset to it; the rolling monthly window adds it,
+ *   resets to it at the group's first instant, or — expiring inside the group — restarts at the first
+ *   op past 30 days with the sum of the ops from there; each cost counted rounded to 10 decimals, as
+ *   the column stores each op); a key's 2nd group (another day) goes in a 2nd layer, because one
+ *   UPDATE cannot change a row twice;
+ *   per layer UPDATE … FROM the groups, then INSERT the rows it did not find (a sequence value is
+ *   drawn only for a missing row; a row a concurrent writer inserted meanwhile fails the batch with a
+ *   unique violation, and the group commit then writes each op on its own, with the upsert);
+ *   then every op's bucket of the usage history in one INSERT (rollup rows locked after all quota
+ *   rows, as the flusher does: no deadlock between writers).
+ */
+function batchWriteSql(statements: WriteStatements[]): string {
+  type Group = { first: WriteStatements; ops: WriteStatements[] };
+  const layers: Group[][] = [];
+  const depth = new Map<string, number>();
+  let open: Group | null = null;
+  for (const st of statements) {
+    const g: Group | null = open;
+    if (
+      g &&
+      g.first.key === st.key &&
+      g.first.sod === st.sod &&
+      g.first.sow === st.sow &&
+      st.input.at - g.first.input.at < MONTHLY_MS
+    ) {
+      g.ops.push(st);
+      continue;
+    }
+    const n = depth.get(st.key) ?? 0;
+    depth.set(st.key, n + 1);
+    open = { first: st, ops: [st] };
+    (layers[n] ??= []).push(open);
+  }
+  // A layer of single ops (the common case: distinct keys) needs no merge arithmetic: the ops' own
+  // incrementSet, with a cheaper plan.
+  const row = (g: Group, merged: boolean) => {
+    const { user, platform, cost, sod, sodNext, sow, sowNext, at } = g.first.lit;
+    if (!merged) return `(${user}::bigint, ${platform}::text, ${cost}, ${sod}, ${sodNext}, ${sow}, ${sowNext}, ${at})`;
+    const costs = g.ops.map((o) => `round(${o.lit.cost}, 10)`);
+    const last = g.ops[g.ops.length - 1].lit.at;
+    return `(${user}::bigint, ${platform}::text, (${costs.join(" + ")}), ${sod}, ${sodNext}, ${sow}, ${sowNext}, ${at}, ${last},
+      ARRAY[${g.ops.map((o) => o.lit.at).join(", ")}], ARRAY[${g.ops.map((o) => o.lit.cost).join(", ")}])`;
+  };
+  const v = (col: string) => `v.${col}`;
+  const set = (merged: boolean) =>
+    merged
+      ? groupIncrementSet(v)
+      : incrementSet({
+          cost: v("c"),
+          sod: v("sod"),
+          sodNext: v("sodn"),
+          sow: v("sow"),
+          sowNext: v("sown"),
+          at: v("t0"),
+        });
+  // Layer 1 locks its rows first, in (user, platform) order (lk: FOR UPDATE over the sorted keys), and
+  // updates only those: a row another writer inserted after lk's snapshot is not updated out of order
+  // (a deadlock) but makes the INSERT fail with a unique violation — then each op goes on its own.
+  // Later layers touch only rows this transaction already holds.
+  const layerSql = (layer: Group[], n: number) => {
+    const merged = layer.some((g) => g.ops.length > 1);
+    const cols = merged ? "v(u, p, c, sod, sodn, sow, sown, t0, t1, ts, cs)" : "v(u, p, c, sod, sodn, sow, sown, t0)";
+    const lock =
+      n === 0
+        ? `lk AS (SELECT q.id FROM user_platform_quotas q JOIN v ON q.user_id = v.u AND q.platform = v.p
+          WHERE q.deleted_at IS NULL ORDER BY q.user_id, q.platform FOR UPDATE OF q),`
+        : "";
+    const only = n === 0 ? "AND q.id IN (SELECT id FROM lk)" : "";
+    return `WITH ${cols} AS (VALUES ${layer.map((g) => row(g, merged)).join(",\n    ")}), ${lock}
+  upd AS (UPDATE user_platform_quotas AS q SET ${set(merged)}
+          FROM v WHERE q.user_id = v.u AND q.platform = v.p AND q.deleted_at IS NULL ${only} RETURNING q.user_id, q.platform)
+  ${INSERT_QUOTA_ROW}
+  SELECT v.u, v.p, v.c, v.c, v.c, v.sod, v.sow, v.t0, now(), now() FROM v
+  WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.user_id = v.u AND upd.platform = v.p) ORDER BY v.u, v.p;`;
+  };
+  return `${statements.map((st) => st.outbox).join("\n")}
+  ${layers.map(layerSql).join("\n")}
+  ${rollupInsertSql(statements.map((st) => st.rollup))}`;
+}
+
+const MONTHLY_MS = 720 * 3600_000;
+
+/**
+ * incrementSet for a group of one key's ops in one quota day and week, instants t0 ≤ … ≤ t1 (ts, cs:
+ * each op's instant and cost), total c — the same result as the ops' incrementSet one after the other.
+ */
+function groupIncrementSet(v: (col: string) => string): string {
+  const expired = `q.monthly_window_start IS NULL OR ${v("t0")} - q.monthly_window_start >= interval '720 hours'`;
+  const within = `${v("t1")} - q.monthly_window_start < interval '720 hours'`;
+  const after = `FROM unnest(${v("ts")}, ${v("cs")}) AS x(t, c) WHERE x.t - q.monthly_window_start >= interval '720 hours'`;
+  return `
+  daily_usage_usd = CASE WHEN q.daily_window_start = ${v("sod")} THEN q.daily_usage_usd + ${v("c")}
+                         WHEN q.daily_window_start >= ${v("sodn")} THEN q.daily_usage_usd
+                         ELSE ${v("c")} END,
+  daily_window_start = CASE WHEN q.daily_window_start >= ${v("sodn")} THEN q.daily_window_start ELSE ${v("sod")} END,
+  weekly_usage_usd = CASE WHEN q.weekly_window_start = ${v("sow")} THEN q.weekly_usage_usd + ${v("c")}
+                          WHEN q.weekly_window_start >= ${v("sown")} THEN q.weekly_usage_usd
+                          ELSE ${v("c")} END,
+  weekly_window_start = CASE WHEN q.weekly_window_start >= ${v("sown")} THEN q.weekly_window_start ELSE ${v("sow")} END,
+  monthly_usage_usd = CASE WHEN ${expired} THEN ${v("c")}
+                           WHEN ${within} THEN q.monthly_usage_usd + ${v("c")}
+                           ELSE (SELECT sum(round(x.c, 10)) ${after}) END,
+  monthly_window_start = CASE WHEN ${expired} THEN ${v("t0")}
+                              WHEN ${within} THEN q.monthly_window_start
+                              ELSE (SELECT min(x.t) ${after}) END,
+  updated_at = now()`;
+}
+
+/** (user, platform) order — the order every writer locks rows in — and a key's ops by instant (stable). */
+function sortedForLocking(statements: WriteStatements[]): WriteStatements[] {
+  return [...statements].sort(
+    (a, b) =>
+      a.input.userId - b.input.userId ||
+      (a.input.platform < b.input.platform ? -1 : a.input.platform > b.input.platform ? 1 : 0) ||
+      a.input.at - b.input.at,
+  );
 }
 
 /** A string as a standard-conforming SQL literal (no backslash escapes; NUL refused). */

@@ -51,6 +51,9 @@ const EMPTY: DayMemo = {
   nextWeeklyReset: 0,
 };
 
+/** How many dates a clock remembers (today, tomorrow, next week, and a late op's date). */
+const MEMO_DATES = 4;
+
 const offsetFormats = new Map<string, Intl.DateTimeFormat>();
 /**
  * A formatter whose output ends in the offset in force: "GMT", "GMT+08:00" or, for old local mean
@@ -68,7 +71,11 @@ function offsetFormat(timeZone: string): Intl.DateTimeFormat {
 
 export class QuotaClock {
   private readonly offsetFormat: Intl.DateTimeFormat;
-  private memo: DayMemo = EMPTY;
+  /**
+   * The last few dates asked about, newest first: a usage write asks about its own date, the next
+   * day and the next week for every op, which a single entry would recompute each time.
+   */
+  private memos: DayMemo[] = [EMPTY];
 
   constructor(readonly timeZone: string = "Asia/Shanghai") {
     try {
@@ -104,15 +111,35 @@ export class QuotaClock {
   }
 
   private memoFor(now: number): DayMemo {
-    const m = this.memo;
+    const memos = this.memos;
+    const m = memos[0];
     if (now >= m.from && now < m.to) return m;
+    for (let i = 1; i < memos.length; i++) {
+      const o = memos[i];
+      if (now >= o.from && now < o.to) {
+        memos.splice(i, 1);
+        memos.unshift(o);
+        return o;
+      }
+    }
+    return this.remember(this.compute(now));
+  }
+
+  private remember(m: DayMemo): DayMemo {
+    this.memos.unshift(m);
+    if (this.memos.length > MEMO_DATES) this.memos.pop();
+    return m;
+  }
+
+  private compute(now: number): DayMemo {
+    const m = this.memos[0];
     const day = this.localDay(now);
     const { from, to } = this.dateRun(now, day);
-    if (day === m.day) return (this.memo = { ...m, from, to });
+    if (day === m.day) return { ...m, from, to };
     const weekday = ((((day + 3) % 7) + 7) % 7) + 1; // 1970-01-01 was a Thursday (4); Mon = 1 … Sun = 7
     const startOfDay = this.date(day * DAY_MS);
     const startOfWeek = this.date((day - weekday + 1) * DAY_MS);
-    this.memo = {
+    return {
       from,
       to,
       day,
@@ -121,7 +148,6 @@ export class QuotaClock {
       nextDailyReset: this.addDays(startOfDay, 1),
       nextWeeklyReset: this.addDays(startOfWeek, 7),
     };
-    return this.memo;
   }
 
   /**
