@@ -42,14 +42,10 @@ const sqlText = (s: string) => {
  * anchored at its first op, so an op recorded a moment before that anchor still belongs to it). For
  * an op written at once (`at` = now) the rules are exactly the gateway's.
  */
-function incrementSet(w: {
-  cost: string;
-  sod: string;
-  sodNext: string;
-  sow: string;
-  sowNext: string;
-  at: string;
-}): string {
+/** An op's amount and instants as SQL (literals, or the columns of a batch's VALUES). */
+type OpSql = { cost: string; sod: string; sodNext: string; sow: string; sowNext: string; at: string };
+
+function incrementSet(w: OpSql): string {
   return `
   daily_usage_usd = CASE WHEN q.daily_window_start = ${w.sod} THEN q.daily_usage_usd + ${w.cost}
                          WHEN q.daily_window_start >= ${w.sodNext} THEN q.daily_usage_usd
@@ -120,16 +116,7 @@ type WriteStatements = {
   update: string;
   upsert: string;
   /** the op's literals and windows, for the set-based statements of a batch (batchWriteSql) */
-  lit: {
-    user: string;
-    platform: string;
-    cost: string;
-    sod: string;
-    sodNext: string;
-    sow: string;
-    sowNext: string;
-    at: string;
-  };
+  lit: OpSql & { user: string; platform: string };
   sod: number;
   sow: number;
   key: string;

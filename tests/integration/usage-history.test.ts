@@ -14,6 +14,7 @@ import {
 import { billingKeys } from "@/lib/billing/keys";
 import type { UsageSnapshot } from "@/lib/billing/quota-repo";
 import { QuotaClock } from "@/lib/billing/windows";
+import { prng } from "@/scripts/lib/prng";
 
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
@@ -44,17 +45,6 @@ afterAll(async () => {
   await c.end();
   r.disconnect();
 });
-
-/** mulberry32: repeatable random costs */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Op = { userId: number; platform: string; cost: number; at: number };
 

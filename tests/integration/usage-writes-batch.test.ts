@@ -2,6 +2,7 @@ import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { UsageWrite } from "@/lib/billing/usage-writes";
+import { prng } from "@/scripts/lib/prng";
 
 import { createUsers, deleteUsers, rawDb } from "../support/billing";
 import { makeBilling } from "../support/billing-runtime";
@@ -29,17 +30,6 @@ afterAll(async () => {
   await deleteUsers(c, created);
   await c.end();
 });
-
-/** mulberry32: repeatable randomness */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Two user sets with identical starting rows: `a` written in batches, `b` one op at a time. */
 async function mirroredUsers(n: number, now: number) {
