@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 
 import { PG_TIMEOUTS } from "./connections";
 import { formatGoFloat } from "./encoding";
@@ -9,10 +9,8 @@ import type { QuotaClock } from "./windows";
 
 /**
  * The exactly-once usage write protocol of user_platform_quotas (docs/consistency.md): each write
- * inserts a commit marker in its own transaction, sent as simple-protocol messages (plain writes:
- * group-committed, the whole transaction in ONE message; writes with an outbox row to consume or a
- * commit-token hook: BEGIN and the write, then COMMIT), and an unconfirmed outcome is resolved later
- * by probing — fencing — its marker (`commitStatus`). Split
+ * inserts a commit marker in its own transaction, BEGIN and the write travel in ONE simple-protocol
+ * message, and an unconfirmed COMMIT is resolved later by probing its marker (`commitStatus`). Split
  * from quota-repo.ts (reads and admin writes), which delegates to it; these bytes are the protocol —
  * change them only with the consistency model.
  */
@@ -167,9 +165,7 @@ export class ExactlyOnceWriter {
    * Add `cost` recorded at `at` to all three windows, resetting each expired one first (daily/weekly:
    * stored start not exactly the op's calendar start; monthly: nil or ≥ 30 d → start := at), creating
    * the row (NULL limits) when missing — and commit it EXACTLY ONCE, so a retry after any failure can
-   * never count it twice. A plain write (no `consumeOutboxId`, no `beforeCommit`) goes through the
-   * group commit (writeCombined / writeOneMessage: one message, COMMIT included); the others, and a
-   * batch's ops written one by one after an error about one op's data, take two round trips:
+   * never count it twice:
    *
    *   1st round trip  BEGIN; INSERT marker; [INSERT outbox row;] WITH (UPDATE … RETURNING) INSERT rollup bucket
    *                   (no COMMIT sent yet)
@@ -250,7 +246,11 @@ export class ExactlyOnceWriter {
    */
   private async writeCombined(batch: Queued[]): Promise<void> {
     try {
-      const w = await this.writeOneMessage(sortedForLocking(batch.map((b) => b.st)));
+      if (batch.length === 1) {
+        batch[0].done(await this.writeExactlyOnce([batch[0].st], { single: true }));
+        return;
+      }
+      const w = await this.writeExactlyOnce(sortedForLocking(batch.map((b) => b.st)), { single: false });
       if (!opSpecific(w)) {
         for (const b of batch) b.done(w);
         return;
@@ -259,45 +259,6 @@ export class ExactlyOnceWriter {
     } catch (error) {
       for (const b of batch) b.done({ status: "failed", error });
     }
-  }
-
-  /**
-   * A batch as ONE simple-query message, COMMIT included: one round trip, and no row lock held across
-   * a client round trip. Its outcome:
-   *   all results back            committed;
-   *   a write statement's ERROR   not committed (the server stops at the first error: COMMIT never ran);
-   *   anything else               (the connection broke, a timeout, a FATAL) "uncertain": the message
-   *                               may not even have been executed yet — still in a socket buffer or a
-   *                               paused proxy — which is why commitStatus FENCES an absent marker
-   *                               (commits it itself): the write can then never commit later.
-   */
-  private async writeOneMessage(statements: WriteStatements[]): Promise<ExactWrite> {
-    let client: pg.PoolClient;
-    try {
-      client = await checkout(this.pool);
-    } catch (error) {
-      return { status: "failed", error };
-    }
-    const marker = newMarker();
-    const token = `m:${marker}`;
-    try {
-      await client.query(
-        `BEGIN; SET LOCAL synchronous_commit TO on; INSERT INTO billing_commit_markers (id) VALUES (${marker});
-         ${batchWriteSql(statements)}; COMMIT`,
-      );
-      client.release();
-    } catch (error) {
-      client.release(true); // destroy: whatever of the transaction is still open is rolled back
-      // Definite only for what the write statements raise, never COMMIT itself once it ran: data and
-      // integrity errors (class 22, 23) and a deadlock / serialization failure (40). Anything else —
-      // a broken connection, a timeout, a cancel that may have landed after the commit — is asked.
-      const code = error instanceof pg.DatabaseError && error.severity === "ERROR" ? (error.code ?? "") : "";
-      if (code === "23503" || code === "23514") return { status: "rejected", error };
-      if (/^(22|23|40)/.test(code)) return { status: "failed", error };
-      return { status: "uncertain", commit: token, error };
-    }
-    this.releaseMarker(marker);
-    return { status: "committed", commit: token };
   }
 
   /**
@@ -455,15 +416,12 @@ export class ExactlyOnceWriter {
   }
 
   /**
-   * Did the write with commit token `token` commit? Probed by inserting its marker as a FENCE, committed:
-   *   the marker is there, not a fence      "committed";
-   *   the insert went in, or finds a fence  "not committed" — and it never will: its own marker insert
-   *                                         now fails, however late its message is executed;
-   *   a write still in progress             the insert waits for its end (the unique index sees commits,
-   *                                         not snapshots), bounded by the statement timeout: "pending";
-   *   no answer                             "pending" (ask again: a fence that did commit is found then).
-   * The fence's row is a separate statement's read (a new snapshot), so a marker committed while the
-   * insert waited is seen. Fences are pruned with the markers.
+   * Did the write with commit token `token` commit? Probed by inserting its marker in a transaction
+   * that is rolled back: a committed marker makes the insert do nothing ("committed"); a write still
+   * in progress makes it wait for that write's end (bounded by the statement timeout: "pending");
+   * otherwise the write's transaction is over without its marker — it never committed and never will
+   * (its connection is gone, so no COMMIT can follow). No snapshot race: the unique index sees
+   * commits, not snapshots.
    */
   async commitStatus(token: string): Promise<CommitStatus> {
     const at = markerTime(token);
@@ -475,18 +433,12 @@ export class ExactlyOnceWriter {
     } catch {
       return "pending";
     }
-    const id = token.slice(2);
     try {
       const res = (await client.query(
-        `BEGIN; SET LOCAL synchronous_commit TO on;
-         INSERT INTO billing_commit_markers (id, fence) VALUES (${id}, true) ON CONFLICT (id) DO NOTHING RETURNING id;
-         SELECT fence FROM billing_commit_markers WHERE id = ${id}; COMMIT`,
-      )) as unknown as pg.QueryResult<{ fence: boolean }>[];
+        `BEGIN; INSERT INTO billing_commit_markers (id) VALUES (${token.slice(2)}) ON CONFLICT (id) DO NOTHING RETURNING id; ROLLBACK`,
+      )) as unknown as pg.QueryResult[];
       client.release();
-      if (res[2].rowCount === 1) return "not committed";
-      const row = res[3].rows[0];
-      if (!row) return "pending"; // pruned in between (a marker past its retention): ask again
-      return row.fence ? "not committed" : "committed";
+      return res[1].rowCount === 0 ? "committed" : "not committed";
     } catch {
       client.release(true);
       return "pending";
