@@ -115,7 +115,16 @@ describe("Cache health page", () => {
     await r.hset(key(), "daily_usage", "9.75");
     await page.getByRole("button", { name: "Run drift check" }).click();
     const row = page.getByTestId(`drift-row-${userId}-anthropic`);
-    await row.waitFor();
+    await row.waitFor().catch(async (e: unknown) => {
+      // Say what the check answered instead (summary or message) and what the stores hold: a fresh-clone
+      // CI once timed out here and the test told nothing more.
+      const result = await page
+        .getByTestId("drift-result")
+        .textContent({ timeout: 1000 })
+        .catch(() => null);
+      const stored = await r.hgetall(key());
+      throw new Error(`no drift row: result ${JSON.stringify(result)}; Redis ${JSON.stringify(stored)}; ${String(e)}`);
+    });
     expect(await row.getByTestId("drift-kind").textContent()).toBe("usage");
     expect(await row.getByTestId("drift-redis").locator('[data-window="daily"]').textContent()).toBe(
       "Day $9.75 (differs) / $10.00",
