@@ -20,6 +20,9 @@ export async function register() {
     // Bulk operations (issue 16): this instance's worker takes started jobs and ones whose instance died.
     const { startBulkWorker } = await import("@/lib/bulk/runtime");
     startBulkWorker();
+    // The users list at scale (docs/users-list-scale.md §3): its totals, recounted every 30 s.
+    const { startUserListCounter } = await import("@/lib/users/list");
+    startUserListCounter();
   }
   if (!process.env.ADMIN_EMAIL || !process.env.ADMIN_PASSWORD) return;
   const { ensureBootstrapAdmin } = await import("@/lib/users/users");

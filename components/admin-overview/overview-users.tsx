@@ -10,10 +10,13 @@ export async function OverviewUsers({
   topUsers,
   nearCap,
   nearCapTotal,
+  nearCapTotalAtLeast = false,
 }: {
   topUsers: TopUser[];
   nearCap: NearCapUser[];
   nearCapTotal: number;
+  /** nearCapTotal is "more than this many" (the users list at scale) */
+  nearCapTotalAtLeast?: boolean;
 }) {
   const [t, tp, format] = await Promise.all([
     getTranslations("AdminOverview"),
@@ -69,7 +72,7 @@ export async function OverviewUsers({
       </Card>
       <Card title={t("nearTitle")} className="min-w-0">
         <p className="-mt-1 mb-2 text-xs text-slate-600">
-          {t("nearHint", { shown: nearCap.length, total: nearCapTotal })}
+          {t(nearCapTotalAtLeast ? "nearHintAtLeast" : "nearHint", { shown: nearCap.length, total: nearCapTotal })}
         </p>
         {nearCap.length === 0 ? (
           <p className="text-sm text-slate-600">{t("noNear")}</p>

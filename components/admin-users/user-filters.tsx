@@ -7,7 +7,16 @@ import type { UserListParams } from "@/lib/users/list";
 const select = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm";
 
 /** Search, filters and sort as a plain GET form: the list state lives in the URL (works without JS). */
-export async function UserFilters({ params, total }: { params: UserListParams; total: number }) {
+export async function UserFilters({
+  params,
+  total,
+  totalAtLeast = false,
+}: {
+  params: UserListParams;
+  total: number;
+  /** total is "more than this many" (the list at scale) */
+  totalAtLeast?: boolean;
+}) {
   const [t, tn, ts] = await Promise.all([
     getTranslations("AdminUsers"),
     getTranslations("Nav"),
@@ -68,7 +77,7 @@ export async function UserFilters({ params, total }: { params: UserListParams; t
       </select>
       <FilterActions apply={t("apply")} clear={t("clear")} />
       <span className="ml-auto text-sm text-slate-600" data-testid="result-count">
-        {t("results", { total })}
+        {t(totalAtLeast ? "resultsAtLeast" : "results", { total })}
       </span>
     </form>
   );

@@ -8,9 +8,12 @@ export async function Pagination({
   pageCount,
   pathname,
   query = {},
+  pageCountAtLeast = false,
 }: {
   page: number;
   pageCount: number;
+  /** the list's total is a lower bound (lib/users/list.ts at scale): "of N+" pages */
+  pageCountAtLeast?: boolean;
   pathname: "/admin/users";
   query?: Record<string, string>;
 }) {
@@ -24,7 +27,7 @@ export async function Pagination({
           {t("previous")}
         </Link>
       ) : null}
-      <span className="text-slate-600">{t("status", { page, pageCount })}</span>
+      <span className="text-slate-600">{t(pageCountAtLeast ? "statusAtLeast" : "status", { page, pageCount })}</span>
       {page < pageCount ? (
         <Link className={linkClass} href={{ pathname, query: { ...query, page: String(page + 1) } }}>
           {t("next")}

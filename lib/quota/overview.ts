@@ -67,5 +67,5 @@ export async function getAdminOverview() {
       return c && c.ratio >= NEAR_CAP_RATIO ? [{ id: u.id, email: u.email, ...c }] : [];
     })
     .slice(0, OVERVIEW_USERS);
-  return { history, topUsers, nearCap, nearCapTotal: near.total };
+  return { history, topUsers, nearCap, nearCapTotal: near.total, nearCapTotalAtLeast: near.totalAtLeast };
 }

@@ -49,7 +49,8 @@ const ORDER = {
  *                                          limited window (limit > 0; a 0 limit is a disabled window,
  *                                          not one being used up) of every platform.
  * Each key is aggregated only over rows that can give it a non-zero value — rows whose window is
- * current — so the statement reads them through the window-start indexes where they exist
+ * current or never started (the read APIs report such a window's usage as stored, spec §8.1, and
+ * so does the "over 80 %" filter) — so the statement reads them through the window-start indexes where they exist
  * (prisma/standalone/gateway-subset.sql; in attached mode the gateway's table has none and the
  * same statement scans it). Users without such a row sort as 0. Ties: by id.
  */
@@ -110,7 +111,20 @@ export type UserFilter = Pick<UserPageFilter, "q" | "role" | "status" | "source"
  * rolled-over window counts 0, a window never started does not), which lags Redis only in flusher mode; a 0 limit is a disabled
  * window and never "over".
  */
-export function userFilterSql(f: UserFilter, clock: QuotaClock, now: number, sql: SqlParams, alias = "u"): string {
+export function userFilterSql(
+  f: UserFilter,
+  clock: QuotaClock,
+  now: number,
+  sql: SqlParams,
+  alias = "u",
+  /**
+   * "keys": the quota filters find their users through quota_console.user_quota_keys (the list at
+   * scale, LIVE_LIST_MAX_USERS): "has a limit" by its has_limit, "over 80 %" by its cap and then
+   * the live rule above on those users' rows — so a listed user is over 80 % now, and the one a
+   * stale key misses shows after the refresher's next tick (docs/users-list-scale.md §3).
+   */
+  via: "live" | "keys" = "live",
+): string {
   const u = alias;
   const where = [`${u}.deleted_at IS NULL`];
   if (f.q) {
@@ -120,11 +134,15 @@ export function userFilterSql(f: UserFilter, clock: QuotaClock, now: number, sql
   if (f.role) where.push(`${u}.role = ${sql.add(f.role)}`);
   if (f.status) where.push(`${u}.status = ${sql.add(f.status)}`);
   if (f.source) where.push(`${u}.signup_source = ${sql.add(f.source)}`);
-  if (f.limit === "1")
+  if (f.limit === "1" && via === "keys")
+    where.push(`EXISTS (SELECT 1 FROM quota_console.user_quota_keys k WHERE k.user_id = ${u}.id AND k.has_limit)`);
+  else if (f.limit === "1")
     where.push(`EXISTS (SELECT 1 FROM user_platform_quotas q WHERE q.user_id = ${u}.id AND q.deleted_at IS NULL
         AND (q.daily_limit_usd IS NOT NULL OR q.weekly_limit_usd IS NOT NULL OR q.monthly_limit_usd IS NOT NULL))`);
   if (f.over80 === "1") {
     const b = windowBounds(sql, clock, now);
+    if (via === "keys")
+      where.push(`EXISTS (SELECT 1 FROM quota_console.user_quota_keys k WHERE k.user_id = ${u}.id AND k.cap >= 0.8)`);
     where.push(`EXISTS (SELECT 1 FROM user_platform_quotas q WHERE q.user_id = ${u}.id AND q.deleted_at IS NULL AND (
          (q.daily_limit_usd > 0 AND (q.daily_window_start IS NULL OR q.daily_window_start >= ${b.day}) AND q.daily_usage_usd >= 0.8 * q.daily_limit_usd)
       OR (q.weekly_limit_usd > 0 AND (q.weekly_window_start IS NULL OR q.weekly_window_start >= ${b.week}) AND q.weekly_usage_usd >= 0.8 * q.weekly_limit_usd)
@@ -139,10 +157,12 @@ export function userFilterSql(f: UserFilter, clock: QuotaClock, now: number, sql
  */
 function quotaKeySql(sort: QuotaSortKey, b: ReturnType<typeof windowBounds>): string {
   // functions: a bound becomes a parameter only where a branch names it
+  // current: started in the current window, or never started — the read APIs report a window
+  // without a start "as stored" (spec §8.1), and so does the "over 80 %" filter
   const cur = {
-    daily: () => `q.daily_window_start >= ${b.day}`,
-    weekly: () => `q.weekly_window_start >= ${b.week}`,
-    monthly: () => `q.monthly_window_start > ${b.month}`,
+    daily: () => `(q.daily_window_start >= ${b.day} OR q.daily_window_start IS NULL)`,
+    weekly: () => `(q.weekly_window_start >= ${b.week} OR q.weekly_window_start IS NULL)`,
+    monthly: () => `(q.monthly_window_start > ${b.month} OR q.monthly_window_start IS NULL)`,
   };
   const spend = (w: keyof typeof cur) =>
     `SELECT q.user_id, sum(q.${w}_usage_usd) AS sort_key FROM user_platform_quotas q
@@ -224,15 +244,24 @@ export function userPageQuery(
     : "SELECT f.*, count(*) OVER () AS total FROM f";
   const limit = sql.add(USER_PAGE_SIZE);
   const offset = sql.add((params.page - 1) * USER_PAGE_SIZE);
-  const order$ = sql.add([...platforms]);
   const text = `WITH f AS (
-       SELECT u.id, u.email, u.username, u.role, u.status, u.balance, u.signup_source, u.created_at
+       SELECT ${USER_COLUMNS}
        FROM users u
        WHERE ${where}
      )${k}, p AS (
        ${pFrom} ORDER BY ${order("f")} LIMIT ${limit} OFFSET ${offset}
      )
-     SELECT p.id, p.email, p.username, p.role, p.status, p.balance::text AS balance, p.signup_source, p.created_at, p.total,
+     ${pageRowsSelect(sql, platforms, withGroups, "p.total")}
+     FROM p ORDER BY ${order("p")}`;
+  return { text, values: sql.values };
+}
+
+const USER_COLUMNS = "u.id, u.email, u.username, u.role, u.status, u.balance, u.signup_source, u.created_at";
+
+/** The page's output columns from `p` (one user per row): each user's quota rows as JSON, in the registry's order. */
+function pageRowsSelect(sql: SqlParams, platforms: readonly string[], withGroups: boolean, total: string): string {
+  const order$ = sql.add([...platforms]);
+  return `SELECT p.id, p.email, p.username, p.role, p.status, p.balance::text AS balance, p.signup_source, p.created_at, ${total} AS total,
        COALESCE((SELECT json_agg(json_build_object(
            'id', q.id, 'platform', q.platform,
            'dl', q.daily_limit_usd::float8, 'wl', q.weekly_limit_usd::float8, 'ml', q.monthly_limit_usd::float8,
@@ -244,8 +273,108 @@ export function userPageQuery(
              ? `,
        ${USER_GROUPS_COLUMN}`
              : ""
-         }
+         }`;
+}
+
+/**
+ * Above this many users the list stops aggregating and counting live (docs/users-list-scale.md §3):
+ * the page comes from userPageQueryAtScale and its total from userCountQuery (exact up to this
+ * many, then quota_console.user_list_counts where the filter allows, else "more than this").
+ */
+export const LIVE_LIST_MAX_USERS = 10_000;
+
+/**
+ * The users with a non-zero key of a quota sort, in quota_console.user_quota_keys: spend_day and
+ * spend_week only where the key is of the current quota day / week (a key of an earlier one is 0
+ * now, so a rollover needs no rewrite), each the range of one of the table's indexes.
+ */
+function keyedSql(sort: QuotaSortKey, b: ReturnType<typeof windowBounds>): { key: string; where: string } {
+  switch (sort) {
+    case "spend_day":
+      return { key: "k.spend_day", where: `k.day_start = ${b.day} AND k.spend_day > 0` };
+    case "spend_week":
+      return { key: "k.spend_week", where: `k.week_start = ${b.week} AND k.spend_week > 0` };
+    case "spend_month":
+      return { key: "k.spend_month", where: "k.spend_month > 0" };
+    case "cap":
+      return { key: "k.cap", where: "k.cap > 0" };
+  }
+}
+
+/**
+ * One page of the list at scale (more than LIVE_LIST_MAX_USERS users), in the order and with the
+ * rows of userPageQuery, without its total (userCountQuery) and without reading every matching
+ * user: column sorts read the top of a users index (prisma/standalone/gateway-subset.sql;
+ * docs/attached-indexes.sql attached); quota sorts and filters read quota_console.user_quota_keys
+ * (lib/users/quota-keys.ts), whose staleness bounds docs/consistency.md §1 states — the values shown
+ * are the live rows' and Redis', as below the threshold.
+ *
+ * A quota sort is the concatenation of two index-ordered streams: the users with a non-zero key
+ * (by key, then id) and the rest as 0 (by id) — rest first when ascending. The page lies within
+ * the first offset + 50 of the concatenation, so each stream stops there: a page costs what an
+ * OFFSET over one index costs, never a sort of every user.
+ */
+export function userPageQueryAtScale(
+  params: UserPageFilter,
+  clock: QuotaClock,
+  now: number,
+  platforms: readonly string[] = DEFAULT_PLATFORMS,
+  withGroups = false,
+): { text: string; values: unknown[] } {
+  const sql = new SqlParams();
+  const where = userFilterSql(params, clock, now, sql, "u", "keys");
+  const limit = sql.add(USER_PAGE_SIZE);
+  const offset = sql.add((params.page - 1) * USER_PAGE_SIZE);
+  const sort = params.sort;
+  if (!isQuotaSort(sort)) {
+    const order = ORDER[sort][params.dir];
+    const text = `WITH p AS (
+       SELECT ${USER_COLUMNS} FROM users u
+       WHERE ${where}
+       ORDER BY ${order("u")} LIMIT ${limit} OFFSET ${offset}
+     )
+     ${pageRowsSelect(sql, platforms, withGroups, "NULL::bigint")}
      FROM p ORDER BY ${order("p")}`;
+    return { text, values: sql.values };
+  }
+  const keyed = keyedSql(sort, windowBounds(sql, clock, now));
+  const dir = params.dir === "asc" ? "ASC" : "DESC";
+  const reach = sql.add((params.page - 1) * USER_PAGE_SIZE + USER_PAGE_SIZE);
+  // part 0 comes first: the keyed users when descending, the zero ones when ascending
+  const [keyedPart, zeroPart] = dir === "DESC" ? [0, 1] : [1, 0];
+  const text = `WITH kp AS (
+       SELECT u.id, ${keyed.key} AS sort_key FROM quota_console.user_quota_keys k JOIN users u ON u.id = k.user_id
+       WHERE ${keyed.where} AND ${where}
+       ORDER BY ${keyed.key} ${dir}, k.user_id ${dir} LIMIT ${reach}
+     ), zp AS (
+       SELECT u.id, 0::numeric AS sort_key FROM users u
+       WHERE ${where}
+         AND NOT EXISTS (SELECT 1 FROM quota_console.user_quota_keys k WHERE k.user_id = u.id AND ${keyed.where})
+       ORDER BY u.id ${dir} LIMIT ${reach}
+     ), pg AS (
+       SELECT id, sort_key, ${keyedPart} AS part FROM kp UNION ALL SELECT id, sort_key, ${zeroPart} FROM zp
+       ORDER BY part, sort_key ${dir}, id ${dir} LIMIT ${limit} OFFSET ${offset}
+     ), p AS (
+       SELECT ${USER_COLUMNS}, pg.sort_key, pg.part FROM pg JOIN users u ON u.id = pg.id
+     )
+     ${pageRowsSelect(sql, platforms, withGroups, "NULL::bigint")}
+     FROM p ORDER BY p.part, p.sort_key ${dir}, p.id ${dir}`;
+  return { text, values: sql.values };
+}
+
+/**
+ * The number of users the filter selects, counted up to LIVE_LIST_MAX_USERS + 1 (bounded work: an
+ * answer above LIVE_LIST_MAX_USERS means "more than that"); the quota filters as the page at scale
+ * reads them.
+ */
+export function userCountQuery(
+  params: UserFilter,
+  clock: QuotaClock,
+  now: number,
+): { text: string; values: unknown[] } {
+  const sql = new SqlParams();
+  const where = userFilterSql(params, clock, now, sql, "u", "keys");
+  const text = `SELECT count(*)::int AS n FROM (SELECT 1 FROM users u WHERE ${where} LIMIT ${sql.add(LIVE_LIST_MAX_USERS + 1)}) c`;
   return { text, values: sql.values };
 }
 

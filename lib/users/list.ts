@@ -14,7 +14,17 @@ import { appPlatforms } from "@/lib/db/platforms";
 import { groupsAvailable, type UserGroup } from "@/lib/gateway/context";
 import { appBilling } from "@/lib/quota/runtime";
 
-import { QUOTA_SORTS, quotaCellsQuery, USER_PAGE_SIZE, userPageQuery, type UserPageRow } from "./list-sql";
+import { countable, countedUsers, listScale, UserListCounter, type ListScale } from "./list-counts";
+import {
+  LIVE_LIST_MAX_USERS,
+  QUOTA_SORTS,
+  quotaCellsQuery,
+  USER_PAGE_SIZE,
+  userCountQuery,
+  userPageQuery,
+  userPageQueryAtScale,
+  type UserPageRow,
+} from "./list-sql";
 import { toQuotaCells, type QuotaCellsSnapshot } from "./quota-cells";
 import type { UserDto } from "./users";
 
@@ -63,7 +73,8 @@ const ts = (s: string | null) => (s === null ? null : Date.parse(s));
 /**
  * One page of users with their platform quotas: ONE SQL statement (filters, count, page and each
  * user's quota rows as JSON) and ONE Redis pipeline (HGETALL of every row's key) for the freshest
- * usage — never a request per user. "Over 80 %" filters on the database usage (with the read
+ * usage — never a request per user. Above LIVE_LIST_MAX_USERS users, the statement at scale and a
+ * bounded count (two statements side by side; docs/users-list-scale.md §3). "Over 80 %" filters on the database usage (with the read
  * APIs' lazy-zero rules), which lags Redis only in flusher mode.
  */
 export async function listUsersWithQuotas(
@@ -77,16 +88,46 @@ export async function listUsersWithQuotas(
     platforms?: readonly string[];
     /** include each user's gateway groups (default: where the gateway's tables exist, checked once) */
     groups?: boolean;
+    /** which statements (default: measured, lib/users/list-counts.ts listScale) */
+    scale?: ListScale;
   } = {
     pool: pgPool(),
     cache: appBilling().cache,
     clock: appBilling().clock,
   },
-): Promise<{ rows: UserListRow[]; total: number; pageSize: number; groups: boolean; at: string }> {
+): Promise<{
+  rows: UserListRow[];
+  /** the users the filter selects; with totalAtLeast, "more than this many" */
+  total: number;
+  totalAtLeast: boolean;
+  pageSize: number;
+  groups: boolean;
+  at: string;
+}> {
   const now = deps.now ?? Date.now();
   const platforms = deps.platforms ?? (await appPlatforms());
   const groups = deps.groups ?? (await appGroupsAvailable());
-  const { rows } = await deps.pool.query<UserPageRow>(userPageQuery(params, deps.clock, now, platforms, groups));
+  const scale = deps.scale ?? (await listScale(deps.pool, now));
+  let rows: UserPageRow[];
+  let total: number;
+  let totalAtLeast = false;
+  if (scale === "live") {
+    ({ rows } = await deps.pool.query<UserPageRow>(userPageQuery(params, deps.clock, now, platforms, groups)));
+    total = rows.length ? Number(rows[0].total) : 0;
+  } else {
+    // at scale (docs/users-list-scale.md §3): the page and a bounded count side by side
+    const [page, count] = await Promise.all([
+      deps.pool.query<UserPageRow>(userPageQueryAtScale(params, deps.clock, now, platforms, groups)),
+      deps.pool.query<{ n: number }>(userCountQuery(params, deps.clock, now)),
+    ]);
+    rows = page.rows;
+    total = count.rows[0].n;
+    if (total > LIVE_LIST_MAX_USERS) {
+      const counted = countable(params) ? await countedUsers(deps.pool, params) : null;
+      if (counted !== null && counted > LIVE_LIST_MAX_USERS) total = counted;
+      else [total, totalAtLeast] = [LIVE_LIST_MAX_USERS, true];
+    }
+  }
 
   const pairs = rows.flatMap((u) => u.quotas.map((q) => billingKeys.userPlatformQuota(Number(u.id), q.platform)));
   const entries = pairs.length ? await deps.cache?.readManyLenient(pairs) : undefined;
@@ -123,7 +164,8 @@ export async function listUsersWithQuotas(
   }));
   return {
     rows: out,
-    total: rows.length ? Number(rows[0].total) : 0,
+    total,
+    totalAtLeast,
     pageSize: USER_PAGE_SIZE,
     groups,
     at: new Date(now).toISOString(),
@@ -166,4 +208,13 @@ export async function readQuotaCells(
     at: new Date(now).toISOString(),
     cells: Object.fromEntries([...byUser].map(([id, items]) => [String(id), toQuotaCells(items)])),
   };
+}
+
+const counter = globalThis as unknown as { qcUserListCounter?: UserListCounter };
+
+/** This instance's recounter of the list's totals at scale (instrumentation.ts; QC_USER_LIST_COUNTS=off: none). */
+export function startUserListCounter(): void {
+  if (process.env.QC_USER_LIST_COUNTS === "off") return;
+  counter.qcUserListCounter ??= new UserListCounter(pgPool());
+  counter.qcUserListCounter.start();
 }

@@ -5,8 +5,9 @@ import type { AuthSource } from "@/lib/auth-sources";
 import { emailAdvisoryLockKey, emailMatchSql, normalizeEmail } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
 import { forgetUserSessions } from "@/lib/auth/session-cache";
-import { db } from "@/lib/db/client";
+import { db, pgPool } from "@/lib/db/client";
 
+import { countedStats, listScale } from "./list-counts";
 import { USER_STATS_SQL } from "./list-sql";
 
 /** A user as pages see it: plain JSON, no secrets, no BigInt/Decimal. */
@@ -63,7 +64,15 @@ export async function getUser(id: number): Promise<UserDto | null> {
 }
 
 /** Counts for the admin overview, in one query. */
+/**
+ * The users page's four counters: counted live, or above LIVE_LIST_MAX_USERS users from the recorded
+ * counts (at most RECOUNT_MS + one recount old; lib/users/list-counts.ts) while they are recent.
+ */
 export async function getUserStats(): Promise<{ total: number; admins: number; active: number; disabled: number }> {
+  if ((await listScale(pgPool())) === "keys") {
+    const counted = await countedStats(pgPool());
+    if (counted) return counted;
+  }
   const [row] =
     await db().$queryRawUnsafe<{ total: bigint; admins: bigint; active: bigint; disabled: bigint }[]>(USER_STATS_SQL);
   return {

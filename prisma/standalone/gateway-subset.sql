@@ -166,3 +166,32 @@ CREATE INDEX IF NOT EXISTS qc_upq_weekly_window_idx ON public.user_platform_quot
   WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS qc_upq_monthly_window_idx ON public.user_platform_quotas (monthly_window_start)
   WHERE deleted_at IS NULL;
+
+-- Standalone only, the console's addition: the users list's column sorts and its filters with the
+-- default sort (lib/users/list-sql.ts) read the top of one of these instead of sorting every user
+-- (docs/users-list-scale.md §3: a page at a million users). Attached, docs/attached-indexes.sql
+-- offers the same to the operator; the console adds no index to the gateway's tables.
+CREATE INDEX IF NOT EXISTS qc_users_created_idx ON public.users (created_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS qc_users_email_lower_idx ON public.users ((lower(email)), id) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS qc_users_balance_idx ON public.users (balance, id) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS qc_users_role_created_idx ON public.users (role, created_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS qc_users_status_created_idx ON public.users (status, created_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS qc_users_source_created_idx ON public.users (signup_source, created_at, id)
+  WHERE deleted_at IS NULL;
+-- The search ("contains", ILIKE '%q%') through the gateway's own trigram indexes (its m065, same
+-- names and definitions), where pg_trgm can be installed; without it the search scans, as the
+-- gateway's own admin search does there.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN
+    BEGIN
+      CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'pg_trgm could not be installed (%): the users search scans', SQLERRM;
+    END;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+    CREATE INDEX IF NOT EXISTS idx_users_email_trgm ON public.users USING gin (email gin_trgm_ops);
+    CREATE INDEX IF NOT EXISTS idx_users_username_trgm ON public.users USING gin (username gin_trgm_ops);
+  END IF;
+END $$;

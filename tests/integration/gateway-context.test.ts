@@ -153,9 +153,29 @@ describe("the users list's groups (user_allowed_groups)", () => {
     const { n, pool } = counting(gwRt.pool);
     const page = await listUsersWithQuotas(
       UserListParamsSchema.parse({ q: "@groups.test", sort: "email", dir: "asc" }),
-      { pool, cache: null, clock: new QuotaClock("Asia/Shanghai"), groups: true, platforms: ["anthropic"] },
+      {
+        pool,
+        cache: null,
+        clock: new QuotaClock("Asia/Shanghai"),
+        groups: true,
+        platforms: ["anthropic"],
+        scale: "live",
+      },
     );
     expect(n.sql).toBe(1); // never a query per user
+    const atScale = await listUsersWithQuotas(
+      UserListParamsSchema.parse({ q: "@groups.test", sort: "email", dir: "asc" }),
+      {
+        pool,
+        cache: null,
+        clock: new QuotaClock("Asia/Shanghai"),
+        groups: true,
+        platforms: ["anthropic"],
+        scale: "keys",
+      },
+    );
+    expect(n.sql).toBe(3); // at scale: the page and its bounded count
+    expect(atScale.rows).toEqual(page.rows);
     expect(page.groups).toBe(true);
     const byEmail = Object.fromEntries(page.rows.map((u) => [u.email, u.groups]));
     expect(byEmail).toEqual({
@@ -179,6 +199,7 @@ describe("the users list's groups (user_allowed_groups)", () => {
       clock: new QuotaClock("Asia/Shanghai"),
       groups: await groupsAvailable(standalone),
       platforms: ["anthropic"],
+      scale: "live",
     });
     expect(n.sql).toBe(1);
     expect(page.groups).toBe(false);

@@ -77,7 +77,16 @@ function counted() {
       return v;
     },
   });
-  return { n, deps: { pool: countingPool, cache: new QuotaCache(countingRedis as Redis), clock, now: NOW } };
+  return {
+    n,
+    deps: {
+      pool: countingPool,
+      cache: new QuotaCache(countingRedis as Redis),
+      clock,
+      now: NOW,
+      scale: "live" as const,
+    },
+  };
 }
 
 describe("listUsersWithQuotas", () => {
@@ -95,6 +104,13 @@ describe("listUsersWithQuotas", () => {
     );
     // Newest first by default.
     expect(page.rows[0].email).toBe("scale-1@list.test");
+
+    // At scale (docs/users-list-scale.md §3): the page and its bounded count, side by side — the same rows.
+    const atScale = counted();
+    const same = await listUsersWithQuotas(P({ q: "list.test" }), { ...atScale.deps, scale: "keys" });
+    expect(atScale.n).toEqual({ sql: 2, pipelines: 1, pipelineCommands: 200, directRedis: 0 });
+    expect([same.total, same.totalAtLeast]).toEqual([10_000, false]);
+    expect(same.rows).toEqual(page.rows);
   });
 
   it("filters by search, role, status, source, 'has a limit' and 'over 80 %'; sorts; pages", async () => {

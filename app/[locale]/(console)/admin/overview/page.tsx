@@ -23,7 +23,12 @@ export default async function AdminOverviewPage({ params }: PageProps<"/[locale]
     <>
       <PageHeader title={t("title")} description={t("description")} />
       <OverviewSpend history={overview.history} locale={locale} />
-      <OverviewUsers topUsers={overview.topUsers} nearCap={overview.nearCap} nearCapTotal={overview.nearCapTotal} />
+      <OverviewUsers
+        topUsers={overview.topUsers}
+        nearCap={overview.nearCap}
+        nearCapTotal={overview.nearCapTotal}
+        nearCapTotalAtLeast={overview.nearCapTotalAtLeast}
+      />
       <Card title={t("blockedTitle")} className="mt-6">
         <p className="text-sm text-slate-700" data-testid="blocked-unavailable">
           {t("blockedNone")}

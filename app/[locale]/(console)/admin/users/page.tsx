@@ -68,7 +68,7 @@ export default async function AdminUsersPage({ params, searchParams }: PageProps
           </Card>
         ))}
       </div>
-      <UserFilters params={query} total={list.total} />
+      <UserFilters params={query} total={list.total} totalAtLeast={list.totalAtLeast} />
       <UserTable
         users={list.rows}
         currentUserId={admin.id}
@@ -78,7 +78,12 @@ export default async function AdminUsersPage({ params, searchParams }: PageProps
       />
       <Pagination
         page={query.page}
-        pageCount={Math.ceil(list.total / list.pageSize)}
+        pageCount={
+          list.totalAtLeast
+            ? Math.max(Math.ceil(list.total / list.pageSize), query.page + (list.rows.length === list.pageSize ? 1 : 0))
+            : Math.ceil(list.total / list.pageSize)
+        }
+        pageCountAtLeast={list.totalAtLeast}
         pathname="/admin/users"
         query={keep}
       />
