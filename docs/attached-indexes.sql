@@ -15,3 +15,23 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS qc_upq_weekly_window_idx ON public.user_
   WHERE deleted_at IS NULL;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS qc_upq_monthly_window_idx ON public.user_platform_quotas (monthly_window_start)
   WHERE deleted_at IS NULL;
+
+-- The users list at a large installation (more than 10,000 users: lib/users/list-sql.ts
+-- userPageQueryAtScale, docs/users-list-scale.md §3): its sort by creation date and by e-mail and
+-- its role / status / source filters read the top of one of these instead of sorting every user.
+-- The gateway never updates these columns on the request path. Without them the list still works
+-- and gives the same rows; at a million users a page then takes seconds.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS qc_users_created_idx ON public.users (created_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS qc_users_email_lower_idx ON public.users ((lower(email)), id)
+  WHERE deleted_at IS NULL;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS qc_users_role_created_idx ON public.users (role, created_at, id)
+  WHERE deleted_at IS NULL;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS qc_users_status_created_idx ON public.users (status, created_at, id)
+  WHERE deleted_at IS NULL;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS qc_users_source_created_idx ON public.users (signup_source, created_at, id)
+  WHERE deleted_at IS NULL;
+-- The sort by balance has one too, left out on purpose: the gateway changes users.balance on every
+-- balance-billed request, and an index on it makes each of those updates write the index as well
+-- (no HOT update). Create it only if that trade is worth it on your gateway:
+--   CREATE INDEX CONCURRENTLY IF NOT EXISTS qc_users_balance_idx ON public.users (balance, id) WHERE deleted_at IS NULL;
+-- The search uses the gateway's own trigram indexes (its migration 065, where pg_trgm exists).

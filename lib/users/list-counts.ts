@@ -16,12 +16,15 @@ export const COUNTS_MAX_AGE_MS = 4 * RECOUNT_MS;
 /** "live": at most LIVE_LIST_MAX_USERS users (exact statements); "keys": more (the list at scale). */
 export type ListScale = "live" | "keys";
 
+/** measureListScale's statement (bench/users-page-shapes.ts EXPLAINs it). */
+export const LIST_SCALE_QUERY = {
+  text: "SELECT count(*)::int AS n FROM (SELECT 1 FROM users WHERE deleted_at IS NULL LIMIT $1) c",
+  values: [LIVE_LIST_MAX_USERS + 1],
+};
+
 /** More than LIVE_LIST_MAX_USERS active users? A bounded index-only count: ~10k index entries at most. */
 export async function measureListScale(pool: Query): Promise<ListScale> {
-  const { rows } = await pool.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM (SELECT 1 FROM users WHERE deleted_at IS NULL LIMIT $1) c",
-    [LIVE_LIST_MAX_USERS + 1],
-  );
+  const { rows } = await pool.query<{ n: number }>(LIST_SCALE_QUERY);
   return rows[0].n > LIVE_LIST_MAX_USERS ? "keys" : "live";
 }
 
@@ -86,13 +89,18 @@ export async function countedUsers(
   pool: Query,
   f: Pick<UserFilter, "role" | "status" | "source">,
 ): Promise<number | null> {
-  const { rows } = await pool.query<{ n: string | null; fresh: boolean }>(
-    `SELECT sum(n) FILTER (WHERE ($1 = '' OR role = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR signup_source = $3)) AS n,
+  const { rows } = await pool.query<{ n: string | null; fresh: boolean }>(countedUsersQuery(f));
+  return rows[0].fresh ? Number(rows[0].n ?? 0) : null;
+}
+
+/** countedUsers' statement (bench/users-page-shapes.ts EXPLAINs it): a few hundred rows at most. */
+export function countedUsersQuery(f: Pick<UserFilter, "role" | "status" | "source">) {
+  return {
+    text: `SELECT sum(n) FILTER (WHERE ($1 = '' OR role = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR signup_source = $3)) AS n,
             coalesce(min(counted_at) > now() - make_interval(secs => $4), false) AS fresh
      FROM quota_console.user_list_counts`,
-    [f.role, f.status, f.source, COUNTS_MAX_AGE_MS / 1000],
-  );
-  return rows[0].fresh ? Number(rows[0].n ?? 0) : null;
+    values: [f.role, f.status, f.source, COUNTS_MAX_AGE_MS / 1000],
+  };
 }
 
 /** The users page's four counters from the recorded counts, or null without recent ones. */

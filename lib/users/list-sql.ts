@@ -122,8 +122,11 @@ export function userFilterSql(
    * scale, LIVE_LIST_MAX_USERS): "has a limit" by its has_limit, "over 80 %" by its cap and then
    * the live rule above on those users' rows — so a listed user is over 80 % now, and the one a
    * stale key misses shows after the refresher's next tick (docs/users-list-scale.md §3).
+   * "keys only": the same without the live rule (the bounded count: ~10k users' rows not read
+   * again; fresh keys select the same users — cap ≥ 0.8 ⇔ usage ≥ 0.8 × limit, as rounding the
+   * ratio cannot cross 0.8, which is exact at any scale).
    */
-  via: "live" | "keys" = "live",
+  via: "live" | "keys" | "keys only" = "live",
 ): string {
   const u = alias;
   const where = [`${u}.deleted_at IS NULL`];
@@ -134,15 +137,15 @@ export function userFilterSql(
   if (f.role) where.push(`${u}.role = ${sql.add(f.role)}`);
   if (f.status) where.push(`${u}.status = ${sql.add(f.status)}`);
   if (f.source) where.push(`${u}.signup_source = ${sql.add(f.source)}`);
-  if (f.limit === "1" && via === "keys")
+  if (f.limit === "1" && via !== "live")
     where.push(`EXISTS (SELECT 1 FROM quota_console.user_quota_keys k WHERE k.user_id = ${u}.id AND k.has_limit)`);
   else if (f.limit === "1")
     where.push(`EXISTS (SELECT 1 FROM user_platform_quotas q WHERE q.user_id = ${u}.id AND q.deleted_at IS NULL
         AND (q.daily_limit_usd IS NOT NULL OR q.weekly_limit_usd IS NOT NULL OR q.monthly_limit_usd IS NOT NULL))`);
-  if (f.over80 === "1") {
+  if (f.over80 === "1" && via !== "live")
+    where.push(`EXISTS (SELECT 1 FROM quota_console.user_quota_keys k WHERE k.user_id = ${u}.id AND k.cap >= 0.8)`);
+  if (f.over80 === "1" && via !== "keys only") {
     const b = windowBounds(sql, clock, now);
-    if (via === "keys")
-      where.push(`EXISTS (SELECT 1 FROM quota_console.user_quota_keys k WHERE k.user_id = ${u}.id AND k.cap >= 0.8)`);
     where.push(`EXISTS (SELECT 1 FROM user_platform_quotas q WHERE q.user_id = ${u}.id AND q.deleted_at IS NULL AND (
          (q.daily_limit_usd > 0 AND (q.daily_window_start IS NULL OR q.daily_window_start >= ${b.day}) AND q.daily_usage_usd >= 0.8 * q.daily_limit_usd)
       OR (q.weekly_limit_usd > 0 AND (q.weekly_window_start IS NULL OR q.weekly_window_start >= ${b.week}) AND q.weekly_usage_usd >= 0.8 * q.weekly_limit_usd)
@@ -342,15 +345,26 @@ export function userPageQueryAtScale(
   const reach = sql.add((params.page - 1) * USER_PAGE_SIZE + USER_PAGE_SIZE);
   // part 0 comes first: the keyed users when descending, the zero ones when ascending
   const [keyedPart, zeroPart] = dir === "DESC" ? [0, 1] : [1, 0];
-  const text = `WITH kp AS (
-       SELECT u.id, ${keyed.key} AS sort_key FROM quota_console.user_quota_keys k JOIN users u ON u.id = k.user_id
-       WHERE ${keyed.where} AND ${where}
-       ORDER BY ${keyed.key} ${dir}, k.user_id ${dir} LIMIT ${reach}
-     ), zp AS (
-       SELECT u.id, 0::numeric AS sort_key FROM users u
-       WHERE ${where}
+  // The second stream is read only if the first ends before the page does (a one-time filter on
+  // the first's size). "Over 80 %" sorted by cap has no zero stream: its users all have a key.
+  const noZero = sort === "cap" && params.over80 === "1";
+  const [first, second] = dir === "DESC" ? ["kp", "zp"] : ["zp", "kp"];
+  const onlyIfShort = (cte: string) => (cte === second ? `AND (SELECT count(*) FROM ${first}) < ${reach}` : "");
+  const streams: Record<string, string> = {
+    kp: `SELECT u.id, ${keyed.key} AS sort_key FROM quota_console.user_quota_keys k JOIN users u ON u.id = k.user_id
+       WHERE ${keyed.where} AND ${where} ${onlyIfShort("kp")}
+       ORDER BY ${keyed.key} ${dir}, k.user_id ${dir} LIMIT ${reach}`,
+    zp: `SELECT u.id, 0::numeric AS sort_key FROM users u
+       WHERE ${noZero ? "false" : where}
          AND NOT EXISTS (SELECT 1 FROM quota_console.user_quota_keys k WHERE k.user_id = u.id AND ${keyed.where})
-       ORDER BY u.id ${dir} LIMIT ${reach}
+         ${onlyIfShort("zp")}
+       ORDER BY u.id ${dir} LIMIT ${reach}`,
+  };
+  // a WITH names only the queries before it: the first stream first
+  const text = `WITH ${first} AS (
+       ${streams[first]}
+     ), ${second} AS (
+       ${streams[second]}
      ), pg AS (
        SELECT id, sort_key, ${keyedPart} AS part FROM kp UNION ALL SELECT id, sort_key, ${zeroPart} FROM zp
        ORDER BY part, sort_key ${dir}, id ${dir} LIMIT ${limit} OFFSET ${offset}
@@ -373,7 +387,7 @@ export function userCountQuery(
   now: number,
 ): { text: string; values: unknown[] } {
   const sql = new SqlParams();
-  const where = userFilterSql(params, clock, now, sql, "u", "keys");
+  const where = userFilterSql(params, clock, now, sql, "u", "keys only");
   const text = `SELECT count(*)::int AS n FROM (SELECT 1 FROM users u WHERE ${where} LIMIT ${sql.add(LIVE_LIST_MAX_USERS + 1)}) c`;
   return { text, values: sql.values };
 }

@@ -38,6 +38,10 @@ const attachedIndexes = () =>
     .map((x) => x.trim())
     .filter(Boolean);
 
+/** The indexes docs/attached-indexes.sql creates (dropped again after the test, attached). */
+const attachedIndexNames = () =>
+  attachedIndexes().flatMap((statement) => /IF NOT EXISTS (\w+) ON/.exec(statement)?.[1] ?? []);
+
 beforeAll(async () => {
   c = await rawDb();
   pool = new pg.Pool({ connectionString: testEnv().databaseUrl, max: 2 });
@@ -65,7 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await c.query("DELETE FROM users WHERE email LIKE $1 || '%@sort.test'", [PREFIX]);
   if (ATTACHED) {
-    for (const w of ["daily", "weekly", "monthly"]) await c.query(`DROP INDEX IF EXISTS public.qc_upq_${w}_window_idx`);
+    for (const name of attachedIndexNames()) await c.query(`DROP INDEX IF EXISTS public.${name}`);
   }
   await pool.end();
   await c.end();
