@@ -20,6 +20,9 @@ export async function register() {
     // Bulk operations (issue 16): this instance's worker takes started jobs and ones whose instance died.
     const { startBulkWorker } = await import("@/lib/bulk/runtime");
     startBulkWorker();
+    // The users list's quota keys (issue 14): backfill on first start, then usage, rollovers, a sweep.
+    const { startQuotaKeys } = await import("@/lib/users/quota-keys-runtime");
+    startQuotaKeys();
   }
   if (!process.env.ADMIN_EMAIL || !process.env.ADMIN_PASSWORD) return;
   const { ensureBootstrapAdmin } = await import("@/lib/users/users");
