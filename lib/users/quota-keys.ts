@@ -49,6 +49,8 @@ export function quotaKeyBounds(clock: QuotaClock, now: number) {
  * Users without a non-deleted quota row lose their row. Existing rows are written only where $9 (the
  * rows statement 1 locked) lists them or $8 (overwrite) is set: the refresher does not overwrite a row
  * another transaction inserted after its lock (it retries that user with a fresh lock and snapshot).
+ * A row whose values did not change is not rewritten (its computed_at stays that of the last change):
+ * a sweep of unchanged users costs their locks, not 7 index entries each.
  * The user_id index of user_platform_quotas finds the rows (4 rows a user at most in the registry).
  */
 const REFRESH_SQL = `WITH agg AS (
@@ -79,15 +81,20 @@ const REFRESH_SQL = `WITH agg AS (
     spend_day = EXCLUDED.spend_day, week_start = EXCLUDED.week_start, spend_week = EXCLUDED.spend_week,
     spend_month = EXCLUDED.spend_month, cap = EXCLUDED.cap, valid_until = EXCLUDED.valid_until,
     computed_at = EXCLUDED.computed_at
-  WHERE $8::boolean OR k.user_id = ANY($9::bigint[])
+  WHERE ($8::boolean OR k.user_id = ANY($9::bigint[]))
+    AND (k.has_limit, k.day_start, k.spend_day, k.week_start, k.spend_week, k.spend_month, k.cap, k.valid_until)
+        IS DISTINCT FROM (EXCLUDED.has_limit, EXCLUDED.day_start, EXCLUDED.spend_day, EXCLUDED.week_start,
+                          EXCLUDED.spend_week, EXCLUDED.spend_month, EXCLUDED.cap, EXCLUDED.valid_until)
   RETURNING k.user_id
 ), del AS (
-  DELETE FROM user_quota_keys k WHERE (k.user_id = ANY($9::bigint[]) OR ($8::boolean AND k.user_id = ANY($1::bigint[])))
+  DELETE FROM user_quota_keys k WHERE k.user_id = ANY($10::bigint[])
     AND NOT EXISTS (SELECT 1 FROM agg a WHERE a.user_id = k.user_id)
   RETURNING k.user_id
 )
 SELECT (SELECT count(*) FROM agg)::int AS computed,
-       ARRAY(SELECT a.user_id::text FROM agg a WHERE a.user_id NOT IN (SELECT user_id FROM ins)) AS skipped,
+       (SELECT count(*) FROM ins)::int AS written,
+       ARRAY(SELECT a.user_id::text FROM agg a
+             WHERE NOT $8::boolean AND a.user_id <> ALL($9::bigint[]) AND a.user_id NOT IN (SELECT user_id FROM ins)) AS skipped,
        (SELECT count(*) FROM del)::int AS deleted`;
 
 /** The refresh statement's text (the benchmark EXPLAINs it). */
@@ -112,6 +119,8 @@ export function quotaKeysRefreshParams(
     b.weekEnd,
     overwrite,
     [...locked],
+    // the rows a user without quota rows loses: the locked ones (writers: every listed user's)
+    overwrite ? userIds.map(String) : [...locked],
   ];
 }
 
@@ -131,10 +140,11 @@ export async function refreshQuotaKeys(
   userIds: readonly (number | string)[],
   now = Date.now(),
   overwrite = true,
-): Promise<{ computed: number; deleted: number }> {
-  if (userIds.length === 0) return { computed: 0, deleted: 0 };
+): Promise<{ computed: number; written: number; deleted: number }> {
+  if (userIds.length === 0) return { computed: 0, written: 0, deleted: 0 };
   let ids = [...new Set(userIds.map(String))].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
   let computed = 0;
+  let written = 0;
   let deleted = 0;
   for (let round = 0; round < 3 && ids.length > 0; round++) {
     const { rows: lockedRows } = await db.query<{ user_id: string }>(
@@ -142,15 +152,16 @@ export async function refreshQuotaKeys(
       [ids],
     );
     const locked = lockedRows.map((r) => r.user_id);
-    const { rows } = await db.query<{ computed: number; skipped: string[]; deleted: number }>(
+    const { rows } = await db.query<{ computed: number; written: number; skipped: string[]; deleted: number }>(
       REFRESH_SQL,
       quotaKeysRefreshParams(clock, ids, now, locked, overwrite),
     );
     computed += rows[0].computed - rows[0].skipped.length;
+    written += rows[0].written;
     deleted += rows[0].deleted;
     ids = rows[0].skipped;
   }
-  return { computed, deleted };
+  return { computed, written, deleted };
 }
 
 /** Whether the table is complete: the first backfill finished (until then the list aggregates live). */

@@ -5,8 +5,6 @@ import type pg from "pg";
 import type { AuthSource } from "@/lib/auth-sources";
 import { emailAdvisoryLockKey, emailMatchSql } from "@/lib/auth/email";
 import { hashPassword } from "@/lib/auth/password";
-import { QuotaClock } from "@/lib/billing/windows";
-import { env } from "@/lib/config/env";
 import { pgPool } from "@/lib/db/client";
 import { appPlatforms } from "@/lib/db/platforms";
 import { rollback, withTransaction } from "@/lib/db/transaction";
@@ -14,6 +12,7 @@ import { planSignupDefaults, reportSignupFallbacks, type SignupPlan } from "@/li
 import { readQuotaDefaults } from "@/lib/settings/store";
 
 import { refreshQuotaKeys } from "./quota-keys";
+import { envQuotaClock } from "./quota-keys-clock";
 
 export type SignUpResult = { ok: true; userId: number } | { ok: false; code: "EMAIL_TAKEN" };
 
@@ -27,10 +26,6 @@ const UNIQUE_VIOLATION = "23505";
 export function isReservedSignupEmail(email: string): boolean {
   return /\.invalid$/.test(email.trim().toLowerCase());
 }
-
-let clock: QuotaClock | undefined;
-/** The quota time zone's clock (QUOTA_TIMEZONE), as the billing runtime's. */
-const quotaClock = () => (clock ??= new QuotaClock(env().QUOTA_TIMEZONE));
 
 /**
  * Create a user and snapshot the sign-up quota defaults into `user_platform_quotas` — one row per
@@ -108,7 +103,7 @@ export async function signUpUser(input: {
     const plan = planSignupDefaults(await readQuotaDefaults(client, platforms), input.source);
     await insertSnapshot(client, userId, plan);
     // The users list's quota keys of the new user, in this transaction (lib/users/quota-keys.ts).
-    await refreshQuotaKeys(client, quotaClock(), [userId]);
+    await refreshQuotaKeys(client, envQuotaClock(), [userId]);
     return { result: { ok: true, userId }, plan };
   });
   if (out.result.ok && out.plan) reportSignupFallbacks(out.plan, out.result.userId);
