@@ -108,7 +108,13 @@ async function main() {
   console.log(`tick, sweep only (warm): ${JSON.stringify(idle)} in ${ms(t0)} ms`);
 
   // EXPLAIN ANALYZE of the refresh statement for a batch (rolled back: it writes).
-  for (const n of [1, 4167, 20_000]) {
+  // unchanged values (nothing rewritten) and, the next day, every value rewritten (day_start moves)
+  for (const [n, at] of [
+    [1, now + 4000],
+    [4167, now + 4000],
+    [20_000, now + 4000],
+    [20_000, midnight + 4000],
+  ]) {
     const { rows: ids } = await pool.query<{ id: string }>(
       "SELECT id::text FROM users WHERE email LIKE 'k%@keys.bench' AND id % 7 = 3 ORDER BY id LIMIT $1",
       [n],
@@ -119,10 +125,10 @@ async function main() {
       const list = ids.map((x) => x.id);
       const { rows: plan } = await c.query(
         `EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) ${QUOTA_KEYS_REFRESH_SQL}`,
-        quotaKeysRefreshParams(clock, list, now + 4000, list, false),
+        quotaKeysRefreshParams(clock, list, at, list, false),
       );
       const text = plan.map((p) => String(p["QUERY PLAN"]).replace(/'\{[0-9,]{60,}\}'/g, "'{…}'")).join("\n");
-      console.log(`\nEXPLAIN ANALYZE, refresh of ${n} users:\n${text}`);
+      console.log(`\nEXPLAIN ANALYZE, refresh of ${n} users at ${new Date(at).toISOString()}:\n${text}`);
       await c.query("ROLLBACK");
     } finally {
       c.release();

@@ -53,7 +53,7 @@ export function quotaKeyBounds(clock: QuotaClock, now: number) {
  * a sweep of unchanged users costs their locks, not 7 index entries each.
  * The user_id index of user_platform_quotas finds the rows (4 rows a user at most in the registry).
  */
-const REFRESH_SQL = `WITH agg AS (
+const AGG_SQL = `
   SELECT q.user_id,
     bool_or(q.daily_limit_usd IS NOT NULL OR q.weekly_limit_usd IS NOT NULL OR q.monthly_limit_usd IS NOT NULL) AS has_limit,
     coalesce(sum(q.daily_usage_usd) FILTER (WHERE q.daily_window_start >= $2 AND q.daily_usage_usd > 0), 0) AS spend_day,
@@ -73,7 +73,9 @@ const REFRESH_SQL = `WITH agg AS (
   FROM user_platform_quotas q
   WHERE q.user_id = ANY($1::bigint[]) AND q.deleted_at IS NULL
   GROUP BY q.user_id
-), ins AS (
+`;
+
+const REFRESH_SQL = `WITH agg AS (${AGG_SQL}), ins AS (
   INSERT INTO user_quota_keys AS k (user_id, has_limit, day_start, spend_day, week_start, spend_week, spend_month, cap, valid_until, computed_at)
   SELECT a.user_id, a.has_limit, $2, a.spend_day, $3, a.spend_week, a.spend_month, a.cap, a.valid_until, $5
   FROM agg a ORDER BY a.user_id
@@ -96,6 +98,30 @@ SELECT (SELECT count(*) FROM agg)::int AS computed,
        ARRAY(SELECT a.user_id::text FROM agg a
              WHERE NOT $8::boolean AND a.user_id <> ALL($9::bigint[]) AND a.user_id NOT IN (SELECT user_id FROM ins)) AS skipped,
        (SELECT count(*) FROM del)::int AS deleted`;
+
+/**
+ * Read-only: which of the listed users' rows differ from a recomputation at $5 (missing, extra or any
+ * value) — the same parameters as REFRESH_SQL ($8–$10 unused). The sweep recomputes only those: a
+ * row found unchanged needs no write, hence no lock (a concurrent writer's own recomputation stands).
+ */
+const DIFF_SQL = `WITH agg AS (${AGG_SQL}), k AS (SELECT * FROM user_quota_keys WHERE user_id = ANY($1::bigint[]))
+SELECT coalesce(a.user_id, k.user_id)::text AS user_id FROM agg a FULL JOIN k ON k.user_id = a.user_id
+WHERE $5::timestamptz IS NOT NULL AND (a.user_id IS NULL OR k.user_id IS NULL
+   OR (k.has_limit, k.day_start, k.spend_day, k.week_start, k.spend_week, k.spend_month, k.cap, k.valid_until)
+      IS DISTINCT FROM (a.has_limit, $2::timestamptz, a.spend_day, $3::timestamptz, a.spend_week, a.spend_month, a.cap, a.valid_until))`;
+
+/** The users of `userIds` whose rows a recomputation at `now` would change (read-only, no locks). */
+export async function staleQuotaKeys(
+  db: Queryable,
+  clock: QuotaClock,
+  userIds: readonly (number | string)[],
+  now = Date.now(),
+): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const params = quotaKeysRefreshParams(clock, userIds, now, [], false).slice(0, 7);
+  const { rows } = await db.query<{ user_id: string }>(DIFF_SQL, params);
+  return rows.map((r) => r.user_id);
+}
 
 /** The refresh statement's text (the benchmark EXPLAINs it). */
 export const QUOTA_KEYS_REFRESH_SQL = REFRESH_SQL;
@@ -148,7 +174,8 @@ export async function refreshQuotaKeys(
   let deleted = 0;
   for (let round = 0; round < 3 && ids.length > 0; round++) {
     const { rows: lockedRows } = await db.query<{ user_id: string }>(
-      "SELECT user_id::text FROM user_quota_keys WHERE user_id = ANY($1::bigint[]) ORDER BY user_id FOR UPDATE",
+      // ORDER BY the column, not the text output of the same name (text order would put 10 before 9)
+      "SELECT k.user_id::text AS user_id FROM user_quota_keys k WHERE k.user_id = ANY($1::bigint[]) ORDER BY k.user_id FOR UPDATE",
       [ids],
     );
     const locked = lockedRows.map((r) => r.user_id);
@@ -312,10 +339,10 @@ export class QuotaKeysRefresher {
    * users' ids and those of key rows in that range whose user is gone (their rows are deleted).
    */
   private async range(c: pg.PoolClient, after: string, limit: number): Promise<{ ids: string[]; upto: string | null }> {
-    const { rows } = await c.query<{ id: string }>("SELECT id::text FROM users WHERE id > $1 ORDER BY id LIMIT $2", [
-      after,
-      limit,
-    ]);
+    const { rows } = await c.query<{ id: string }>(
+      "SELECT u.id::text AS id FROM users u WHERE u.id > $1 ORDER BY u.id LIMIT $2",
+      [after, limit],
+    );
     const upto = rows.length < limit ? null : rows[rows.length - 1].id;
     const { rows: orphans } = await c.query<{ id: string }>(
       `SELECT k.user_id::text AS id FROM user_quota_keys k
@@ -357,7 +384,8 @@ export class QuotaKeysRefresher {
       [STATE_NAME],
     );
     const { ids, upto } = await this.range(c, rows[0].after, this.config.sweepBatch);
-    await refreshQuotaKeys(c, this.deps.clock, ids, now, false);
+    // Read first, then lock and rewrite only the users whose rows differ (usually few).
+    await refreshQuotaKeys(c, this.deps.clock, await staleQuotaKeys(c, this.deps.clock, ids, now), now, false);
     await c.query("UPDATE user_quota_keys_state SET sweep_after = $2, updated_at = now() WHERE name = $1", [
       STATE_NAME,
       upto ?? "0",

@@ -190,7 +190,8 @@ describe("user_quota_keys", () => {
     const now = Date.now();
     const ids = await users(60);
     await randomRows(ids, now, 1);
-    const r = refresher({ backfillBatch: 7 });
+    // batches of 7 users by id (ids cross a digit boundary); a sweep of 1: the backfill alone fills it
+    const r = refresher({ backfillBatch: 7, sweepBatch: 1 });
     const first = await r.tick(now);
     expect(first).toMatchObject({ status: "done", backfillDone: true });
     expect(await quotaKeysComplete(pool)).toBe(true);
@@ -380,9 +381,16 @@ describe("user_quota_keys", () => {
 
   it("a raw-SQL change (as the gateway would make) is picked up within one sweep cycle (⌈users / sweepBatch⌉ + 1 ticks)", async () => {
     const ids = await users(5);
+    const [untouched] = await users(1);
     const now = Date.now();
     await randomRows(ids, now, 7);
-    await refreshQuotaKeys(pool, clock, ids, now);
+    await c.query("INSERT INTO user_platform_quotas (user_id, platform, daily_limit_usd) VALUES ($1, 'openai', 2)", [
+      untouched,
+    ]);
+    await refreshQuotaKeys(pool, clock, [...ids, untouched], now);
+    const version = async () =>
+      (await c.query("SELECT xmin::text AS x FROM user_quota_keys WHERE user_id = $1", [untouched])).rows[0].x;
+    const before = await version();
     await c.query(
       "UPDATE user_platform_quotas SET daily_limit_usd = 0.5, daily_usage_usd = 0.45, daily_window_start = $2 WHERE user_id = ANY($1::bigint[])",
       [ids, new Date(clock.startOfDay(now))],
@@ -399,6 +407,8 @@ describe("user_quota_keys", () => {
     expect(await stale(ids, now)).not.toEqual([]);
     for (let i = 0; i < ticks; i++) await r.tick(now);
     expect(await stale(ids, now)).toEqual([]);
+    // an unchanged user's row was read, not rewritten (nor locked: xmin stays)
+    expect(await version()).toBe(before);
   });
 
   it.skipIf(ATTACHED)(
@@ -488,17 +498,25 @@ describe("user_quota_keys", () => {
     const r2 = refresher();
     await c.query("UPDATE user_quota_keys_state SET sweep_after = 9000000000000000000 WHERE name = 'refresher'");
     const first = r1.tick(Date.now());
-    // wait until r1 is blocked on the row lock (it holds the advisory lock then)
-    for (let i = 0; i < 100; i++) {
-      const w = await c.query(
-        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = (hashtext('quota_console.user_quota_keys')::bigint & 4294967295)::oid",
-      );
-      if (w.rowCount) break;
-      await new Promise((res) => setTimeout(res, 20));
+    // Wait until r1 holds the advisory lock and waits for the held row (a lock it has not been granted).
+    let blocked = false;
+    try {
+      for (let i = 0; i < 600 && !blocked; i++) {
+        const w = await c.query<{ ok: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                    AND objid = (hashtext('quota_console.user_quota_keys')::bigint & 4294967295)::oid)
+              AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'
+                    AND query LIKE '%user_quota_keys%') AS ok`,
+        );
+        blocked = w.rows[0].ok;
+        if (!blocked) await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(blocked).toBe(true);
+      expect(await r2.tick(Date.now())).toEqual({ status: "busy" });
+    } finally {
+      await holder.query("COMMIT");
+      holder.release();
     }
-    expect(await r2.tick(Date.now())).toEqual({ status: "busy" });
-    await holder.query("COMMIT");
-    holder.release();
     expect(await first).toMatchObject({ status: "done", changed: 1 });
     expect(await r2.tick(Date.now())).toMatchObject({ status: "done" });
   });
