@@ -23,6 +23,9 @@ export async function register() {
     // The users list at scale (docs/users-list-scale.md §3): its totals, recounted every 30 s.
     const { startUserListCounter } = await import("@/lib/users/list");
     startUserListCounter();
+    // The users list's quota keys (issue 14): backfill on first start, then usage, rollovers, a sweep.
+    const { startQuotaKeys } = await import("@/lib/users/quota-keys-runtime");
+    startQuotaKeys();
   }
   if (!process.env.ADMIN_EMAIL || !process.env.ADMIN_PASSWORD) return;
   const { ensureBootstrapAdmin } = await import("@/lib/users/users");

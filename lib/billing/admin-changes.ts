@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 
+import { refreshQuotaKeys } from "@/lib/users/quota-keys";
+
 import { billingKeys } from "./keys";
 import { enqueueOutbox, markFirstPass, markFirstPassFailed, type OutboxItem, type OutboxRow } from "./outbox";
 import { withTransaction } from "./pg";
@@ -114,6 +116,7 @@ export async function saveUserLimits(
   const work = await withTransaction(rt.pool, async (client: pg.PoolClient) => {
     const before = await rt.repo.listByUser(userId, client);
     await rt.repo.upsertForUser(userId, records, client);
+    await refreshQuotaKeys(client, rt.clock, [userId]);
     const after = await rt.repo.listByUser(userId, client);
     const items = rt.cache ? saveWork(userId, before, after, flusher, await rt.platforms()) : [];
     return { ids: await enqueueOutbox(client, items), items };
@@ -132,6 +135,7 @@ export async function resetUserWindow(
   const newStart = rt.clock.currentWindowStart(window, now);
   const work = await withTransaction(rt.pool, async (client: pg.PoolClient) => {
     await rt.repo.resetWindow(userId, platform, window, newStart, client);
+    await refreshQuotaKeys(client, rt.clock, [userId], now);
     const items = rt.cache ? resetWork(userId, platform, window, newStart, rt.service.config.flusherEnabled) : [];
     return { ids: await enqueueOutbox(client, items), items };
   });

@@ -62,11 +62,26 @@ export function rollupInsertSql(
 ): string {
   if (items.length === 0) return "";
   const values = items.map((i) => `(${i.user}::bigint, ${i.platform}::varchar, ${i.bucket}, ${i.cost})`).join(", ");
-  return `INSERT INTO usage_rollup_hourly AS r (user_id, platform, bucket_start, cost, requests)
+  return `WITH ro AS (INSERT INTO usage_rollup_hourly AS r (user_id, platform, bucket_start, cost, requests)
   SELECT v.u, v.p, v.b, sum(round(v.c, 10)), count(*) FROM (VALUES ${values}) AS v(u, p, b, c)
   GROUP BY v.u, v.p, v.b ORDER BY v.u, v.b, v.p
-  ON CONFLICT (user_id, bucket_start, platform) DO UPDATE SET cost = r.cost + EXCLUDED.cost, requests = r.requests + EXCLUDED.requests`;
+  ON CONFLICT (user_id, bucket_start, platform) DO UPDATE SET cost = r.cost + EXCLUDED.cost, requests = r.requests + EXCLUDED.requests
+  RETURNING r.user_id, r.platform)
+  ${MARK_KEY_CHANGES_FROM_RO}`;
 }
+
+/**
+ * The users list's quota keys (lib/users/quota-keys.ts): the (user, platform) keys of the rollup rows
+ * `ro` just wrote are marked changed, in the same statement — the refresher's per-tick work is the
+ * keys marked since its last tick. DO UPDATE (not DO NOTHING) so that an existing marker is locked
+ * by this transaction until it commits: the refresher skips locked markers (SKIP LOCKED), so it never
+ * consumes a marker before the usage it announces is visible. The markers are locked after the quota
+ * and rollup rows, in (user, platform) order, like every writer: no deadlock. Its row count is the
+ * rollup's (one marker per written key), which the direct write reads as "the UPDATE found the row".
+ */
+export const MARK_KEY_CHANGES_FROM_RO = `INSERT INTO user_quota_key_changes AS m (user_id, platform)
+  SELECT DISTINCT ro.user_id, ro.platform FROM ro ORDER BY 1, 2
+  ON CONFLICT (user_id, platform) DO UPDATE SET marked_at = EXCLUDED.marked_at`;
 
 /**
  * The direct increment's UPDATE and its bucket as ONE statement: the bucket is written only if the
@@ -77,10 +92,12 @@ export function rollupAfterUpdateSql(
   update: string,
   i: { user: string; platform: string; bucket: string; cost: string },
 ): string {
-  return `WITH upd AS (${update} RETURNING 1)
-  INSERT INTO usage_rollup_hourly AS r (user_id, platform, bucket_start, cost, requests)
+  return `WITH upd AS (${update} RETURNING 1),
+  ro AS (INSERT INTO usage_rollup_hourly AS r (user_id, platform, bucket_start, cost, requests)
   SELECT ${i.user}, ${i.platform}, ${i.bucket}, round(${i.cost}, 10), 1 FROM upd
-  ON CONFLICT (user_id, bucket_start, platform) DO UPDATE SET cost = r.cost + EXCLUDED.cost, requests = r.requests + EXCLUDED.requests`;
+  ON CONFLICT (user_id, bucket_start, platform) DO UPDATE SET cost = r.cost + EXCLUDED.cost, requests = r.requests + EXCLUDED.requests
+  RETURNING r.user_id, r.platform)
+  ${MARK_KEY_CHANGES_FROM_RO}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type pg from "pg";
 
 import { formatGoFloat } from "./encoding";
-import { FLUSH_ROLLUP_SQL, flushBuckets } from "./history";
+import { FLUSH_ROLLUP_SQL, flushBuckets, MARK_KEY_CHANGES_FROM_RO } from "./history";
 import { withTransaction } from "./pg";
 import { DEFAULT_PLATFORMS } from "./platforms";
 import { ExactlyOnceWriter, type CommitStatus, type ExactWrite, type UsageWrite } from "./usage-writes";
@@ -356,6 +356,14 @@ export class QuotaRepository {
            WHERE q.user_id = s.user_id AND q.platform = s.platform AND q.deleted_at IS NULL`,
           snapshotColumns(chunk),
         );
+        // The users list's quota keys: these keys' usage and windows changed (lib/users/quota-keys.ts;
+        // markers after the quota and rollup rows, in key order, as the direct writes lock them).
+        await c.query(
+          `INSERT INTO user_quota_key_changes (user_id, platform)
+           SELECT DISTINCT s.u, s.p FROM unnest($1::bigint[], $2::text[]) AS s(u, p) ORDER BY 1, 2
+           ON CONFLICT (user_id, platform) DO UPDATE SET marked_at = EXCLUDED.marked_at`,
+          [chunk.map((k) => k.userId), chunk.map((k) => k.platform)],
+        );
       }
       return { written: write.length, withoutRow };
     });
@@ -401,9 +409,12 @@ export class QuotaRepository {
     client: Queryable = this.pool,
   ): Promise<void> {
     await client.query(
-      `UPDATE user_platform_quotas SET daily_usage_usd = $2, weekly_usage_usd = $3, monthly_usage_usd = $4,
+      // ro: the row written, marked changed for the users list's quota keys (lib/users/quota-keys.ts)
+      `WITH ro AS (UPDATE user_platform_quotas SET daily_usage_usd = $2, weekly_usage_usd = $3, monthly_usage_usd = $4,
          daily_window_start = COALESCE($5, daily_window_start), weekly_window_start = COALESCE($6, weekly_window_start),
-         monthly_window_start = COALESCE($7, monthly_window_start), updated_at = now() WHERE id = $1`,
+         monthly_window_start = COALESCE($7, monthly_window_start), updated_at = now() WHERE id = $1
+         RETURNING user_id, platform)
+       ${MARK_KEY_CHANGES_FROM_RO}`,
       [
         rowId,
         num(usage[0], "daily usage"),

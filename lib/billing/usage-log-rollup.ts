@@ -1,5 +1,6 @@
 import type pg from "pg";
 
+import { MARK_KEY_CHANGES_FROM_RO } from "./history";
 import type { BillingLogger } from "./service";
 import type { QuotaClock } from "./windows";
 
@@ -102,8 +103,10 @@ export class UsageLogRollup {
         await c.query("COMMIT");
         return { status: "done", rows: 0, from: last.toString(), to: last.toString(), waiting };
       }
+      // ro: the buckets written, whose keys are marked changed for the users list's quota keys
+      // (lib/users/quota-keys.ts) in this batch's transaction.
       await c.query(
-        `INSERT INTO usage_rollup_hourly AS r (user_id, platform, bucket_start, cost, requests)
+        `WITH ro AS (INSERT INTO usage_rollup_hourly AS r (user_id, platform, bucket_start, cost, requests)
          SELECT l.user_id, p.platform,
                 d.sod + floor(extract(epoch FROM l.created_at - d.sod) / 3600) * interval '1 hour',
                 sum(l.actual_cost), count(*)
@@ -116,7 +119,9 @@ export class UsageLogRollup {
            AND p.platform IS NOT NULL AND p.platform <> '' AND length(p.platform) <= 32
          GROUP BY 1, 2, 3 ORDER BY 1, 3, 2
          ON CONFLICT (user_id, bucket_start, platform) DO UPDATE
-           SET cost = r.cost + EXCLUDED.cost, requests = r.requests + EXCLUDED.requests`,
+           SET cost = r.cost + EXCLUDED.cost, requests = r.requests + EXCLUDED.requests
+         RETURNING r.user_id, r.platform)
+         ${MARK_KEY_CHANGES_FROM_RO}`,
         [last.toString(), cut.toString(), this.deps.clock.timeZone],
       );
       await c.query("UPDATE usage_rollup_watermarks SET last_id = $2, updated_at = now() WHERE name = $1", [

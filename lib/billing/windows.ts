@@ -213,6 +213,15 @@ export class QuotaClock {
     return this.memoFor(now).nextWeeklyReset;
   }
 
+  /**
+   * The first instant after `now` of another local date: where startOfDay (and, on a new week,
+   * startOfWeek) takes its next value — what the list's "current window" rules compare with. Not
+   * nextDailyReset, which can lie before it (see the header).
+   */
+  dateEnd(now: number): number {
+    return this.memoFor(now).to;
+  }
+
   /** Current window start for a window, as the gateway sets it on a reset (monthly = now). */
   currentWindowStart(window: QuotaWindow, now: number): number {
     return window === "daily" ? this.startOfDay(now) : window === "weekly" ? this.startOfWeek(now) : now;

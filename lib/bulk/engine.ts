@@ -13,6 +13,7 @@ import { decodeQuotaMap } from "@/lib/settings/codec";
 import { QUOTA_DEFAULT_KEYS, sourceGrantKey, sourceQuotasKey, SYSTEM_QUOTAS_KEY } from "@/lib/settings/keys";
 import type { QuotaMap } from "@/lib/settings/quota-schema";
 import { planSignupDefaults, type SignupDefaultsInput } from "@/lib/settings/signup-plan";
+import { refreshQuotaKeys } from "@/lib/users/quota-keys";
 
 import { bulkFilterSql, SqlParams } from "./filter";
 import { planUndo, planUser, type PlanChange, type PlanContext, type PlanUser, type UserPlan } from "./plan";
@@ -591,6 +592,8 @@ export async function runBulkBatch(
       );
     }
     const changedIds = planned.map((p) => p.l.user.id);
+    // The users list's quota keys of the changed users, in this batch's transaction (after the rows).
+    await refreshQuotaKeys(client, rt.clock, changedIds, now);
     if (changedIds.length)
       await client.query(
         `INSERT INTO console_quota_versions (user_id, version, updated_at) SELECT u, 1, now() FROM unnest($1::bigint[]) AS u

@@ -11,6 +11,7 @@ import { adminQuotaItem, type AdminQuotaItem } from "@/lib/billing/quota-view";
 import type { Limits, QuotaWindow } from "@/lib/billing/vocabulary";
 import { rollback, withTransaction, type Rollback } from "@/lib/db/transaction";
 import { hasActiveSubscription } from "@/lib/gateway/context";
+import { refreshQuotaKeys } from "@/lib/users/quota-keys";
 
 import type { LimitOrigin } from "./limit-origin";
 import { loadLimitOrigins } from "./limit-origin-load";
@@ -145,6 +146,7 @@ export async function saveUserQuotas(
         return rollback({ ok: false, code: "CONFLICT" });
       const before = await repo.listByUser(userId, client);
       await repo.upsertForUser(userId, quotas, client);
+      await refreshQuotaKeys(client, rt.clock, [userId], deps.now ?? Date.now());
       await bumpQuotaVersion(client, userId);
       const after = await repo.listByUser(userId, client);
       await recordAudit(client, {
@@ -199,6 +201,7 @@ export async function resetUserQuotaWindow(
       const from = await readQuotaVersion(client, userId);
       const before = { daily: row.dailyUsage, weekly: row.weeklyUsage, monthly: row.monthlyUsage }[window];
       await repo.resetWindow(userId, platform, window, newStart, client);
+      await refreshQuotaKeys(client, clock, [userId], deps.now ?? Date.now());
       await bumpQuotaVersion(client, userId);
       await recordAudit(client, {
         actor,

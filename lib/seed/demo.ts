@@ -2,6 +2,8 @@ import "server-only";
 
 import type { AuthSource } from "@/lib/auth-sources";
 import { db, pgPool } from "@/lib/db/client";
+import { refreshQuotaKeys } from "@/lib/users/quota-keys";
+import { envQuotaClock } from "@/lib/users/quota-keys-clock";
 import { signUpUser } from "@/lib/users/signup";
 import { ensureBootstrapAdmin } from "@/lib/users/users";
 
@@ -73,6 +75,8 @@ export async function seedDemo(opts: { adminEmail?: string; adminPassword?: stri
              weekly_limit_usd = EXCLUDED.weekly_limit_usd, monthly_limit_usd = EXCLUDED.monthly_limit_usd, updated_at = now()`,
           [r.userId, platform, l.daily, l.weekly, l.monthly],
         );
+      // the users list's quota keys of the limits just set (sign-up computed them before)
+      if (u.limits) await refreshQuotaKeys(pgPool(), envQuotaClock(), [r.userId]);
     }
   }
   return { adminEmail, adminOutcome: admin?.outcome ?? null, created, total: DEMO_USERS.length + 1 };

@@ -11,6 +11,9 @@ import { rollback, withTransaction } from "@/lib/db/transaction";
 import { planSignupDefaults, reportSignupFallbacks, type SignupPlan } from "@/lib/settings/signup-plan";
 import { readQuotaDefaults } from "@/lib/settings/store";
 
+import { refreshQuotaKeys } from "./quota-keys";
+import { envQuotaClock } from "./quota-keys-clock";
+
 export type SignUpResult = { ok: true; userId: number } | { ok: false; code: "EMAIL_TAKEN" };
 
 const UNIQUE_VIOLATION = "23505";
@@ -99,6 +102,8 @@ export async function signUpUser(input: {
     const userId = Number(inserted.rows[0].id);
     const plan = planSignupDefaults(await readQuotaDefaults(client, platforms), input.source);
     await insertSnapshot(client, userId, plan);
+    // The users list's quota keys of the new user, in this transaction (lib/users/quota-keys.ts).
+    await refreshQuotaKeys(client, envQuotaClock(), [userId]);
     return { result: { ok: true, userId }, plan };
   });
   if (out.result.ok && out.plan) reportSignupFallbacks(out.plan, out.result.userId);

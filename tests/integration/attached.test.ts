@@ -133,6 +133,9 @@ describe("attached mode: migrations touch only quota_console", () => {
         "usage_rollup_platform_daily",
         "usage_rollup_platform_today",
         "usage_rollup_watermarks",
+        "user_quota_key_changes",
+        "user_quota_keys",
+        "user_quota_keys_state",
       ]);
       // The standalone-only normalised-email index is not created on the gateway's users.
       expect(

@@ -60,6 +60,9 @@ describe("schemas", () => {
       "usage_rollup_platform_daily",
       "usage_rollup_platform_today",
       "usage_rollup_watermarks",
+      "user_quota_key_changes",
+      "user_quota_keys",
+      "user_quota_keys_state",
     ]);
   });
 
