@@ -16,16 +16,30 @@ export const COUNTS_MAX_AGE_MS = 4 * RECOUNT_MS;
 /** "live": at most LIVE_LIST_MAX_USERS users (exact statements); "keys": more (the list at scale). */
 export type ListScale = "live" | "keys";
 
-/** measureListScale's statement (bench/users-page-shapes.ts EXPLAINs it). */
+/**
+ * measureListScale's statement (bench/users-page-shapes.ts EXPLAINs it): the active users counted up
+ * to LIVE_LIST_MAX_USERS + 1, and whether quota_console.user_quota_keys has been backfilled.
+ */
 export const LIST_SCALE_QUERY = {
-  text: "SELECT count(*)::int AS n FROM (SELECT 1 FROM users WHERE deleted_at IS NULL LIMIT $1) c",
+  text: `SELECT (SELECT count(*)::int FROM (SELECT 1 FROM users WHERE deleted_at IS NULL LIMIT $1) c) AS n,
+     coalesce((SELECT backfill_after IS NULL FROM quota_console.user_quota_keys_state WHERE name = 'refresher'), false) AS keys`,
   values: [LIVE_LIST_MAX_USERS + 1],
 };
 
-/** More than LIVE_LIST_MAX_USERS active users? A bounded index-only count: ~10k index entries at most. */
+/**
+ * "keys" (the list at scale) when there are more than LIVE_LIST_MAX_USERS active users and the quota
+ * keys are complete (lib/users/quota-keys.ts: backfilled once); otherwise "live" — exact, and slow
+ * only on a large installation in the minute after its first start, while the backfill runs.
+ * `large`: more than LIVE_LIST_MAX_USERS users, whatever the keys.
+ */
 export async function measureListScale(pool: Query): Promise<ListScale> {
-  const { rows } = await pool.query<{ n: number }>(LIST_SCALE_QUERY);
-  return rows[0].n > LIVE_LIST_MAX_USERS ? "keys" : "live";
+  return (await measureList(pool)).scale;
+}
+
+async function measureList(pool: Query): Promise<{ scale: ListScale; large: boolean }> {
+  const { rows } = await pool.query<{ n: number; keys: boolean }>(LIST_SCALE_QUERY);
+  const large = rows[0].n > LIVE_LIST_MAX_USERS;
+  return { scale: large && rows[0].keys ? "keys" : "live", large };
 }
 
 const SCALE_TTL_MS = RECOUNT_MS;
@@ -138,7 +152,7 @@ export class UserListCounter {
   tick(): Promise<void> {
     this.running ??= (async () => {
       try {
-        if ((await measureListScale(this.pool)) === "keys") await recountUserList(this.pool);
+        if ((await measureList(this.pool)).large) await recountUserList(this.pool);
       } catch (e) {
         console.error("[user-list-counts] recount failed", e);
       } finally {

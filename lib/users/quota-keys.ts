@@ -37,7 +37,8 @@ export function quotaKeyBounds(clock: QuotaClock, now: number) {
  *
  *   has_limit     any non-deleted row with a limit set (userFilterSql's "has a limit");
  *   spend_*       the sum of the current window's usage over the rows whose window is current
- *                 (start >= day / week start, monthly start > now − 720 h) and usage > 0 — exactly
+ *                 (start >= day / week start, monthly start > now − 720 h, or never started: the
+ *                 read APIs report that usage as stored) and usage > 0 — exactly
  *                 quotaKeySql's spend branches (a user without such a row is 0 there too);
  *   cap           the highest usage / limit (the live query's numeric expression) over every window
  *                 that is current and limited (limit > 0) of every row, 0 if none;
@@ -56,13 +57,13 @@ export function quotaKeyBounds(clock: QuotaClock, now: number) {
 const AGG_SQL = `
   SELECT q.user_id,
     bool_or(q.daily_limit_usd IS NOT NULL OR q.weekly_limit_usd IS NOT NULL OR q.monthly_limit_usd IS NOT NULL) AS has_limit,
-    coalesce(sum(q.daily_usage_usd) FILTER (WHERE q.daily_window_start >= $2 AND q.daily_usage_usd > 0), 0) AS spend_day,
-    coalesce(sum(q.weekly_usage_usd) FILTER (WHERE q.weekly_window_start >= $3 AND q.weekly_usage_usd > 0), 0) AS spend_week,
-    coalesce(sum(q.monthly_usage_usd) FILTER (WHERE q.monthly_window_start > $4 AND q.monthly_usage_usd > 0), 0) AS spend_month,
+    coalesce(sum(q.daily_usage_usd) FILTER (WHERE (q.daily_window_start >= $2 OR q.daily_window_start IS NULL) AND q.daily_usage_usd > 0), 0) AS spend_day,
+    coalesce(sum(q.weekly_usage_usd) FILTER (WHERE (q.weekly_window_start >= $3 OR q.weekly_window_start IS NULL) AND q.weekly_usage_usd > 0), 0) AS spend_week,
+    coalesce(sum(q.monthly_usage_usd) FILTER (WHERE (q.monthly_window_start > $4 OR q.monthly_window_start IS NULL) AND q.monthly_usage_usd > 0), 0) AS spend_month,
     coalesce(greatest(
-      max(q.daily_usage_usd / q.daily_limit_usd) FILTER (WHERE q.daily_window_start >= $2 AND q.daily_limit_usd > 0),
-      max(q.weekly_usage_usd / q.weekly_limit_usd) FILTER (WHERE q.weekly_window_start >= $3 AND q.weekly_limit_usd > 0),
-      max(q.monthly_usage_usd / q.monthly_limit_usd) FILTER (WHERE q.monthly_window_start > $4 AND q.monthly_limit_usd > 0)
+      max(q.daily_usage_usd / q.daily_limit_usd) FILTER (WHERE (q.daily_window_start >= $2 OR q.daily_window_start IS NULL) AND q.daily_limit_usd > 0),
+      max(q.weekly_usage_usd / q.weekly_limit_usd) FILTER (WHERE (q.weekly_window_start >= $3 OR q.weekly_window_start IS NULL) AND q.weekly_limit_usd > 0),
+      max(q.monthly_usage_usd / q.monthly_limit_usd) FILTER (WHERE (q.monthly_window_start > $4 OR q.monthly_window_start IS NULL) AND q.monthly_limit_usd > 0)
     ), 0) AS cap,
     coalesce(least(
       CASE WHEN bool_or(q.daily_window_start >= $2 AND q.daily_limit_usd > 0) THEN $6::timestamptz END,

@@ -60,6 +60,7 @@ describe("schemas", () => {
       "usage_rollup_platform_daily",
       "usage_rollup_platform_today",
       "usage_rollup_watermarks",
+      "user_list_counts",
       "user_quota_key_changes",
       "user_quota_keys",
       "user_quota_keys_state",
@@ -225,7 +226,7 @@ describe("users and settings", () => {
   });
 
   it.skipIf(ATTACHED)(
-    "users has the gateway's e-mail index only (plus the standalone normalised one), settings its unique constraint",
+    "users has the gateway's indexes plus the standalone normalised e-mail and list indexes, settings its unique constraint",
     async () => {
       const { rows } = await c.query("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users'");
       const idx = Object.fromEntries(rows.map((r) => [r.indexname, r.indexdef]));
@@ -233,8 +234,18 @@ describe("users and settings", () => {
       expect(idx.users_email_key).toBeUndefined();
       expect(Object.keys(idx).sort()).toEqual([
         "idx_users_deleted_at",
+        // the gateway's trigram search indexes (its m065), where pg_trgm exists — as it does here
+        "idx_users_email_trgm",
         "idx_users_status",
+        "idx_users_username_trgm",
+        // the users list's column sorts and filters at scale (docs/users-list-scale.md §3)
+        "qc_users_balance_idx",
+        "qc_users_created_idx",
+        "qc_users_email_lower_idx",
         "qc_users_email_normalized_unique_active",
+        "qc_users_role_created_idx",
+        "qc_users_source_created_idx",
+        "qc_users_status_created_idx",
         "users_email_unique_active",
         "users_pkey",
       ]);

@@ -74,6 +74,7 @@ describe("standalone upgrade from the public-schema layout", () => {
       "quota_console.usage_rollup_platform_daily",
       "quota_console.usage_rollup_platform_today",
       "quota_console.usage_rollup_watermarks",
+      "quota_console.user_list_counts",
       "quota_console.user_quota_key_changes",
       "quota_console.user_quota_keys",
       "quota_console.user_quota_keys_state",

@@ -5,6 +5,7 @@ import { QuotaClock } from "@/lib/billing/windows";
 import { listUsersWithQuotas, UserListParamsSchema } from "@/lib/users/list";
 import { countedUsers, measureListScale, recountUserList } from "@/lib/users/list-counts";
 import { LIVE_LIST_MAX_USERS, QUOTA_SORTS, USER_PAGE_SIZE } from "@/lib/users/list-sql";
+import { quotaKeysComplete, QuotaKeysRefresher, refreshQuotaKeys } from "@/lib/users/quota-keys";
 import { prng } from "@/scripts/lib/prng";
 
 import { rawDb } from "../support/billing";
@@ -16,8 +17,8 @@ import { testEnv } from "../support/test-env";
  * over random users and quota rows (limits set, unlimited and disabled; windows current, rolled
  * over and never started; deleted rows and users; ties). quota_console.user_quota_keys is filled
  * here from a reference written from the live rules (lib/users/list-sql.ts quotaKeySql and the
- * "over 80 %" filter), so this proves the reading side; tests/integration/user-quota-keys.test.ts
- * proves the refresher writes the same table.
+ * "over 80 %" filter), so this proves the reading side — and the first test checks that the
+ * product's own recomputation (lib/users/quota-keys.ts) writes exactly that table.
  */
 let c: pg.Client;
 let pool: pg.Pool;
@@ -131,6 +132,27 @@ afterAll(async () => {
   await pool.end();
 });
 
+it("the product's recomputation writes the reference keys", async () => {
+  const read = async () =>
+    (
+      await c.query(
+        `SELECT k.user_id, k.has_limit, k.day_start, k.spend_day::text, k.week_start, k.spend_week::text,
+                k.spend_month::text, k.cap::text
+         FROM quota_console.user_quota_keys k JOIN users u ON u.id = k.user_id WHERE u.email LIKE $1 ORDER BY k.user_id`,
+        [`%${DOMAIN}`],
+      )
+    ).rows;
+  const reference = await read();
+  expect(reference.length).toBeGreaterThan(USERS / 2);
+  await c.query(
+    "DELETE FROM quota_console.user_quota_keys k USING users u WHERE u.id = k.user_id AND u.email LIKE $1",
+    [`%${DOMAIN}`],
+  );
+  const ids = (await c.query("SELECT id FROM users WHERE email LIKE $1", [`%${DOMAIN}`])).rows.map((r) => r.id);
+  await refreshQuotaKeys(c, clock, ids, NOW);
+  expect(await read()).toEqual(reference);
+});
+
 const FILTERS: Record<string, string>[] = [
   {},
   { role: "admin" },
@@ -186,11 +208,25 @@ describe("totals above LIVE_LIST_MAX_USERS", () => {
     );
     await c.query("ANALYZE users");
   });
+  let state: unknown[] = [];
+  beforeAll(async () => {
+    state = (await c.query("SELECT * FROM quota_console.user_quota_keys_state")).rows;
+  });
   afterAll(async () => {
     await c.query("DELETE FROM users WHERE email LIKE $1", [`%${BIG}`]);
+    // the refresher's state as this test found it (other files backfill from an empty state)
+    await c.query("DELETE FROM quota_console.user_quota_keys_state");
+    await c.query(
+      "INSERT INTO quota_console.user_quota_keys_state SELECT * FROM json_populate_recordset(null::quota_console.user_quota_keys_state, $1)",
+      [JSON.stringify(state)],
+    );
   });
 
   it("measures the scale, counts up to the bound, then reads the recorded counts where the filter allows", async () => {
+    // at scale only once the quota keys are complete (the refresher's first backfill)
+    const refresher = new QuotaKeysRefresher({ pool, clock });
+    if (!(await quotaKeysComplete(pool))) expect(await measureListScale(pool)).toBe("live");
+    for (let i = 0; i < 10 && !(await quotaKeysComplete(pool)); i++) await refresher.tick(NOW);
     expect(await measureListScale(pool)).toBe("keys");
     const exact = async (where: string) =>
       Number((await c.query(`SELECT count(*) AS n FROM users WHERE deleted_at IS NULL AND ${where}`)).rows[0].n);
