@@ -234,13 +234,16 @@ describe("a least-privilege console role (docs/attached-grants.sql)", () => {
       expect(grants.status).toBe(0);
       expect(await hasActiveSubscription(pool, u)).toBe(true);
       expect(await groupsAvailable(pool)).toBe(true);
-      // The users page's one statement, groups column included, runs as that role.
+      // The users page's one statement, groups column included, runs as that role (the live
+      // statement: this role has the context grants only, not the console's own schema, which the
+      // scale measure and the list at scale read).
       const page = await listUsersWithQuotas(UserListParamsSchema.parse({ q: "priv-user@groups.test" }), {
         pool,
         cache: null,
         clock: new QuotaClock("Asia/Shanghai"),
         groups: true,
         platforms: ["anthropic"],
+        scale: "live",
       });
       expect(page.rows.map((r) => r.groups)).toEqual([[{ id: g, name: "priv-group", exclusive: true }]]);
     } finally {
