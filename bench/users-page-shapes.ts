@@ -7,6 +7,7 @@ import { countedUsersQuery, LIST_SCALE_QUERY, type ListScale } from "@/lib/users
 import {
   quotaCellsQuery,
   USER_STATS_SQL,
+  userCountBound,
   userCountQuery,
   userPageQuery,
   userPageQueryAtScale,
@@ -36,7 +37,7 @@ export function shapes(
     scale === "live"
       ? [["counters (getUserStats)", { text: USER_STATS_SQL, values: [] }]]
       : [
-          ...pageShapes((f) => userCountQuery(filter(f), clock, now), PAGES, SEARCH)
+          ...pageShapes((f) => userCountQuery(filter(f), clock, now, userCountBound(filter(f))), PAGES, SEARCH)
             .filter(([name]) => !name.startsWith("sort ") || name.startsWith("sort created desc, page 1"))
             .map(([name, q]): [string, typeof q] => [`bounded count: ${name.replace(/^sort .*/, "no filter")}`, q]),
           [

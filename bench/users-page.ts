@@ -26,12 +26,14 @@ import {
   LIVE_LIST_MAX_USERS,
   USER_PAGE_SIZE,
   USER_STATS_SQL,
+  userCountBound,
   userCountQuery,
   userPageQuery,
   userPageQueryAtScale,
   type UserPageFilter,
   type UserPageRow,
 } from "@/lib/users/list-sql";
+import { quotaKeysComplete, QuotaKeysRefresher } from "@/lib/users/quota-keys";
 import { sparklineQuery } from "@/lib/users/sparkline";
 import { prng } from "@/scripts/lib/prng";
 
@@ -111,14 +113,19 @@ async function main() {
   );
   // The statements the page issues at this size (lib/users/list.ts): live up to LIVE_LIST_MAX_USERS
   // users; above, the list at scale over the keys and counts the product's own workers keep.
-  const scale = await measureListScale(pool);
-  if (scale === "keys") {
+  const large = Number(counts.rows[0].users) > LIVE_LIST_MAX_USERS;
+  if (large) {
     const t1 = performance.now();
-    await fillQuotaKeys(pool, clock);
+    // the refresher's first-start backfill, as a new instance runs it (lib/users/quota-keys.ts)
+    const refresher = new QuotaKeysRefresher({ pool, clock });
+    while (!(await quotaKeysComplete(pool))) await refresher.tick();
     await recountUserList(pool);
     await pool.query("ANALYZE quota_console.user_quota_keys; ANALYZE quota_console.user_list_counts");
-    progress(`at scale (> ${LIVE_LIST_MAX_USERS} users): keys and counts filled in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    progress(
+      `at scale (> ${LIVE_LIST_MAX_USERS} users): keys and counts filled in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+    );
   }
+  const scale = await measureListScale(pool);
   /** One page as the page reads it: its rows and (at scale, from the bounded count and the recorded counts) its total. */
   const page = async (f: UserPageFilter) => {
     const now = Date.now();
@@ -128,9 +135,9 @@ async function main() {
     }
     const [rows, count] = await Promise.all([
       pool.query<UserPageRow>(userPageQueryAtScale(f, clock, now)).then((r) => r.rows),
-      pool.query<{ n: number }>(userCountQuery(f, clock, now)).then((r) => r.rows[0].n),
+      pool.query<{ n: number }>(userCountQuery(f, clock, now, userCountBound(f))).then((r) => r.rows[0].n),
     ]);
-    const counted = count > LIVE_LIST_MAX_USERS ? await countedUsers(pool, f) : null;
+    const counted = count > userCountBound(f) && !f.q ? await countedUsers(pool, f) : null;
     return { rows, total: counted ?? count };
   };
   const stats = () => (scale === "live" ? pool.query(USER_STATS_SQL) : countedStats(pool));

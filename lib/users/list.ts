@@ -16,10 +16,10 @@ import { appBilling } from "@/lib/quota/runtime";
 
 import { countable, countedUsers, listScale, UserListCounter, type ListScale } from "./list-counts";
 import {
-  LIVE_LIST_MAX_USERS,
   QUOTA_SORTS,
   quotaCellsQuery,
   USER_PAGE_SIZE,
+  userCountBound,
   userCountQuery,
   userPageQuery,
   userPageQueryAtScale,
@@ -116,16 +116,17 @@ export async function listUsersWithQuotas(
     total = rows.length ? Number(rows[0].total) : 0;
   } else {
     // at scale (docs/users-list-scale.md §3): the page and a bounded count side by side
+    const bound = userCountBound(params);
     const [page, count] = await Promise.all([
       deps.pool.query<UserPageRow>(userPageQueryAtScale(params, deps.clock, now, platforms, groups)),
-      deps.pool.query<{ n: number }>(userCountQuery(params, deps.clock, now)),
+      deps.pool.query<{ n: number }>(userCountQuery(params, deps.clock, now, bound)),
     ]);
     rows = page.rows;
     total = count.rows[0].n;
-    if (total > LIVE_LIST_MAX_USERS) {
+    if (total > bound) {
       const counted = countable(params) ? await countedUsers(deps.pool, params) : null;
-      if (counted !== null && counted > LIVE_LIST_MAX_USERS) total = counted;
-      else [total, totalAtLeast] = [LIVE_LIST_MAX_USERS, true];
+      if (counted !== null && counted > bound) total = counted;
+      else [total, totalAtLeast] = [bound, true];
     }
   }
 
