@@ -341,6 +341,9 @@ export function userPageQueryAtScale(
     return { text, values: sql.values };
   }
   const keyed = keyedSql(sort, windowBounds(sql, clock, now));
+  // "over 80 %" sorted by cap: the range of the cap index above 0.8 (the filter's own EXISTS does
+  // not bound the scan; with few such users the range would otherwise run through every key)
+  if (sort === "cap" && params.over80 === "1") keyed.where = "k.cap >= 0.8";
   const dir = params.dir === "asc" ? "ASC" : "DESC";
   const reach = sql.add((params.page - 1) * USER_PAGE_SIZE + USER_PAGE_SIZE);
   // part 0 comes first: the keyed users when descending, the zero ones when ascending
