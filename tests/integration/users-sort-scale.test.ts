@@ -110,12 +110,18 @@ describe("the list at scale at 100k users (EXPLAIN; docs/users-list-scale.md §3
   });
 
   /** Each quota sort and filter reads its key index and never scans users or the quota rows. */
-  const cases: Array<[string, Record<string, string>, string]> = [
+  const cases: Array<[string, Record<string, string>, string | string[]]> = [
     ["spend_day desc", { sort: "spend_day" }, "user_quota_keys_day_idx"],
     ["spend_week desc", { sort: "spend_week" }, "user_quota_keys_week_idx"],
     ["spend_month desc", { sort: "spend_month" }, "user_quota_keys_month_idx"],
     ["cap desc", { sort: "cap" }, "user_quota_keys_cap_idx"],
-    ["over 80 %, cap desc (the overview's near-cap list)", { sort: "cap", over80: "1" }, "user_quota_keys_over80_idx"],
+    // over 80 % sorted by cap is the range cap ≥ 0.8: the partial over-80 index and the cap index read from 0.8
+    // down are the same range, and the planner takes either as the statistics fall
+    [
+      "over 80 %, cap desc (the overview's near-cap list)",
+      { sort: "cap", over80: "1" },
+      ["user_quota_keys_over80_idx", "user_quota_keys_cap_idx"],
+    ],
     ["has a limit, created desc", { limit: "1" }, "qc_users_created_idx"],
     ["created desc", {}, "qc_users_created_idx"],
     ["e-mail asc", { sort: "email", dir: "asc" }, "qc_users_email_lower_idx"],
@@ -129,7 +135,8 @@ describe("the list at scale at 100k users (EXPLAIN; docs/users-list-scale.md §3
       nodes.filter((n) => n["Relation Name"] === rel && n["Node Type"].includes("Seq Scan"));
     // attached without docs/attached-indexes.sql's users indexes a column sort scans users; the script is applied here
     expect([...scanned("users"), ...scanned("user_platform_quotas"), ...scanned("user_quota_keys")]).toEqual([]);
-    expect(nodes.flatMap((n) => (n["Index Name"] ? [n["Index Name"]] : []))).toContain(index);
+    const indexes = nodes.flatMap((n) => (n["Index Name"] ? [n["Index Name"]] : []));
+    expect(indexes.filter((i) => [index].flat().includes(i))).not.toEqual([]);
     console.log(`[users-at-scale] ${_name} at 100k users: ${plan["Execution Time"].toFixed(1)} ms`);
   });
 });
