@@ -21,7 +21,7 @@ import { performance } from "node:perf_hooks";
 import { historyRetentionFromEnv } from "@/lib/billing/history";
 import { QuotaCache } from "@/lib/billing/quota-cache";
 import { QuotaClock } from "@/lib/billing/windows";
-import { countedStats, countedUsers, measureListScale, recountUserList } from "@/lib/users/list-counts";
+import { countable, countedStats, countedUsers, measureListScale, recountUserList } from "@/lib/users/list-counts";
 import {
   LIVE_LIST_MAX_USERS,
   USER_PAGE_SIZE,
@@ -137,8 +137,11 @@ async function main() {
       pool.query<UserPageRow>(userPageQueryAtScale(f, clock, now)).then((r) => r.rows),
       pool.query<{ n: number }>(userCountQuery(f, clock, now, userCountBound(f))).then((r) => r.rows[0].n),
     ]);
-    const counted = count > userCountBound(f) && !f.q ? await countedUsers(pool, f) : null;
-    return { rows, total: counted ?? count };
+    // as lib/users/list.ts: above the bound the recorded counts where they cover the filter, else the bound
+    const bound = userCountBound(f);
+    if (count <= bound) return { rows, total: count };
+    const counted = countable(f) ? await countedUsers(pool, f) : null;
+    return { rows, total: counted !== null && counted > bound ? counted : bound };
   };
   const stats = () => (scale === "live" ? pool.query(USER_STATS_SQL) : countedStats(pool));
   const machine = { ...(await machineFacts(pool, redis)), nextBuildId: buildId };
