@@ -111,7 +111,9 @@ describe("PostgreSQL faults in direct mode (issue 9 §5, §6)", () => {
     try {
       await b.service.checkUserPlatformQuotaEligibility(u, "anthropic"); // entry in Redis
       await proxy.refuse();
-      b.pool.emit("error", new Error("drop idle")); // (idle clients keep working; new ones are refused)
+      // Idle clients would keep working (only new connections are refused): reset them too, or one
+      // batch on the check's idle connection records all 40 and none parks.
+      proxy.cut();
       const costs = Array.from({ length: 40 }, (_, i) => costOf(i));
       const results = await Promise.all(
         costs.map((cost) => b.service.recordUsage({ userId: u, platform: "anthropic", cost })),
