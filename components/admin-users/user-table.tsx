@@ -1,5 +1,6 @@
-import { getFormatter, getTranslations } from "next-intl/server";
+import { getLocale, getTimeZone, getTranslations } from "next-intl/server";
 
+import { formats } from "@/i18n/formats";
 import { isAuthSource } from "@/lib/auth-sources";
 import { DEFAULT_PLATFORMS } from "@/lib/billing/platforms";
 import type { UserListRow } from "@/lib/users/list";
@@ -9,6 +10,28 @@ import { LiveQuotaCells } from "./live-quota-cells";
 import { QuotaSummaryHeader, type QuotaSummaryLabels } from "./quota-summary";
 import { UserQuotaModalProvider } from "./use-user-quota-modal";
 import { UserRows, type UserRowData } from "./user-rows";
+
+/**
+ * The rows' balance and date formatters, built from the app's named formats exactly as next-intl
+ * builds them (the locale, the format, the viewer's zone for dates) and kept per locale and zone:
+ * format.number / format.dateTime resolve the name and look the formatter up again on each of the
+ * 100 calls per page (~1 ms). Bounded: the zone comes from a cookie.
+ */
+const rowFormats = new Map<string, { usd: Intl.NumberFormat; date: Intl.DateTimeFormat }>();
+
+function rowFormat(locale: string, timeZone: string) {
+  const key = `${locale}|${timeZone}`;
+  let f = rowFormats.get(key);
+  if (!f) {
+    if (rowFormats.size >= 100) rowFormats.clear();
+    f = {
+      usd: new Intl.NumberFormat(locale, formats.number.usd),
+      date: new Intl.DateTimeFormat(locale, { ...formats.dateTime.date, timeZone }),
+    };
+    rowFormats.set(key, f);
+  }
+  return f;
+}
 
 /**
  * The users list: the header is a server component; the body (user-rows.tsx) gets each user as one
@@ -35,13 +58,14 @@ export async function UserTable({
   /** the sparkline: its days (quota time zone, oldest first) and each user's cost per day */
   spark: { days: string[]; spend: Map<number, number[]>; zone: string };
 }) {
-  const [t, tn, ts, tm, tp, format] = await Promise.all([
+  const [t, tn, ts, tm, tp, locale, timeZone] = await Promise.all([
     getTranslations("AdminUsers"),
     getTranslations("Nav"),
     getTranslations("Sources"),
     getTranslations("UserQuotaModal"),
     getTranslations("Platforms"),
-    getFormatter(),
+    getLocale(),
+    getTimeZone(),
   ]);
   const labels: QuotaSummaryLabels = {
     notConfigured: t("notConfigured"),
@@ -65,17 +89,18 @@ export async function UserTable({
     if (label === undefined) sources.set(s, (label = isAuthSource(s) ? ts(s) : s));
     return label;
   };
+  const format = rowFormat(locale, timeZone);
   const rows: UserRowData[] = users.map((u) => {
     const spend = spark.spend.get(u.id);
     return [
       u.id,
       u.email,
       u.username ?? "",
-      u.role === "admin",
-      u.status === "disabled",
-      format.number(Number(u.balance), "usd"),
+      u.role === "admin" ? 1 : 0,
+      u.status === "disabled" ? 1 : 0,
+      format.usd.format(Number(u.balance)),
       sourceLabel(u.signupSource),
-      format.dateTime(new Date(u.createdAt), "date"),
+      format.date.format(new Date(u.createdAt)),
       spend && spend.some((v) => v !== 0) ? spend : [],
       groups ? (u.groups ?? []) : null,
     ];
