@@ -13,9 +13,11 @@
 // users a failing scenario is recorded and the run goes on). Own database and Redis db
 // (bench/lib/services.ts); needs a production build (`npm run build`).
 // BENCH_SAVE_HTML=<file> writes one page-1 response (Redis filled) there. BENCH_SHORT=1: fewer
-// requests. Results: a table on stdout and bench-results/users-page-<timestamp>.json; the target
+// requests. BENCH_CPU_PROF=<dir>: the server runs under node --cpu-prof and writes its profile there
+// when it stops. Results: a table on stdout and bench-results/users-page-<timestamp>.json; the target
 // is printed, never asserted.
 import fs from "node:fs";
+import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { historyRetentionFromEnv } from "@/lib/billing/history";
@@ -147,7 +149,15 @@ async function main() {
   const machine = { ...(await machineFacts(pool, redis)), nextBuildId: buildId };
   const sessionSecret = newSessionSecret();
   const cookie = await sessionCookie(pool, adminId, sessionSecret);
-  const server = await startServer(serverEnv({ databaseUrl, redisUrl, sessionSecret }));
+  const profDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : null;
+  if (profDir) {
+    fs.mkdirSync(profDir, { recursive: true });
+    progress(`server CPU profile goes to ${profDir}`);
+  }
+  const server = await startServer(
+    serverEnv({ databaseUrl, redisUrl, sessionSecret }),
+    profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [],
+  );
   const ctx: Ctx = { server, cookie };
   const results: HttpRow[] = [];
 

@@ -5,7 +5,7 @@ import { useFormatter, useTimeZone, useTranslations } from "next-intl";
 import { createContext, useContext, useMemo, type ReactNode } from "react";
 
 import { fetchUserCells, quotaKeys, USER_CELLS_REFRESH_MS } from "@/lib/quota/query";
-import type { QuotaCell, QuotaCellsSnapshot } from "@/lib/users/quota-cells";
+import { unpackQuotaCells, type PackedQuotaCells, type QuotaCell } from "@/lib/users/quota-cells";
 
 import { QuotaSummary, type QuotaSummaryLabels } from "./quota-summary";
 
@@ -14,6 +14,7 @@ import { QuotaSummary, type QuotaSummaryLabels } from "./quota-summary";
  * polls GET /api/v1/admin/users/quota-cells for the page's users every 10 s (paused while the tab
  * is hidden) and the cells redraw without a reload. Whichever snapshot is newer wins, so a page the
  * server re-renders after a save (revalidation) is never shown older than a poll, or the reverse.
+ * The server's snapshot arrives packed (lib/users/quota-cells.ts packQuotaCells): the page's payload.
  */
 type Ctx = { cells: Record<string, QuotaCell[]>; labels: QuotaSummaryLabels };
 const CellsContext = createContext<Ctx | null>(null);
@@ -23,14 +24,15 @@ export function LiveQuotaCells({
   labels,
   children,
 }: {
-  initial: QuotaCellsSnapshot;
+  initial: PackedQuotaCells;
   labels: QuotaSummaryLabels;
   children: ReactNode;
 }) {
   const t = useTranslations("AdminUsers");
   const format = useFormatter();
   const timeZone = useTimeZone();
-  const ids = useMemo(() => Object.keys(initial.cells).map(Number), [initial.cells]);
+  const first = useMemo(() => unpackQuotaCells(initial), [initial]);
+  const ids = useMemo(() => initial.users.map((u) => u[0]).sort((a, b) => a - b), [initial.users]);
   const { data } = useQuery({
     queryKey: quotaKeys.userCells(ids),
     queryFn: ({ signal }) => fetchUserCells(ids, { signal }),
@@ -38,7 +40,7 @@ export function LiveQuotaCells({
     refetchIntervalInBackground: false,
     enabled: ids.length > 0,
   });
-  const current = data && data.at > initial.at ? data : initial;
+  const current = data && data.at > first.at ? data : first;
   const value = useMemo(() => ({ cells: current.cells, labels }), [current, labels]);
   return (
     <CellsContext.Provider value={value}>

@@ -37,26 +37,31 @@ export function QuotaSummaryHeader({ title, labels }: { title: string; labels: Q
  * The compact platform-quota cell of the users list (spec §8.3): `used/limit` per window, "—" for
  * unlimited; each amount is preceded by its window's name for screen readers. A plain component with
  * labels resolved once per table; it renders on the server and again on each poll (live-quota-cells.tsx).
+ * Styled from .quota-grid (app/globals.css): a platform's group is `display: contents`, its first
+ * span the platform's name, each later span a window's visually hidden name before its amount — no
+ * class and no wrapper on any of them (50 rows × up to 4 platforms × 3 windows).
  */
 export function QuotaSummary({ cells, labels }: { cells: readonly QuotaCell[]; labels: QuotaSummaryLabels }) {
   if (cells.length === 0) return <span className="text-slate-500">{labels.notConfigured}</span>;
+  // The amount is a grid item of its own (an anonymous one when it is plain text); the window's
+  // name before it is visually hidden, so it is no grid item.
   const win = ([used, limit]: QuotaCellWindow, label: string) => (
-    <span>
-      <span className="sr-only">{`${label} `}</span>
+    <>
+      <span>{`${label} `}</span>
       {limit === 0 ? (
-        <b className="text-red-700">{labels.disabled}</b>
+        <b>{labels.disabled}</b>
       ) : limit !== null && used >= limit ? (
-        <b className="text-red-700">{`${amount(used)}/${amount(limit)}`}</b>
+        <b>{`${amount(used)}/${amount(limit)}`}</b>
       ) : (
         `${amount(used)}/${limit === null ? "—" : amount(limit)}`
       )}
-    </span>
+    </>
   );
   return (
     <div className={GRID}>
       {cells.map((q) => (
-        <div key={q.p} data-quota-platform={q.p} className="contents">
-          <span className="truncate text-left font-medium">{labels.platforms[q.p] ?? q.p}</span>
+        <div key={q.p} data-quota-platform={q.p}>
+          <span>{labels.platforms[q.p] ?? q.p}</span>
           {win(q.d, labels.windows.daily)}
           {win(q.w, labels.windows.weekly)}
           {win(q.m, labels.windows.monthly)}

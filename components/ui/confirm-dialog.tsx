@@ -8,7 +8,7 @@ import { useRef, type ReactElement, type ReactNode } from "react";
  * Cancel), Tab stays inside, Esc or Cancel closes it without acting, and focus returns to the
  * trigger. `onConfirm` runs only from the confirm button. `trigger` must be one element that
  * accepts a ref and onClick (a <button>). Without a trigger it is controlled (`open`,
- * `onOpenChange`) and gives focus back to whatever had it when it opened.
+ * `onOpenChange`) and gives focus back to `returnFocusTo`, else to whatever had it when it opened.
  */
 export function ConfirmDialog({
   trigger,
@@ -19,10 +19,13 @@ export function ConfirmDialog({
   onConfirm,
   open,
   onOpenChange,
+  returnFocusTo,
 }: {
   trigger?: ReactElement;
   open?: boolean;
   onOpenChange?: (open: boolean) => void;
+  /** controlled: where focus goes on close (e.g. the button that opened it; a click does not focus a button in every browser) */
+  returnFocusTo?: HTMLElement | null;
   title: ReactNode;
   description: ReactNode;
   confirmLabel: string;
@@ -37,7 +40,7 @@ export function ConfirmDialog({
         <AlertDialog.Overlay className="fixed inset-0 z-50 bg-slate-900/40" />
         <AlertDialog.Content
           onOpenAutoFocus={() => {
-            if (!trigger) before.current = document.activeElement as HTMLElement | null;
+            if (!trigger) before.current = returnFocusTo ?? (document.activeElement as HTMLElement | null);
           }}
           onCloseAutoFocus={(e) => {
             if (trigger || !before.current?.isConnected) return;

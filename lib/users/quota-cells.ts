@@ -25,3 +25,45 @@ export function toQuotaCells(items: readonly AdminQuotaItem[]): QuotaCell[] {
       m: [r4(q.monthly_usage_usd), q.monthly_limit_usd],
     }));
 }
+
+/**
+ * The page's first snapshot as it travels inline in the HTML (components/admin-users/user-table.tsx):
+ * per user `[id, ...cells]`, each cell `[platform index, used, limit]` × daily, weekly, monthly
+ * flattened — no key names and no platform names repeated 50 times (every quote costs two bytes in
+ * the page's inline payload). The poll keeps the readable QuotaCellsSnapshot.
+ */
+export type PackedQuotaCell = [platform: number, ...windows: Array<number | null>];
+export type PackedQuotaCells = {
+  at: string;
+  platforms: string[];
+  users: Array<[id: number, ...cells: PackedQuotaCell[]]>;
+};
+
+export function packQuotaCells(
+  at: string,
+  users: ReadonlyArray<[id: number, cells: readonly QuotaCell[]]>,
+): PackedQuotaCells {
+  const platforms: string[] = [];
+  const index = (p: string) => {
+    const i = platforms.indexOf(p);
+    return i >= 0 ? i : platforms.push(p) - 1;
+  };
+  return {
+    at,
+    platforms,
+    users: users.map(([id, cells]) => [id, ...cells.map((c): PackedQuotaCell => [index(c.p), ...c.d, ...c.w, ...c.m])]),
+  };
+}
+
+export function unpackQuotaCells({ at, platforms, users }: PackedQuotaCells): QuotaCellsSnapshot {
+  const win = (c: PackedQuotaCell, i: number): QuotaCellWindow => [c[i] as number, c[i + 1] ?? null];
+  return {
+    at,
+    cells: Object.fromEntries(
+      users.map(([id, ...cells]) => [
+        String(id),
+        cells.map((c) => ({ p: platforms[c[0]], d: win(c, 1), w: win(c, 3), m: win(c, 5) })),
+      ]),
+    ),
+  };
+}

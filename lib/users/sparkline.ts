@@ -8,12 +8,28 @@ import type { QuotaClock } from "@/lib/billing/windows";
 
 export const SPARK_DAYS = 7;
 
+/** en-CA formats a date as YYYY-MM-DD; one formatter per zone (constructing one costs ~1 ms). */
+const dayKeys = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * The last sparkline days computed per clock, keyed by the start of today: the days change once a
+ * day, and walking them back costs a dozen startOfDay misses that also push today's dates out of
+ * the clock's small memo (every quota item of the page reads them).
+ */
+const lastDays = new WeakMap<QuotaClock, { today: number; days: string[]; from: number }>();
+
 /** The quota days of the sparkline, oldest first, as `YYYY-MM-DD` in the quota time zone. */
 export function sparkDays(clock: QuotaClock, now: number): { days: string[]; from: number } {
   const today = clock.startOfDay(now);
-  const key = new Intl.DateTimeFormat("en-CA", { timeZone: clock.timeZone }); // en-CA: YYYY-MM-DD
-  const starts = Array.from({ length: SPARK_DAYS }, (_, i) => dayStartBefore(clock, today, SPARK_DAYS - 1 - i));
-  return { days: starts.map((s) => key.format(s)), from: starts[0] };
+  const last = lastDays.get(clock);
+  if (last?.today === today) return last;
+  const key = dayKeys.get(clock.timeZone) ?? new Intl.DateTimeFormat("en-CA", { timeZone: clock.timeZone });
+  dayKeys.set(clock.timeZone, key);
+  const starts = [today];
+  for (let i = 1; i < SPARK_DAYS; i++) starts.unshift(dayStartBefore(clock, starts[0], 1));
+  const computed = { today, days: starts.map((s) => key.format(s)), from: starts[0] };
+  lastDays.set(clock, computed);
+  return computed;
 }
 
 /** Cents are what the sparkline can show. */
@@ -55,7 +71,12 @@ export function sparklineQuery(
   now: number,
 ): { text: string; values: unknown[] } {
   const { from } = sparkDays(clock, now);
-  const split = Math.max(from, dayStartBefore(clock, clock.startOfDay(now), retention.hourlyDays - 1));
+  // Hourly rows from the first day the retention still keeps them; all of them when it keeps every
+  // sparkline day (the default 90 days: no walk back through 89 days).
+  const split =
+    retention.hourlyDays >= SPARK_DAYS
+      ? from
+      : Math.max(from, dayStartBefore(clock, clock.startOfDay(now), retention.hourlyDays - 1));
   return {
     text: `SELECT user_id, day::text AS day, sum(cost)::float8 AS cost FROM (
        SELECT user_id, day, cost FROM usage_rollup_daily

@@ -46,17 +46,8 @@ export default async function AdminUsersPage({ params, searchParams }: PageProps
       .map(([k, v]) => [k, String(v)]),
   );
   return (
-    <ClientMessages
-      namespaces={[
-        "AdminUsers",
-        "UserQuotaModal",
-        "Platforms",
-        "Sources",
-        "QuotaErrors",
-        "QuotaMatrix",
-        "UsageHistory",
-      ]}
-    >
+    // The quota modal loads its own messages when it opens (use-user-quota-modal.tsx).
+    <ClientMessages namespaces={["AdminUsers", "Nav", "Sources"]}>
       <PageHeader title={t("title")} description={t("description")} />
       <div className="mb-6 grid grid-cols-2 gap-4 md:grid-cols-4">
         {(["total", "admins", "active", "disabled"] as const).map((k) => (
