@@ -39,7 +39,8 @@ export function QuotaSummaryHeader({ title, labels }: { title: string; labels: Q
  * labels resolved once per table; it renders on the server and again on each poll (live-quota-cells.tsx).
  * Styled from .quota-grid (app/globals.css): a platform's group is `display: contents`, its first
  * span the platform's name, each later span a window's visually hidden name before its amount — no
- * class and no wrapper on any of them (50 rows × up to 4 platforms × 3 windows).
+ * class, attribute or wrapper on any of them (50 rows × up to 4 platforms × 3 windows; tests find a
+ * platform by its visible name).
  */
 export function QuotaSummary({ cells, labels }: { cells: readonly QuotaCell[]; labels: QuotaSummaryLabels }) {
   if (cells.length === 0) return <span className="text-slate-500">{labels.notConfigured}</span>;
@@ -60,7 +61,7 @@ export function QuotaSummary({ cells, labels }: { cells: readonly QuotaCell[]; l
   return (
     <div className={GRID}>
       {cells.map((q) => (
-        <div key={q.p} data-quota-platform={q.p}>
+        <div key={q.p}>
           <span>{labels.platforms[q.p] ?? q.p}</span>
           {win(q.d, labels.windows.daily)}
           {win(q.w, labels.windows.weekly)}

@@ -3,7 +3,8 @@
  * rendered into the page's HTML on the server from a few numbers per row. It is an image with a
  * text alternative: `label` says every day's amount (screen readers read it; the drawing itself has
  * no text). The line is scaled to the row's own highest day; a flat baseline when nothing was spent.
- * Integer coordinates, and the stroke in .spark (app/globals.css): a few dozen bytes per row.
+ * Integer coordinates as one path; its size (SPARK_DAYS points: 56 × 16) and stroke in .spark
+ * (app/globals.css): a few dozen bytes per row.
  */
 const STEP = 9;
 const H = 16;
@@ -15,8 +16,8 @@ export function SpendSparkline({ spend, label }: { spend: readonly number[]; lab
   // Nothing spent: the flat baseline from its two ends (the same line, a third of the bytes).
   const points = max > 0 ? spend.map((v, i) => `${1 + i * STEP},${y(v)}`).join(" ") : `1,${H - 1} ${w - 1},${H - 1}`;
   return (
-    <svg role="img" aria-label={label} width={w} height={H} viewBox={`0 0 ${w} ${H}`} className="spark">
-      <polyline points={points} />
+    <svg role="img" aria-label={label} viewBox={`0 0 ${w} ${H}`} className="spark">
+      <path d={`M${points}`} />
     </svg>
   );
 }

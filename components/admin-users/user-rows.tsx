@@ -70,7 +70,7 @@ const EMAIL = "\uE000";
  * role leave for the dashboard. Status: enable acts at once; disable asks first (it ends the user's
  * sessions: one stray click — or a click in a framed page — must not lock someone out).
  * Cells carry no classes for what every row repeats: .users-table styles them by column and
- * .row-actions the buttons (app/globals.css) — keep the column order in step with user-table.tsx.
+ * its last column's buttons (app/globals.css) — keep the column order in step with user-table.tsx.
  */
 export const UserRows = memo(function UserRows({
   rows,
@@ -168,19 +168,19 @@ export const UserRows = memo(function UserRows({
         return (
           <tr key={id} data-testid={`user-row-${id}`}>
             <td>
-              <div className="font-medium">{email}</div>
-              {name ? <div className="row-sub">{name}</div> : null}
+              <div>{email}</div>
+              {name ? <div>{name}</div> : null}
             </td>
             <td>{source}</td>
             <td>{admin ? labels.admin : labels.user}</td>
             <td>
-              <span className={disabled ? "pill-off" : "pill-on"}>{disabled ? text.disabled : text.active}</span>
+              <span className={disabled ? "pill-off" : undefined}>{disabled ? text.disabled : text.active}</span>
             </td>
             <td>{balance}</td>
             <td data-testid="quota-cell">
               <LiveQuotaSummary userId={id} />
             </td>
-            <td data-testid="spend-spark">
+            <td>
               <SpendSparkline spend={series} label={sparkLabel(series)} />
             </td>
             {groups ? (
@@ -195,7 +195,7 @@ export const UserRows = memo(function UserRows({
             ) : null}
             <td>{created}</td>
             <td>
-              <div className="row-actions">
+              <div>
                 <button
                   type="button"
                   onClick={() => open({ id, email })}

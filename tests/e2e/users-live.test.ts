@@ -102,7 +102,7 @@ describe("admin users list", () => {
   it("en: a quota cell moves without a reload while the simulator runs; the time zone is named", async () => {
     const page = await adminPage("en");
     await page.goto(`${base}/en/admin/users?q=${encodeURIComponent(live)}`);
-    const cell = page.locator('[data-testid="quota-cell"] [data-quota-platform="anthropic"]');
+    const cell = page.locator('[data-testid="quota-cell"] .quota-grid > div', { hasText: /^Claude/ });
     expect(await cell.textContent()).toBe("Claudedaily 0/50weekly 0/—monthly 0/—");
     expect(await page.getByTestId("quota-updated").textContent()).toMatch(
       /^Times in America\/Los_Angeles · quota usage as of \d\d:\d\d:\d\d [AP]M, refreshed every 10 s$/,
@@ -137,7 +137,7 @@ describe("admin users list", () => {
       [live, new Date(clock.startOfDay(Date.now()))],
     );
     expect(Number(rows[0].cost)).toBeGreaterThan(0);
-    const label = await page.locator('[data-testid="spend-spark"] svg[role="img"]').getAttribute("aria-label");
+    const label = await page.locator('[data-testid^="user-row-"] svg.spark[role="img"]').getAttribute("aria-label");
     expect(label).toMatch(
       new RegExp(
         `^Spend per day \\(${clock.timeZone.replace("/", "\\/")} days\\): (\\w+ \\d+ \\$[\\d.]+, ){6}\\w+ \\d+ \\$${rows[0].cost.replace(".", "\\.")}$`,
@@ -165,7 +165,7 @@ describe("admin users list", () => {
     await page.getByRole("button", { name: "Apply" }).click();
     await page.waitForURL(/sort=cap/);
     const emails = () =>
-      page.locator('tbody tr[data-testid^="user-row-"] td:first-child div.font-medium').allTextContents();
+      page.locator('tbody tr[data-testid^="user-row-"] td:first-child > div:first-child').allTextContents();
     const mine = (all: string[]) => all.filter((e) => e.endsWith(`-${run}@example.com`));
     expect(mine(await emails())).toEqual([near, far]);
     await page.goto(`${base}/en/admin/users?q=sort-&sort=spend_day&dir=desc`);
@@ -247,9 +247,8 @@ describe("admin users list", () => {
     expect(await github.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
     // The README's `npm run simulate -- --email alice@example.com` moves a capped user.
     await page.goto(`${base}/en/admin/users?q=alice%40example.com`);
-    expect(await page.locator('[data-testid="quota-cell"] [data-quota-platform="anthropic"]').textContent()).toMatch(
-      /^Claudedaily [\d.]+\/5weekly [\d.]+\/20monthly [\d.]+\/60$/,
-    );
+    const alice = page.locator('[data-testid="quota-cell"] .quota-grid > div', { hasText: /^Claude/ });
+    expect(await alice.textContent()).toMatch(/^Claudedaily [\d.]+\/5weekly [\d.]+\/20monthly [\d.]+\/60$/);
     await page.context().close();
   });
 });
