@@ -1,6 +1,7 @@
 import type pg from "pg";
 
 import { MARK_KEY_CHANGES_FROM_RO } from "./history";
+import { IntervalLoop } from "./interval-loop";
 import type { BillingLogger } from "./service";
 import type { QuotaClock } from "./windows";
 
@@ -53,15 +54,19 @@ export type RollupBatch =
 
 export class UsageLogRollup {
   readonly config: UsageLogRollupConfig;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private stopped = false;
+
+  private readonly loop: IntervalLoop;
 
   constructor(
     private readonly deps: { pool: pg.Pool; clock: QuotaClock; logger?: BillingLogger },
     config: Partial<UsageLogRollupConfig> = {},
   ) {
     this.config = normalizeUsageLogRollupConfig(config);
+    this.loop = new IntervalLoop(
+      () => this.catchUp(),
+      this.config.intervalMs,
+      (e) => this.deps.logger?.warn("usage history: usage_logs rollup failed", { error: String(e) }),
+    );
   }
 
   /** One batch, in one transaction. */
@@ -153,26 +158,10 @@ export class UsageLogRollup {
   }
 
   start(): void {
-    if (this.timer || this.stopped) return;
-    const tick = () => {
-      this.running = this.catchUp()
-        .catch((e) => this.deps.logger?.warn("usage history: usage_logs rollup failed", { error: String(e) }))
-        .finally(() => {
-          this.running = null;
-          if (!this.stopped) {
-            this.timer = setTimeout(tick, this.config.intervalMs);
-            this.timer.unref();
-          }
-        });
-    };
-    this.timer = setTimeout(tick, this.config.intervalMs);
-    this.timer.unref();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

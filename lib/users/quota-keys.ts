@@ -5,6 +5,7 @@
 // user's rows. Enforcement never reads it. No `server-only`: the benchmark and the tests run it.
 import type pg from "pg";
 
+import { IntervalLoop } from "@/lib/billing/interval-loop";
 import type { QuotaClock } from "@/lib/billing/windows";
 
 type Queryable = Pick<pg.Pool, "query">;
@@ -265,9 +266,8 @@ export type QuotaKeysTick =
  */
 export class QuotaKeysRefresher {
   readonly config: QuotaKeysRefresherConfig;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private stopped = false;
+
+  private readonly loop: IntervalLoop;
 
   constructor(
     private readonly deps: {
@@ -278,6 +278,11 @@ export class QuotaKeysRefresher {
     config: Partial<QuotaKeysRefresherConfig> = {},
   ) {
     this.config = normalizeQuotaKeysConfig(config);
+    this.loop = new IntervalLoop(
+      () => this.tick(),
+      this.config.intervalMs,
+      (e) => this.deps.logger?.warn("users list: quota keys refresh failed", { error: String(e) }),
+    );
   }
 
   /** One tick (see the class). `now` is the instant the rows are computed as of. */
@@ -395,26 +400,10 @@ export class QuotaKeysRefresher {
   }
 
   start(): void {
-    if (this.timer || this.stopped) return;
-    const tick = () => {
-      this.running = this.tick()
-        .catch((e) => this.deps.logger?.warn("users list: quota keys refresh failed", { error: String(e) }))
-        .finally(() => {
-          this.running = null;
-          if (!this.stopped) {
-            this.timer = setTimeout(tick, this.config.intervalMs);
-            this.timer.unref();
-          }
-        });
-    };
-    this.timer = setTimeout(tick, 0);
-    this.timer.unref();
+    this.loop.start(0);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }
