@@ -28,7 +28,7 @@ const limits = async () =>
       [targetId],
     )
   ).rows;
-/** The accessible name / role of whatever has focus. */
+/** The accessible name / role of whatever has focus (after a close, poll it: Radix gives focus back in a setTimeout after the unmount). */
 const focused = (page: Page) =>
   page.evaluate(() => {
     const el = document.activeElement as HTMLElement | null;
@@ -109,13 +109,13 @@ describe("Disable asks first", () => {
       expect((await focused(page)).inAlert).toBe(true); // Tab stays inside
       await page.keyboard.press("Escape");
       await expect.poll(() => dialog.count()).toBe(0);
-      expect(await focused(page)).toMatchObject({ inAlert: false, label: t.button });
+      await expect.poll(() => focused(page)).toMatchObject({ inAlert: false, label: t.button });
       expect(await status()).toBe("active");
 
       await button.click();
       await dialog.getByRole("button", { name: t.cancel }).click();
       await expect.poll(() => dialog.count()).toBe(0);
-      expect((await focused(page)).label).toBe(t.button);
+      await expect.poll(async () => (await focused(page)).label).toBe(t.button);
       expect(await status()).toBe("active");
 
       await button.click();
@@ -171,7 +171,7 @@ describe("Clear all asks first", () => {
       await page.keyboard.press("Escape"); // closes the question only, not the quota modal
       await expect.poll(() => confirm.count()).toBe(0);
       expect(await modal.count()).toBe(1);
-      expect(await focused(page)).toMatchObject({ inAlert: false, text: t.clear });
+      await expect.poll(() => focused(page)).toMatchObject({ inAlert: false, text: t.clear });
       expect(await cell.inputValue()).toBe("7");
 
       await clear.click();

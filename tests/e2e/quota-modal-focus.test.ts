@@ -18,7 +18,11 @@ let browser: Browser;
 let c: pg.Client;
 let targetId: number;
 
-/** Where focus is: the cell path, the accessible name or text, and which dialog holds it. */
+/**
+ * Where focus is: the cell path, the accessible name or text, and which dialog holds it. After a
+ * dialog closes, read it with expect.poll: Radix gives focus back in a setTimeout after the unmount,
+ * so for a moment after the dialog leaves the DOM focus is on the body.
+ */
 const focused = (page: Page) =>
   page.evaluate(() => {
     const el = document.activeElement as HTMLElement | null;
@@ -112,7 +116,7 @@ describe("the per-user quota modal keeps focus where the admin put it", () => {
     const { page, dialog } = await openModal();
     await page.keyboard.press("Escape");
     await expect.poll(() => dialog.count()).toBe(0);
-    expect(await focused(page)).toMatchObject({ label: `Platform quotas of ${TARGET}`, inDialog: false });
+    await expect.poll(() => focused(page)).toMatchObject({ label: `Platform quotas of ${TARGET}`, inDialog: false });
     await page.context().close();
   });
 
@@ -138,7 +142,7 @@ describe("the per-user quota modal keeps focus where the admin put it", () => {
     await page.keyboard.press("Escape");
     await ask.getByRole("button", { name: "Discard changes" }).click();
     await expect.poll(() => dialog.count()).toBe(0);
-    expect(await focused(page)).toMatchObject({ label: `Platform quotas of ${TARGET}` });
+    await expect.poll(() => focused(page)).toMatchObject({ label: `Platform quotas of ${TARGET}` });
     const rows = await c.query(
       "SELECT platform, daily_limit_usd::float8 AS d FROM user_platform_quotas WHERE user_id = $1 AND deleted_at IS NULL",
       [targetId],
