@@ -16,6 +16,9 @@ const nextConfig: NextConfig = {
   // action authenticates before it parses.
   experimental: { authInterrupts: true, serverActions: { bodySizeLimit: "9mb" } },
   poweredByHeader: false,
+  // `npm start` (scripts/serve.mjs) compresses, with one flush per event-loop turn instead of
+  // Next's flush after every streamed chunk; `next start` would serve uncompressed.
+  compress: false,
   // PGlite (demo mode) and pg are loaded by Node at runtime, not bundled.
   serverExternalPackages: ["@electric-sql/pglite", "pg"],
 };

@@ -8,13 +8,17 @@
 //   4. raw baseline, same run: the page's own statements (page query + counters, then sparkline) over
 //      pg for the same page sequence, sequentially; the page's p50 is reported as a ratio of it
 //   5. EXPLAIN (ANALYZE, BUFFERS) of every statement shape the page can issue (bench/users-page-shapes.ts)
+//   6. the floor, same server: /en/sign-in signed out (100 sequential) — a page of this build through
+//      the same root and locale layouts with one form and no list; the page's server CPU is
+//      reported as a ratio of it (what any page costs here in Next's render pipeline)
 //
 // Every response must be 200 and contain data-testid="quota-cell", or the run fails (at a million
 // users a failing scenario is recorded and the run goes on). Own database and Redis db
 // (bench/lib/services.ts); needs a production build (`npm run build`).
 // BENCH_SAVE_HTML=<file> writes one page-1 response (Redis filled) there. BENCH_SHORT=1: fewer
 // requests. BENCH_CPU_PROF=<dir>: the server runs under node --cpu-prof and writes its profile there
-// when it stops. Results: a table on stdout and bench-results/users-page-<timestamp>.json; the target
+// when it stops. BENCH_NODE=<node binary>: the server runs on it (e.g. Node 24 against the same
+// build and data; the machine line names the version). Results: a table on stdout and bench-results/users-page-<timestamp>.json; the target
 // is printed, never asserted.
 import fs from "node:fs";
 import path from "node:path";
@@ -54,7 +58,7 @@ import {
 import { ops, runBench, writeReport } from "./lib/lifecycle";
 import { loadAvg, machineFacts, machineLine } from "./lib/machine";
 import { BenchError, progress } from "./lib/run";
-import { productionBuild, quotaTimeZone, serverEnv, startServer } from "./lib/server";
+import { productionBuild, quotaTimeZone, serverEnv, serverNodeVersion, startServer } from "./lib/server";
 import { benchServices } from "./lib/services";
 import { newSessionSecret, sessionCookie } from "./lib/session";
 import { percentile } from "./lib/stats";
@@ -146,7 +150,7 @@ async function main() {
     return { rows, total: counted !== null && counted > bound ? counted : bound };
   };
   const stats = () => (scale === "live" ? pool.query(USER_STATS_SQL) : countedStats(pool));
-  const machine = { ...(await machineFacts(pool, redis)), nextBuildId: buildId };
+  const machine = { ...(await machineFacts(pool, redis)), nextBuildId: buildId, serverNode: serverNodeVersion() };
   const sessionSecret = newSessionSecret();
   const cookie = await sessionCookie(pool, adminId, sessionSecret);
   const profDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : null;
@@ -227,6 +231,17 @@ async function main() {
   if (unexpected > 0) progress(`WARNING: "${CACHE_MARKER}" appeared on page 1 while Redis was empty`);
   if (seen < CACHE_REQUESTS)
     progress(`WARNING: only ${seen}/${CACHE_REQUESTS} responses showed the Redis usage "${CACHE_MARKER}"`);
+  // 6. The floor: a page with next to nothing of its own, signed out (no cookie).
+  const floorUrl = "/en/sign-in";
+  const anonymous: Ctx = { server, cookie: "" };
+  const hasForm = (f: Fetched) => {
+    if (!f.body.includes("<form")) throw new BenchError(`${floorUrl}: 200 but no <form> in ${f.bytes} bytes`);
+  };
+  await warmUp(anonymous, floorUrl, WARMUP, 1, hasForm);
+  const floor = httpRow(`floor: ${floorUrl}, signed out`, 1, [
+    await runRequests(anonymous, `floor: ${floorUrl}`, SEQ_REQUESTS, 1, floorUrl, hasForm),
+  ]);
+  results.push(floor);
   const loadAvgAfter = loadAvg();
   const firstPage = (await runRequests(ctx, "page 1, RSC payload", 1, 1, page1Url, hasQuotaCell)).first as Fetched;
   const serverLog = server.output();
@@ -281,6 +296,15 @@ async function main() {
     `page p50 ${f1(headline.p50Ms)} ms vs the raw statements' p50 ${f1(rawP50)} ms (page + counters, then sparkline): ` +
       `${(headline.p50Ms / rawP50).toFixed(2)}x`,
   );
+  const cpuRatio =
+    headline.serverCpuMsPerReq !== null && floor.serverCpuMsPerReq
+      ? headline.serverCpuMsPerReq / floor.serverCpuMsPerReq
+      : null;
+  console.log(
+    `server CPU per page ${headline.serverCpuMsPerReq === null ? "-" : f1(headline.serverCpuMsPerReq)} ms vs the floor ` +
+      `(${floorUrl}, signed out) ${floor.serverCpuMsPerReq === null ? "-" : f1(floor.serverCpuMsPerReq)} ms: ` +
+      `${cpuRatio === null ? "-" : `${cpuRatio.toFixed(2)}x`} (server on node ${machine.serverNode})`,
+  );
   console.log("");
   console.log(
     `EXPLAIN (ANALYZE, BUFFERS) at ${USERS} users (${scale === "live" ? "live statements" : "the list at scale"}), median of ${EXPLAIN_RUNS} (target ${TARGET_EXPLAIN_MS} ms):`,
@@ -324,6 +348,7 @@ async function main() {
     results,
     failedScenarios: failed,
     rawBaseline: { p50Ms: rawP50, ratio: headline.p50Ms / rawP50, samples: rawMs.length },
+    floor: { url: floorUrl, serverCpuMsPerReq: floor.serverCpuMsPerReq, pageCpuRatio: cpuRatio },
     rscPayloadBytes: rscBytes,
     redisPath: { keys: entries.length, responsesWithCacheValues: seen, responsesWithCacheValuesBeforeFill: unexpected },
     explain: { targetMs: TARGET_EXPLAIN_MS, shapes: explains },

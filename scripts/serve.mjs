@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import path from "node:path";
+import compression from "compression";
 
 const args = process.argv.slice(2);
 const flag = (short, long) => {
@@ -37,13 +38,40 @@ await app.prepare();
 const FAST_PATHS = Symbol.for("quota-console.fast-paths");
 const fastPathsOn = process.env.QC_FAST_PATHS !== "off";
 
+// Compression is done here, not by Next (next.config.ts: compress: false), for one reason: Next
+// flushes the compressor after every chunk it writes (next/dist/server/pipe-readable.js), and a
+// React render streams dozens of small chunks — each became its own gzip block, zlib call and
+// socket write. The middleware Next bundles (expressjs/compression, default options: text types,
+// a 1 KiB threshold, Vary; this version adds brotli at quality 4 for clients that accept it), but
+// at most one flush per event-loop turn: what a render writes in one turn leaves together, and
+// what it writes in a later turn (a Suspense boundary resolving) still leaves in that turn.
+const compress = compression();
+
+/** Replaces the flush compression() put on `res` with one that runs once per event-loop turn. */
+function coalesceFlushes(res) {
+  const flush = res.flush;
+  if (typeof flush !== "function") return;
+  let queued = false;
+  res.flush = () => {
+    if (queued) return;
+    queued = true;
+    setImmediate(() => {
+      queued = false;
+      flush.call(res); // after end(): a no-op (zlib's flush on an ended stream)
+    });
+  };
+}
+
 const server = http.createServer((req, res) => {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   const fast = fastPathsOn ? globalThis[FAST_PATHS]?.get(q < 0 ? url : url.slice(0, q)) : undefined;
   if (fast) return void fast(req, res);
   req.headers[peerHeader] = req.socket.remoteAddress ?? "";
-  void handle(req, res);
+  compress(req, res, () => {
+    coalesceFlushes(res);
+    void handle(req, res);
+  });
 });
 server.on("error", (e) => {
   console.error(`[serve] ${e.message}`);

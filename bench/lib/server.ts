@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -79,6 +79,17 @@ export type Server = {
 };
 
 /**
+ * The Node.js binary the servers run on: BENCH_NODE (e.g. a Node 24 build, to compare runtimes on
+ * the same build and data), else this process's.
+ */
+export const serverNode = () => process.env.BENCH_NODE || process.execPath;
+
+/** `node --version` of serverNode(), e.g. "v20.20.2". */
+export function serverNodeVersion(): string {
+  return execFileSync(serverNode(), ["--version"], { encoding: "utf8" }).trim();
+}
+
+/**
  * The production build served as `npm start` serves it (scripts/serve.mjs) on a free 127.0.0.1 port,
  * in its own process group (stopped through that group: only what it started; CPU counted over it).
  * Resolves once GET /api/health answers 200; stopped at cleanup. `nodeArgs`, e.g. --cpu-prof;
@@ -90,7 +101,7 @@ export async function startServer(
   script = "scripts/serve.mjs",
 ): Promise<Server> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script, "-p", String(port), "-H", "127.0.0.1"], {
+  const child: ChildProcess = spawn(serverNode(), [...nodeArgs, script, "-p", String(port), "-H", "127.0.0.1"], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
