@@ -141,9 +141,12 @@ export const UserRows = memo(function UserRows({
       const c: Control = `${id}.status`;
       addBusy(c);
       setError(c, null);
-      const r = await setUserStatusAction({ userId: id, status });
+      // A call that never answers (the server unreachable) throws: an error beside the button, as
+      // for the role, not the page's error boundary.
+      const r = await setUserStatusAction({ userId: id, status }).catch(() => null);
+      if (!r) setError(c, te("INTERNAL_ERROR"));
       // The action revalidates the users page: its answer carries the re-rendered row.
-      if (!r.ok) setError(c, errorText(r));
+      else if (!r.ok) setError(c, errorText(r));
     });
 
   // The day names once per table; each row's sentence is its own amounts.

@@ -131,6 +131,34 @@ describe("Disable asks first", () => {
   }
 });
 
+describe("a row action whose call never answers", () => {
+  it("shows its error beside the button and changes nothing — status and role alike; the next try acts", async () => {
+    await c.query("UPDATE users SET status = 'disabled', role = 'user' WHERE id = $1", [targetId]);
+    const page = await adminOn("en");
+    const row = page.locator(`tr[data-testid="user-row-${targetId}"]`);
+    const failed = "Something went wrong on our side. Please try again.";
+    // Server actions are POSTs to the page: cut them at the connection, as a dead network would.
+    const cut = (route: import("playwright-core").Route) =>
+      route.request().method() === "POST" ? route.abort("connectionreset") : route.continue();
+    await page.route("**/admin/users**", cut);
+
+    await row.getByRole("button", { name: `Enable ${TARGET}` }).click();
+    await expect.poll(() => row.textContent()).toContain(failed);
+    await row.getByRole("button", { name: `Make admin: ${TARGET}` }).click();
+    await expect.poll(async () => (await row.textContent())?.split(failed).length).toBe(3); // one per button
+    expect(await page.getByRole("heading", { name: "Something went wrong" }).count()).toBe(0); // not the error page
+    expect((await c.query("SELECT status, role FROM users WHERE id = $1", [targetId])).rows[0]).toEqual({
+      status: "disabled",
+      role: "user",
+    });
+
+    await page.unroute("**/admin/users**", cut);
+    await row.getByRole("button", { name: `Enable ${TARGET}` }).click();
+    await expect.poll(() => status()).toBe("active");
+    await page.context().close();
+  });
+});
+
 describe("Clear all asks first", () => {
   for (const [locale, t] of [
     [
