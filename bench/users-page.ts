@@ -18,8 +18,8 @@
 // BENCH_SAVE_HTML=<file> writes one page-1 response (Redis filled) there. BENCH_SHORT=1: fewer
 // requests. BENCH_CPU_PROF=<dir>: the server runs under node --cpu-prof and writes its profile there
 // when it stops. BENCH_NODE=<node binary>: the server runs on it (e.g. Node 24 against the same
-// build and data; the machine line names the version). Results: a table on stdout and bench-results/users-page-<timestamp>.json; the target
-// is printed, never asserted.
+// build and data; the summary names the version). Results: a table on stdout and
+// bench-results/users-page-<timestamp>.json; the target is printed, never asserted.
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
