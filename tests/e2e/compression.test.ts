@@ -1,30 +1,18 @@
-import http from "node:http";
 import zlib from "node:zlib";
 import { describe, expect, inject, it } from "vitest";
+
+import { rawRequest } from "../support/net";
 
 /**
  * Compression of the production server (scripts/serve.mjs; next.config.ts has compress: false):
  * a streamed page and a route handler's JSON are compressed as the client accepts (br, gzip,
  * deflate), with Vary: Accept-Encoding, and served as-is when it accepts none; the compressed bytes
  * decode to the same document.
- * Requests go through node:http with exactly the headers given (fetch would decode on its own).
+ * Requests go through node:http with exactly the headers given (rawRequest: fetch would decode).
  */
 const base = inject("baseURL");
 
-type Raw = { status: number; headers: http.IncomingHttpHeaders; body: Buffer };
-
-function raw(path: string, headers: Record<string, string>) {
-  const u = new URL(path, base);
-  return new Promise<Raw>((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (d: Buffer) => chunks.push(d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
+const raw = (path: string, headers: Record<string, string>) => rawRequest(base, path, { headers });
 
 const decode: Record<string, (b: Buffer) => Buffer> = {
   br: zlib.brotliDecompressSync,

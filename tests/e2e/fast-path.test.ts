@@ -1,4 +1,3 @@
-import http from "node:http";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
@@ -8,6 +7,7 @@ import { TcpProxy } from "@/scripts/lib/faults";
 
 import { rawDb } from "../support/db";
 import { startNextServer, type NextServer } from "../support/e2e-global-setup";
+import { rawRequest, type RawResponse } from "../support/net";
 import { COOKIE_NAME, forgedCookieFor, sessionCookieFor } from "../support/session";
 import { testEnv } from "../support/test-env";
 
@@ -29,35 +29,11 @@ const ADMIN = "e2e-fastpath-admin@example.com";
 let next: NextServer;
 let c: pg.Client;
 
-type Raw = { status: number; headers: Record<string, string>; body: Buffer };
-
-function raw(base: string, path: string, opts: { method?: string; headers?: Record<string, string> } = {}) {
-  const u = new URL(path, base);
-  return new Promise<Raw>((resolve, reject) => {
-    const req = http.request(
-      { host: u.hostname, port: u.port, path: path, method: opts.method ?? "GET", headers: opts.headers ?? {} },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (d: Buffer) => chunks.push(d));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers as Record<string, string>,
-            body: Buffer.concat(chunks),
-          }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 /** Hop-by-hop framing and the per-response values: not part of what the two paths must share. */
 const FRAMING = new Set(["date", "connection", "keep-alive", "transfer-encoding", "content-length"]);
 
 /** The headers that must be equal: names lowercased, the CSP's nonce replaced by a placeholder. */
-function comparable(r: Raw): Record<string, string> {
+function comparable(r: RawResponse): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.headers)) {
     if (FRAMING.has(k)) continue;
@@ -67,13 +43,13 @@ function comparable(r: Raw): Record<string, string> {
 }
 
 /** The CSP nonce of a response (each response has its own). */
-const nonceOf = (r: Raw) => /'nonce-([A-Za-z0-9+/=]+)'/.exec(r.headers["content-security-policy"] ?? "")?.[1];
+const nonceOf = (r: RawResponse) => /'nonce-([A-Za-z0-9+/=]+)'/.exec(r.headers["content-security-policy"] ?? "")?.[1];
 
 /**
  * The fast path answered: it frames with Content-Length (for HEAD, the length GET would have), where
  * Next's route streams (chunked; nothing for HEAD).
  */
-function expectFastFraming(r: Raw, method = "GET") {
+function expectFastFraming(r: RawResponse, method = "GET") {
   expect(r.headers["transfer-encoding"]).toBeUndefined();
   expect(r.headers["content-length"]).toMatch(/^[0-9]+$/);
   if (method !== "HEAD") expect(Number(r.headers["content-length"])).toBe(r.body.length);
@@ -81,7 +57,7 @@ function expectFastFraming(r: Raw, method = "GET") {
 
 /** One request to both servers; asserts the fast path answered it and that both answers are equal. */
 async function both(path: string, opts: { method?: string; headers?: Record<string, string> } = {}) {
-  const [f, n] = await Promise.all([raw(fast, path, opts), raw(next.baseURL, path, opts)]);
+  const [f, n] = await Promise.all([rawRequest(fast, path, opts), rawRequest(next.baseURL, path, opts)]);
   const what = `${opts.method ?? "GET"} ${path} ${JSON.stringify(opts.headers ?? {})}`;
   expectFastFraming(f, opts.method);
   expect(n.headers["content-length"], `${what}: Next answered the second server`).toBeUndefined();
@@ -183,11 +159,11 @@ describe("GET /api/v1/user/platform-quotas: the fast path answers as Next's rout
     }
     // Methods Next's route module does not dispatch (TRACE) get Next's own plain 500 without the
     // security headers; the fast path answers them as the route answers POST.
-    const trace = await raw(fast, PATH, { method: "TRACE", headers: session });
+    const trace = await rawRequest(fast, PATH, { method: "TRACE", headers: session });
     expect(trace.status).toBe(405);
     expect(trace.headers.allow).toBe("GET, HEAD");
     expect(nonceOf(trace)).toBeDefined();
-    expect((await raw(next.baseURL, PATH, { method: "TRACE" })).status).toBe(500);
+    expect((await rawRequest(next.baseURL, PATH, { method: "TRACE" })).status).toBe(500);
   });
 
   it("a revoked session, a disabled or deleted user, an expired session: 401 on both within SESSION_CACHE_TTL_MS", async () => {
@@ -231,8 +207,8 @@ describe("GET /api/v1/user/platform-quotas: the fast path answers as Next's rout
     const session = cookie(await sessionCookieFor(USER));
     for (const p of [`${PATH}/`, "/api/v1/user/platform-quotas%2F", "/API/v1/user/platform-quotas"]) {
       const [f, n] = await Promise.all([
-        raw(fast, p, { headers: session }),
-        raw(next.baseURL, p, { headers: session }),
+        rawRequest(fast, p, { headers: session }),
+        rawRequest(next.baseURL, p, { headers: session }),
       ]);
       expect(f.status, p).toBe(n.status);
       expect(f.headers["content-length"], p).toBe(n.headers["content-length"]);
@@ -262,12 +238,12 @@ describe("PostgreSQL unavailable", () => {
 
   it("503 SERVICE_UNAVAILABLE with Retry-After on both; 401 without a cookie (no database needed)", async () => {
     const session = cookie(await sessionCookieFor(USER));
-    const [f0] = await Promise.all(servers.map((s) => raw(s.baseURL, PATH, { headers: session })));
+    const [f0] = await Promise.all(servers.map((s) => rawRequest(s.baseURL, PATH, { headers: session })));
     expectFastFraming(f0); // positive control: healthy, and the fast path answers on the first server
     expect(f0.status).toBe(200);
     proxy.cut();
     await proxy.refuse();
-    const [f, n] = await Promise.all(servers.map((s) => raw(s.baseURL, PATH, { headers: session })));
+    const [f, n] = await Promise.all(servers.map((s) => rawRequest(s.baseURL, PATH, { headers: session })));
     expectFastFraming(f);
     expect(f.status).toBe(503);
     expect(comparable(f)).toEqual(comparable(n));
@@ -278,7 +254,7 @@ describe("PostgreSQL unavailable", () => {
       reason: "BACKEND_UNAVAILABLE",
     });
     expect(f.headers["retry-after"]).toBe("5");
-    const [fa, na] = await Promise.all(servers.map((s) => raw(s.baseURL, PATH)));
+    const [fa, na] = await Promise.all(servers.map((s) => rawRequest(s.baseURL, PATH)));
     expect(fa.status).toBe(401);
     expect(comparable(fa)).toEqual(comparable(na));
   });
